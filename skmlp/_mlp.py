@@ -1,0 +1,704 @@
+"""The scikit-learn estimator: validation, the solver, the epoch loop."""
+
+import copy
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    check_classification_targets,
+    unique_labels,
+)
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._network import Network, Objective, forward_log_proba
+from ._solvers import GradientDescent, NesterovAcceleratedGradient
+
+_SOLVERS = {"gd": GradientDescent, "nag": NesterovAcceleratedGradient}
+
+
+class DivergenceError(ValueError):
+    """Training produced a non-finite loss or parameter.
+
+    A subclass of ValueError, raised by ``fit`` and ``partial_fit``; the
+    estimator is left exactly as it was before the call.
+    """
+
+
+class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
+    """Multilayer perceptron with softplus hidden layers, trained by GD or NAG.
+
+    The network maps the input through softplus hidden layers to a softmax
+    over the classes and minimises the cross-entropy with an L2 penalty, the
+    objective of :class:`~sklearn.neural_network.MLPClassifier`. It is
+    trained by steepest descent (``solver='gd'``) or Nesterov's accelerated
+    gradient (``solver='nag'``), on the full batch or on mini-batches.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default=(100,)
+        The ``i``-th element is the number of softplus units of the ``i``-th
+        hidden layer. ``()`` gives no hidden layer: multinomial logistic
+        regression.
+
+    solver : {'gd', 'nag'}, default='nag'
+        ``'gd'``: ``theta <- theta - lr * grad L(theta)``. ``'nag'``: Nesterov's
+        accelerated gradient (FISTA with no proximal term), the gradient taken
+        at the look-ahead point.
+
+    alpha : float, default=1e-4
+        Strength of the L2 penalty on the weights (not the intercepts),
+        ``alpha / (2 * sum(sample_weight)) * sum ||W||^2`` as in MLPClassifier.
+
+    batch_size : int, default=None
+        Rows per mini-batch; None (or a value at least the number of samples)
+        trains on the full batch. Each mini-batch is one solver step, and the
+        NAG sequence runs on across mini-batches and epochs.
+
+    learning_rate_init : float, default=0.1
+        The step size of every solver step.
+
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the training data).
+
+    tol : float, default=1e-4
+        Training stops when the loss (or the validation accuracy, with
+        ``early_stopping``) has not improved by at least ``tol`` for
+        ``n_iter_no_change`` consecutive epochs.
+
+    n_iter_no_change : int, default=10
+        Number of epochs without improvement by ``tol`` before stopping.
+
+    shuffle : bool, default=True
+        Whether to shuffle the rows before each epoch of mini-batches. Has no
+        effect on the full batch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the mini-batch order and the validation
+        split. Pass an int for reproducible results.
+
+    warm_start : bool, default=False
+        If True, ``fit`` starts from the weights of the previous fit (the
+        solver's momentum starts afresh).
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified),
+        stop when its accuracy stops improving, and keep the weights of the
+        best epoch. Not available in ``partial_fit``.
+
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out with ``early_stopping``.
+
+    verbose : bool, default=False
+        Print ``Iteration k, loss = ...`` after every epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+
+    coefs_ : list of ndarray
+        ``coefs_[l]`` is the weight matrix of layer ``l``, of shape
+        ``(fan_in, fan_out)``.
+
+    intercepts_ : list of ndarray
+        ``intercepts_[l]`` is the intercept vector of layer ``l``.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string feature
+        names.
+
+    n_iter_ : int
+        Number of epochs run, in total over ``partial_fit`` calls.
+
+    t_ : int
+        Number of training rows seen by the solver, over all epochs.
+
+    loss_ : float
+        Objective over the last epoch.
+
+    loss_curve_ : list of float
+        ``loss_curve_[k]`` is the objective over epoch ``k``, evaluated at
+        the points where the gradients were taken (the look-ahead points for
+        NAG), averaged over the epoch's mini-batches by weight.
+
+    best_loss_ : float or None
+        Lowest ``loss_curve_`` entry; None with ``early_stopping``.
+
+    validation_scores_ : list of float or None
+        Accuracy on the held-out set after each epoch, with
+        ``early_stopping``; None otherwise.
+
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``; None without ``early_stopping``.
+
+    n_layers_ : int
+        Number of layers, input and output included.
+
+    n_outputs_ : int
+        Number of outputs, ``len(classes_)`` (also 2 for binary problems).
+
+    out_activation_ : str
+        Always ``'softmax'``.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : scikit-learn's perceptron, with
+        adaptive solvers and other activations.
+    sklearn.linear_model.LogisticRegression : the model with no hidden layer.
+
+    Notes
+    -----
+    With sample weights ``w`` the objective is::
+
+        L(theta) = sum_i w_i CE_i / sum_i w_i
+                   + alpha / (2 sum_i w_i) * sum_l ||W_l||_F^2
+
+    over the rows of the full batch or of one mini-batch. Softplus is computed
+    as ``max(z, 0) + log1p(exp(-|z|))`` and the log-softmax with the row
+    maximum subtracted, so neither overflows. All parameters live in one flat
+    vector; ``coefs_`` and ``intercepts_`` are its layers.
+
+    A step that produces a non-finite loss or parameter raises a ValueError
+    and leaves the estimator as it was before the call.
+
+    References
+    ----------
+    .. [1] Y. Nesterov, "A method for solving the convex programming problem
+       with convergence rate O(1/k^2)", Soviet Math. Dokl. 27 (1983).
+    .. [2] A. Beck and M. Teboulle, "A fast iterative shrinkage-thresholding
+       algorithm for linear inverse problems", SIAM J. Imaging Sci. 2(1)
+       (2009), 183-202.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skmlp import SoftplusMLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(
+    ...     X, y, stratify=y, random_state=0)
+    >>> clf = make_pipeline(
+    ...     StandardScaler(),
+    ...     SoftplusMLPClassifier(hidden_layer_sizes=(16,), random_state=0),
+    ... ).fit(X_train, y_train)
+    >>> clf.predict(X_test[:5])
+    array([0, 0, 0, 0, 1])
+    >>> round(clf.score(X_test, y_test), 2)
+    1.0
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "solver": [StrOptions(set(_SOLVERS))],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        solver="nag",
+        alpha=1e-4,
+        batch_size=None,
+        learning_rate_init=0.1,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        verbose=False,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows; None weighs every row 1.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one epoch over ``X`` and ``y``.
+
+        On the full batch this is exactly one solver step; the solver's state
+        (NAG's previous iterate and ``t``) carries over between calls, so
+        ``N`` calls equal ``fit`` with ``max_iter=N``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        classes : array-like of shape (n_classes,), default=None
+            All the classes that ``y`` can take over all calls. Required on
+            the first call, ignored on later ones.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows; None weighs every row 1.
+
+        Returns
+        -------
+        self : object
+            The trained estimator.
+        """
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probability of each class, columns in the order of
+            ``classes_``.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32),
+            reset=False,
+        )
+        if sp.issparse(X):
+            X = X.tocsr()
+        return forward_log_proba(self.coefs_, self.intercepts_, X)
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, columns in the order of ``classes_``;
+            rows sum to 1.
+        """
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            The most probable class of each row.
+        """
+        log_proba = self.predict_log_proba(X)
+        return self.classes_[np.argmax(log_proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------
+    # Training
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        # Everything below writes to self only at the very end; on any error
+        # (divergence included) the estimator is put back as it was.
+        saved_state = dict(self.__dict__)
+        try:
+            self._fit_unsafe(X, y, sample_weight, incremental, classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved_state)
+            raise
+        return self
+
+    def _fit_unsafe(self, X, y, sample_weight, incremental, classes):
+        hidden_layer_sizes = self._validate_hidden_layer_sizes()
+        fitted = hasattr(self, "coefs_")
+        if incremental:
+            first_call = _check_partial_fit_first_call(self, classes)
+        else:
+            first_call = not (self.warm_start and fitted)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32),
+            reset=first_call,
+        )
+        if sp.issparse(X):
+            X = X.tocsr()
+        check_classification_targets(y)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
+        y_codes = self._encode_labels(y, incremental, first_call)
+
+        network = Network((X.shape[1], *hidden_layer_sizes, len(self.classes_)))
+        if first_call or not fitted:
+            self._rng = check_random_state(self.random_state)
+            theta = network.initialize(self._rng, X.dtype)
+        else:
+            if not incremental:
+                self._rng = check_random_state(self.random_state)
+            theta = network.pack(self.coefs_, self.intercepts_, X.dtype)
+        rng = copy.deepcopy(self._rng) if incremental else self._rng
+
+        if incremental and not first_call:
+            solver = copy.deepcopy(self._solver)
+        else:
+            solver = _SOLVERS[self.solver](self.learning_rate_init)
+
+        history = _History.start(self, continuing=incremental and not first_call)
+        if self.early_stopping:
+            X, X_val, y_codes, y_val, sample_weight, sw_val = train_test_split(
+                X,
+                y_codes,
+                sample_weight,
+                random_state=rng,
+                test_size=self.validation_fraction,
+                stratify=y_codes,
+            )
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase "
+                    "'validation_fraction' or the size of your dataset."
+                )
+            validation = (X_val, y_val, sw_val)
+        else:
+            validation = None
+
+        if sample_weight.sum() <= 0:
+            raise ValueError("The sum of sample_weight must be positive.")
+
+        theta, solver = self._run_epochs(
+            network,
+            theta,
+            solver,
+            rng,
+            history,
+            train=(X, y_codes, sample_weight),
+            validation=validation,
+            incremental=incremental,
+        )
+
+        coefs, intercepts = network.unpack(theta)
+        self.coefs_ = coefs
+        self.intercepts_ = intercepts
+        self._solver = solver
+        self._rng = rng
+        self.n_layers_ = network.n_layers + 1
+        self.n_outputs_ = len(self.classes_)
+        self.out_activation_ = "softmax"
+        history.commit(self)
+
+    def _run_epochs(
+        self, network, theta, solver, rng, history, train, validation, incremental
+    ):
+        """Run one epoch (``incremental``) or up to ``max_iter``; return the
+        final ``theta`` and solver."""
+        X, y, sample_weight = train
+        n_samples = X.shape[0]
+        batch_size = n_samples if self.batch_size is None else self.batch_size
+        batch_size = min(batch_size, n_samples)
+        full_batch = batch_size == n_samples
+        if full_batch:
+            full_objective = Objective(network, X, y, sample_weight, self.alpha)
+        total_weight = float(sample_weight.sum())
+
+        # Snapshot of the last finished epoch, for KeyboardInterrupt.
+        finished = (theta.copy(), copy.deepcopy(solver))
+        try:
+            for _ in range(1 if incremental else self.max_iter):
+                if full_batch:
+                    epoch_loss = solver.step(theta, full_objective)
+                    self._check_finite(epoch_loss)
+                else:
+                    order = (
+                        rng.permutation(n_samples)
+                        if self.shuffle
+                        else np.arange(n_samples)
+                    )
+                    epoch_loss = 0.0
+                    for batch in gen_batches(n_samples, batch_size):
+                        rows = order[batch]
+                        objective = Objective(
+                            network, X[rows], y[rows], sample_weight[rows], self.alpha
+                        )
+                        loss = solver.step(theta, objective)
+                        self._check_finite(loss)
+                        epoch_loss += loss * objective.weight_sum / total_weight
+                if not np.isfinite(theta).all():
+                    self._check_finite(np.inf)
+
+                history.add_epoch(epoch_loss, n_samples)
+                if validation is not None:
+                    X_val, y_val, sw_val = validation
+                    coefs, intercepts = network.unpack(theta)
+                    predicted = np.argmax(
+                        forward_log_proba(coefs, intercepts, X_val), axis=1
+                    )
+                    accuracy = float(np.average(predicted == y_val, weights=sw_val))
+                    history.add_validation(accuracy, theta)
+                if self.verbose:
+                    print(f"Iteration {history.n_iter}, loss = {epoch_loss:.8f}")
+                finished = (theta.copy(), copy.deepcopy(solver))
+                history.checkpoint()
+
+                if history.should_stop(self.n_iter_no_change):
+                    if self.verbose:
+                        what = (
+                            "Validation score"
+                            if self.early_stopping
+                            else "Training loss"
+                        )
+                        print(
+                            f"{what} did not improve more than tol={self.tol:f} "
+                            f"for {self.n_iter_no_change} consecutive epochs. "
+                            "Stopping."
+                        )
+                    break
+            else:
+                if not incremental:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=4,
+                    )
+        except KeyboardInterrupt:
+            if not history.n_new_epochs:
+                raise
+            warnings.warn(
+                "Training interrupted by user; the model of the last finished "
+                f"epoch ({history.n_iter}) is kept.",
+                UserWarning,
+                stacklevel=4,
+            )
+            theta, solver = finished
+            history.rollback()
+
+        if validation is not None:
+            theta = history.best_theta
+            # The momentum belongs to the last iterate, not to the best one.
+            solver = _SOLVERS[self.solver](self.learning_rate_init)
+        return theta, solver
+
+    @staticmethod
+    def _check_finite(loss):
+        if not np.isfinite(loss):
+            raise DivergenceError(
+                "Training diverged: the loss or a parameter became non-finite "
+                "(inf or NaN). Try a smaller learning_rate_init, or scale the "
+                "input features (for example with StandardScaler). The "
+                "estimator was left as it was before this call."
+            )
+
+    def _validate_hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+        if any(
+            isinstance(size, bool) or not isinstance(size, Integral) or size <= 0
+            for size in sizes
+        ):
+            raise ValueError(
+                f"hidden_layer_sizes must be positive integers, got {sizes}."
+            )
+        return tuple(int(size) for size in sizes)
+
+    def _encode_labels(self, y, incremental, first_call):
+        """Set or check ``classes_``; return ``y`` as indices into it."""
+        if not incremental and first_call:
+            self.classes_ = unique_labels(y)
+        else:
+            labels = unique_labels(y)
+            unseen = np.setdiff1d(labels, self.classes_)
+            if (
+                not incremental
+                and self.warm_start
+                and len(np.setdiff1d(self.classes_, labels)) + len(unseen)
+            ):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes "
+                    f"as in the previous call to fit. Previously got "
+                    f"{self.classes_}, `y` has {labels}"
+                )
+            if len(unseen):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {labels}."
+                )
+        return np.searchsorted(self.classes_, y)
+
+
+class _History:
+    """Loss curve, stopping counters and validation scores of a training run.
+
+    Kept apart from the estimator so that a run that fails leaves the
+    estimator's attributes untouched: ``commit`` writes them at the end.
+    """
+
+    _SCALARS = (
+        "best_loss",
+        "best_validation_score",
+        "best_theta",
+        "no_improvement_count",
+        "n_iter",
+        "t",
+        "n_new_epochs",
+    )
+
+    def __init__(self, early_stopping, tol):
+        self.early_stopping = early_stopping
+        self.tol = tol
+        self.loss_curve = []
+        self.validation_scores = [] if early_stopping else None
+        self.best_loss = np.inf
+        self.best_validation_score = -np.inf
+        self.best_theta = None
+        self.no_improvement_count = 0
+        self.n_iter = 0
+        self.t = 0
+        self.n_new_epochs = 0
+
+    @classmethod
+    def start(cls, estimator, continuing):
+        history = cls(estimator.early_stopping, estimator.tol)
+        if continuing:
+            history.loss_curve = list(estimator.loss_curve_)
+            history.best_loss = estimator.best_loss_
+            history.no_improvement_count = estimator._no_improvement_count
+            history.n_iter = estimator.n_iter_
+            history.t = estimator.t_
+        history.checkpoint()
+        return history
+
+    def add_epoch(self, loss, n_samples):
+        self.loss_curve.append(float(loss))
+        self.n_iter += 1
+        self.n_new_epochs += 1
+        self.t += n_samples
+        if not self.early_stopping:
+            if loss > self.best_loss - self.tol:
+                self.no_improvement_count += 1
+            else:
+                self.no_improvement_count = 0
+            self.best_loss = min(self.best_loss, float(loss))
+
+    def add_validation(self, score, theta):
+        self.validation_scores.append(score)
+        if score < self.best_validation_score + self.tol:
+            self.no_improvement_count += 1
+        else:
+            self.no_improvement_count = 0
+        if score > self.best_validation_score:
+            self.best_validation_score = score
+            self.best_theta = theta.copy()
+
+    def should_stop(self, n_iter_no_change):
+        return self.no_improvement_count > n_iter_no_change
+
+    def checkpoint(self):
+        """Remember the state after a finished epoch."""
+        self._saved = {name: getattr(self, name) for name in self._SCALARS}
+
+    def rollback(self):
+        """Go back to the last checkpoint (after an interrupted epoch)."""
+        for name, value in self._saved.items():
+            setattr(self, name, value)
+        del self.loss_curve[self.n_iter :]
+        if self.validation_scores is not None:
+            del self.validation_scores[self.n_new_epochs :]
+
+    def commit(self, estimator):
+        """Write the fitted attributes of the run to ``estimator``."""
+        estimator.loss_curve_ = self.loss_curve
+        estimator.loss_ = self.loss_curve[-1]
+        estimator.n_iter_ = self.n_iter
+        estimator.t_ = self.t
+        estimator._no_improvement_count = self.no_improvement_count
+        if self.early_stopping:
+            estimator.best_loss_ = None
+            estimator.validation_scores_ = self.validation_scores
+            estimator.best_validation_score_ = self.best_validation_score
+        else:
+            estimator.best_loss_ = self.best_loss
+            estimator.validation_scores_ = None
+            estimator.best_validation_score_ = None
