@@ -1,0 +1,496 @@
+"""Training curves: the loss per iteration and a held-out score per iteration.
+
+``score_curve`` trains by ``partial_fit``, one epoch a call, and scores
+held-out data after each epoch; ``LossCurveDisplay`` draws the loss curve of a
+fitted estimator and, when there is one, the score curve on a second y axis;
+``plot_study`` writes the GD vs NAG figure of ``python -m skmlp``.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import check_scoring
+from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import HasMethods, Interval, validate_params
+from sklearn.utils._plotting import _validate_style_kwargs
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import check_is_fitted
+
+# The label of the twin axes that LossCurveDisplay creates for scores, so that
+# a second display drawn on the same axes finds and reuses it.
+_SCORE_AXES_LABEL = "_skmlp_score_axes"
+
+
+@validate_params(
+    {
+        "estimator": [HasMethods(["partial_fit"]), Pipeline],
+        "X_train": ["array-like", "sparse matrix"],
+        "y_train": ["array-like"],
+        "X_test": ["array-like", "sparse matrix"],
+        "y_test": ["array-like"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "scoring": [str, callable, None],
+    },
+    prefer_skip_nested_validation=False,
+)
+def score_curve(estimator, X_train, y_train, X_test, y_test, *, max_iter, scoring=None):
+    """Train one epoch at a time and score held-out data after each epoch.
+
+    A clone of ``estimator`` is trained from scratch by ``max_iter`` calls to
+    ``partial_fit`` on the whole training set, and scored on ``X_test``,
+    ``y_test`` after every call. For :class:`SoftplusMLPClassifier` a
+    ``partial_fit`` call is one epoch and the solver's state carries over
+    between calls, so the trained clone is the model that ``fit`` with
+    ``max_iter=max_iter`` gives (when ``fit`` does not stop early on ``tol``).
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        An unfitted classifier with ``partial_fit``, or a
+        :class:`~sklearn.pipeline.Pipeline` whose last step is one. The
+        transformers of a pipeline are fitted once on ``X_train``; only the
+        last step is trained epoch by epoch. ``estimator`` itself is not
+        modified.
+
+    X_train : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Training data.
+
+    y_train : array-like of shape (n_samples,)
+        Training labels; their unique values are the ``classes`` of the first
+        ``partial_fit`` call.
+
+    X_test : {array-like, sparse matrix} of shape (n_test_samples, n_features)
+        Held-out data.
+
+    y_test : array-like of shape (n_test_samples,)
+        Held-out labels.
+
+    max_iter : int
+        Number of epochs (``partial_fit`` calls).
+
+    scoring : str, callable or None, default=None
+        The held-out score, as in :func:`~sklearn.model_selection.cross_validate`
+        (a scorer name such as ``'neg_log_loss'``, or a callable
+        ``scorer(estimator, X, y)``); None uses ``estimator.score``, the
+        accuracy for a classifier.
+
+    Returns
+    -------
+    estimator : estimator instance
+        The trained clone of ``estimator``.
+
+    scores : ndarray of shape (max_iter,)
+        ``scores[k]`` is the held-out score after epoch ``k + 1``.
+
+    See Also
+    --------
+    LossCurveDisplay.from_estimator : Plot the returned estimator's loss curve
+        with these scores.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skmlp import SoftplusMLPClassifier, score_curve
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(
+    ...     X, y, stratify=y, random_state=0)
+    >>> model = make_pipeline(
+    ...     StandardScaler(),
+    ...     SoftplusMLPClassifier(hidden_layer_sizes=(16,), random_state=0))
+    >>> model, scores = score_curve(
+    ...     model, X_train, y_train, X_test, y_test, max_iter=50)
+    >>> scores.shape
+    (50,)
+    >>> model[-1].n_iter_
+    50
+    >>> float(scores[-1]) == model.score(X_test, y_test)
+    True
+    """
+    estimator = clone(estimator)
+    if isinstance(estimator, Pipeline):
+        # A Pipeline has no partial_fit: its transformers are fitted on the
+        # whole training set, as Pipeline.fit would, and only the last step
+        # learns epoch by epoch. Slicing shares the steps, so this fits them
+        # inside the clone.
+        learner = estimator[-1]
+        if not hasattr(learner, "partial_fit"):
+            raise ValueError(
+                f"The last step of the pipeline, {learner!r}, has no partial_fit."
+            )
+        X_epoch = estimator[:-1].fit(X_train, y_train).transform(X_train)
+    else:
+        X_epoch = X_train
+        learner = estimator
+    scorer = check_scoring(estimator, scoring=scoring)
+    classes = unique_labels(y_train)
+    scores = np.empty(max_iter)
+    for epoch in range(max_iter):
+        learner.partial_fit(X_epoch, y_train, classes=classes)
+        scores[epoch] = scorer(estimator, X_test, y_test)
+    return estimator, scores
+
+
+class LossCurveDisplay:
+    """Training loss per iteration and, if given, a held-out score per iteration.
+
+    It is recommended to create a display with :meth:`from_estimator`. The
+    loss is drawn against the iteration number ``1, ..., n_iter`` on the
+    left y axis; the scores, when there are any, on a second y axis at the
+    right (a twin of the loss axes, which later displays drawn on the same
+    axes share) or on axes of their own (``score_ax``). Each display draws
+    its scores in the colour of its loss curve, dashed on a twin axis, so
+    that several estimators can be compared on one axes.
+
+    Parameters
+    ----------
+    loss_curve : array-like of shape (n_iter,)
+        The training objective of each iteration, as an estimator's
+        ``loss_curve_``.
+
+    scores : array-like of shape (n_iter,), default=None
+        A held-out score after each iteration, from :func:`score_curve` or an
+        estimator's ``validation_scores_``. None draws the loss only.
+
+    name : str, default=None
+        Name of the estimator, the prefix of the legend entries. None gives
+        entries without a prefix.
+
+    score_name : str, default=None
+        What ``scores`` measures, in lower case as it appears in the legend,
+        for example ``'test accuracy'``; the y label is the same with a
+        capital first letter. None gives ``'score'``.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+        The loss curve.
+
+    score_line_ : matplotlib Line2D or None
+        The score curve; None without scores.
+
+    ax_ : matplotlib Axes
+        Axes with the loss curve.
+
+    score_ax_ : matplotlib Axes or None
+        Axes with the score curve; None without scores.
+
+    figure_ : matplotlib Figure
+        Figure containing the curves.
+
+    See Also
+    --------
+    LossCurveDisplay.from_estimator : Plot the loss curve of a fitted
+        estimator.
+    score_curve : Record a held-out score per epoch with partial_fit.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from skmlp import LossCurveDisplay
+    >>> display = LossCurveDisplay(
+    ...     loss_curve=[1.2, 0.7, 0.5], scores=[0.6, 0.8, 0.9],
+    ...     name="NAG", score_name="test accuracy").plot()
+    >>> display.line_.get_ydata().tolist()
+    [1.2, 0.7, 0.5]
+    >>> [text.get_text() for text in display.score_ax_.get_legend().get_texts()]
+    ['NAG: training loss', 'NAG: test accuracy']
+    >>> plt.close(display.figure_)
+    """
+
+    def __init__(self, *, loss_curve, scores=None, name=None, score_name=None):
+        self.loss_curve = loss_curve
+        self.scores = scores
+        self.name = name
+        self.score_name = score_name
+
+    def plot(
+        self,
+        ax=None,
+        *,
+        score_ax=None,
+        name=None,
+        log_scale=False,
+        loss_kw=None,
+        score_kw=None,
+    ):
+        """Draw the curves.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Axes for the loss curve. None creates a new figure and axes.
+
+        score_ax : matplotlib Axes, default=None
+            Axes for the score curve. None uses the twin axes of ``ax`` that
+            an earlier display created, or creates it.
+
+        name : str, default=None
+            Overrides the ``name`` of the display.
+
+        log_scale : bool, default=False
+            Whether the loss axis is logarithmic, which shows a linear rate
+            of convergence as a straight line.
+
+        loss_kw : dict, default=None
+            Keyword arguments for matplotlib's ``plot`` of the loss curve.
+
+        score_kw : dict, default=None
+            Keyword arguments for matplotlib's ``plot`` of the score curve.
+
+        Returns
+        -------
+        display : LossCurveDisplay
+            The display, with the attributes ``line_``, ``score_line_``,
+            ``ax_``, ``score_ax_`` and ``figure_`` set.
+        """
+        loss_curve = np.asarray(self.loss_curve, dtype=float)
+        scores = None if self.scores is None else np.asarray(self.scores, dtype=float)
+        if loss_curve.ndim != 1 or loss_curve.size == 0:
+            raise ValueError("loss_curve must be a non-empty 1-d sequence.")
+        if scores is not None and scores.shape != loss_curve.shape:
+            raise ValueError(
+                f"scores has shape {scores.shape}, but there is one score per "
+                f"iteration: expected {loss_curve.shape}."
+            )
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots()
+        name = self.name if name is None else name
+        score_name = "score" if self.score_name is None else self.score_name
+        iterations = np.arange(1, loss_curve.size + 1)
+
+        loss_kw = _validate_style_kwargs(
+            {"label": _legend_label(name, "training loss")}, loss_kw or {}
+        )
+        (self.line_,) = ax.plot(iterations, loss_curve, **loss_kw)
+        ax.set_xlabel("Iteration")
+        ax.set_ylabel("Training loss")
+        if log_scale:
+            ax.set_yscale("log")
+
+        self.score_line_ = None
+        self.score_ax_ = None
+        if scores is not None:
+            if score_ax is None:
+                score_ax = _score_twin(ax, create=True)
+            is_twin = score_ax.get_label() == _SCORE_AXES_LABEL
+            score_kw = _validate_style_kwargs(
+                {
+                    "label": _legend_label(name, score_name),
+                    "color": self.line_.get_color(),
+                    "linestyle": "--" if is_twin else "-",
+                },
+                score_kw or {},
+            )
+            (self.score_line_,) = score_ax.plot(iterations, scores, **score_kw)
+            score_ax.set_ylabel(score_name[:1].upper() + score_name[1:])
+            self.score_ax_ = score_ax
+            if not is_twin:
+                score_ax.legend()
+
+        twin = _score_twin(ax, create=False)
+        if twin is None:
+            ax.legend()
+        else:
+            # One legend for both y axes, drawn on the twin, which lies on
+            # top; entries of earlier displays on this axes are kept.
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+            handles = [
+                line
+                for line in [*ax.get_lines(), *twin.get_lines()]
+                if not line.get_label().startswith("_")
+            ]
+            twin.legend(handles=handles, labels=[h.get_label() for h in handles])
+
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        *,
+        scores=None,
+        score_name=None,
+        name=None,
+        ax=None,
+        score_ax=None,
+        log_scale=False,
+        loss_kw=None,
+        score_kw=None,
+    ):
+        """Plot the loss curve of a fitted estimator, and scores if any.
+
+        Parameters
+        ----------
+        estimator : estimator instance
+            A fitted estimator with ``loss_curve_``, such as
+            :class:`SoftplusMLPClassifier`, or a fitted
+            :class:`~sklearn.pipeline.Pipeline` whose last step is one.
+
+        scores : array-like of shape (n_iter,), default=None
+            A held-out score after each iteration, as returned by
+            :func:`score_curve`. None uses the estimator's
+            ``validation_scores_`` when it has them (``early_stopping=True``)
+            and draws the loss only otherwise.
+
+        score_name : str, default=None
+            What ``scores`` measures, in lower case, for example
+            ``'test accuracy'``. None gives ``'validation accuracy'`` for
+            ``validation_scores_`` and ``'score'`` otherwise.
+
+        name : str, default=None
+            Prefix of the legend entries. None uses the class name of the
+            estimator (of the last step of a pipeline).
+
+        ax : matplotlib Axes, default=None
+            Axes for the loss curve. None creates a new figure and axes. Pass
+            the ``ax_`` of an earlier display to compare estimators.
+
+        score_ax : matplotlib Axes, default=None
+            Axes for the score curve. None uses a twin of ``ax``.
+
+        log_scale : bool, default=False
+            Whether the loss axis is logarithmic.
+
+        loss_kw : dict, default=None
+            Keyword arguments for matplotlib's ``plot`` of the loss curve.
+
+        score_kw : dict, default=None
+            Keyword arguments for matplotlib's ``plot`` of the score curve.
+
+        Returns
+        -------
+        display : LossCurveDisplay
+            The display, drawn.
+
+        Examples
+        --------
+        >>> import matplotlib.pyplot as plt
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.preprocessing import StandardScaler
+        >>> from skmlp import LossCurveDisplay, SoftplusMLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> X = StandardScaler().fit_transform(X)
+        >>> gd = SoftplusMLPClassifier(solver="gd", max_iter=20, random_state=0)
+        >>> nag = SoftplusMLPClassifier(solver="nag", max_iter=20, random_state=0)
+        >>> display = LossCurveDisplay.from_estimator(gd.fit(X, y), name="GD")
+        >>> display = LossCurveDisplay.from_estimator(
+        ...     nag.fit(X, y), name="NAG", ax=display.ax_, log_scale=True)
+        >>> [text.get_text() for text in display.ax_.get_legend().get_texts()]
+        ['GD: training loss', 'NAG: training loss']
+        >>> display.line_.get_ydata().tolist() == nag.loss_curve_
+        True
+        >>> plt.close(display.figure_)
+        """
+        learner = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+        check_is_fitted(learner)
+        if not hasattr(learner, "loss_curve_"):
+            raise ValueError(
+                f"{learner.__class__.__name__} has no loss_curve_ to plot."
+            )
+        if scores is None and getattr(learner, "validation_scores_", None) is not None:
+            scores = learner.validation_scores_
+            if score_name is None:
+                score_name = "validation accuracy"
+        display = cls(
+            loss_curve=learner.loss_curve_,
+            scores=scores,
+            name=learner.__class__.__name__ if name is None else name,
+            score_name=score_name,
+        )
+        return display.plot(
+            ax=ax,
+            score_ax=score_ax,
+            log_scale=log_scale,
+            loss_kw=loss_kw,
+            score_kw=score_kw,
+        )
+
+
+def plot_study(histories, path, *, title=None):
+    """Write the study's figure: training loss and test accuracy per iteration.
+
+    The left panel shows the training loss of every run on a logarithmic
+    axis, the right panel its test accuracy, one colour per run.
+
+    Parameters
+    ----------
+    histories : dict of str to (array-like, array-like)
+        ``{name: (loss_curve, test_accuracy)}``, for example
+        ``{'GD': (gd.loss_curve_, gd_scores), 'NAG': ...}`` with the scores of
+        :func:`score_curve`; the two sequences of a run have one entry per
+        iteration.
+
+    path : str or path-like
+        The image file to write; its suffix (``.png``) picks the format.
+
+    title : str, default=None
+        Title of the figure; None gives none.
+
+    Returns
+    -------
+    figure : matplotlib Figure
+        The figure written to ``path``, with the loss and the accuracy axes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from skmlp._plot import plot_study
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "study.png"
+    ...     figure = plot_study(
+    ...         {"GD": ([1.1, 1.0, 0.9], [0.3, 0.5, 0.6]),
+    ...          "NAG": ([1.1, 0.8, 0.4], [0.3, 0.7, 0.9])},
+    ...         path)
+    ...     path.stat().st_size > 0
+    True
+    >>> [line.get_label() for line in figure.axes[1].get_lines()]
+    ['GD: test accuracy', 'NAG: test accuracy']
+    """
+    # A bare Figure renders without pyplot, so no GUI backend is involved and
+    # nothing stays open after the file is written.
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4), layout="constrained")
+    loss_ax, score_ax = figure.subplots(1, 2)
+    for name, (loss_curve, test_accuracy) in histories.items():
+        LossCurveDisplay(
+            loss_curve=loss_curve,
+            scores=test_accuracy,
+            name=name,
+            score_name="test accuracy",
+        ).plot(ax=loss_ax, score_ax=score_ax, log_scale=True)
+    score_ax.set_xlabel("Iteration")
+    if title is not None:
+        figure.suptitle(title)
+    figure.savefig(path, dpi=100)
+    return figure
+
+
+def _legend_label(name, what):
+    return what if name is None else f"{name}: {what}"
+
+
+def _score_twin(ax, create):
+    """The twin axes of ``ax`` that holds scores; made if ``create`` and absent."""
+    for other in ax.figure.axes:
+        if (
+            other is not ax
+            and other.get_label() == _SCORE_AXES_LABEL
+            and ax.get_shared_x_axes().joined(ax, other)
+        ):
+            return other
+    if not create:
+        return None
+    twin = ax.twinx()
+    twin.set_label(_SCORE_AXES_LABEL)
+    return twin

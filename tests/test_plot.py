@@ -1,0 +1,260 @@
+"""score_curve, LossCurveDisplay and plot_study: the data drawn, not the pixels."""
+
+import warnings
+
+import matplotlib.image
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmlp import LossCurveDisplay, SoftplusMLPClassifier, score_curve
+from skmlp._plot import plot_study
+
+
+@pytest.fixture(autouse=True)
+def agg_backend():
+    """Draw off-screen and close every figure a test made."""
+    plt.switch_backend("Agg")
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def iris_split():
+    X, y = load_iris(return_X_y=True)
+    return train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+
+
+def study_classifier(solver, max_iter=30):
+    # tol=0 with n_iter_no_change=max_iter: fit never stops early, so it runs
+    # exactly max_iter epochs like max_iter partial_fit calls.
+    return SoftplusMLPClassifier(
+        hidden_layer_sizes=(16,),
+        solver=solver,
+        learning_rate_init=0.1,
+        alpha=0.0,
+        max_iter=max_iter,
+        tol=0.0,
+        n_iter_no_change=max_iter,
+        random_state=0,
+    )
+
+
+def fit_quietly(estimator, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, y)
+
+
+def scored_pipeline(iris_split, solver, max_iter, scoring=None):
+    """A scaled study pipeline trained by score_curve, and its test scores."""
+    X_train, X_test, y_train, y_test = iris_split
+    return score_curve(
+        make_pipeline(StandardScaler(), study_classifier(solver, max_iter)),
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        max_iter=max_iter,
+        scoring=scoring,
+    )
+
+
+def legend_texts(ax):
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_score_curve_trains_the_model_fit_gives(iris_split, solver):
+    X_train, X_test, y_train, y_test = iris_split
+    model = make_pipeline(StandardScaler(), study_classifier(solver))
+    trained, scores = score_curve(model, X_train, y_train, X_test, y_test, max_iter=30)
+    fitted = fit_quietly(
+        make_pipeline(StandardScaler(), study_classifier(solver)), X_train, y_train
+    )
+    assert trained[-1].n_iter_ == 30
+    assert_allclose(trained[-1].loss_curve_, fitted[-1].loss_curve_, rtol=1e-12)
+    for got, expected in zip(trained[-1].coefs_, fitted[-1].coefs_):
+        assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+    assert scores.shape == (30,)
+    assert scores[-1] == fitted.score(X_test, y_test)
+    # The user's estimator is cloned, not trained.
+    assert not hasattr(model[-1], "coefs_")
+
+
+def test_score_curve_scores_after_each_epoch(iris_split):
+    X_train, X_test, y_train, y_test = iris_split
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    _, scores = score_curve(
+        study_classifier("nag"), X_train, y_train, X_test, y_test, max_iter=12
+    )
+    manual = study_classifier("nag")
+    expected = []
+    for _ in range(12):
+        manual.partial_fit(X_train, y_train, classes=[0, 1, 2])
+        expected.append(np.mean(manual.predict(X_test) == y_test))
+    assert_array_equal(scores, expected)
+    # Training from random weights improves the held-out accuracy.
+    assert scores[-1] > scores[0]
+
+
+def test_score_curve_uses_the_scoring_given(iris_split):
+    _, X_test, _, y_test = iris_split
+    trained, scores = scored_pipeline(iris_split, "gd", 5, scoring="neg_log_loss")
+    assert_allclose(scores[-1], -log_loss(y_test, trained.predict_proba(X_test)))
+
+
+def test_score_curve_rejects_estimators_without_partial_fit(iris_split):
+    X_train, X_test, y_train, y_test = iris_split
+    with pytest.raises(ValueError, match="partial_fit"):
+        score_curve(LogisticRegression(), X_train, y_train, X_test, y_test, max_iter=3)
+    with pytest.raises(ValueError, match="last step of the pipeline"):
+        score_curve(
+            make_pipeline(StandardScaler(), LogisticRegression()),
+            X_train,
+            y_train,
+            X_test,
+            y_test,
+            max_iter=3,
+        )
+    with pytest.raises(ValueError, match="max_iter"):
+        score_curve(
+            study_classifier("gd"), X_train, y_train, X_test, y_test, max_iter=0
+        )
+
+
+def test_from_estimator_draws_the_loss_curve(iris_split):
+    X_train, _, y_train, _ = iris_split
+    clf = fit_quietly(study_classifier("gd", max_iter=25), X_train, y_train)
+    display = LossCurveDisplay.from_estimator(clf)
+    assert_array_equal(display.line_.get_xdata(), np.arange(1, 26))
+    assert_array_equal(display.line_.get_ydata(), clf.loss_curve_)
+    assert display.ax_.get_xlabel() == "Iteration"
+    assert display.ax_.get_ylabel() == "Training loss"
+    assert display.ax_.get_yscale() == "linear"
+    assert legend_texts(display.ax_) == ["SoftplusMLPClassifier: training loss"]
+    assert display.score_line_ is None and display.score_ax_ is None
+    assert display.figure_.axes == [display.ax_]
+
+
+def test_from_estimator_draws_scores_on_a_twin_axis(iris_split):
+    trained, scores = scored_pipeline(iris_split, "nag", 20)
+    display = LossCurveDisplay.from_estimator(
+        trained, scores=scores, score_name="test accuracy", name="NAG", log_scale=True
+    )
+    assert_array_equal(display.line_.get_ydata(), trained[-1].loss_curve_)
+    assert_array_equal(display.score_line_.get_xdata(), np.arange(1, 21))
+    assert_array_equal(display.score_line_.get_ydata(), scores)
+    assert display.ax_.get_yscale() == "log"
+    assert display.score_ax_.get_yscale() == "linear"
+    assert display.score_ax_.get_ylabel() == "Test accuracy"
+    assert display.score_ax_.get_shared_x_axes().joined(display.ax_, display.score_ax_)
+    assert display.score_line_.get_color() == display.line_.get_color()
+    assert display.score_line_.get_linestyle() == "--"
+    # One legend for both axes, on the twin.
+    assert display.ax_.get_legend() is None
+    assert legend_texts(display.score_ax_) == [
+        "NAG: training loss",
+        "NAG: test accuracy",
+    ]
+
+
+def test_several_estimators_share_the_axes_and_the_twin(iris_split):
+    displays = []
+    for solver in ["gd", "nag"]:
+        trained, scores = scored_pipeline(iris_split, solver, 15)
+        displays.append(
+            LossCurveDisplay.from_estimator(
+                trained,
+                scores=scores,
+                score_name="test accuracy",
+                name=solver.upper(),
+                ax=displays[0].ax_ if displays else None,
+            )
+        )
+    gd, nag = displays
+    assert nag.ax_ is gd.ax_ and nag.score_ax_ is gd.score_ax_
+    assert len(nag.figure_.axes) == 2
+    assert len(nag.ax_.get_lines()) == 2 and len(nag.score_ax_.get_lines()) == 2
+    assert gd.line_.get_color() != nag.line_.get_color()
+    assert nag.score_line_.get_color() == nag.line_.get_color()
+    assert legend_texts(nag.score_ax_) == [
+        "GD: training loss",
+        "NAG: training loss",
+        "GD: test accuracy",
+        "NAG: test accuracy",
+    ]
+
+
+def test_from_estimator_uses_validation_scores_with_early_stopping(iris_split):
+    X_train, _, y_train, _ = iris_split
+    clf = SoftplusMLPClassifier(
+        hidden_layer_sizes=(8,), early_stopping=True, max_iter=40, random_state=0
+    )
+    clf = fit_quietly(clf, StandardScaler().fit_transform(X_train), y_train)
+    display = LossCurveDisplay.from_estimator(clf, name="ES")
+    assert_array_equal(display.score_line_.get_ydata(), clf.validation_scores_)
+    assert display.score_ax_.get_ylabel() == "Validation accuracy"
+    assert legend_texts(display.score_ax_)[-1] == "ES: validation accuracy"
+
+
+def test_plot_on_separate_score_axes_with_style_overrides():
+    _, (loss_ax, score_ax) = plt.subplots(1, 2)
+    display = LossCurveDisplay(loss_curve=[3.0, 2.0, 1.5], scores=[0.2, 0.5, 0.7])
+    display.plot(
+        ax=loss_ax, score_ax=score_ax, loss_kw={"c": "red"}, score_kw={"lw": 3}
+    )
+    assert display.score_ax_ is score_ax
+    assert display.line_.get_color() == "red"
+    assert display.score_line_.get_color() == "red"
+    assert display.score_line_.get_linestyle() == "-"
+    assert display.score_line_.get_linewidth() == 3
+    assert legend_texts(loss_ax) == ["training loss"]
+    assert legend_texts(score_ax) == ["score"]
+    assert score_ax.get_ylabel() == "Score"
+
+
+def test_plot_rejects_scores_of_another_length():
+    display = LossCurveDisplay(loss_curve=[1.0, 0.5], scores=[0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="one score per iteration"):
+        display.plot()
+
+
+def test_from_estimator_needs_a_fitted_estimator():
+    with pytest.raises(NotFittedError):
+        LossCurveDisplay.from_estimator(SoftplusMLPClassifier())
+    with pytest.raises(ValueError, match="no loss_curve_"):
+        LossCurveDisplay.from_estimator(StandardScaler().fit([[0.0], [1.0]]))
+
+
+def test_plot_study_writes_the_png(tmp_path):
+    histories = {
+        "GD": ([1.1, 1.0, 0.9, 0.85], [0.3, 0.5, 0.6, 0.6]),
+        "NAG": ([1.1, 0.8, 0.4, 0.2], [0.3, 0.7, 0.9, 1.0]),
+    }
+    path = tmp_path / "study.png"
+    figure = plot_study(histories, path, title="GD vs NAG")
+    loss_ax, score_ax = figure.axes
+    for ax, column in [(loss_ax, 0), (score_ax, 1)]:
+        for line, history in zip(ax.get_lines(), histories.values()):
+            assert_array_equal(line.get_xdata(), [1, 2, 3, 4])
+            assert_array_equal(line.get_ydata(), history[column])
+    assert legend_texts(loss_ax) == ["GD: training loss", "NAG: training loss"]
+    assert legend_texts(score_ax) == ["GD: test accuracy", "NAG: test accuracy"]
+    assert loss_ax.get_yscale() == "log"
+    assert score_ax.get_ylabel() == "Test accuracy"
+    assert figure.get_suptitle() == "GD vs NAG"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # 10 x 4 inches at 100 dpi, RGBA.
+    assert matplotlib.image.imread(path).shape == (400, 1000, 4)
+    # plot_study leaves no pyplot figure open behind it.
+    assert plt.get_fignums() == []
