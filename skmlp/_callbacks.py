@@ -1,0 +1,139 @@
+"""scikit-learn's training callbacks (``sklearn.callback``) in the epoch loop.
+
+scikit-learn 1.9 lets an estimator report its fit as a tree of tasks to
+callbacks such as :class:`sklearn.callback.ProgressBar` and
+:class:`sklearn.callback.ScoringMonitor`. Here a call to ``fit`` or
+``partial_fit`` is the root task and each epoch is one of its subtasks; a
+callback whose ``on_fit_task_end`` returns True after an epoch stops the
+training there. With an older scikit-learn everything here does nothing.
+"""
+
+try:
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # scikit-learn < 1.9 has no callback API.
+    CallbackSupportMixin = None
+
+
+def with_callback_support(cls):
+    """Class decorator: give ``cls`` scikit-learn's callback API, if it has one.
+
+    It adds :meth:`~sklearn.callback.CallbackSupportMixin.set_callbacks` and
+    ``_init_callback_context`` of :class:`sklearn.callback.CallbackSupportMixin`,
+    which is all that scikit-learn's meta-estimators look for (they test
+    ``hasattr(estimator, "set_callbacks")``). The estimator cannot simply
+    inherit from the mixin: the class does not exist before scikit-learn 1.9,
+    and the bases must stay ``(ClassifierMixin, BaseEstimator)`` in that
+    order. With an older scikit-learn, ``cls`` is returned unchanged.
+
+    Parameters
+    ----------
+    cls : type
+        The estimator class.
+
+    Returns
+    -------
+    cls : type
+        The same class.
+    """
+    if CallbackSupportMixin is not None:
+        cls.set_callbacks = CallbackSupportMixin.set_callbacks
+        cls._init_callback_context = CallbackSupportMixin._init_callback_context
+    return cls
+
+
+class EpochCallbacks:
+    """The callback hooks of one call to ``fit`` or ``partial_fit``.
+
+    Create it at the start of the call, before anything that can fail: it
+    opens the callback context (and so calls the callbacks' ``setup``), whose
+    ``teardown`` scikit-learn's ``_fit_context`` guarantees. Every method is a
+    no-op when the estimator has no callback API.
+
+    Parameters
+    ----------
+    estimator : SoftplusMLPClassifier
+        The estimator being trained.
+
+    X, y, sample_weight : the arguments of ``fit``
+        Passed on to the callbacks as given, so that a scoring callback sees
+        the data and feature names the user passed; ``sample_weight`` goes to
+        them as ``metadata`` when it is not None.
+
+    max_epochs : int
+        The most epochs this call can run: ``max_iter`` for ``fit``, 1 for
+        ``partial_fit``.
+    """
+
+    def __init__(self, estimator, X, y, sample_weight, max_epochs):
+        self._estimator = estimator
+        if not hasattr(estimator, "_init_callback_context"):
+            self._context = None
+            return
+        self._context = estimator._init_callback_context(max_subtasks=max_epochs)
+        self._data = {
+            "X": X,
+            "y": y,
+            "metadata": {}
+            if sample_weight is None
+            else {"sample_weight": sample_weight},
+        }
+        self._epoch = None
+        self._context.call_on_fit_task_begin(estimator=estimator, **self._data)
+
+    def begin_epoch(self):
+        """Call ``on_fit_task_begin`` for the epoch about to run."""
+        if self._context is None:
+            return
+        self._epoch = self._context.subcontext(task_name="epoch")
+        self._epoch.call_on_fit_task_begin(estimator=self._estimator, **self._data)
+
+    def end_epoch(self, network, theta, n_iter):
+        """Call ``on_fit_task_end`` for the epoch that just finished.
+
+        Parameters
+        ----------
+        network : Network
+            The layout of ``theta``.
+        theta : ndarray
+            The parameters after the epoch. Copied only if a callback asks
+            for the model of the epoch (``fitted_estimator``).
+        n_iter : int
+            Number of epochs run so far, ``n_iter_`` of that model.
+
+        Returns
+        -------
+        stop : bool
+            Whether a callback asks to stop the training after this epoch.
+        """
+        if self._context is None:
+            return False
+        return self._epoch.call_on_fit_task_end(
+            estimator=self._estimator,
+            **self._data,
+            # A callable, so that it runs only if some callback wants the model.
+            reconstruction_attributes=lambda: _fitted_attributes(
+                network, theta, n_iter
+            ),
+        )
+
+    def end_fit(self):
+        """Call ``on_fit_task_end`` of the whole call, after the fitted
+        attributes have been written to the estimator."""
+        if self._context is None:
+            return
+        self._context.call_on_fit_task_end(
+            estimator=self._estimator, **self._data, reconstruction_attributes={}
+        )
+
+
+def _fitted_attributes(network, theta, n_iter):
+    """The attributes that make a copy of the estimator the model of an epoch."""
+    coefs, intercepts = network.unpack(theta.copy())
+    return {
+        "coefs_": coefs,
+        "intercepts_": intercepts,
+        "n_iter_": n_iter,
+        "n_layers_": network.n_layers + 1,
+        "n_outputs_": network.layer_sizes[-1],
+        "out_activation_": "softmax",
+    }

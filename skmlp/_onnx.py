@@ -1,0 +1,174 @@
+"""Conversion of a fitted SoftplusMLPClassifier to ONNX through skl2onnx.
+
+skl2onnx converts an estimator only if a shape calculator and a converter are
+registered for its class; :func:`register_onnx_converter` registers both. It
+imports skl2onnx when it is called, never when skmlp is imported, so that
+skl2onnx stays an optional dependency (the ``onnx`` extra).
+
+The graph is the forward pass of :func:`skmlp._network.forward_log_proba`::
+
+    a_0 = X
+    a_l = Softplus(MatMul(a_{l-1}, coefs_[l-1]) + intercepts_[l-1])   (hidden)
+    probabilities = Softmax(MatMul(a_L, coefs_[L]) + intercepts_[L])
+    label = classes_[ArgMax(probabilities)]
+"""
+
+import numpy as np
+
+# The alias under which skl2onnx knows the estimator, as in its own
+# "Sklearn<ClassName>" aliases.
+_ALIAS = "SkmlpSoftplusMLPClassifier"
+
+
+def register_onnx_converter():
+    """Register the ONNX converter of :class:`SoftplusMLPClassifier` with skl2onnx.
+
+    After this call ``skl2onnx.to_onnx(clf, X[:1])`` converts a fitted
+    classifier, alone or as a step of a :class:`~sklearn.pipeline.Pipeline`.
+    The graph has two outputs, like the one of any scikit-learn classifier:
+    ``label`` (int64 for integer class labels, string for string labels) and
+    ``probabilities``, which by default is a list of ``{label: probability}``
+    dictionaries (skl2onnx's ZipMap). The ``zipmap`` option (True, False or
+    ``'columns'``) changes that as for scikit-learn's classifiers, for
+    example ``options={SoftplusMLPClassifier: {"zipmap": False}}`` gives a
+    float tensor of shape ``(n_samples, n_classes)``. The ``nocl`` option
+    (default False) replaces the class labels by their indices ``0..K-1``.
+
+    Calling it again is harmless: the registration is replaced by an
+    identical one.
+
+    Raises
+    ------
+    ImportError
+        If skl2onnx is not installed (``pip install skmlp[onnx]``).
+
+    See Also
+    --------
+    skl2onnx.to_onnx : Convert a scikit-learn model to ONNX.
+
+    Notes
+    -----
+    The graph computes in float64 for float64 input and in float32 for any
+    other input type. skl2onnx's ZipMap accepts float32 probabilities only,
+    so a float64 graph needs ``zipmap=False``, as for scikit-learn's
+    classifiers. In float32 onnxruntime reproduces ``predict_proba`` to
+    about ``1e-6``; ``predict`` may differ only for rows where the two most
+    probable classes tie to float32 precision.
+    """
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+    )
+
+    from ._mlp import SoftplusMLPClassifier
+
+    update_registered_converter(
+        SoftplusMLPClassifier,
+        _ALIAS,
+        calculate_linear_classifier_output_shapes,
+        _convert,
+        options={"zipmap": [True, False, "columns"], "nocl": [False, True]},
+    )
+
+
+def _convert(scope, operator, container):
+    """skl2onnx converter: add the forward pass of the classifier to the graph."""
+    from onnx import TensorProto
+    from skl2onnx.algebra.onnx_ops import (
+        OnnxAdd,
+        OnnxArgMax,
+        OnnxCast,
+        OnnxGather,
+        OnnxMatMul,
+        OnnxSoftmax,
+    )
+    from skl2onnx.common.data_types import guess_numpy_type
+    from skl2onnx.common.utils_classifier import get_label_classes
+
+    model = operator.raw_operator
+    opset = container.target_opset
+    label_output, proba_output = operator.outputs[:2]
+
+    dtype = guess_numpy_type(operator.inputs[0].type)
+    activation = operator.inputs[0]
+    if dtype not in (np.float32, np.float64):
+        # Integer and boolean inputs are computed in float32, as skl2onnx
+        # does for scikit-learn's own models.
+        dtype = np.float32
+        activation = OnnxCast(activation, to=TensorProto.FLOAT, op_version=opset)
+
+    last = len(model.coefs_) - 1
+    for layer, (coef, intercept) in enumerate(zip(model.coefs_, model.intercepts_)):
+        activation = OnnxAdd(
+            OnnxMatMul(activation, coef.astype(dtype), op_version=opset),
+            intercept.astype(dtype),
+            op_version=opset,
+        )
+        if layer < last:
+            activation = _softplus(activation, dtype, opset)
+
+    probabilities = OnnxSoftmax(
+        activation, axis=1, op_version=opset, output_names=[proba_output]
+    )
+    label_index = OnnxArgMax(probabilities, axis=1, keepdims=0, op_version=opset)
+    label = OnnxGather(
+        # get_label_classes honours the nocl option (labels 0..K-1), which
+        # skl2onnx's ZipMap also reads.
+        _onnx_labels(get_label_classes(scope, model)),
+        label_index,
+        axis=0,
+        op_version=opset,
+        output_names=[label_output],
+    )
+    probabilities.add_to(scope, container)
+    label.add_to(scope, container)
+
+
+def _softplus(z, dtype, opset):
+    """Softplus of the node ``z`` in ``dtype``.
+
+    onnxruntime implements the ``Softplus`` operator for float32 only (and
+    without overflow); in float64 it is spelled out as
+    ``max(z, 0) + log(1 + exp(-|z|))``, whose ``exp`` cannot overflow.
+    """
+    from skl2onnx.algebra.onnx_ops import (
+        OnnxAbs,
+        OnnxAdd,
+        OnnxExp,
+        OnnxLog,
+        OnnxNeg,
+        OnnxRelu,
+        OnnxSoftplus,
+    )
+
+    if dtype == np.float32:
+        return OnnxSoftplus(z, op_version=opset)
+    decay = OnnxExp(
+        OnnxNeg(OnnxAbs(z, op_version=opset), op_version=opset), op_version=opset
+    )
+    return OnnxAdd(
+        OnnxRelu(z, op_version=opset),
+        OnnxLog(
+            OnnxAdd(decay, np.array([1], dtype=dtype), op_version=opset),
+            op_version=opset,
+        ),
+        op_version=opset,
+    )
+
+
+def _onnx_labels(classes):
+    """The class labels as the tensor the ``label`` output is gathered from.
+
+    skl2onnx's shape calculator declares the ``label`` output int64 for
+    numeric and boolean labels and string otherwise, so numeric labels must
+    be whole numbers to survive the conversion.
+    """
+    if all(isinstance(label, str) for label in classes):
+        return np.array(classes.tolist(), dtype=object)
+    labels = classes.astype(np.int64)
+    if not np.array_equal(labels, classes):
+        raise ValueError(
+            "ONNX conversion supports integer, boolean or string class labels "
+            f"(and floats that are whole numbers); got classes_={classes}."
+        )
+    return labels

@@ -1,0 +1,135 @@
+"""What a saved estimator holds: the skmlp version, and plain values only.
+
+``SoftplusMLPClassifier.__getstate__`` and ``__setstate__`` call the two
+functions here; pickle, joblib and skops all go through them.
+
+* The state records the skmlp version that saved it; loading it with another
+  version warns with :class:`InconsistentVersionWarning`, as scikit-learn
+  does for its own estimators.
+* The solver object (kept between ``partial_fit`` calls for NAG's momentum)
+  is saved as its name and its attributes, plain floats and arrays, so that a
+  skops file holds no type that skops does not know but the estimator's own
+  class.
+"""
+
+import warnings
+
+from ._solvers import GradientDescent, NesterovAcceleratedGradient
+
+# The classes a saved solver may be rebuilt as, by name: the file chooses
+# which of them, never an arbitrary class.
+_SOLVERS = {cls.__name__: cls for cls in (GradientDescent, NesterovAcceleratedGradient)}
+
+_VERSION_KEY = "_skmlp_version"
+
+# The version assumed for a state saved before skmlp recorded its version.
+_UNKNOWN_VERSION = "unknown"
+
+
+class InconsistentVersionWarning(UserWarning):
+    """Warning raised when a model saved by another skmlp version is loaded.
+
+    Unpickling (or loading with skops) a model saved by another skmlp version
+    is not supported: the model may give wrong results or fail. Refit it with
+    the installed version where possible.
+
+    Parameters
+    ----------
+    estimator_name : str
+        Name of the estimator class.
+
+    current_version : str
+        The installed skmlp version.
+
+    original_version : str
+        The skmlp version that saved the model.
+
+    See Also
+    --------
+    sklearn.exceptions.InconsistentVersionWarning : The same warning for
+        scikit-learn's version.
+    """
+
+    def __init__(self, *, estimator_name, current_version, original_version):
+        self.estimator_name = estimator_name
+        self.current_version = current_version
+        self.original_version = original_version
+
+    def __str__(self):
+        return (
+            f"Trying to unpickle estimator {self.estimator_name} from skmlp "
+            f"version {self.original_version} when using skmlp version "
+            f"{self.current_version}. This might lead to breaking code or "
+            "invalid results. Use at your own risk; refitting the model with "
+            "this version is safer."
+        )
+
+
+def saved_state(state):
+    """The state to save, from ``BaseEstimator.__getstate__``'s.
+
+    Parameters
+    ----------
+    state : dict
+        The estimator's state. Not modified.
+
+    Returns
+    -------
+    state : dict
+        A new dict: ``state`` with the skmlp version, and with the solver
+        object (if any) replaced by ``{"class": ..., "attributes": {...}}``.
+    """
+    state = {**state, _VERSION_KEY: _current_version()}
+    solver = state.get("_solver")
+    if solver is not None:
+        state["_solver"] = {
+            "class": type(solver).__name__,
+            "attributes": dict(vars(solver)),
+        }
+    return state
+
+
+def loaded_state(estimator, state):
+    """The state to give to ``BaseEstimator.__setstate__``, from a saved one.
+
+    Warns with :class:`InconsistentVersionWarning` if ``state`` was saved by
+    another skmlp version, and rebuilds the solver object.
+
+    Parameters
+    ----------
+    estimator : SoftplusMLPClassifier
+        The instance being loaded (only its class name is used).
+    state : dict
+        The saved state. Not modified.
+
+    Returns
+    -------
+    state : dict
+        A new dict without the version, with the solver object rebuilt.
+    """
+    state = dict(state)
+    version = state.pop(_VERSION_KEY, _UNKNOWN_VERSION)
+    current = _current_version()
+    if version != current:
+        warnings.warn(
+            InconsistentVersionWarning(
+                estimator_name=type(estimator).__name__,
+                current_version=current,
+                original_version=version,
+            ),
+            stacklevel=3,
+        )
+    solver = state.get("_solver")
+    if isinstance(solver, dict):
+        cls = _SOLVERS[solver["class"]]
+        state["_solver"] = cls.__new__(cls)
+        vars(state["_solver"]).update(solver["attributes"])
+    return state
+
+
+def _current_version():
+    # Imported here, not at the top: skmlp/__init__.py imports the estimator
+    # module, which imports this one, before it defines __version__.
+    from . import __version__
+
+    return __version__
