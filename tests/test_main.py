@@ -16,9 +16,17 @@ def test_main_prints_table_and_writes_loadable_models(tmp_path, capsys):
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].split() == [
-        "solver", "iterations", "parameters", "train", "loss",
-        "train", "acc", "test", "acc", "seconds",
-    ]  # fmt: skip
+        "solver",
+        "iterations",
+        "parameters",
+        "train",
+        "loss",
+        "train",
+        "acc",
+        "test",
+        "acc",
+        "seconds",
+    ]
     rows = {line.split()[0]: line.split() for line in lines[2:4]}
     assert set(rows) == {"gd", "nag"}
     for solver, row in rows.items():
@@ -39,9 +47,19 @@ def test_main_prints_table_and_writes_loadable_models(tmp_path, capsys):
 
 def test_main_options_reach_the_estimator():
     args = build_parser().parse_args(
-        ["--hidden", "5", "--learning-rate", "0.05", "--max-iter", "7",
-         "--solvers", "gd", "--alpha", "0.5"]
-    )  # fmt: skip
+        [
+            "--hidden",
+            "5",
+            "--learning-rate",
+            "0.05",
+            "--max-iter",
+            "7",
+            "--solvers",
+            "gd",
+            "--alpha",
+            "0.5",
+        ]
+    )
     (row,) = run_study(args)
     clf = row["model"][-1]
     assert row["solver"] == "gd"

@@ -1,0 +1,47 @@
+"""Many threads, one model; several models, many threads."""
+
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+
+from skmlp import SoftplusMLPClassifier
+
+X, Y = make_classification(
+    n_samples=3000, n_features=20, n_informative=8, n_classes=3, random_state=0
+)
+PARAMS = dict(hidden_layer_sizes=(32,), learning_rate_init=0.1, max_iter=15)
+
+
+def _fit(random_state, solver="nag"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return SoftplusMLPClassifier(
+            solver=solver, random_state=random_state, **PARAMS
+        ).fit(X, Y)
+
+
+def test_predict_proba_from_eight_threads_equals_the_serial_result():
+    clf = _fit(0)
+    chunks = np.array_split(np.arange(len(X)), 8)
+    serial = [clf.predict_proba(X[rows]) for rows in chunks]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            threaded = list(pool.map(lambda rows: clf.predict_proba(X[rows]), chunks))
+            for a, b in zip(serial, threaded):
+                np.testing.assert_array_equal(a, b)
+    # Splitting the rows differently changes BLAS blocking, hence rounding only.
+    np.testing.assert_allclose(np.vstack(serial), clf.predict_proba(X), rtol=1e-12)
+
+
+def test_fits_of_separate_estimators_in_threads_do_not_interfere():
+    settings = [(seed, solver) for seed in range(3) for solver in ("gd", "nag")]
+    serial = [_fit(seed, solver) for seed, solver in settings]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(lambda s: _fit(*s), settings))
+    for a, b in zip(serial, threaded):
+        assert a.loss_curve_ == b.loss_curve_
+        for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+            np.testing.assert_array_equal(wa, wb)
