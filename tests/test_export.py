@@ -1,0 +1,168 @@
+"""Saving and loading a fitted classifier: joblib (pickle) and skops.
+
+skops tests skip when skops (the ``skops`` extra) is not installed.
+"""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+
+import skmlp
+from skmlp import SoftplusMLPClassifier
+
+ESTIMATOR_CLASS = "skmlp._mlp.SoftplusMLPClassifier"
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_classification(
+        n_samples=120, n_features=5, n_informative=4, n_redundant=0,
+        n_classes=3, random_state=0,
+    )  # fmt: skip
+
+
+def _fit(X, y, **params):
+    params = {"hidden_layer_sizes": (6,), "max_iter": 15, "random_state": 0, **params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return SoftplusMLPClassifier(**params).fit(X, y)
+
+
+# Every kind of fitted state: both solvers, mini-batches (the RNG is kept),
+# early stopping, a RandomState instance as random_state, and partial_fit
+# (which keeps NAG's momentum between calls).
+FITTED_STATES = {
+    "gd": {"solver": "gd"},
+    "nag": {"solver": "nag"},
+    "mini-batch": {"solver": "nag", "batch_size": 32},
+    "early-stopping": {"early_stopping": True, "validation_fraction": 0.2},
+}
+ALL_STATES = [*FITTED_STATES, "random-state-instance", "partial-fit"]
+
+
+def _fitted(name, X, y):
+    if name == "random-state-instance":
+        return _fit(X, y, batch_size=32, random_state=np.random.RandomState(3))
+    if name == "partial-fit":
+        clf = SoftplusMLPClassifier(hidden_layer_sizes=(6,), random_state=0)
+        for _ in range(3):
+            clf.partial_fit(X, y, classes=np.unique(y))
+        return clf
+    return _fit(X, y, **FITTED_STATES[name])
+
+
+def test_joblib_round_trip_gives_identical_predictions(data, tmp_path):
+    X, y = data
+    clf = _fit(X, y)
+    path = tmp_path / "model.joblib"
+    joblib.dump(clf, path)
+    loaded = joblib.load(path)
+    assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert_array_equal(loaded.predict(X), clf.predict(X))
+    assert loaded.get_params() == clf.get_params()
+
+
+@pytest.mark.parametrize("name", ALL_STATES)
+def test_skops_round_trip_gives_identical_predictions(data, tmp_path, name):
+    sio = pytest.importorskip("skops.io")
+    X, y = data
+    clf = _fitted(name, X, y)
+    path = tmp_path / "model.skops"
+    sio.dump(clf, path)
+    loaded = sio.load(path, trusted=[ESTIMATOR_CLASS])
+    assert type(loaded) is SoftplusMLPClassifier
+    assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    for attribute in ("n_iter_", "t_", "loss_curve_", "n_features_in_"):
+        assert getattr(loaded, attribute) == getattr(clf, attribute)
+    assert_array_equal(loaded.classes_, clf.classes_)
+
+
+@pytest.mark.parametrize("name", ALL_STATES)
+def test_skops_file_asks_to_trust_only_the_estimator_class(data, name):
+    # Everything else in the file (arrays, floats, the solver's state, a
+    # RandomState) is of a type skops knows to be safe.
+    sio = pytest.importorskip("skops.io")
+    X, y = data
+    dumped = sio.dumps(_fitted(name, X, y))
+    assert sio.get_untrusted_types(data=dumped) == [ESTIMATOR_CLASS]
+
+
+def test_skops_load_without_trusting_the_estimator_raises(data):
+    sio = pytest.importorskip("skops.io")
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    X, y = data
+    dumped = sio.dumps(_fit(X, y))
+    with pytest.raises(UntrustedTypesFoundException, match="SoftplusMLPClassifier"):
+        sio.loads(dumped)
+    # Trusting the class itself works as well as trusting its name.
+    loaded = sio.loads(dumped, trusted=[SoftplusMLPClassifier])
+    assert_array_equal(loaded.predict(X), _fit(X, y).predict(X))
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_partial_fit_continues_identically_after_a_skops_round_trip(data, solver):
+    # The solver's state (NAG's previous iterate and t) survives the file.
+    sio = pytest.importorskip("skops.io")
+    X, y = data
+    classes = np.unique(y)
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(6,), solver=solver, random_state=0)
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=classes)
+    loaded = sio.loads(sio.dumps(clf), trusted=[ESTIMATOR_CLASS])
+    for _ in range(2):
+        clf.partial_fit(X, y)
+        loaded.partial_fit(X, y)
+    for coef, loaded_coef in zip(clf.coefs_, loaded.coefs_):
+        assert_array_equal(loaded_coef, coef)
+    assert loaded.n_iter_ == clf.n_iter_ == 5
+
+
+def _dumps_as_version(monkeypatch, dumps, clf, version):
+    with monkeypatch.context() as patch:
+        patch.setattr(skmlp, "__version__", version)
+        return dumps(clf)
+
+
+@pytest.mark.parametrize("library", ["pickle", "skops"])
+def test_loading_a_model_saved_by_another_skmlp_version_warns(
+    data, monkeypatch, library
+):
+    if library == "skops":
+        sio = pytest.importorskip("skops.io")
+        dumps = sio.dumps
+
+        def loads(dumped):
+            return sio.loads(dumped, trusted=[ESTIMATOR_CLASS])
+    else:
+        dumps, loads = pickle.dumps, pickle.loads
+    X, y = data
+    clf = _fit(X, y)
+    dumped = _dumps_as_version(monkeypatch, dumps, clf, "0.0.1")
+
+    with pytest.warns(skmlp.InconsistentVersionWarning) as record:
+        loaded = loads(dumped)
+    (warning,) = [w.message for w in record]
+    assert warning.estimator_name == "SoftplusMLPClassifier"
+    assert warning.original_version == "0.0.1"
+    assert warning.current_version == skmlp.__version__
+    message = str(warning)
+    assert "from skmlp version 0.0.1" in message
+    assert f"using skmlp version {skmlp.__version__}" in message
+    # The warning does not stop the model from loading.
+    assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_loading_a_model_saved_by_the_same_version_does_not_warn(data):
+    X, y = data
+    clf = _fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = pickle.loads(pickle.dumps(clf))
+    assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
