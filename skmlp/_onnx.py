@@ -159,16 +159,10 @@ def _softplus(z, dtype, opset):
 def _onnx_labels(classes):
     """The class labels as the tensor the ``label`` output is gathered from.
 
-    skl2onnx's shape calculator declares the ``label`` output int64 for
-    numeric and boolean labels and string otherwise, so numeric labels must
-    be whole numbers to survive the conversion.
+    skl2onnx's shape calculator declares the ``label`` output string for
+    string labels and int64 for all others, which is exact: scikit-learn
+    accepts float labels only when they are whole numbers.
     """
     if all(isinstance(label, str) for label in classes):
         return np.array(classes.tolist(), dtype=object)
-    labels = classes.astype(np.int64)
-    if not np.array_equal(labels, classes):
-        raise ValueError(
-            "ONNX conversion supports integer, boolean or string class labels "
-            f"(and floats that are whole numbers); got classes_={classes}."
-        )
-    return labels
+    return classes.astype(np.int64)
