@@ -1,0 +1,101 @@
+"""Softplus and its derivative: exact to a few ulp, no overflow, dtype kept."""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal, assert_array_max_ulp
+from scipy.special import expit
+
+from skmlp._activations import softplus, softplus_with_derivative
+
+DTYPES = [np.float32, np.float64]
+
+
+def _grid(dtype):
+    """|z| from 1e-10 to 1e4 on a log scale, a fine linear grid over the range
+    where float32 and float64 exp overflow (~88, ~709) or go subnormal, and 0."""
+    magnitudes = np.logspace(-10, 4, 2000)
+    linear = np.linspace(-800.0, 800.0, 8001)
+    return np.concatenate([-magnitudes[::-1], [0.0], magnitudes, linear]).astype(dtype)
+
+
+def _reference(function, z):
+    # Evaluated in extended precision and rounded once to z's dtype: scipy's
+    # float32 expit flushes subnormal results to 0, which the function under
+    # test (correctly) does not.
+    return function(z.astype(np.longdouble)).astype(z.dtype)
+
+
+def _logaddexp0(z):
+    return np.logaddexp(np.zeros_like(z), z)
+
+
+def _no_warnings_no_fp_errors(function, z):
+    # Underflow of exp(-|z|) to 0 is the intended, exact behaviour for large
+    # |z|; overflow, invalid operations and division by zero are not.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            return function(z)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_matches_logaddexp_to_4_ulp_up_to_1e4_without_warnings(dtype):
+    z = _grid(dtype)
+    activation = _no_warnings_no_fp_errors(softplus, z)
+    assert activation.dtype == dtype
+    assert np.isfinite(activation).all()
+    assert_array_max_ulp(activation, _reference(_logaddexp0, z), maxulp=4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_with_derivative_matches_logaddexp_and_expit_to_4_ulp(dtype):
+    z = _grid(dtype)
+    activation, derivative = _no_warnings_no_fp_errors(softplus_with_derivative, z)
+    assert activation.dtype == dtype
+    assert derivative.dtype == dtype
+    assert np.isfinite(activation).all() and np.isfinite(derivative).all()
+    assert_array_max_ulp(activation, _reference(_logaddexp0, z), maxulp=4)
+    assert_array_max_ulp(derivative, _reference(expit, z), maxulp=4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_with_derivative_activation_is_bitwise_softplus(dtype):
+    z = _grid(dtype)
+    activation, _ = softplus_with_derivative(z)
+    assert_array_equal(activation, softplus(z))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_extreme_values_are_exact(dtype):
+    z = np.array([-1e4, -1e3, 0.0, 1e3, 1e4], dtype=dtype)
+    activation, derivative = softplus_with_derivative(z)
+    assert_array_equal(activation, np.array([0.0, 0.0, np.log(2.0), 1e3, 1e4], dtype))
+    assert_array_equal(derivative, np.array([0.0, 0.0, 0.5, 1.0, 1.0], dtype))
+    assert_array_equal(softplus(z), activation)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_keeps_2d_shape_and_dtype(dtype):
+    z = np.linspace(-5, 5, 12, dtype=dtype).reshape(3, 4)
+    activation, derivative = softplus_with_derivative(z)
+    assert activation.shape == derivative.shape == softplus(z).shape == (3, 4)
+    assert softplus(z).dtype == dtype
+
+
+def test_softplus_with_derivative_does_not_modify_its_input():
+    z = np.linspace(-50, 50, 101)
+    z_before = z.copy()
+    softplus_with_derivative(z)
+    softplus(z)
+    assert_array_equal(z, z_before)
+
+
+def test_derivative_equals_central_finite_difference_of_softplus():
+    z = np.linspace(-30.0, 30.0, 601)
+    h = 1e-5
+    finite_difference = (softplus(z + h) - softplus(z - h)) / (2 * h)
+    _, derivative = softplus_with_derivative(z)
+    # Central differences: truncation error ~h^2 and rounding ~eps/h ~ 1e-11.
+    assert_allclose(derivative, finite_difference, rtol=1e-8, atol=1e-10)
