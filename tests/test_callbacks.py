@@ -1,0 +1,302 @@
+"""scikit-learn's training callbacks (sklearn.callback, scikit-learn >= 1.9).
+
+A fit is the root task and each epoch one of its subtasks. The tests that
+need the callback API skip on an older scikit-learn, where the estimator
+must train as before (tested by hiding the API in a subprocess).
+"""
+
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skmlp import DivergenceError, SoftplusMLPClassifier
+from skmlp._callbacks import EpochCallbacks
+
+try:
+    import sklearn.callback as sklearn_callback
+except ImportError:  # scikit-learn < 1.9
+    sklearn_callback = None
+
+requires_callbacks = pytest.mark.skipif(
+    sklearn_callback is None, reason="sklearn.callback needs scikit-learn >= 1.9"
+)
+
+LR = 0.3
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        n_samples=150, n_features=5, n_informative=4, n_redundant=0,
+        n_classes=3, random_state=0,
+    )  # fmt: skip
+    return StandardScaler().fit_transform(X), y
+
+
+def _clf(**params):
+    params = {
+        "hidden_layer_sizes": (6,),
+        "learning_rate_init": LR,
+        "random_state": 0,
+        **params,
+    }
+    return SoftplusMLPClassifier(**params)
+
+
+def _fit_for(n_epochs, X, y, **params):
+    """The model after ``n_epochs`` epochs of an uninterrupted fit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _clf(max_iter=n_epochs, **params).fit(X, y)
+
+
+class Recorder:
+    """Records every hook call as ``(hook, task_name, task_id)``, and the
+    model handed to ``on_fit_task_end`` of each epoch."""
+
+    def __init__(self):
+        self.calls = []
+        self.epoch_models = []
+        self.metadata = []
+
+    def setup(self, estimator, context):
+        self.calls.append(("setup", context.task_name, context.task_id))
+
+    def on_fit_task_begin(self, estimator, context, *, metadata=None):
+        self.calls.append(("begin", context.task_name, context.task_id))
+        self.metadata.append(metadata)
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        self.calls.append(("end", context.task_name, context.task_id))
+        if context.task_name == "epoch":
+            self.epoch_models.append(fitted_estimator)
+
+    def teardown(self, estimator, context):
+        self.calls.append(("teardown", context.task_name, context.task_id))
+
+
+class AutoPropagatedRecorder(Recorder):
+    """A Recorder that meta-estimators hand down to their sub-estimators."""
+
+    max_propagation_depth = None
+
+
+class StopAfter(Recorder):
+    """Asks to stop at the end of epoch ``n_epochs``."""
+
+    def __init__(self, n_epochs):
+        super().__init__()
+        self.n_epochs = n_epochs
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        super().on_fit_task_end(estimator, context, fitted_estimator=fitted_estimator)
+        return context.task_name == "epoch" and context.task_id == self.n_epochs - 1
+
+
+def _expected_calls(n_epochs):
+    epochs = [
+        call
+        for epoch in range(n_epochs)
+        for call in (("begin", "epoch", epoch), ("end", "epoch", epoch))
+    ]
+    return [
+        ("setup", "fit", 0),
+        ("begin", "fit", 0),
+        *epochs,
+        ("end", "fit", 0),
+        ("teardown", "fit", 0),
+    ]
+
+
+@requires_callbacks
+def test_each_epoch_is_a_task_of_the_fit(data):
+    X, y = data
+    recorder = Recorder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        _clf(max_iter=4).set_callbacks(recorder).fit(X, y)
+    assert recorder.calls == _expected_calls(4)
+
+
+@requires_callbacks
+def test_the_model_of_each_epoch_is_the_fit_stopped_there(data):
+    X, y = data
+    recorder = Recorder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        final = _clf(max_iter=4).set_callbacks(recorder).fit(X, y)
+    assert len(recorder.epoch_models) == 4
+    for n_epochs, model in enumerate(recorder.epoch_models, start=1):
+        expected = _fit_for(n_epochs, X, y)
+        assert model.n_iter_ == n_epochs
+        assert model is not final
+        assert_array_equal(model.predict_proba(X), expected.predict_proba(X))
+    # The models were copies: training on did not change them.
+    assert not np.array_equal(
+        recorder.epoch_models[0].coefs_[0], recorder.epoch_models[-1].coefs_[0]
+    )
+
+
+@requires_callbacks
+def test_callbacks_receive_sample_weight_as_metadata(data):
+    X, y = data
+    weight = np.linspace(0.5, 2, len(y))
+    recorder = Recorder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        _clf(max_iter=2).set_callbacks(recorder).fit(X, y, sample_weight=weight)
+    assert len(recorder.metadata) == 3  # the fit and its 2 epochs
+    for metadata in recorder.metadata:
+        assert metadata["sample_weight"] is weight
+
+
+@requires_callbacks
+def test_scoring_monitor_logs_the_accuracy_after_every_epoch(data):
+    X, y = data
+    monitor = sklearn_callback.ScoringMonitor(scoring="accuracy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = _clf(max_iter=5).set_callbacks(monitor).fit(X, y)
+    rows = monitor.get_logs().data
+    epochs = [row for row in rows if row["task_name"] == "epoch"]
+    assert [row["task_id"] for row in epochs] == [0, 1, 2, 3, 4]
+    expected = [accuracy_score(y, _fit_for(k, X, y).predict(X)) for k in range(1, 6)]
+    assert_allclose([row["accuracy"] for row in epochs], expected)
+    # The accuracy changes as the model trains: the rows are not one value.
+    assert len(set(expected)) > 1
+    (whole_fit,) = [row for row in rows if row["task_name"] == "fit"]
+    assert whole_fit["accuracy"] == clf.score(X, y)
+
+
+@requires_callbacks
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_callback_asking_to_stop_ends_training_at_that_epoch(data, early_stopping):
+    X, y = data
+    stopper = StopAfter(3)
+    params = {"early_stopping": early_stopping, "validation_fraction": 0.2}
+    with warnings.catch_warnings():
+        # A stop asked for is not a failure to converge.
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = _clf(max_iter=50, **params).set_callbacks(stopper).fit(X, y)
+    assert clf.n_iter_ == 3
+    assert len(clf.loss_curve_) == 3
+    assert stopper.calls == _expected_calls(3)
+    expected = _fit_for(3, X, y, **params)
+    for coef, expected_coef in zip(clf.coefs_, expected.coefs_):
+        assert_array_equal(coef, expected_coef)
+    if early_stopping:
+        assert clf.validation_scores_ == expected.validation_scores_
+
+
+@requires_callbacks
+def test_partial_fit_is_a_fit_of_one_epoch(data):
+    X, y = data
+    recorder = Recorder()
+    clf = _clf().set_callbacks(recorder)
+    clf.partial_fit(X, y, classes=np.unique(y))
+    clf.partial_fit(X, y)
+    assert recorder.calls == 2 * _expected_calls(1)
+    assert recorder.epoch_models[1].n_iter_ == 2
+
+
+@requires_callbacks
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_callbacks_are_torn_down_when_training_diverges(data):
+    X, y = data
+    recorder = Recorder()
+    clf = _clf(learning_rate_init=1e100, max_iter=5).set_callbacks(recorder)
+    with pytest.raises(DivergenceError):
+        clf.fit(X, y)
+    assert recorder.calls[0] == ("setup", "fit", 0)
+    assert recorder.calls[-1] == ("teardown", "fit", 0)
+    assert [call[0] for call in recorder.calls].count("teardown") == 1
+    assert not hasattr(clf, "coefs_")
+    assert not hasattr(clf, "_callback_fit_ctx")
+
+
+@requires_callbacks
+def test_callbacks_of_a_pipeline_reach_the_epochs(data):
+    X, y = data
+    recorder = AutoPropagatedRecorder()
+    pipeline = make_pipeline(StandardScaler(), _clf(max_iter=3))
+    with warnings.catch_warnings():
+        # Would warn if the classifier did not support callbacks.
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipeline.set_callbacks(recorder).fit(X, y)
+    epochs = [call for call in recorder.calls if call[1] == "epoch"]
+    assert epochs == _expected_calls(3)[2:-2]
+    assert len(recorder.epoch_models) == 3
+
+
+@requires_callbacks
+def test_progress_bar_shows_the_epochs_of_the_fit(data, capsys):
+    pytest.importorskip("rich")
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        _clf(max_iter=5).set_callbacks(sklearn_callback.ProgressBar()).fit(X, y)
+    out = capsys.readouterr().out
+    assert "SoftplusMLPClassifier - fit" in out
+    assert "100%" in out
+
+
+def test_epoch_callbacks_do_nothing_without_the_callback_api(data):
+    X, y = data
+
+    class NoCallbackAPI:
+        pass
+
+    callbacks = EpochCallbacks(NoCallbackAPI(), X, y, None, max_epochs=3)
+    callbacks.begin_epoch()
+    assert callbacks.end_epoch(network=None, theta=None, n_iter=1) is False
+    callbacks.end_fit()
+
+
+@requires_callbacks
+def test_without_the_callback_api_the_estimator_trains_as_before(data, tmp_path):
+    # scikit-learn < 1.9 has no CallbackSupportMixin; hiding it in a fresh
+    # interpreter leaves an estimator without set_callbacks that trains to
+    # exactly the same model.
+    X, y = data
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    script = textwrap.dedent(
+        f"""
+        import warnings
+        import numpy as np
+        # scikit-learn's own modules that use the mixin are loaded first.
+        import sklearn.linear_model, sklearn.model_selection, sklearn.pipeline
+        import sklearn.preprocessing
+        import sklearn.callback
+
+        del sklearn.callback.CallbackSupportMixin
+        from skmlp import SoftplusMLPClassifier
+
+        X, y = np.load("{tmp_path / "X.npy"}"), np.load("{tmp_path / "y.npy"}")
+        warnings.simplefilter("ignore")
+        clf = SoftplusMLPClassifier(
+            hidden_layer_sizes=(6,), learning_rate_init={LR}, max_iter=4,
+            random_state=0,
+        ).fit(X, y)
+        np.save("{tmp_path / "proba.npy"}", clf.predict_proba(X))
+        print(hasattr(clf, "set_callbacks"))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
+    assert_array_equal(
+        np.load(tmp_path / "proba.npy"), _fit_for(4, X, y).predict_proba(X)
+    )
