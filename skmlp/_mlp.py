@@ -25,8 +25,6 @@ from sklearn.utils.validation import (
 from ._network import Network, Objective, forward_log_proba
 from ._solvers import GradientDescent, NesterovAcceleratedGradient
 
-_SOLVERS = {"gd": GradientDescent, "nag": NesterovAcceleratedGradient}
-
 
 class DivergenceError(ValueError):
     """Training produced a non-finite loss or parameter.
@@ -66,8 +64,27 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         trains on the full batch. Each mini-batch is one solver step, and the
         NAG sequence runs on across mini-batches and epochs.
 
-    learning_rate_init : float, default=0.1
-        The step size of every solver step.
+    learning_rate_init : float or 'auto', default=0.1
+        The step size of every solver step, or ``'auto'``: Beck and Teboulle's
+        backtracking on the Lipschitz constant of the gradient, so that no
+        step size needs tuning. The first step searches from 1 by factors of
+        2 for the largest step giving the sufficient decrease
+        ``L(x - s g) <= L(x) - s/2 ||g||^2``; later steps only shrink it when
+        that fails, which keeps NAG's ``O(1/k^2)`` guarantee. Costs one or
+        more extra evaluations of the loss (no gradient) per step. With
+        mini-batches the search runs on each mini-batch's objective, so the
+        step suits every mini-batch seen (hence their weighted average, the
+        full objective). The step in use is ``learning_rate_``.
+
+    restart : {'function', 'gradient'} or None, default=None
+        Adaptive restart of NAG's momentum (O'Donoghue and Candes): after a
+        step from the look-ahead point ``y_k`` to ``x_k``, ``'function'``
+        restarts when ``L(x_k) > L(x_{k-1})`` (one extra loss evaluation per
+        step with a fixed step size), ``'gradient'`` when
+        ``grad L(y_k) . (x_k - x_{k-1}) > 0``. A restart sets FISTA's ``t``
+        back to 1, so the next step starts with no momentum. None is plain
+        FISTA. With mini-batches the tests use the current mini-batch's
+        objective. Only used by ``solver='nag'``.
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
@@ -124,6 +141,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
     n_iter_ : int
         Number of epochs run, in total over ``partial_fit`` calls.
+
+    learning_rate_ : float
+        The step size in use: ``learning_rate_init``, or with ``'auto'`` the
+        step found by the last backtracking search.
 
     t_ : int
         Number of training rows seen by the solver, over all epochs.
@@ -183,6 +204,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     .. [2] A. Beck and M. Teboulle, "A fast iterative shrinkage-thresholding
        algorithm for linear inverse problems", SIAM J. Imaging Sci. 2(1)
        (2009), 183-202.
+    .. [3] B. O'Donoghue and E. Candes, "Adaptive restart for accelerated
+       gradient schemes", Found. Comput. Math. 15 (2015), 715-732.
 
     Examples
     --------
@@ -209,10 +232,14 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "solver": [StrOptions(set(_SOLVERS))],
+        "solver": [StrOptions({"gd", "nag"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
+        "restart": [StrOptions({"function", "gradient"}), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -231,6 +258,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         alpha=1e-4,
         batch_size=None,
         learning_rate_init=0.1,
+        restart=None,
         max_iter=200,
         tol=1e-4,
         n_iter_no_change=10,
@@ -246,6 +274,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
+        self.restart = restart
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -424,7 +453,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         if incremental and not first_call:
             solver = copy.deepcopy(self._solver)
         else:
-            solver = _SOLVERS[self.solver](self.learning_rate_init)
+            solver = self._new_solver()
 
         history = _History.start(self, continuing=incremental and not first_call)
         if self.early_stopping:
@@ -463,6 +492,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         self.coefs_ = coefs
         self.intercepts_ = intercepts
         self._solver = solver
+        self.learning_rate_ = solver.learning_rate
         self._rng = rng
         self.n_layers_ = network.n_layers + 1
         self.n_outputs_ = len(self.classes_)
@@ -558,8 +588,13 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         if validation is not None:
             theta = history.best_theta
             # The momentum belongs to the last iterate, not to the best one.
-            solver = _SOLVERS[self.solver](self.learning_rate_init)
+            solver.reset_momentum()
         return theta, solver
+
+    def _new_solver(self):
+        if self.solver == "gd":
+            return GradientDescent(self.learning_rate_init)
+        return NesterovAcceleratedGradient(self.learning_rate_init, self.restart)
 
     @staticmethod
     def _check_finite(loss):

@@ -1,0 +1,307 @@
+"""GD and NAG step by step against independent references; restart; backtracking."""
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+
+from skmlp import DivergenceError, SoftplusMLPClassifier
+from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+class Quadratic:
+    """``f(x) = x.A x / 2 - b.x``, recording where it is evaluated."""
+
+    def __init__(self, A, b):
+        self.A, self.b = np.asarray(A, float), np.asarray(b, float)
+        self.gradient_points = []
+        self.value_points = []
+
+    def value(self, x):
+        self.value_points.append(x.copy())
+        return float(x @ self.A @ x / 2 - self.b @ x)
+
+    def value_and_gradient(self, x):
+        self.gradient_points.append(x.copy())
+        return float(x @ self.A @ x / 2 - self.b @ x), self.A @ x - self.b
+
+
+def reference_loss_and_gradient(coefs, intercepts, X, y, weights, alpha):
+    """The objective and its gradient written out layer by layer."""
+    activations, pre_activations = [X], []
+    for W, b in zip(coefs, intercepts):
+        z = activations[-1] @ W + b
+        pre_activations.append(z)
+        activations.append(np.logaddexp(0.0, z))
+    logits = pre_activations[-1]
+    proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+    proba /= proba.sum(axis=1, keepdims=True)
+    onehot = np.eye(proba.shape[1])[y]
+    total = weights.sum()
+    loss = -(weights * np.log((proba * onehot).sum(axis=1))).sum() / total
+    loss += alpha / (2 * total) * sum((W**2).sum() for W in coefs)
+    delta = (proba - onehot) * weights[:, None] / total  # e2, averaged
+    grad_coefs, grad_intercepts = [], []
+    for layer in range(len(coefs) - 1, -1, -1):
+        grad_coefs.insert(
+            0, activations[layer].T @ delta + alpha / total * coefs[layer]
+        )
+        grad_intercepts.insert(0, delta.sum(axis=0))
+        if layer:
+            sigmoid = 1 / (1 + np.exp(-pre_activations[layer - 1]))
+            delta = sigmoid * (delta @ coefs[layer].T)
+    return loss, grad_coefs, grad_intercepts
+
+
+@pytest.mark.parametrize("hidden_layer_sizes", [(), (5,), (4, 3)])
+def test_gd_step_is_theta_minus_lr_times_the_gradient(iris, hidden_layer_sizes):
+    X, y = iris
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    clf = SoftplusMLPClassifier(
+        hidden_layer_sizes, solver="gd", alpha=0.3, learning_rate_init=0.7
+    )
+    clf.set_params(random_state=0).partial_fit(X, y, np.unique(y), weights)
+    before_coefs = [c.copy() for c in clf.coefs_]
+    before_intercepts = [b.copy() for b in clf.intercepts_]
+    clf.partial_fit(X, y, sample_weight=weights)
+
+    loss, grad_coefs, grad_intercepts = reference_loss_and_gradient(
+        before_coefs, before_intercepts, X, y, weights, 0.3
+    )
+    assert clf.loss_curve_[-1] == pytest.approx(loss, rel=1e-13)
+    for new, old, grad in zip(clf.coefs_, before_coefs, grad_coefs):
+        np.testing.assert_allclose(new, old - 0.7 * grad, rtol=1e-12, atol=1e-14)
+    for new, old, grad in zip(clf.intercepts_, before_intercepts, grad_intercepts):
+        np.testing.assert_allclose(new, old - 0.7 * grad, rtol=1e-12, atol=1e-14)
+
+
+def fista_reference(gradient, x0, lr, n_steps, restart=None, value=None):
+    """FISTA (O'Donoghue and Candes' restarts) in the textbook's variables.
+
+    Returns the look-ahead points y_k and the iterates x_k, k = 1..n_steps.
+    """
+    x_prev, y, t = x0, x0, 1.0
+    lookaheads, iterates = [], []
+    for _ in range(n_steps):
+        lookaheads.append(y)
+        g = gradient(y)
+        x = y - lr * g
+        iterates.append(x)
+        if (restart == "gradient" and g @ (x - x_prev) > 0) or (
+            restart == "function" and value(x) > value(x_prev)
+        ):
+            t = 1.0
+        t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        y = x + (t - 1) / t_next * (x - x_prev)
+        t = t_next
+        x_prev = x
+    return np.array(lookaheads), np.array(iterates)
+
+
+@pytest.mark.parametrize("restart", [None, "function", "gradient"])
+def test_nag_follows_fista_with_the_gradient_at_the_lookahead(restart):
+    # Ill-conditioned, so that both restart tests fire (near step 125).
+    A = np.diag([1.0, 0.05, 0.001])
+    b = np.array([1.0, -2.0, 0.5])
+    objective = Quadratic(A, b)
+    x0 = np.array([3.0, 1.0, -2.0])
+    lookaheads, iterates = fista_reference(
+        lambda x: A @ x - b,
+        x0,
+        0.9,
+        200,
+        restart,
+        lambda x: x @ A @ x / 2 - b @ x,
+    )
+    solver = NesterovAcceleratedGradient(0.9, restart)
+    theta = x0.copy()
+    for k in range(200):
+        loss = solver.step(theta, objective)
+        np.testing.assert_allclose(objective.gradient_points[k], lookaheads[k])
+        np.testing.assert_allclose(theta, iterates[k], rtol=1e-12, atol=1e-14)
+        assert loss == pytest.approx(objective.value(lookaheads[k]), rel=1e-14)
+    assert (solver.n_restarts > 0) == (restart is not None)
+
+
+def test_nag_on_a_scalar_quadratic_with_lr_one_over_L_stays_at_zero():
+    L = 3.0
+    objective = Quadratic([[L]], [0.0])
+    solver = NesterovAcceleratedGradient(1 / L)
+    theta = np.array([5.0])
+    for _ in range(20):
+        solver.step(theta, objective)
+        assert theta[0] == 0.0
+
+
+@pytest.mark.parametrize("restart", ["function", "gradient"])
+def test_a_restart_drops_the_momentum(restart):
+    objective = Quadratic(np.diag([1.0, 0.001]), [1.0, 0.5])
+    solver = NesterovAcceleratedGradient(0.9, restart)
+    theta = np.array([3.0, -2.0])
+    while solver.n_restarts == 0:
+        solver.step(theta, objective)
+    assert solver.t == 1.0
+    restarted_at = theta.copy()
+    solver.step(theta, objective)
+    # y_{k+1} = x_k: the next gradient is taken at the iterate itself.
+    np.testing.assert_array_equal(objective.gradient_points[-1], restarted_at)
+    assert solver.t == pytest.approx((1 + math.sqrt(5)) / 2)
+
+
+def test_backtracking_finds_the_largest_power_of_two_below_one_over_L():
+    # On L x^2 / 2, the sufficient decrease holds exactly for steps <= 1 / L.
+    for L, expected in [(3.0, 0.25), (0.01, 64.0), (1.0, 1.0)]:
+        for solver in (GradientDescent("auto"), NesterovAcceleratedGradient("auto")):
+            theta = np.array([2.0])
+            solver.step(theta, Quadratic([[L]], [0.0]))
+            assert solver.learning_rate == expected
+            np.testing.assert_allclose(theta, 2.0 - expected * L * 2.0)
+
+
+def test_backtracking_steps_satisfy_the_sufficient_decrease(iris):
+    X, y = iris
+    clf = SoftplusMLPClassifier((8,), solver="nag", learning_rate_init="auto")
+    clf.set_params(random_state=0, max_iter=1)
+    clf.partial_fit(X, y, np.unique(y))
+    steps = [clf.learning_rate_]
+    for _ in range(40):
+        before = [c.copy() for c in clf.coefs_], [b.copy() for b in clf.intercepts_]
+        lookahead_loss = None
+        solver = clf._solver
+        # NAG's step is taken from y_k; rebuild y_k as the solver does.
+        t_next = (1 + math.sqrt(1 + 4 * solver.t**2)) / 2
+        momentum = (solver.t - 1) / t_next
+        y_k = [
+            [(1 + momentum) * a - momentum * p for a, p in zip(cur, prev)]
+            for cur, prev in zip(before, _unflatten(clf, solver.previous))
+        ]
+        lookahead_loss, g_coefs, g_intercepts = reference_loss_and_gradient(
+            *y_k, X, y, np.ones(len(y)), clf.alpha
+        )
+        clf.partial_fit(X, y)
+        step = clf.learning_rate_
+        new_loss, _, _ = reference_loss_and_gradient(
+            clf.coefs_, clf.intercepts_, X, y, np.ones(len(y)), clf.alpha
+        )
+        squared = sum((g**2).sum() for g in g_coefs + g_intercepts)
+        assert clf.loss_curve_[-1] == pytest.approx(lookahead_loss, rel=1e-12)
+        assert new_loss <= lookahead_loss - step / 2 * squared + 1e-13
+        steps.append(step)
+    # Without restarts the Lipschitz estimate never decreases (Beck-Teboulle).
+    assert all(a >= b for a, b in zip(steps, steps[1:]))
+    assert np.log2(steps).tolist() == np.round(np.log2(steps)).tolist()
+
+
+def _unflatten(clf, theta):
+    coefs, intercepts, offset = [], [], 0
+    for coef in clf.coefs_:
+        coefs.append(theta[offset : offset + coef.size].reshape(coef.shape))
+        offset += coef.size
+        intercepts.append(theta[offset : offset + coef.shape[1]])
+        offset += coef.shape[1]
+    return coefs, intercepts
+
+
+def test_backtracking_grows_the_step_again_at_a_new_cycle():
+    # Steepest descent: each step is a new cycle and first tries twice the
+    # step; on a quadratic the step settles at the largest power of two
+    # below 1 / L, trying twice it (rejected) and it (accepted) every step.
+    objective = Quadratic([[3.0]], [0.0])
+    solver = GradientDescent("auto")
+    theta = np.array([1.0])
+    solver.step(theta, objective)
+    n_values = len(objective.value_points)
+    solver.step(theta, objective)
+    assert solver.learning_rate == 0.25
+    assert len(objective.value_points) - n_values == 2
+
+
+def test_a_line_search_that_finds_no_decrease_raises():
+    class NaNAround(Quadratic):
+        """Finite where the gradient is taken, NaN at every trial point."""
+
+        def value(self, x):
+            return math.nan
+
+    with pytest.raises(ValueError, match="found no step"):
+        GradientDescent("auto").step(np.array([1.0]), NaNAround([[1.0]], [0.0]))
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_backtracking_does_not_mask_divergence(iris, solver):
+    X, y = iris
+    clf = SoftplusMLPClassifier((4,), solver=solver, learning_rate_init="auto")
+    clf.set_params(random_state=0, max_iter=5).fit(X, y)
+    state = {k: v for k, v in vars(clf).items() if not k.startswith("_")}
+    coefs = [c.copy() for c in clf.coefs_]
+    # Features of 1e308 overflow the first layer: the loss itself is not finite.
+    with pytest.raises(DivergenceError):
+        clf.partial_fit(np.full_like(X, 1e308), y)
+    with pytest.raises(DivergenceError):
+        SoftplusMLPClassifier(solver=solver, learning_rate_init="auto").fit(
+            np.full_like(X, 1e308), y
+        )
+    assert {k: v for k, v in vars(clf).items() if not k.startswith("_")}.keys() == (
+        state.keys()
+    )
+    for new, old in zip(clf.coefs_, coefs):
+        np.testing.assert_array_equal(new, old)
+    assert clf.n_iter_ == 5
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "gd", "learning_rate_init": "auto"},
+        {"solver": "nag", "learning_rate_init": "auto"},
+        {"solver": "nag", "learning_rate_init": "auto", "restart": "function"},
+        {"solver": "nag", "learning_rate_init": 0.5, "restart": "function"},
+        {"solver": "nag", "learning_rate_init": 0.5, "restart": "gradient"},
+        {"solver": "nag", "learning_rate_init": "auto", "restart": "gradient"},
+    ],
+)
+def test_partial_fit_calls_equal_fit_with_solver_state(iris, params):
+    X, y = iris
+    clf = SoftplusMLPClassifier((6,), random_state=0, tol=0.0, **params)
+    fitted = clf.set_params(max_iter=25).fit(X, y)
+    incremental = SoftplusMLPClassifier((6,), random_state=0, tol=0.0, **params)
+    for _ in range(25):
+        incremental.partial_fit(X, y, classes=np.unique(y))
+    np.testing.assert_allclose(
+        incremental.loss_curve_, fitted.loss_curve_, rtol=1e-12, atol=0
+    )
+    for a, b in zip(incremental.coefs_, fitted.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    assert incremental.learning_rate_ == fitted.learning_rate_
+
+
+def test_learning_rate_attribute(iris):
+    X, y = iris
+    fixed = SoftplusMLPClassifier((4,), learning_rate_init=0.3, max_iter=3).fit(X, y)
+    assert fixed.learning_rate_ == 0.3
+    auto = SoftplusMLPClassifier((4,), learning_rate_init="auto", random_state=0)
+    auto.set_params(max_iter=3).fit(X, y)
+    assert auto.learning_rate_ == auto._solver.learning_rate
+    assert math.log2(auto.learning_rate_).is_integer()
+
+
+def test_auto_with_mini_batches_searches_on_each_batch(iris):
+    X, y = iris
+    clf = SoftplusMLPClassifier(
+        (8,), learning_rate_init="auto", batch_size=30, random_state=0, max_iter=30
+    ).fit(X, y)
+    # The search of every mini-batch bounds the step, which can only shrink
+    # (no restarts), and the loss falls to a small fraction of its start.
+    assert clf.learning_rate_ <= 1.0
+    assert clf.loss_curve_[-1] < 0.2 * clf.loss_curve_[0]
