@@ -1,5 +1,6 @@
 """A scikit-learn MLP classifier with softplus hidden layers, trained by GD or NAG."""
 
+from ._gradient_check import check_gradients
 from ._mlp import DivergenceError, SoftplusMLPClassifier
 from ._plot import LossCurveDisplay, score_curve
 
@@ -10,5 +11,6 @@ __all__ = [
     "LossCurveDisplay",
     "SoftplusMLPClassifier",
     "__version__",
+    "check_gradients",
     "score_curve",
 ]

@@ -1,0 +1,137 @@
+"""Check the analytic gradient of the training objective by finite differences."""
+
+import copy
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    check_X_y,
+    validate_data,
+)
+
+from ._network import Network, Objective
+
+
+def check_gradients(
+    estimator, X, y, sample_weight=None, *, epsilon=1e-6, random_state=None
+):
+    """Relative error of the analytic gradient against central differences.
+
+    Compares the gradient of the training objective of ``estimator`` on
+    ``X``, ``y`` (the one ``fit`` minimises, L2 penalty and sample weights
+    included) with central finite differences along every coordinate of the
+    flat parameter vector, for any ``hidden_layer_sizes``. A fitted estimator
+    is checked at its current weights; an unfitted one at the initial weights
+    ``fit`` would start from. The estimator is not fitted nor modified.
+
+    The check always runs in float64 (``X`` is converted), where a correct
+    gradient gives an error around ``1e-9`` and a wrong one an error of order
+    one.
+
+    Parameters
+    ----------
+    estimator : SoftplusMLPClassifier
+        The estimator whose objective is checked.
+
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Rows of the objective.
+
+    y : array-like of shape (n_samples,)
+        Class labels; for a fitted estimator, labels of ``classes_``.
+
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative weights of the rows; None weighs every row 1.
+
+    epsilon : float, default=1e-6
+        Half the width of the central difference
+        ``(L(theta + eps e_i) - L(theta - eps e_i)) / (2 eps)``, whose error is
+        ``O(eps^2)`` from truncation plus ``O(machine eps / eps)`` from
+        rounding.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights of an unfitted estimator, as its own
+        ``random_state`` would in ``fit``; None uses the estimator's
+        ``random_state``. A RandomState instance is copied, not advanced.
+        Ignored for a fitted estimator.
+
+    Returns
+    -------
+    relative_error : float
+        ``||g - g_fd|| / max(||g||, ||g_fd||)`` for the analytic gradient
+        ``g`` and the finite-difference one ``g_fd`` (0 if both are zero).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skmlp import SoftplusMLPClassifier, check_gradients
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SoftplusMLPClassifier(hidden_layer_sizes=(7, 5), alpha=0.1)
+    >>> check_gradients(clf, X, y, random_state=0) < 1e-7
+    True
+    """
+    if not epsilon > 0:
+        raise ValueError(f"epsilon must be positive, got {epsilon}.")
+    if hasattr(estimator, "coefs_"):
+        check_is_fitted(estimator)
+        X, y = validate_data(
+            estimator,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            dtype=np.float64,
+            reset=False,
+        )
+        classes = estimator.classes_
+        unseen = np.setdiff1d(unique_labels(y), classes)
+        if len(unseen):
+            raise ValueError(
+                f"`y` has classes {unseen} not in the estimator's classes_ {classes}."
+            )
+        layer_sizes = (X.shape[1], *(coef.shape[1] for coef in estimator.coefs_))
+        network = Network(layer_sizes)
+        theta = network.pack(estimator.coefs_, estimator.intercepts_, np.float64)
+    else:
+        estimator._validate_params()
+        X, y = check_X_y(X, y, accept_sparse=["csr", "csc"], dtype=np.float64)
+        classes = unique_labels(y)
+        hidden_layer_sizes = estimator._validate_hidden_layer_sizes()
+        network = Network((X.shape[1], *hidden_layer_sizes, len(classes)))
+        if random_state is None:
+            random_state = estimator.random_state
+        # fit draws from check_random_state(random_state) first of all: the
+        # same draws from a copy give fit's initial weights, and leave a
+        # RandomState instance (the user's or the estimator's) where it was.
+        rng = copy.deepcopy(check_random_state(random_state))
+        theta = network.initialize(rng, np.float64)
+    check_classification_targets(y)
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    if sample_weight.sum() <= 0:
+        raise ValueError("The sum of sample_weight must be positive.")
+    if sp.issparse(X):
+        X = X.tocsr()
+
+    objective = Objective(
+        network, X, np.searchsorted(classes, y), sample_weight, estimator.alpha
+    )
+    _, gradient = objective.value_and_gradient(theta)
+    numeric = np.empty_like(theta)
+    point = theta.copy()
+    for i, value in enumerate(theta):
+        point[i] = value + epsilon
+        upper, above = objective.value(point), point[i]
+        point[i] = value - epsilon
+        lower, below = objective.value(point), point[i]
+        point[i] = value
+        # Divide by the width actually represented, not by 2 * epsilon.
+        numeric[i] = (upper - lower) / (above - below)
+
+    scale = max(np.linalg.norm(gradient), np.linalg.norm(numeric))
+    if scale == 0.0:
+        return 0.0
+    return float(np.linalg.norm(gradient - numeric) / scale)

@@ -1,0 +1,140 @@
+"""check_gradients: right gradients pass, wrong ones fail, nothing is modified."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.preprocessing import StandardScaler
+
+from skmlp import SoftplusMLPClassifier, check_gradients
+from skmlp._network import Objective
+
+
+@pytest.fixture(scope="module")
+def iris_subset():
+    X, y = load_iris(return_X_y=True)
+    rows = np.random.RandomState(0).choice(len(y), 40, replace=False)
+    X = StandardScaler().fit_transform(X)[rows]
+    weights = np.random.RandomState(1).uniform(0.1, 3.0, len(rows))
+    return X, y[rows], weights
+
+
+@pytest.mark.parametrize("hidden_layer_sizes", [(), (1,), (16,), (7, 5, 3)])
+@pytest.mark.parametrize("alpha", [0.0, 0.5])
+def test_gradient_of_every_architecture_matches_finite_differences(
+    iris_subset, hidden_layer_sizes, alpha
+):
+    X, y, weights = iris_subset
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=hidden_layer_sizes, alpha=alpha)
+    assert check_gradients(clf, X, y, weights, random_state=0) < 1e-7
+    assert check_gradients(clf, X, y, random_state=1) < 1e-7
+
+
+@pytest.fixture
+def gradient_points(monkeypatch):
+    """The points at which Objective.value_and_gradient is called, in order."""
+    points = []
+    real = Objective.value_and_gradient
+
+    def recording(self, theta):
+        points.append(theta.copy())
+        return real(self, theta)
+
+    monkeypatch.setattr(Objective, "value_and_gradient", recording)
+    return points
+
+
+def test_fitted_estimator_is_checked_at_its_weights(iris_subset, gradient_points):
+    X, y, weights = iris_subset
+    clf = SoftplusMLPClassifier(
+        hidden_layer_sizes=(6,), max_iter=30, learning_rate_init=0.5, random_state=0
+    )
+    clf.fit(X, y)
+    gradient_points.clear()
+    assert check_gradients(clf, X, y, weights) < 1e-7
+    flat = np.concatenate(
+        [np.r_[c.ravel(), b] for c, b in zip(clf.coefs_, clf.intercepts_)]
+    )
+    np.testing.assert_array_equal(gradient_points[0], flat)
+
+
+def test_unfitted_estimator_is_checked_at_fits_initial_weights(
+    iris_subset, gradient_points
+):
+    X, y, _ = iris_subset
+    rng = np.random.RandomState(3)
+    state = rng.get_state()[1].copy()
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(5, 4), max_iter=1, random_state=rng)
+    params = clf.get_params()
+    check_gradients(clf, X, y)
+    checked = gradient_points.pop()
+    # Neither the estimator nor its RandomState moved.
+    assert not hasattr(clf, "coefs_")
+    assert clf.get_params() == params
+    np.testing.assert_array_equal(rng.get_state()[1], state)
+
+    # fit (GD's first gradient is at the initial weights) starts from there.
+    clf.set_params(solver="gd").partial_fit(X, y, classes=np.unique(y))
+    np.testing.assert_array_equal(gradient_points[0], checked)
+    # The random_state argument stands in for the estimator's.
+    gradient_points.clear()
+    check_gradients(
+        SoftplusMLPClassifier(hidden_layer_sizes=(5, 4)), X, y, random_state=3
+    )
+    np.testing.assert_array_equal(gradient_points[0], checked)
+
+
+def _scale_first_layer_gradient(real, factor):
+    def wrong(self, theta):
+        loss, gradient = real(self, theta)
+        coefs, _ = self.network.unpack(gradient)
+        coefs[0] *= factor
+        return loss, gradient
+
+    return wrong
+
+
+def test_a_wrong_gradient_is_caught(iris_subset, monkeypatch):
+    X, y, weights = iris_subset
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(7, 5), alpha=0.1)
+    real = Objective.value_and_gradient
+    monkeypatch.setattr(
+        Objective, "value_and_gradient", _scale_first_layer_gradient(real, 1.01)
+    )
+    # A 1% error in one block of a few dozen coordinates, far above 1e-7.
+    assert check_gradients(clf, X, y, weights, random_state=0) > 1e-4
+
+
+def test_dropping_the_transposed_weights_is_caught(iris_subset, monkeypatch):
+    """The seed report's bug: d1 = sigmoid(z1) * e2 without W1^T."""
+    X, y, _ = iris_subset
+    # With as many hidden units as classes W1^T e2 has the shape of e2, so the
+    # buggy formula runs; recompute the first layer's gradient that way.
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,), alpha=0.0)
+    real = Objective.value_and_gradient
+
+    def buggy(self, theta):
+        loss, gradient = real(self, theta)
+        (W0, W1), (b0, b1) = self.network.unpack(theta)
+        (gW0, _), (gb0, _) = self.network.unpack(gradient)
+        z1 = self.X @ W0 + b0
+        logits = np.logaddexp(0, z1) @ W1 + b1
+        e2 = np.exp(logits - logits.max(axis=1, keepdims=True))
+        e2 /= e2.sum(axis=1, keepdims=True)
+        e2[np.arange(len(self.y)), self.y] -= 1
+        d1 = 0.5 * (1 + np.tanh(z1 / 2)) * e2 / len(self.y)
+        gW0[...] = self.X.T @ d1
+        gb0[...] = d1.sum(axis=0)
+        return loss, gradient
+
+    monkeypatch.setattr(Objective, "value_and_gradient", buggy)
+    assert check_gradients(clf, X, y, random_state=0) > 0.1
+
+
+def test_classes_unknown_to_a_fitted_estimator_are_rejected(iris_subset):
+    X, y, _ = iris_subset
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    clf.fit(X[y < 2], y[y < 2])
+    with pytest.raises(ValueError, match="not in the estimator's classes_"):
+        check_gradients(clf, X, y)
+    with pytest.raises(ValueError, match="epsilon"):
+        check_gradients(clf, X[y < 2], y[y < 2], epsilon=0.0)
