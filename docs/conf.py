@@ -1,9 +1,11 @@
 """Sphinx configuration of the skmlp documentation.
 
 Build with the command in BUILD.txt. The example gallery runs every
-``examples/plot_*.py`` script, so a build also checks that they all work.
+``examples/plot_*.py`` script and the build runs the quick start's doctests,
+so a build also checks that they all work.
 """
 
+import doctest
 import re
 import sys
 from pathlib import Path
@@ -53,7 +55,6 @@ sphinx_gallery_conf = {
     "within_subsection_order": "gallery_order.StudyFirst",
     "doc_module": ("skmlp",),
     "backreferences_dir": "gen_modules/backreferences",
-    "reference_url": {"skmlp": None},
     # The examples print their numbers; show them under the code.
     "capture_repr": ("_repr_html_",),
     "min_reported_time": 1,
@@ -82,5 +83,20 @@ def check_api_reference(app):
         )
 
 
+def check_quick_start(app):
+    """Run the quick start's examples; warn (an error with -W) if one fails."""
+    failures, _ = doctest.testfile(
+        str(DOCS / "quick_start.rst"),
+        module_relative=False,
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+    )
+    if failures:
+        logging.getLogger(__name__).warning(
+            "docs/quick_start.rst: %d doctest examples failed (printed above)",
+            failures,
+        )
+
+
 def setup(app):
     app.connect("builder-inited", check_api_reference)
+    app.connect("builder-inited", check_quick_start)
