@@ -52,9 +52,7 @@ def train(**params):
         return clf.fit(X, y)
 
 
-fig, (ax_step, ax_restart) = plt.subplots(
-    1, 2, figsize=(11, 4.5), sharey=True, layout="constrained"
-)
+fig, ax = plt.subplots()
 for learning_rate in [0.01, 0.1, 1.0, "auto"]:
     clf = train(learning_rate_init=learning_rate)
     print(
@@ -62,12 +60,15 @@ for learning_rate in [0.01, 0.1, 1.0, "auto"]:
         f"learning_rate_={clf.learning_rate_:.3g}"
     )
     LossCurveDisplay.from_estimator(
-        clf, name=f"lr={learning_rate}", ax=ax_step, log_scale=True
+        clf, name=f"lr={learning_rate}", ax=ax, log_scale=True
     )
-ax_step.set_title("NAG: fixed learning rates and 'auto'")
+ax.set_title("NAG: fixed learning rates and 'auto'")
 
 # %%
-# With ``'auto'`` the first step searches up and down from 1 by factors of 2;
+# Without any tuning, ``'auto'`` settles on a step between the fixed rates
+# that do well (``learning_rate_`` above) and its loss falls about as fast
+# as theirs, while the study's 0.01 is still far behind after 350
+# iterations. Its first step searches up and down from 1 by factors of 2;
 # later steps only shrink, which keeps NAG's :math:`O(1/k^2)` guarantee.
 # Each search costs extra evaluations of the loss (not of the gradient), so
 # an iteration is dearer than with a fixed rate, but no rate has to be
@@ -76,14 +77,18 @@ ax_step.set_title("NAG: fixed learning rates and 'auto'")
 #
 # Restart at a learning rate that is too large
 # --------------------------------------------
-# At ``learning_rate_init=3`` plain NAG overshoots: its loss swings up and
-# down by orders of magnitude. Both restart rules damp that, by starting the
-# momentum afresh as soon as it leads the wrong way.
+# At ``learning_rate_init=3`` plain NAG is unstable: after a couple of
+# hundred iterations its momentum throws the loss up by orders of magnitude,
+# and it does not recover. With either restart rule the momentum starts
+# afresh as soon as the loss rises (``'function'``) or the momentum points
+# uphill (``'gradient'``), so each spike stays short and the loss comes back
+# down.
+fig, ax = plt.subplots()
 for restart in [None, "function", "gradient"]:
     clf = train(learning_rate_init=3.0, restart=restart)
     print(f"restart={restart!r:>10}: final loss {clf.loss_:.4g}")
     LossCurveDisplay.from_estimator(
-        clf, name=f"restart={restart}", ax=ax_restart, log_scale=True
+        clf, name=f"restart={restart}", ax=ax, log_scale=True
     )
-ax_restart.set_title("NAG at learning rate 3: restart")
+ax.set_title("NAG at learning rate 3: restart")
 plt.show()
