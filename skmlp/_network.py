@@ -9,18 +9,26 @@ The objective is scikit-learn's ``MLPClassifier`` one, with sample weights::
 
     L(theta) = sum_i w_i CE_i / sum_i w_i + alpha / (2 sum_i w_i) * sum_l ||W_l||_F^2
 
-Rows are processed in fixed chunks so that no buffer grows with the number of
-samples beyond the chunk size, and so that the order in which partial
-gradients are added up never depends on anything but the data.
+Rows are processed in chunks of ``CHUNK_SIZE`` rows, in preallocated buffers,
+so that no buffer grows with the number of samples and a chunk's activations
+stay in cache. The chunks may be processed by several threads (see
+``_for_each_chunk``), but their boundaries and the order in which their
+partial sums are added up depend on nothing but the data, so results do not
+depend on the number of threads.
 """
 
-import numpy as np
+import threading
 
-from ._activations import log_softmax, softplus, softplus_with_derivative
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
+
+from ._activations import log_softmax_inplace, softplus_inplace
 
 # Rows per chunk: small enough for a chunk's activations to stay in cache,
-# large enough for the matrix products to run at full BLAS speed.
-CHUNK_SIZE = 1024
+# large enough for the matrix products to run at full BLAS speed. Changing it
+# changes results at the rounding level (the order of the sums over rows).
+CHUNK_SIZE = 512
 
 
 class Network:
@@ -61,6 +69,17 @@ class Network:
         intercepts = [theta[b] for _, b, _ in self._slices]
         return coefs, intercepts
 
+    def first_layer(self, theta):
+        """View of ``theta`` as the first layer's coefficients stacked over
+        its intercepts, of shape ``(n_features + 1, fan_out)``.
+
+        The layout stores them one after the other, so that appending a
+        column of ones to the input rows gives the first layer's
+        pre-activations, intercepts included, in one matrix product.
+        """
+        coef, intercept, (fan_in, fan_out) = self._slices[0]
+        return theta[coef.start : intercept.stop].reshape(fan_in + 1, fan_out)
+
     def pack(self, coefs, intercepts, dtype):
         """A new flat vector holding copies of ``coefs`` and ``intercepts``."""
         theta = np.empty(self.n_params, dtype=dtype)
@@ -91,20 +110,27 @@ class Network:
 def forward_log_proba(coefs, intercepts, X):
     """Log-probabilities of the classes for the rows of ``X``.
 
-    Works chunk by chunk; ``X`` may be dense or sparse CSR.
+    Works chunk by chunk, on the threads of :func:`_for_each_chunk`; ``X``
+    may be dense or sparse CSR.
     """
     n_samples = X.shape[0]
-    dtype = np.result_type(X.dtype, coefs[0].dtype) if coefs else X.dtype
-    out = np.empty((n_samples, intercepts[-1].shape[0]), dtype=dtype)
-    last = len(coefs) - 1
-    for start in range(0, n_samples, CHUNK_SIZE):
-        stop = min(start + CHUNK_SIZE, n_samples)
-        a = X[start:stop]
-        for layer, (coef, intercept) in enumerate(zip(coefs, intercepts)):
-            z = a @ coef
-            z += intercept
-            a = z if layer == last else softplus(z)
-        out[start:stop] = log_softmax(a, axis=1)
+    dtype = np.result_type(X.dtype, coefs[0].dtype)
+    layer_sizes = (X.shape[1], *(coef.shape[1] for coef in coefs))
+    layers = _Layers(coefs, intercepts, np.vstack([coefs[0], intercepts[0]]))
+    out = np.empty((n_samples, layer_sizes[-1]), dtype=dtype)
+    chunk_size = CHUNK_SIZE
+    workspaces = {}
+
+    def work(worker, start, stop):
+        if worker not in workspaces:
+            rows = min(chunk_size, n_samples)
+            workspaces[worker] = _Workspace(layer_sizes, rows, dtype, X, False)
+        chunk = workspaces[worker].chunk(X[start:stop])
+        logits = out[start:stop]
+        _forward(chunk, layers, logits)
+        log_softmax_inplace(logits, chunk.proba, chunk.row)
+
+    _for_each_chunk(n_samples, chunk_size, work)
     return out
 
 
@@ -123,6 +149,13 @@ class Objective:
         Non-negative weights with a positive sum.
     alpha : float
         Strength of the L2 penalty on the weights (not the intercepts).
+
+    Notes
+    -----
+    The rows are cut into chunks of ``CHUNK_SIZE`` rows (its value when the
+    objective is made), evaluated on the threads of :func:`_for_each_chunk`.
+    An objective keeps the work buffers of one chunk per thread between
+    calls, so one objective must not be evaluated by two threads at once.
     """
 
     def __init__(self, network, X, y, sample_weight, alpha):
@@ -133,72 +166,327 @@ class Objective:
         self.alpha = alpha
         self.weight_sum = float(sample_weight.sum())
         self.n_evaluations = 0
-
-    def _penalty(self, theta):
-        coefs, _ = self.network.unpack(theta)
-        squares = sum(float(np.dot(c.ravel(), c.ravel())) for c in coefs)
-        return 0.5 * self.alpha * squares / self.weight_sum
+        self._chunk_size = CHUNK_SIZE
+        # Where each row's own class sits in its chunk's flattened
+        # (rows, n_outputs) block of log-probabilities.
+        rows_in_chunk = np.arange(X.shape[0]) % self._chunk_size
+        self._target_index = rows_in_chunk * network.layer_sizes[-1] + y
+        self._gradient_weight = sample_weight / self.weight_sum
+        self._workspaces = {}
 
     def value(self, theta):
         """The objective at ``theta``."""
-        self.n_evaluations += 1
-        coefs, intercepts = self.network.unpack(theta)
-        log_proba = forward_log_proba(coefs, intercepts, self.X)
-        rows = np.arange(self.X.shape[0])
-        cross_entropy = -float(np.dot(self.sample_weight, log_proba[rows, self.y]))
-        return cross_entropy / self.weight_sum + self._penalty(theta)
+        return self._evaluate(theta, with_gradient=False)[0]
 
     def value_and_gradient(self, theta):
         """The objective at ``theta`` and its gradient, a new flat vector."""
+        return self._evaluate(theta, with_gradient=True)
+
+    def _evaluate(self, theta, with_gradient):
         self.n_evaluations += 1
         network = self.network
         coefs, intercepts = network.unpack(theta)
-        gradient = np.zeros_like(theta)
-        grad_coefs, grad_intercepts = network.unpack(gradient)
-        n_samples = self.X.shape[0]
-        last = network.n_layers - 1
+        layers = _Layers(coefs, intercepts, network.first_layer(theta))
+        dtype = np.result_type(self.X.dtype, theta.dtype)
+        chunk_losses = {}
         cross_entropy = 0.0
-        for start in range(0, n_samples, CHUNK_SIZE):
-            stop = min(start + CHUNK_SIZE, n_samples)
-            rows = np.arange(stop - start)
-            y = self.y[start:stop]
+        gradient = None
+
+        def work(worker, start, stop):
+            workspace = self._workspace(worker, dtype, with_gradient)
+            chunk = workspace.chunk(self.X[start:stop])
+            _forward(chunk, layers, chunk.logits)
+            log_proba = log_softmax_inplace(chunk.logits, chunk.proba, chunk.row)
+            targets = self._target_index[start:stop]
             weight = self.sample_weight[start:stop]
+            picked = log_proba.reshape(-1)[targets]
+            chunk_losses[worker] = -float(np.dot(weight, picked))
+            if with_gradient:
+                # dCE/dz of the output layer: softmax(z) - onehot(y), weighted.
+                delta = chunk.proba
+                delta.reshape(-1)[targets] -= 1
+                delta *= self._gradient_weight[start:stop, np.newaxis]
+                _backward(chunk, layers, delta, workspace)
 
-            activations = [self.X[start:stop]]
-            derivatives = []
-            for layer in range(last + 1):
-                z = activations[-1] @ coefs[layer]
-                z += intercepts[layer]
-                if layer == last:
-                    activations.append(z)
-                else:
-                    a, d = softplus_with_derivative(z)
-                    activations.append(a)
-                    derivatives.append(d)
+        def commit(worker):
+            nonlocal cross_entropy, gradient
+            cross_entropy += chunk_losses[worker]
+            if not with_gradient:
+                return
+            if gradient is None:
+                gradient = self._workspaces[worker].gradient.copy()
+            else:
+                gradient += self._workspaces[worker].gradient
 
-            log_proba = log_softmax(activations.pop(), axis=1)
-            cross_entropy -= float(np.dot(weight, log_proba[rows, y]))
-            # dCE/dz of the output layer: softmax(z) - onehot(y), weighted.
-            delta = np.exp(log_proba)
-            delta[rows, y] -= 1
-            delta *= (weight / self.weight_sum).astype(delta.dtype)[:, np.newaxis]
+        _for_each_chunk(self.X.shape[0], self._chunk_size, work, commit)
 
-            for layer in range(last, -1, -1):
-                a = activations[layer]
-                grad_coefs[layer] += _transpose_product(a, delta)
-                grad_intercepts[layer] += delta.sum(axis=0)
-                if layer > 0:
-                    delta = delta @ coefs[layer].T
-                    delta *= derivatives[layer - 1]
-
-        scale = self.alpha / self.weight_sum
-        for grad_coef, coef in zip(grad_coefs, coefs):
-            grad_coef += scale * coef
-        loss = cross_entropy / self.weight_sum + self._penalty(theta)
+        squares = 0.0
+        for coef in coefs:
+            squares += float(np.dot(coef.ravel(), coef.ravel()))
+        loss = (cross_entropy + 0.5 * self.alpha * squares) / self.weight_sum
+        if with_gradient:
+            scale = self.alpha / self.weight_sum
+            for grad_coef, coef in zip(network.unpack(gradient)[0], coefs):
+                grad_coef += scale * coef
         return loss, gradient
 
+    def _workspace(self, worker, dtype, with_gradient):
+        """The buffers of thread ``worker``, made on first use."""
+        workspace = self._workspaces.get(worker)
+        if (
+            workspace is None
+            or workspace.dtype != dtype
+            or (with_gradient and workspace.gradient is None)
+        ):
+            rows = min(self._chunk_size, self.X.shape[0])
+            workspace = _Workspace(
+                self.network.layer_sizes, rows, dtype, self.X, with_gradient
+            )
+            self._workspaces[worker] = workspace
+        return workspace
 
-def _transpose_product(a, delta):
-    """``a.T @ delta`` for dense or sparse ``a``, as a dense array."""
-    product = a.T @ delta
-    return np.asarray(product)
+
+class _Layers:
+    """The parameters of every layer, and the first layer's coefficients
+    stacked over its intercepts (see ``Network.first_layer``)."""
+
+    def __init__(self, coefs, intercepts, first):
+        self.coefs = coefs
+        self.intercepts = intercepts
+        self.first = first
+
+
+class _Workspace:
+    """Preallocated buffers of one thread, for chunks of up to ``rows`` rows.
+
+    For dense input, a copy of the chunk's rows with a column of ones
+    appended: the first layer's matrix product then adds the intercepts, and
+    its transposed product sums dL/dz into their gradient, which saves two
+    passes over the first hidden layer for the price of copying the input.
+    Per hidden layer: the activations and, for the gradient, the derivatives
+    of softplus (which back-propagation turns into dL/dz); one scratch array
+    shared by the layers; the softmax and a row vector of the output layer,
+    and its logits; for the gradient, a flat vector laid out as ``theta``.
+    """
+
+    def __init__(self, layer_sizes, rows, dtype, X, with_gradient):
+        rows = max(rows, 1)
+        n_features, *hidden, n_outputs = layer_sizes
+        self.dtype = np.dtype(dtype)
+        self._inputs = None
+        if not sp.issparse(X):
+            self._inputs = np.empty((rows, n_features + 1), dtype)
+            self._inputs[:, -1] = 1
+        self._activations = [np.empty((rows, width), dtype) for width in hidden]
+        self._derivatives = [
+            np.empty((rows, width), dtype) if with_gradient else None
+            for width in hidden
+        ]
+        self._scratch = np.empty(rows * max(hidden, default=0), dtype)
+        self._logits = np.empty((rows, n_outputs), dtype)
+        self._proba = np.empty_like(self._logits)
+        self._row = np.empty(rows, dtype)
+        self._ones = np.ones(rows, dtype)
+        self._chunks = {}
+        self.gradient = None
+        if with_gradient:
+            network = Network(layer_sizes)
+            self.gradient = np.empty(network.n_params, dtype)
+            self.grad_first = network.first_layer(self.gradient)
+            self.grad_coefs, self.grad_intercepts = network.unpack(self.gradient)
+
+    def chunk(self, X):
+        """The buffers' views for the rows ``X`` of one chunk, with the input
+        copied in (for dense ``X``)."""
+        n_rows = X.shape[0]
+        chunk = self._chunks.get(n_rows)
+        if chunk is None:
+            chunk = self._chunks[n_rows] = self._views(n_rows)
+        if self._inputs is None:
+            chunk.inputs = X
+        else:
+            np.copyto(chunk.inputs[:, :-1], X)
+        return chunk
+
+    def _views(self, n_rows):
+        return _Chunk(
+            inputs=None if self._inputs is None else self._inputs[:n_rows],
+            activations=[a[:n_rows] for a in self._activations],
+            derivatives=[d if d is None else d[:n_rows] for d in self._derivatives],
+            scratch=[
+                self._scratch[: n_rows * a.shape[1]].reshape(n_rows, a.shape[1])
+                for a in self._activations
+            ],
+            logits=self._logits[:n_rows],
+            proba=self._proba[:n_rows],
+            row=self._row[:n_rows],
+            ones=self._ones[:n_rows],
+            augmented=self._inputs is not None,
+        )
+
+
+class _Chunk:
+    """Named views of a workspace's buffers for chunks of one size."""
+
+    def __init__(
+        self,
+        inputs,
+        activations,
+        derivatives,
+        scratch,
+        logits,
+        proba,
+        row,
+        ones,
+        augmented,
+    ):
+        self.inputs = inputs
+        self.activations = activations
+        self.derivatives = derivatives
+        self.scratch = scratch
+        self.logits = logits
+        self.proba = proba
+        self.row = row
+        self.ones = ones
+        self.augmented = augmented
+
+
+def _forward(chunk, layers, logits):
+    """Forward pass of one chunk: the hidden activations (and derivatives,
+    where the chunk has room for them) in place, and the logits in
+    ``logits``."""
+    last = len(layers.coefs) - 1
+    inputs = chunk.inputs
+    for layer in range(last + 1):
+        z = logits if layer == last else chunk.activations[layer]
+        if layer == 0 and chunk.augmented:
+            np.matmul(inputs, layers.first, out=z)
+        else:
+            _product(inputs, layers.coefs[layer], z)
+            z += layers.intercepts[layer]
+        if layer != last:
+            softplus_inplace(z, chunk.scratch[layer], chunk.derivatives[layer])
+            inputs = z
+
+
+def _backward(chunk, layers, delta, workspace):
+    """Back-propagate ``delta = dL/dz`` of the output layer of one chunk into
+    the workspace's gradient (after ``_forward``)."""
+    for layer in range(len(layers.coefs) - 1, -1, -1):
+        if layer == 0 and chunk.augmented:
+            np.matmul(chunk.inputs.T, delta, out=workspace.grad_first)
+        else:
+            inputs = chunk.inputs if layer == 0 else chunk.activations[layer - 1]
+            _product(inputs.T, delta, workspace.grad_coefs[layer])
+            # A matrix-vector product sums the rows several times faster
+            # than np.sum(axis=0).
+            np.matmul(chunk.ones, delta, out=workspace.grad_intercepts[layer])
+        if layer > 0:
+            back = chunk.scratch[layer - 1]
+            np.matmul(delta, layers.coefs[layer].T, out=back)
+            delta = np.multiply(back, chunk.derivatives[layer - 1], out=back)
+
+
+def _product(a, b, out):
+    """``out[...] = a @ b`` for dense or sparse ``a``."""
+    if sp.issparse(a):
+        out[...] = a @ b
+    else:
+        np.matmul(a, b, out=out)
+
+
+# The BLAS libraries loaded in the process, as threadpoolctl controls them;
+# looked up once, on first use.
+_blas_libraries = []
+_blas_lookup = threading.Lock()
+
+
+def _blas():
+    with _blas_lookup:
+        if not _blas_libraries:
+            controller = ThreadpoolController().select(user_api="blas")
+            _blas_libraries.append(controller.lib_controllers)
+    return _blas_libraries[0]
+
+
+def _for_each_chunk(n_samples, chunk_size, work, commit=None):
+    """Call ``work(worker, start, stop)`` for every chunk of ``chunk_size``
+    rows, and after each chunk ``commit(worker)``, in chunk order.
+
+    ``worker`` numbers the thread (0 is the calling thread); ``commit`` is
+    called for chunk ``k`` only after it was called for chunks ``0..k-1``,
+    which fixes the order of any sum that it accumulates.
+
+    The number of threads is the BLAS thread limit in force (as
+    ``threadpoolctl.threadpool_limits`` or ``OPENBLAS_NUM_THREADS`` sets it),
+    at most one per chunk. While the chunks run, BLAS is limited to one
+    thread, on every thread: a chunk is then computed by the same code
+    whatever the number of threads, and the threads do not oversubscribe the
+    cores.
+    """
+    libraries = _blas()
+    limits = [library.num_threads for library in libraries]
+    n_chunks = -(-n_samples // chunk_size)
+    n_threads = max(1, min(max(limits, default=1), n_chunks))
+    try:
+        for library, limit in zip(libraries, limits):
+            if limit != 1:
+                library.set_num_threads(1)
+        if n_threads == 1:
+            for start in range(0, n_samples, chunk_size):
+                work(0, start, min(start + chunk_size, n_samples))
+                if commit is not None:
+                    commit(0)
+        else:
+            _run_threads(n_threads, n_samples, chunk_size, work, commit)
+    finally:
+        for library, limit in zip(libraries, limits):
+            if limit != 1:
+                library.set_num_threads(limit)
+
+
+def _run_threads(n_threads, n_samples, chunk_size, work, commit):
+    """The threaded part of ``_for_each_chunk``: threads take the next chunk
+    as they become free, and commit in chunk order."""
+    n_chunks = -(-n_samples // chunk_size)
+    turn = threading.Condition()
+    next_chunk = 0
+    n_committed = 0
+    failures = []
+
+    def run(worker):
+        nonlocal next_chunk, n_committed
+        try:
+            while True:
+                with turn:
+                    chunk = next_chunk
+                    if failures or chunk == n_chunks:
+                        return
+                    next_chunk += 1
+                start = chunk * chunk_size
+                work(worker, start, min(start + chunk_size, n_samples))
+                with turn:
+                    while n_committed != chunk and not failures:
+                        turn.wait()
+                    if failures:
+                        return
+                    if commit is not None:
+                        commit(worker)
+                    n_committed += 1
+                    turn.notify_all()
+        except BaseException as exc:
+            with turn:
+                failures.append(exc)
+                turn.notify_all()
+
+    threads = [
+        threading.Thread(target=run, args=(worker,), daemon=True)
+        for worker in range(1, n_threads)
+    ]
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
