@@ -10,7 +10,8 @@ training with ``partial_fit`` from where it stopped: NAG's momentum is part
 of what is saved.
 
 As with every pickle, load only files you trust, with the versions of skmlp
-and scikit-learn that saved them.
+and scikit-learn that saved them; :ref:`export` covers skops for files from
+others and ONNX for serving without Python.
 """
 
 # %%
