@@ -65,26 +65,33 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         NAG sequence runs on across mini-batches and epochs.
 
     learning_rate_init : float or 'auto', default=0.1
-        The step size of every solver step, or ``'auto'``: Beck and Teboulle's
-        backtracking on the Lipschitz constant of the gradient, so that no
-        step size needs tuning. The first step searches from 1 by factors of
-        2 for the largest step giving the sufficient decrease
-        ``L(x - s g) <= L(x) - s/2 ||g||^2``; later steps only shrink it when
-        that fails, which keeps NAG's ``O(1/k^2)`` guarantee. Costs one or
-        more extra evaluations of the loss (no gradient) per step. With
-        mini-batches the search runs on each mini-batch's objective, so the
-        step suits every mini-batch seen (hence their weighted average, the
-        full objective). The step in use is ``learning_rate_``.
+        The step size of every solver step, or ``'auto'``: backtracking on
+        the Lipschitz constant of the gradient, so that no step size needs
+        tuning. Each step takes the largest step ``s`` (a power of 2) with
+        Beck and Teboulle's sufficient decrease
+        ``L(x - s g) <= L(x) - s/2 ||g||^2`` at the point ``x`` where the
+        gradient ``g`` is taken, starting from twice the last step when that
+        one passed at once, so the step follows the curvature up and down.
+        For NAG, ``t`` follows Scheinberg, Goldfarb and Bai's rule for
+        changing steps. Costs about 1.6 loss evaluations per step, plus for
+        NAG about 0.6 extra gradients (a rejected trial moves the look-ahead
+        point); in 350 steps it matched or beat the best fixed step of a grid
+        on three of four data sets, all but Iris (see the solver
+        measurements). With mini-batches the search runs on each mini-batch's
+        objective. The step in use is ``learning_rate_``.
 
-    restart : {'function', 'gradient'} or None, default=None
+    restart : {'function', 'gradient'} or None, default='gradient'
         Adaptive restart of NAG's momentum (O'Donoghue and Candes): after a
         step from the look-ahead point ``y_k`` to ``x_k``, ``'function'``
         restarts when ``L(x_k) > L(x_{k-1})`` (one extra loss evaluation per
         step with a fixed step size), ``'gradient'`` when
-        ``grad L(y_k) . (x_k - x_{k-1}) > 0``. A restart sets FISTA's ``t``
-        back to 1, so the next step starts with no momentum. None is plain
-        FISTA. With mini-batches the tests use the current mini-batch's
-        objective. Only used by ``solver='nag'``.
+        ``grad L(y_k) . (x_k - x_{k-1}) > 0``, at no cost. A restart sets
+        FISTA's ``t`` back to 1, so the next step starts with no momentum.
+        None is plain FISTA. Restarts speed up ill-conditioned convex
+        problems by orders of magnitude and rescue too large fixed steps;
+        with a well-chosen step on the measured networks they rarely fire.
+        With mini-batches the tests use the current mini-batch's objective.
+        Only used by ``solver='nag'``.
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
@@ -144,7 +151,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
     learning_rate_ : float
         The step size in use: ``learning_rate_init``, or with ``'auto'`` the
-        step found by the last backtracking search.
+        step of the last step taken.
 
     t_ : int
         Number of training rows seen by the solver, over all epochs.
@@ -206,6 +213,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
        (2009), 183-202.
     .. [3] B. O'Donoghue and E. Candes, "Adaptive restart for accelerated
        gradient schemes", Found. Comput. Math. 15 (2015), 715-732.
+    .. [4] K. Scheinberg, D. Goldfarb and X. Bai, "Fast first-order methods
+       for composite convex optimization with backtracking", Found. Comput.
+       Math. 14 (2014), 389-417.
 
     Examples
     --------
@@ -258,7 +268,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         alpha=1e-4,
         batch_size=None,
         learning_rate_init=0.1,
-        restart=None,
+        restart="gradient",
         max_iter=200,
         tol=1e-4,
         n_iter_no_change=10,

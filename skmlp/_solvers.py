@@ -7,16 +7,19 @@ at the point where the gradient was taken. The estimator only builds a solver
 and loops.
 
 The step size is either fixed or, with ``learning_rate='auto'``, found by
-Beck and Teboulle's backtracking on the Lipschitz constant of the gradient.
+backtracking on the Lipschitz constant of the gradient: Beck and Teboulle's
+sufficient decrease, with the step allowed to grow again at every step
+(Scheinberg, Goldfarb and Bai's FISTA with full backtracking) so that it can
+follow a curvature that falls as training goes on.
 """
 
 import math
 
 import numpy as np
 
-# Backtracking: the first trial step, the factor by which a step is shrunk
-# (or, on the very first step, grown), and how many shrinks are tried before
-# giving up: 2**-64 times a step is far below any step that could matter.
+# Backtracking: the first trial step, the factor by which a step is grown or
+# shrunk, and how many shrinks are tried before giving up: 2**-64 times a
+# step is far below any step that could matter.
 _INITIAL_STEP = 1.0
 _STEP_FACTOR = 2.0
 _MAX_SEARCH = 64
@@ -26,68 +29,77 @@ _MAX_SEARCH = 64
 _ROUNDING_ULPS = 256
 
 
-def _sufficient_decrease_step(point, loss, gradient, objective, step, search_up):
-    """Beck and Teboulle's backtracking for a gradient step from ``point``.
+def _diverged(loss, gradient):
+    return not (math.isfinite(loss) and np.isfinite(gradient).all())
 
-    Finds the largest step ``s = step * 2**-i`` (``i >= 0``) with::
 
-        L(point - s * g) <= L(point) - s / 2 * ||g||^2
+def _try_step(point, loss, gradient, objective, step):
+    """``(accepted, point - step * g, its loss)`` for one trial step.
 
-    the sufficient decrease that holds for every ``s <= 1 / Lipschitz``. With
-    ``search_up`` it first tries ``step * 2**i`` for ``i = 1, 2, ...`` while the
-    condition holds, which sets the first estimate of the Lipschitz constant
-    from the problem rather than from ``_INITIAL_STEP``.
+    Accepted when the sufficient decrease of Beck and Teboulle holds::
 
-    Returns ``(s, new_point, L(new_point))``. If the loss or the gradient at
-    ``point`` is not finite the step is taken unchanged and unchecked, so
-    that the caller sees the divergence instead of a search masking it.
+        L(point - s g) <= L(point) - s / 2 * ||g||^2
+
+    which it does for every ``s <= 1 / Lipschitz(grad L)``.
     """
-    squared_norm = float(np.dot(gradient, gradient))
-    if not (math.isfinite(loss) and math.isfinite(squared_norm)):
-        return step, point - step * gradient, math.nan
-    if squared_norm == 0.0:
-        return step, point.copy(), loss
+    new_point = point - step * gradient
+    new_loss = objective.value(new_point)
+    decrease = 0.5 * step * float(np.dot(gradient, gradient))
     tolerance = _ROUNDING_ULPS * float(np.finfo(point.dtype).eps) * abs(loss)
+    # A NaN new_loss compares False: the step is rejected.
+    return new_loss <= loss - decrease + tolerance, new_point, new_loss
 
-    def trial(s):
-        new_point = point - s * gradient
-        new_loss = objective.value(new_point)
-        # A NaN new_loss compares False: the step is rejected.
-        accepted = new_loss <= loss - 0.5 * s * squared_norm + tolerance
-        return accepted, new_point, new_loss
 
-    accepted, new_point, new_loss = trial(step)
-    if accepted and search_up:
-        for _ in range(_MAX_SEARCH):
-            larger = step * _STEP_FACTOR
-            larger_accepted, larger_point, larger_loss = trial(larger)
-            if not larger_accepted:
-                break
-            step, new_point, new_loss = larger, larger_point, larger_loss
-    for _ in range(_MAX_SEARCH):
-        if accepted:
-            return step, new_point, new_loss
-        step /= _STEP_FACTOR
-        accepted, new_point, new_loss = trial(step)
-    if accepted:
-        return step, new_point, new_loss
-    raise ValueError(
+def _no_step_found(step):
+    return ValueError(
         "The backtracking line search found no step that decreases the "
         f"objective (last step tried: {step:.3g}); its gradient is wrong or "
         "not accurate enough in this floating-point precision."
     )
 
 
-class _StepSize:
-    """The step of a solver: fixed, or Beck and Teboulle's backtracking.
+def _backtrack(point, loss, gradient, objective, step, search_up):
+    """The largest ``s = step * 2**-i`` (``i >= 0``) passing ``_try_step``.
 
-    With backtracking the step only shrinks within a momentum cycle, as in
-    Beck and Teboulle (2009): a non-decreasing estimate of the Lipschitz
-    constant is what keeps FISTA's ``O(1/k^2)`` guarantee. A new cycle (every
-    step of steepest descent; NAG's first step and each restart) is a fresh
-    start for that guarantee, so its search first tries twice the step, which
-    lets the step follow a curvature that falls during training. The very
-    first search grows the step from ``_INITIAL_STEP`` as far as it holds.
+    With ``search_up`` it first tries ``step * 2**i`` for ``i = 1, 2, ...``
+    while the condition holds, which sets the first estimate of the Lipschitz
+    constant from the problem rather than from ``_INITIAL_STEP``.
+
+    Returns ``(s, new_point, L(new_point))``. If the loss or the gradient at
+    ``point`` is not finite the step is taken unchanged and unchecked, so
+    that the caller sees the divergence instead of a search masking it.
+    """
+    if _diverged(loss, gradient):
+        return step, point - step * gradient, math.nan
+    if not gradient.any():
+        return step, point.copy(), loss
+    accepted, new_point, new_loss = _try_step(point, loss, gradient, objective, step)
+    if accepted and search_up:
+        for _ in range(_MAX_SEARCH):
+            larger = step * _STEP_FACTOR
+            trial = _try_step(point, loss, gradient, objective, larger)
+            if not trial[0]:
+                break
+            step, (_, new_point, new_loss) = larger, trial
+    for _ in range(_MAX_SEARCH):
+        if accepted:
+            return step, new_point, new_loss
+        step /= _STEP_FACTOR
+        accepted, new_point, new_loss = _try_step(
+            point, loss, gradient, objective, step
+        )
+    if accepted:
+        return step, new_point, new_loss
+    raise _no_step_found(step)
+
+
+class _StepSize:
+    """The step of a solver: fixed, or found by backtracking.
+
+    With backtracking the very first search grows the step from
+    ``_INITIAL_STEP`` as far as the sufficient decrease holds, then shrinks
+    it if it fails. A later search starts from twice the last step if that
+    one was accepted at its first trial, from the last step otherwise.
     """
 
     def __init__(self, learning_rate):
@@ -96,18 +108,28 @@ class _StepSize:
             _INITIAL_STEP if self.backtracking else float(learning_rate)
         )
         self._first_search = self.backtracking
+        self._grow = False
 
-    def descend(self, point, loss, gradient, objective, new_cycle):
+    def _first_trial(self):
+        """The step a search starts from."""
+        return self.learning_rate * (_STEP_FACTOR if self._grow else 1.0)
+
+    def _searched(self, first_trial, step):
+        # A step that had to shrink sits at the curvature: trying larger at
+        # once would likely waste an evaluation on a failure.
+        self._grow = step >= first_trial
+        self._first_search = False
+        self.learning_rate = step
+
+    def descend(self, point, loss, gradient, objective):
         """``point - lr * gradient`` as a new vector, and its loss if known."""
         if not self.backtracking:
             return point - self.learning_rate * gradient, None
-        step = self.learning_rate
-        if new_cycle and not self._first_search:
-            step *= _STEP_FACTOR
-        self.learning_rate, new_point, new_loss = _sufficient_decrease_step(
-            point, loss, gradient, objective, step, self._first_search
+        first_trial = self._first_trial()
+        step, new_point, new_loss = _backtrack(
+            point, loss, gradient, objective, first_trial, self._first_search
         )
-        self._first_search = False
+        self._searched(first_trial, step)
         return new_point, new_loss
 
 
@@ -117,8 +139,8 @@ class GradientDescent(_StepSize):
     Parameters
     ----------
     learning_rate : float or 'auto'
-        The step size ``lr``, or ``'auto'`` for backtracking (see
-        ``_sufficient_decrease_step``).
+        The step size ``lr``, or ``'auto'``: each step takes the largest
+        ``s = 2 * s_prev * 2**-i`` with ``L(x - s g) <= L(x) - s/2 ||g||^2``.
 
     Attributes
     ----------
@@ -130,7 +152,7 @@ class GradientDescent(_StepSize):
     def step(self, theta, objective):
         """One step from ``theta`` (in place); returns ``L(theta)`` before it."""
         loss, gradient = objective.value_and_gradient(theta)
-        theta[...], _ = self.descend(theta, loss, gradient, objective, True)
+        theta[...], _ = self.descend(theta, loss, gradient, objective)
         return loss
 
     def reset_momentum(self):
@@ -155,12 +177,22 @@ class NesterovAcceleratedGradient(_StepSize):
     when ``'function'``: ``L(x_k) > L(x_{k-1})``, or ``'gradient'``:
     ``grad L(y_k) . (x_k - x_{k-1}) > 0`` (the momentum points uphill).
 
+    With backtracking, step ``k`` first tries ``s_k = 2 s_{k-1}`` and halves
+    it until ``L(x_k) <= L(y_k) - s_k/2 ||grad L(y_k)||^2`` (Beck and
+    Teboulle's test), with ``t_k`` from Scheinberg, Goldfarb and Bai's rule::
+
+        t_k (t_k - 1) = (s_{k-1} / s_k) t_{k-1}^2
+
+    (FISTA's when ``s_k = s_{k-1}``), which keeps the ``O(1/k^2)`` rate in
+    terms of the steps taken while letting the step grow. Since ``y_k``
+    depends on ``s_k`` through ``t_k``, a rejected trial costs a gradient
+    evaluation, except right after a restart, where there is no momentum.
+
     Parameters
     ----------
     learning_rate : float or 'auto'
         The step size ``lr``, at most ``1 / Lipschitz(grad L)`` for the
-        convergence guarantee; ``'auto'`` for backtracking (FISTA with
-        backtracking, Beck and Teboulle's step rule).
+        convergence guarantee, or ``'auto'`` for backtracking.
     restart : {None, 'function', 'gradient'}, default=None
         The adaptive restart; None is plain FISTA. ``'function'`` needs
         ``L(x_k)``: one extra evaluation of the objective per step with a
@@ -169,8 +201,7 @@ class NesterovAcceleratedGradient(_StepSize):
     Attributes
     ----------
     learning_rate : float
-        The step of the last step taken (with ``'auto'``: the step to try
-        first at the next one).
+        The step of the last step taken.
     t : float
         ``t_k`` of the last step taken (0 before the first step, 1 after a
         restart).
@@ -190,6 +221,9 @@ class NesterovAcceleratedGradient(_StepSize):
        (2009), 183-202.
     .. [3] B. O'Donoghue and E. Candes, "Adaptive restart for accelerated
        gradient schemes", Found. Comput. Math. 15 (2015), 715-732.
+    .. [4] K. Scheinberg, D. Goldfarb and X. Bai, "Fast first-order methods
+       for composite convex optimization with backtracking", Found. Comput.
+       Math. 14 (2014), 389-417.
     """
 
     def __init__(self, learning_rate, restart=None):
@@ -199,28 +233,44 @@ class NesterovAcceleratedGradient(_StepSize):
         self.previous = None
         self.previous_loss = None
         self.n_restarts = 0
-        self._new_cycle = True
+
+    def _next_t(self, previous_step, step):
+        """``t_k`` for the step ``step`` after a step ``previous_step``."""
+        if self.previous is None:
+            return 1.0
+        ratio = previous_step / step  # exactly 1 with a fixed step
+        return (1.0 + math.sqrt(1.0 + 4.0 * ratio * self.t * self.t)) / 2.0
+
+    def _lookahead(self, theta, t_next):
+        """``y_k = x_{k-1} + ((t_{k-1} - 1) / t_k) (x_{k-1} - x_{k-2})``."""
+        if self.previous is None:
+            return theta.copy()
+        lookahead = theta - self.previous
+        lookahead *= (self.t - 1.0) / t_next
+        lookahead += theta
+        return lookahead
 
     def step(self, theta, objective):
         """One step from ``x_{k-1} = theta`` to ``x_k`` (in place).
 
         Returns ``L(y_k)``, the objective where the gradient was taken.
         """
-        if self.previous is None:
-            t_next = 1.0
-            lookahead = theta.copy()
+        if self.backtracking and self.previous is not None and self.t != 1.0:
+            loss, gradient, new_theta, new_loss, t_next = self._search_with_momentum(
+                theta, objective
+            )
         else:
-            t_next = (1.0 + math.sqrt(1.0 + 4.0 * self.t * self.t)) / 2.0
-            lookahead = theta - self.previous
-            lookahead *= (self.t - 1.0) / t_next
-            lookahead += theta
-        loss, gradient = objective.value_and_gradient(lookahead)
+            # A fixed step, or no momentum (first step, or after a restart):
+            # y_k does not depend on the step, one gradient is enough.
+            previous_step = self.learning_rate
+            t_next = self._next_t(previous_step, previous_step)
+            lookahead = self._lookahead(theta, t_next)
+            loss, gradient = objective.value_and_gradient(lookahead)
+            new_theta, new_loss = self.descend(lookahead, loss, gradient, objective)
+            t_next = self._next_t(previous_step, self.learning_rate)
         if self.previous is None:
             # y_1 = x_0: the loss just computed is L(x_0).
             self.previous_loss = loss
-        new_theta, new_loss = self.descend(
-            lookahead, loss, gradient, objective, self._new_cycle
-        )
 
         if self.restart == "gradient":
             restart = float(np.dot(gradient, new_theta - theta)) > 0.0
@@ -236,12 +286,34 @@ class NesterovAcceleratedGradient(_StepSize):
         theta[...] = new_theta
         self.t = 1.0 if restart else t_next
         self.n_restarts += restart
-        self._new_cycle = restart
         return loss
+
+    def _search_with_momentum(self, theta, objective):
+        """Backtracking when ``y_k`` moves with the trial step.
+
+        Returns ``L(y_k)``, ``grad L(y_k)``, ``x_k``, ``L(x_k)`` and ``t_k``,
+        and sets ``learning_rate`` to the accepted step.
+        """
+        first_trial = step = self._first_trial()
+        for _ in range(_MAX_SEARCH + 1):
+            t_next = self._next_t(self.learning_rate, step)
+            lookahead = self._lookahead(theta, t_next)
+            loss, gradient = objective.value_and_gradient(lookahead)
+            if _diverged(loss, gradient):
+                # Let the estimator see the divergence.
+                accepted, new_theta, new_loss = True, lookahead - step * gradient, None
+            else:
+                accepted, new_theta, new_loss = _try_step(
+                    lookahead, loss, gradient, objective, step
+                )
+            if accepted:
+                self._searched(first_trial, step)
+                return loss, gradient, new_theta, new_loss, t_next
+            step /= _STEP_FACTOR
+        raise _no_step_found(step)
 
     def reset_momentum(self):
         """Start the momentum afresh from the current iterate; keep the step."""
         self.t = 0.0
         self.previous = None
         self.previous_loss = None
-        self._new_cycle = True

@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import DivergenceError, SoftplusMLPClassifier
+from skmlp._network import Network, Objective
 from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -169,62 +170,91 @@ def test_backtracking_finds_the_largest_power_of_two_below_one_over_L():
             np.testing.assert_allclose(theta, 2.0 - expected * L * 2.0)
 
 
-def test_backtracking_steps_satisfy_the_sufficient_decrease(iris):
-    X, y = iris
-    clf = SoftplusMLPClassifier((8,), solver="nag", learning_rate_init="auto")
-    clf.set_params(random_state=0, max_iter=1)
-    clf.partial_fit(X, y, np.unique(y))
-    steps = [clf.learning_rate_]
-    for _ in range(40):
-        before = [c.copy() for c in clf.coefs_], [b.copy() for b in clf.intercepts_]
-        lookahead_loss = None
-        solver = clf._solver
-        # NAG's step is taken from y_k; rebuild y_k as the solver does.
-        t_next = (1 + math.sqrt(1 + 4 * solver.t**2)) / 2
-        momentum = (solver.t - 1) / t_next
-        y_k = [
-            [(1 + momentum) * a - momentum * p for a, p in zip(cur, prev)]
-            for cur, prev in zip(before, _unflatten(clf, solver.previous))
-        ]
-        lookahead_loss, g_coefs, g_intercepts = reference_loss_and_gradient(
-            *y_k, X, y, np.ones(len(y)), clf.alpha
-        )
-        clf.partial_fit(X, y)
-        step = clf.learning_rate_
-        new_loss, _, _ = reference_loss_and_gradient(
-            clf.coefs_, clf.intercepts_, X, y, np.ones(len(y)), clf.alpha
-        )
-        squared = sum((g**2).sum() for g in g_coefs + g_intercepts)
-        assert clf.loss_curve_[-1] == pytest.approx(lookahead_loss, rel=1e-12)
-        assert new_loss <= lookahead_loss - step / 2 * squared + 1e-13
-        steps.append(step)
-    # Without restarts the Lipschitz estimate never decreases (Beck-Teboulle).
-    assert all(a >= b for a, b in zip(steps, steps[1:]))
-    assert np.log2(steps).tolist() == np.round(np.log2(steps)).tolist()
+class LastGradientCall:
+    """An objective that remembers its last ``value_and_gradient`` call."""
+
+    def __init__(self, objective):
+        self.objective = objective
+
+    def value(self, theta):
+        return self.objective.value(theta)
+
+    def value_and_gradient(self, theta):
+        loss, gradient = self.objective.value_and_gradient(theta)
+        self.last = theta.copy(), loss, gradient.copy()
+        return loss, gradient
 
 
-def _unflatten(clf, theta):
+def _unflatten(layer_sizes, theta):
     coefs, intercepts, offset = [], [], 0
-    for coef in clf.coefs_:
-        coefs.append(theta[offset : offset + coef.size].reshape(coef.shape))
-        offset += coef.size
-        intercepts.append(theta[offset : offset + coef.shape[1]])
-        offset += coef.shape[1]
+    for fan_in, fan_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        coefs.append(theta[offset : offset + fan_in * fan_out].reshape(fan_in, fan_out))
+        offset += fan_in * fan_out
+        intercepts.append(theta[offset : offset + fan_out])
+        offset += fan_out
     return coefs, intercepts
 
 
-def test_backtracking_grows_the_step_again_at_a_new_cycle():
-    # Steepest descent: each step is a new cycle and first tries twice the
-    # step; on a quadratic the step settles at the largest power of two
-    # below 1 / L, trying twice it (rejected) and it (accepted) every step.
-    objective = Quadratic([[3.0]], [0.0])
+def test_nag_backtracking_follows_its_rules_step_by_step(iris):
+    X, y = iris
+    layer_sizes = (4, 8, 3)
+    weights = np.ones(len(y))
+    network = Network(layer_sizes)
+    objective = LastGradientCall(Objective(network, X, y, weights, 0.0))
+
+    def reference_loss(theta):
+        return reference_loss_and_gradient(
+            *_unflatten(layer_sizes, theta), X, y, weights, 0.0
+        )[0]
+
+    solver = NesterovAcceleratedGradient("auto")
+    theta = network.initialize(np.random.RandomState(0), np.float64)
+    steps = []
+    for k in range(60):
+        x_previous = theta.copy()
+        t_previous, step_previous = solver.t, solver.learning_rate
+        x_before = solver.previous
+        loss = solver.step(theta, objective)
+        lookahead, lookahead_loss, gradient = objective.last
+        step, t = solver.learning_rate, solver.t
+        if k == 0:
+            assert t == 1.0
+            np.testing.assert_array_equal(lookahead, x_previous)
+        else:
+            # Scheinberg, Goldfarb and Bai: t_k (t_k - 1) = (s_{k-1}/s_k) t_{k-1}^2.
+            assert t * (t - 1) == pytest.approx(step_previous / step * t_previous**2)
+            momentum = (t_previous - 1) / t * (x_previous - x_before)
+            np.testing.assert_allclose(lookahead, x_previous + momentum, rtol=1e-14)
+        np.testing.assert_allclose(theta, lookahead - step * gradient, rtol=1e-14)
+        assert loss == lookahead_loss == pytest.approx(reference_loss(lookahead))
+        # Beck and Teboulle's sufficient decrease, with the reference loss.
+        decrease = step / 2 * gradient @ gradient
+        assert reference_loss(theta) <= reference_loss(lookahead) - decrease + 1e-13
+        steps.append(step)
+    assert np.all(np.log2(steps) == np.round(np.log2(steps)))
+    # The step followed the curvature both ways.
+    assert np.any(np.diff(steps) > 0)
+    assert np.any(np.diff(steps) < 0)
+
+
+def test_gd_backtracking_grows_the_step_after_a_first_trial_success():
+    # On L x^2 / 2 the sufficient decrease holds exactly for steps <= 1 / L.
     solver = GradientDescent("auto")
     theta = np.array([1.0])
-    solver.step(theta, objective)
-    n_values = len(objective.value_points)
-    solver.step(theta, objective)
+    counts = []
+    for _ in range(5):
+        objective = Quadratic([[3.0]], [0.0])
+        solver.step(theta, objective)
+        counts.append(len(objective.value_points))
+    # 1, 0.5 rejected, 0.25 accepted; then 0.25 accepted at once; then 0.5
+    # rejected and 0.25 accepted; ...
+    assert counts == [3, 1, 2, 1, 2]
     assert solver.learning_rate == 0.25
-    assert len(objective.value_points) - n_values == 2
+    # Where the curvature falls, the step doubles at every step.
+    flat = Quadratic([[0.03]], [0.0])
+    for expected in [0.25, 0.5, 1, 2, 4, 8, 16, 32, 32, 32]:
+        solver.step(theta, flat)
+        assert solver.learning_rate == expected
 
 
 def test_a_line_search_that_finds_no_decrease_raises():
