@@ -47,7 +47,8 @@ class EpochCallbacks:
     Create it at the start of the call, before anything that can fail: it
     opens the callback context (and so calls the callbacks' ``setup``), whose
     ``teardown`` scikit-learn's ``_fit_context`` guarantees. Every method is a
-    no-op when the estimator has no callback API.
+    no-op when the estimator has no callback API, or has no callback and is
+    not being fitted by a meta-estimator that tracks callbacks.
 
     Parameters
     ----------
@@ -66,7 +67,12 @@ class EpochCallbacks:
 
     def __init__(self, estimator, X, y, sample_weight, max_epochs):
         self._estimator = estimator
-        if not hasattr(estimator, "_init_callback_context"):
+        if not hasattr(estimator, "_init_callback_context") or not (
+            getattr(estimator, "_skl_callbacks", None)
+            or hasattr(estimator, "_parent_callback_ctx")
+        ):
+            # No callback API, or no callback and no meta-estimator to report
+            # to: skip the task bookkeeping (a few microseconds per epoch).
             self._context = None
             return
         self._context = estimator._init_callback_context(max_subtasks=max_epochs)

@@ -251,6 +251,18 @@ def test_progress_bar_shows_the_epochs_of_the_fit(data, capsys):
     assert "100%" in out
 
 
+@requires_callbacks
+def test_a_fit_without_callbacks_opens_no_callback_context(data, monkeypatch):
+    X, y = data
+
+    def fail(*args, **kwargs):
+        raise AssertionError("a callback context was opened")
+
+    monkeypatch.setattr(SoftplusMLPClassifier, "_init_callback_context", fail)
+    clf = _fit_for(3, X, y)
+    assert clf.n_iter_ == 3
+
+
 def test_epoch_callbacks_do_nothing_without_the_callback_api(data):
     X, y = data
 
