@@ -31,6 +31,9 @@ requires_callbacks = pytest.mark.skipif(
     sklearn_callback is None, reason="sklearn.callback needs scikit-learn >= 1.9"
 )
 
+# The short fits here stop at max_iter on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 LR = 0.3
 
 
@@ -55,9 +58,7 @@ def _clf(**params):
 
 def _fit_for(n_epochs, X, y, **params):
     """The model after ``n_epochs`` epochs of an uninterrupted fit."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return _clf(max_iter=n_epochs, **params).fit(X, y)
+    return _clf(max_iter=n_epochs, **params).fit(X, y)
 
 
 class Recorder:
@@ -122,9 +123,7 @@ def _expected_calls(n_epochs):
 def test_each_epoch_is_a_task_of_the_fit(data):
     X, y = data
     recorder = Recorder()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        _clf(max_iter=4).set_callbacks(recorder).fit(X, y)
+    _clf(max_iter=4).set_callbacks(recorder).fit(X, y)
     assert recorder.calls == _expected_calls(4)
 
 
@@ -132,9 +131,7 @@ def test_each_epoch_is_a_task_of_the_fit(data):
 def test_the_model_of_each_epoch_is_the_fit_stopped_there(data):
     X, y = data
     recorder = Recorder()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        final = _clf(max_iter=4).set_callbacks(recorder).fit(X, y)
+    final = _clf(max_iter=4).set_callbacks(recorder).fit(X, y)
     assert len(recorder.epoch_models) == 4
     for n_epochs, model in enumerate(recorder.epoch_models, start=1):
         expected = _fit_for(n_epochs, X, y)
@@ -152,9 +149,7 @@ def test_callbacks_receive_sample_weight_as_metadata(data):
     X, y = data
     weight = np.linspace(0.5, 2, len(y))
     recorder = Recorder()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        _clf(max_iter=2).set_callbacks(recorder).fit(X, y, sample_weight=weight)
+    _clf(max_iter=2).set_callbacks(recorder).fit(X, y, sample_weight=weight)
     assert len(recorder.metadata) == 3  # the fit and its 2 epochs
     for metadata in recorder.metadata:
         assert metadata["sample_weight"] is weight
@@ -164,9 +159,7 @@ def test_callbacks_receive_sample_weight_as_metadata(data):
 def test_scoring_monitor_logs_the_accuracy_after_every_epoch(data):
     X, y = data
     monitor = sklearn_callback.ScoringMonitor(scoring="accuracy")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = _clf(max_iter=5).set_callbacks(monitor).fit(X, y)
+    clf = _clf(max_iter=5).set_callbacks(monitor).fit(X, y)
     rows = monitor.get_logs().data
     epochs = [row for row in rows if row["task_name"] == "epoch"]
     assert [row["task_id"] for row in epochs] == [0, 1, 2, 3, 4]
@@ -243,9 +236,7 @@ def test_callbacks_of_a_pipeline_reach_the_epochs(data):
 def test_progress_bar_shows_the_epochs_of_the_fit(data, capsys):
     pytest.importorskip("rich")
     X, y = data
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        _clf(max_iter=5).set_callbacks(sklearn_callback.ProgressBar()).fit(X, y)
+    _clf(max_iter=5).set_callbacks(sklearn_callback.ProgressBar()).fit(X, y)
     out = capsys.readouterr().out
     assert "SoftplusMLPClassifier - fit" in out
     assert "100%" in out

@@ -1,18 +1,19 @@
 """sample_weight through Pipeline and GridSearchCV with metadata routing."""
 
-import warnings
-
 import numpy as np
 import pytest
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification
-from sklearn.exceptions import ConvergenceWarning, UnsetMetadataPassedError
+from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import SoftplusMLPClassifier
+
+# The short fits here stop at max_iter on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 LR = 0.3
 
@@ -20,13 +21,6 @@ LR = 0.3
 @pytest.fixture(autouse=True)
 def metadata_routing():
     with sklearn.config_context(enable_metadata_routing=True):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def no_convergence_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
         yield
 
 
