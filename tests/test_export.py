@@ -17,6 +17,7 @@ import skmlp
 from skmlp import SoftplusMLPClassifier
 
 ESTIMATOR_CLASS = "skmlp._mlp.SoftplusMLPClassifier"
+LR = 0.1  # passed explicitly: the default may change
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +29,19 @@ def data():
 
 
 def _fit(X, y, **params):
-    params = {"hidden_layer_sizes": (6,), "max_iter": 15, "random_state": 0, **params}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return SoftplusMLPClassifier(**params).fit(X, y)
+        return _clf(max_iter=15, **params).fit(X, y)
+
+
+def _clf(**params):
+    params = {
+        "hidden_layer_sizes": (6,),
+        "learning_rate_init": LR,
+        "random_state": 0,
+        **params,
+    }
+    return SoftplusMLPClassifier(**params)
 
 
 # Every kind of fitted state: both solvers, mini-batches (the RNG is kept),
@@ -50,7 +60,7 @@ def _fitted(name, X, y):
     if name == "random-state-instance":
         return _fit(X, y, batch_size=32, random_state=np.random.RandomState(3))
     if name == "partial-fit":
-        clf = SoftplusMLPClassifier(hidden_layer_sizes=(6,), random_state=0)
+        clf = _clf()
         for _ in range(3):
             clf.partial_fit(X, y, classes=np.unique(y))
         return clf
@@ -112,7 +122,7 @@ def test_partial_fit_continues_identically_after_a_skops_round_trip(data, solver
     sio = pytest.importorskip("skops.io")
     X, y = data
     classes = np.unique(y)
-    clf = SoftplusMLPClassifier(hidden_layer_sizes=(6,), solver=solver, random_state=0)
+    clf = _clf(solver=solver)
     for _ in range(3):
         clf.partial_fit(X, y, classes=classes)
     loaded = sio.loads(sio.dumps(clf), trusted=[ESTIMATOR_CLASS])

@@ -51,7 +51,13 @@ def _data(n_classes, n_samples=200):
 
 
 def _fit(X, y, **params):
-    params = {"hidden_layer_sizes": (8, 5), "max_iter": 60, "random_state": 0, **params}
+    params = {
+        "hidden_layer_sizes": (8, 5),
+        "learning_rate_init": 0.1,
+        "max_iter": 60,
+        "random_state": 0,
+        **params,
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return SoftplusMLPClassifier(**params).fit(X, y)
@@ -143,7 +149,12 @@ def test_pipeline_with_standard_scaler_converts(onnx_runtime):
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipeline = make_pipeline(
             StandardScaler(),
-            SoftplusMLPClassifier(hidden_layer_sizes=(8,), max_iter=60, random_state=0),
+            SoftplusMLPClassifier(
+                hidden_layer_sizes=(8,),
+                learning_rate_init=0.1,
+                max_iter=60,
+                random_state=0,
+            ),
         ).fit(X, y)
     out = run(to_onnx(pipeline, X[:1], options={"zipmap": False}), X)
     assert_allclose(out["probabilities"], pipeline.predict_proba(X), atol=1e-5)
