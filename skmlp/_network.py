@@ -130,7 +130,10 @@ def forward_log_proba(coefs, intercepts, X):
         _forward(chunk, layers, logits)
         log_softmax_inplace(logits, chunk.proba, chunk.row)
 
-    _for_each_chunk(n_samples, chunk_size, work)
+    with _SingleThreadedBlas() as max_threads:
+        _for_each_chunk(
+            n_samples, chunk_size, max_threads, _work_per_row(layer_sizes), work
+        )
     return out
 
 
@@ -218,11 +221,18 @@ class Objective:
             else:
                 gradient += self._workspaces[worker].gradient
 
-        _for_each_chunk(self.X.shape[0], self._chunk_size, work, commit)
-
-        squares = 0.0
-        for coef in coefs:
-            squares += float(np.dot(coef.ravel(), coef.ravel()))
+        with _SingleThreadedBlas() as max_threads:
+            _for_each_chunk(
+                self.X.shape[0],
+                self._chunk_size,
+                max_threads,
+                _work_per_row(network.layer_sizes),
+                work,
+                commit,
+            )
+            squares = 0.0
+            for coef in coefs:
+                squares += float(np.dot(coef.ravel(), coef.ravel()))
         loss = (cross_entropy + 0.5 * self.alpha * squares) / self.weight_sum
         if with_gradient:
             scale = self.alpha / self.weight_sum
@@ -387,6 +397,11 @@ def _backward(chunk, layers, delta, workspace):
             delta = np.multiply(back, chunk.derivatives[layer - 1], out=back)
 
 
+def _work_per_row(layer_sizes):
+    """Multiply-adds per row of a forward pass."""
+    return sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
+
+
 def _product(a, b, out):
     """``out[...] = a @ b`` for dense or sparse ``a``."""
     if sp.issparse(a):
@@ -400,6 +415,11 @@ def _product(a, b, out):
 _blas_libraries = []
 _blas_lookup = threading.Lock()
 
+# Multiply-adds of a call below which the chunks run on the calling thread
+# alone: about a millisecond of work, which starting and synchronising
+# threads would eat up.
+MIN_THREADED_WORK = 4_000_000
+
 
 def _blas():
     with _blas_lookup:
@@ -409,40 +429,54 @@ def _blas():
     return _blas_libraries[0]
 
 
-def _for_each_chunk(n_samples, chunk_size, work, commit=None):
+class _SingleThreadedBlas:
+    """Context in which BLAS runs on one thread; entering it gives the BLAS
+    thread limit that was in force (as ``threadpoolctl.threadpool_limits``
+    or ``OPENBLAS_NUM_THREADS`` set it).
+
+    With more threads, OpenBLAS splits some products and the sums of dot
+    products between them, which changes their rounding: on one thread
+    every product comes out the same whatever the limit, and the worker
+    threads of :func:`_for_each_chunk` do not oversubscribe the cores.
+    """
+
+    def __enter__(self):
+        self._libraries = _blas()
+        self._limits = [library.num_threads for library in self._libraries]
+        for library, limit in zip(self._libraries, self._limits):
+            if limit != 1:
+                library.set_num_threads(1)
+        return max(self._limits, default=1)
+
+    def __exit__(self, *exception):
+        for library, limit in zip(self._libraries, self._limits):
+            if limit != 1:
+                library.set_num_threads(limit)
+
+
+def _for_each_chunk(
+    n_samples, chunk_size, max_threads, work_per_row, work, commit=None
+):
     """Call ``work(worker, start, stop)`` for every chunk of ``chunk_size``
     rows, and after each chunk ``commit(worker)``, in chunk order.
 
     ``worker`` numbers the thread (0 is the calling thread); ``commit`` is
     called for chunk ``k`` only after it was called for chunks ``0..k-1``,
-    which fixes the order of any sum that it accumulates.
-
-    The number of threads is the BLAS thread limit in force (as
-    ``threadpoolctl.threadpool_limits`` or ``OPENBLAS_NUM_THREADS`` sets it),
-    at most one per chunk. While the chunks run, BLAS is limited to one
-    thread, on every thread: a chunk is then computed by the same code
-    whatever the number of threads, and the threads do not oversubscribe the
-    cores.
+    which fixes the order of any sum that it accumulates. The chunks run on
+    up to ``max_threads`` threads, at most one per chunk, and on the calling
+    thread alone when the call has less than ``MIN_THREADED_WORK``
+    multiply-adds (``work_per_row`` per row). Call it within
+    ``_SingleThreadedBlas``.
     """
-    libraries = _blas()
-    limits = [library.num_threads for library in libraries]
     n_chunks = -(-n_samples // chunk_size)
-    n_threads = max(1, min(max(limits, default=1), n_chunks))
-    try:
-        for library, limit in zip(libraries, limits):
-            if limit != 1:
-                library.set_num_threads(1)
-        if n_threads == 1:
-            for start in range(0, n_samples, chunk_size):
-                work(0, start, min(start + chunk_size, n_samples))
-                if commit is not None:
-                    commit(0)
-        else:
-            _run_threads(n_threads, n_samples, chunk_size, work, commit)
-    finally:
-        for library, limit in zip(libraries, limits):
-            if limit != 1:
-                library.set_num_threads(limit)
+    n_threads = min(max_threads, n_chunks)
+    if n_threads > 1 and n_samples * work_per_row >= MIN_THREADED_WORK:
+        _run_threads(n_threads, n_samples, chunk_size, work, commit)
+        return
+    for start in range(0, n_samples, chunk_size):
+        work(0, start, min(start + chunk_size, n_samples))
+        if commit is not None:
+            commit(0)
 
 
 def _run_threads(n_threads, n_samples, chunk_size, work, commit):
