@@ -140,7 +140,9 @@ class GradientDescent(_StepSize):
     ----------
     learning_rate : float or 'auto'
         The step size ``lr``, or ``'auto'``: each step takes the largest
-        ``s = 2 * s_prev * 2**-i`` with ``L(x - s g) <= L(x) - s/2 ||g||^2``.
+        ``s = s_0 * 2**-i`` with ``L(x - s g) <= L(x) - s/2 ||g||^2``, where
+        ``s_0`` is twice the last step if that one passed at its first trial
+        and the last step otherwise.
 
     Attributes
     ----------
