@@ -175,6 +175,12 @@ class Objective:
         rows_in_chunk = np.arange(X.shape[0]) % self._chunk_size
         self._target_index = rows_in_chunk * network.layer_sizes[-1] + y
         self._gradient_weight = sample_weight / self.weight_sum
+        # alpha / sum(w) on the weights and 0 on the intercepts: the gradient
+        # of the penalty is this times theta, in one pass over the vector.
+        self._penalty_scale = np.zeros(network.n_params)
+        for coef in network.unpack(self._penalty_scale)[0]:
+            coef[...] = alpha / self.weight_sum
+        self._work_per_row = _work_per_row(network.layer_sizes)
         self._workspaces = {}
 
     def value(self, theta):
@@ -226,18 +232,15 @@ class Objective:
                 self.X.shape[0],
                 self._chunk_size,
                 max_threads,
-                _work_per_row(network.layer_sizes),
+                self._work_per_row,
                 work,
                 commit,
             )
-            squares = 0.0
-            for coef in coefs:
-                squares += float(np.dot(coef.ravel(), coef.ravel()))
-        loss = (cross_entropy + 0.5 * self.alpha * squares) / self.weight_sum
+            penalty_gradient = theta * self._penalty_scale
+            penalty = 0.5 * float(np.dot(penalty_gradient, theta))
+        loss = cross_entropy / self.weight_sum + penalty
         if with_gradient:
-            scale = self.alpha / self.weight_sum
-            for grad_coef, coef in zip(network.unpack(gradient)[0], coefs):
-                grad_coef += scale * coef
+            gradient += penalty_gradient
         return loss, gradient
 
     def _workspace(self, worker, dtype, with_gradient):
