@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_iris
 from sklearn.preprocessing import StandardScaler
 
@@ -91,6 +92,14 @@ def _scale_first_layer_gradient(real, factor):
         return loss, gradient
 
     return wrong
+
+
+def test_sparse_input_is_checked_too(iris_subset):
+    X, y, weights = iris_subset
+    X = np.where(np.abs(X) > 0.5, X, 0.0)
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(5,), alpha=0.2)
+    for matrix in (sp.csr_matrix, sp.csc_matrix):
+        assert check_gradients(clf, matrix(X), y, weights, random_state=0) < 1e-7
 
 
 def test_a_wrong_gradient_is_caught(iris_subset, monkeypatch):
