@@ -121,11 +121,11 @@ def forward_log_proba(coefs, intercepts, X):
     chunk_size = CHUNK_SIZE
     workspaces = {}
 
-    def work(worker, start, stop):
-        if worker not in workspaces:
+    def work(slot, start, stop):
+        if slot not in workspaces:
             rows = min(chunk_size, n_samples)
-            workspaces[worker] = _Workspace(layer_sizes, rows, dtype, X, False)
-        chunk = workspaces[worker].chunk(X[start:stop])
+            workspaces[slot] = _Workspace(layer_sizes, rows, dtype, X, False)
+        chunk = workspaces[slot].chunk(X[start:stop])
         logits = out[start:stop]
         _forward(chunk, layers, logits)
         log_softmax_inplace(logits, chunk.proba, chunk.row)
@@ -157,7 +157,7 @@ class Objective:
     -----
     The rows are cut into chunks of ``CHUNK_SIZE`` rows (its value when the
     objective is made), evaluated on the threads of :func:`_for_each_chunk`.
-    An objective keeps the work buffers of one chunk per thread between
+    An objective keeps the work buffers of two chunks per thread between
     calls, so one objective must not be evaluated by two threads at once.
     """
 
@@ -201,15 +201,15 @@ class Objective:
         cross_entropy = 0.0
         gradient = None
 
-        def work(worker, start, stop):
-            workspace = self._workspace(worker, dtype, with_gradient)
+        def work(slot, start, stop):
+            workspace = self._workspace(slot, dtype, with_gradient)
             chunk = workspace.chunk(self.X[start:stop])
             _forward(chunk, layers, chunk.logits)
             log_proba = log_softmax_inplace(chunk.logits, chunk.proba, chunk.row)
             targets = self._target_index[start:stop]
             weight = self.sample_weight[start:stop]
             picked = log_proba.reshape(-1)[targets]
-            chunk_losses[worker] = -float(np.dot(weight, picked))
+            chunk_losses[slot] = -float(np.dot(weight, picked))
             if with_gradient:
                 # dCE/dz of the output layer: softmax(z) - onehot(y), weighted.
                 delta = chunk.proba
@@ -217,15 +217,15 @@ class Objective:
                 delta *= self._gradient_weight[start:stop, np.newaxis]
                 _backward(chunk, layers, delta, workspace)
 
-        def commit(worker):
+        def commit(slot):
             nonlocal cross_entropy, gradient
-            cross_entropy += chunk_losses[worker]
+            cross_entropy += chunk_losses[slot]
             if not with_gradient:
                 return
             if gradient is None:
-                gradient = self._workspaces[worker].gradient.copy()
+                gradient = self._workspaces[slot].gradient.copy()
             else:
-                gradient += self._workspaces[worker].gradient
+                gradient += self._workspaces[slot].gradient
 
         with _SingleThreadedBlas() as max_threads:
             _for_each_chunk(
@@ -243,9 +243,10 @@ class Objective:
             gradient += penalty_gradient
         return loss, gradient
 
-    def _workspace(self, worker, dtype, with_gradient):
-        """The buffers of thread ``worker``, made on first use."""
-        workspace = self._workspaces.get(worker)
+    def _workspace(self, slot, dtype, with_gradient):
+        """The buffers of ``slot`` (see ``_for_each_chunk``), made on first
+        use."""
+        workspace = self._workspaces.get(slot)
         if (
             workspace is None
             or workspace.dtype != dtype
@@ -255,7 +256,7 @@ class Objective:
             workspace = _Workspace(
                 self.network.layer_sizes, rows, dtype, self.X, with_gradient
             )
-            self._workspaces[worker] = workspace
+            self._workspaces[slot] = workspace
         return workspace
 
 
@@ -460,16 +461,17 @@ class _SingleThreadedBlas:
 def _for_each_chunk(
     n_samples, chunk_size, max_threads, work_per_row, work, commit=None
 ):
-    """Call ``work(worker, start, stop)`` for every chunk of ``chunk_size``
-    rows, and after each chunk ``commit(worker)``, in chunk order.
+    """Call ``work(slot, start, stop)`` for every chunk of ``chunk_size``
+    rows, and after each chunk ``commit(slot)``, in chunk order.
 
-    ``worker`` numbers the thread (0 is the calling thread); ``commit`` is
-    called for chunk ``k`` only after it was called for chunks ``0..k-1``,
-    which fixes the order of any sum that it accumulates. The chunks run on
-    up to ``max_threads`` threads, at most one per chunk, and on the calling
-    thread alone when the call has less than ``MIN_THREADED_WORK``
-    multiply-adds (``work_per_row`` per row). Call it within
-    ``_SingleThreadedBlas``.
+    ``slot`` numbers the buffers that ``work`` fills and ``commit`` reads:
+    a slot is not handed out again before its chunk is committed, and
+    ``commit`` is called for chunk ``k`` only after it was called for chunks
+    ``0..k-1``, which fixes the order of any sum that it accumulates. The
+    chunks run on up to ``max_threads`` threads, at most one per chunk, and
+    on the calling thread alone (with slot 0) when the call has less than
+    ``MIN_THREADED_WORK`` multiply-adds (``work_per_row`` per row). Call it
+    within ``_SingleThreadedBlas``.
     """
     n_chunks = -(-n_samples // chunk_size)
     n_threads = min(max_threads, n_chunks)
@@ -483,46 +485,66 @@ def _for_each_chunk(
 
 
 def _run_threads(n_threads, n_samples, chunk_size, work, commit):
-    """The threaded part of ``_for_each_chunk``: threads take the next chunk
-    as they become free, and commit in chunk order."""
+    """The threaded part of ``_for_each_chunk``.
+
+    A thread takes the next chunk and a free slot, works, and leaves the
+    slot with the finished chunks; whichever thread finds the next chunk in
+    order among them commits it, and the ones after it, outside the lock.
+    Two slots per thread let a thread go on while the chunk before its own
+    is still running on a thread that the operating system has paused.
+    """
     n_chunks = -(-n_samples // chunk_size)
-    turn = threading.Condition()
+    lock = threading.Condition()
+    free_slots = list(range(2 * n_threads - 1, -1, -1))
+    finished = {}
     next_chunk = 0
-    n_committed = 0
+    next_commit = 0
+    committing = False
     failures = []
 
-    def run(worker):
-        nonlocal next_chunk, n_committed
+    def commit_in_order():
+        nonlocal next_commit, committing
+        while True:
+            with lock:
+                slot = finished.pop(next_commit, None)
+                if slot is None or failures:
+                    committing = False
+                    return
+            if commit is not None:
+                commit(slot)
+            with lock:
+                next_commit += 1
+                free_slots.append(slot)
+                lock.notify_all()
+
+    def run():
+        nonlocal next_chunk, committing
         try:
             while True:
-                with turn:
-                    chunk = next_chunk
-                    if failures or chunk == n_chunks:
+                with lock:
+                    while not free_slots and not failures:
+                        lock.wait()
+                    if failures or next_chunk == n_chunks:
                         return
+                    chunk, slot = next_chunk, free_slots.pop()
                     next_chunk += 1
                 start = chunk * chunk_size
-                work(worker, start, min(start + chunk_size, n_samples))
-                with turn:
-                    while n_committed != chunk and not failures:
-                        turn.wait()
-                    if failures:
-                        return
-                    if commit is not None:
-                        commit(worker)
-                    n_committed += 1
-                    turn.notify_all()
+                work(slot, start, min(start + chunk_size, n_samples))
+                with lock:
+                    finished[chunk] = slot
+                    if committing:
+                        continue
+                    committing = True
+                commit_in_order()
         except BaseException as exc:
-            with turn:
+            with lock:
                 failures.append(exc)
-                turn.notify_all()
+                lock.notify_all()
 
-    threads = [
-        threading.Thread(target=run, args=(worker,), daemon=True)
-        for worker in range(1, n_threads)
-    ]
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(n_threads - 1)]
     for thread in threads:
         thread.start()
-    run(0)
+    run()
     for thread in threads:
         thread.join()
     if failures:
