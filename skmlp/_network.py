@@ -107,11 +107,12 @@ class Network:
         return theta
 
 
-def forward_log_proba(coefs, intercepts, X):
+def forward_log_proba(coefs, intercepts, X, n_threads=None):
     """Log-probabilities of the classes for the rows of ``X``.
 
-    Works chunk by chunk, on the threads of :func:`_for_each_chunk`; ``X``
-    may be dense or sparse CSR.
+    Works chunk by chunk, on up to ``n_threads`` threads (by default the
+    BLAS thread limit in force, see :class:`SingleThreadedBlas`); ``X`` may
+    be dense or sparse CSR.
     """
     n_samples = X.shape[0]
     dtype = np.result_type(X.dtype, coefs[0].dtype)
@@ -130,9 +131,13 @@ def forward_log_proba(coefs, intercepts, X):
         _forward(chunk, layers, logits)
         log_softmax_inplace(logits, chunk.proba, chunk.row)
 
-    with _SingleThreadedBlas() as max_threads:
+    with SingleThreadedBlas() as blas_threads:
         _for_each_chunk(
-            n_samples, chunk_size, max_threads, _work_per_row(layer_sizes), work
+            n_samples,
+            chunk_size,
+            n_threads or blas_threads,
+            _work_per_row(layer_sizes),
+            work,
         )
     return out
 
@@ -152,21 +157,26 @@ class Objective:
         Non-negative weights with a positive sum.
     alpha : float
         Strength of the L2 penalty on the weights (not the intercepts).
+    n_threads : int, default=None
+        The most threads an evaluation may use; None: the BLAS thread limit
+        in force at each evaluation (see :class:`SingleThreadedBlas`).
 
     Notes
     -----
     The rows are cut into chunks of ``CHUNK_SIZE`` rows (its value when the
-    objective is made), evaluated on the threads of :func:`_for_each_chunk`.
+    objective is made), evaluated on the threads of :func:`_for_each_chunk`
+    with single-threaded BLAS.
     An objective keeps the work buffers of two chunks per thread between
     calls, so one objective must not be evaluated by two threads at once.
     """
 
-    def __init__(self, network, X, y, sample_weight, alpha):
+    def __init__(self, network, X, y, sample_weight, alpha, n_threads=None):
         self.network = network
         self.X = X
         self.y = y
         self.sample_weight = sample_weight
         self.alpha = alpha
+        self.n_threads = n_threads
         self.weight_sum = float(sample_weight.sum())
         self.n_evaluations = 0
         self._chunk_size = CHUNK_SIZE
@@ -227,11 +237,11 @@ class Objective:
             else:
                 gradient += self._workspaces[slot].gradient
 
-        with _SingleThreadedBlas() as max_threads:
+        with SingleThreadedBlas() as blas_threads:
             _for_each_chunk(
                 self.X.shape[0],
                 self._chunk_size,
-                max_threads,
+                self.n_threads or blas_threads,
                 self._work_per_row,
                 work,
                 commit,
@@ -433,15 +443,21 @@ def _blas():
     return _blas_libraries[0]
 
 
-class _SingleThreadedBlas:
+class SingleThreadedBlas:
     """Context in which BLAS runs on one thread; entering it gives the BLAS
     thread limit that was in force (as ``threadpoolctl.threadpool_limits``
-    or ``OPENBLAS_NUM_THREADS`` set it).
+    or ``OPENBLAS_NUM_THREADS`` set it), which is the number of threads the
+    chunks may use.
 
     With more threads, OpenBLAS splits some products and the sums of dot
-    products between them, which changes their rounding: on one thread
-    every product comes out the same whatever the limit, and the worker
-    threads of :func:`_for_each_chunk` do not oversubscribe the cores.
+    products of more than 10000 numbers between them, which changes their
+    rounding: on one thread every product comes out the same whatever the
+    limit, and the worker threads of :func:`_for_each_chunk` do not
+    oversubscribe the cores. Entering and leaving costs a few microseconds
+    and nothing when the limit is already one, so a training loop can run
+    wholly inside it (reading the thread count first), which also keeps
+    OpenBLAS's own threads, which spin for about 0.1 s after a
+    multi-threaded call, from competing with the workers.
     """
 
     def __enter__(self):
@@ -458,9 +474,7 @@ class _SingleThreadedBlas:
                 library.set_num_threads(limit)
 
 
-def _for_each_chunk(
-    n_samples, chunk_size, max_threads, work_per_row, work, commit=None
-):
+def _for_each_chunk(n_samples, chunk_size, n_threads, work_per_row, work, commit=None):
     """Call ``work(slot, start, stop)`` for every chunk of ``chunk_size``
     rows, and after each chunk ``commit(slot)``, in chunk order.
 
@@ -468,13 +482,13 @@ def _for_each_chunk(
     a slot is not handed out again before its chunk is committed, and
     ``commit`` is called for chunk ``k`` only after it was called for chunks
     ``0..k-1``, which fixes the order of any sum that it accumulates. The
-    chunks run on up to ``max_threads`` threads, at most one per chunk, and
+    chunks run on up to ``n_threads`` threads, at most one per chunk, and
     on the calling thread alone (with slot 0) when the call has less than
     ``MIN_THREADED_WORK`` multiply-adds (``work_per_row`` per row). Call it
-    within ``_SingleThreadedBlas``.
+    within ``SingleThreadedBlas``.
     """
     n_chunks = -(-n_samples // chunk_size)
-    n_threads = min(max_threads, n_chunks)
+    n_threads = min(n_threads, n_chunks)
     if n_threads > 1 and n_samples * work_per_row >= MIN_THREADED_WORK:
         _run_threads(n_threads, n_samples, chunk_size, work, commit)
         return

@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import skmlp._network
 from skmlp import SoftplusMLPClassifier
-from skmlp._network import Network, Objective, forward_log_proba
+from skmlp._network import Network, Objective, SingleThreadedBlas, forward_log_proba
 
 # 1100 rows are three chunks of 512 rows, the last one short.
 X, Y = make_classification(
@@ -120,6 +120,27 @@ def test_objective_and_log_proba_do_not_depend_on_the_number_of_threads(
         assert serial.value(theta) == value
         assert_array_equal(forward_log_proba(*network.unpack(theta), X), log_proba)
     assert serial_loss == loss == value
+    assert_array_equal(serial_gradient, gradient)
+
+
+def test_a_loop_within_single_threaded_blas_passes_the_thread_count_on(
+    two_threads, threaded_calls
+):
+    network = Network((X.shape[1], 16, 3))
+    theta = network.initialize(np.random.RandomState(0), np.float64)
+    with SingleThreadedBlas() as n_threads:
+        assert n_threads == 2
+        assert set(_blas_threads()) == {1}
+        objective = Objective(network, X, Y, np.ones(len(Y)), 0.1, n_threads)
+        loss, gradient = objective.value_and_gradient(theta)
+        log_proba = forward_log_proba(*network.unpack(theta), X, n_threads)
+    assert threaded_calls == [2, 2]
+    assert set(_blas_threads()) == {2}
+    with threadpool_limits(1, user_api="blas"):
+        serial = Objective(network, X, Y, np.ones(len(Y)), 0.1)
+        serial_loss, serial_gradient = serial.value_and_gradient(theta)
+        assert_array_equal(forward_log_proba(*network.unpack(theta), X), log_proba)
+    assert serial_loss == loss
     assert_array_equal(serial_gradient, gradient)
 
 
