@@ -64,8 +64,15 @@ def softplus_inplace(z, scratch, derivative=None):
     and both are accurate to a few units in the last place for every ``z``,
     including very negative ones where they are both close to ``exp(z)``.
     """
-    np.minimum(z, _saturation(z.dtype), out=scratch)
-    np.exp(scratch, out=scratch)
+    saturation = _saturation(z.dtype)
+    # Clamping matters only where exp would overflow, and looking for such
+    # values costs a quarter of the clamping pass. (A NaN makes the maximum
+    # NaN, and takes the clamping path.)
+    if np.maximum.reduce(z, axis=None, initial=-np.inf) <= saturation:
+        np.exp(z, out=scratch)
+    else:
+        np.minimum(z, saturation, out=scratch)
+        np.exp(scratch, out=scratch)
     if derivative is not None:
         np.add(scratch, 1, out=derivative)
         np.divide(scratch, derivative, out=derivative)
