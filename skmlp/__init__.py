@@ -2,15 +2,19 @@
 
 from ._gradient_check import check_gradients
 from ._mlp import DivergenceError, SoftplusMLPClassifier
+from ._onnx import register_onnx_converter
+from ._persistence import InconsistentVersionWarning
 from ._plot import LossCurveDisplay, score_curve
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DivergenceError",
+    "InconsistentVersionWarning",
     "LossCurveDisplay",
     "SoftplusMLPClassifier",
     "__version__",
     "check_gradients",
+    "register_onnx_converter",
     "score_curve",
 ]
