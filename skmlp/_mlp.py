@@ -22,8 +22,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _callbacks, _persistence
 from ._network import Network, Objective, forward_log_proba
 from ._solvers import GradientDescent, NesterovAcceleratedGradient
+
+# Warnings from the epoch loop point at the user's call: _run_epochs <
+# _fit_unsafe < _fit < fit or partial_fit < _fit_context's wrapper < caller.
+_CALLER = 6
 
 
 class DivergenceError(ValueError):
@@ -34,6 +39,7 @@ class DivergenceError(ValueError):
     """
 
 
+@_callbacks.with_callback_support
 class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     """Multilayer perceptron with softplus hidden layers, trained by GD or NAG.
 
@@ -407,6 +413,12 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         log_proba = self.predict_log_proba(X)
         return self.classes_[np.argmax(log_proba, axis=1)]
 
+    def __getstate__(self):
+        return _persistence.saved_state(super().__getstate__())
+
+    def __setstate__(self, state):
+        super().__setstate__(_persistence.loaded_state(self, state))
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -418,16 +430,21 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, incremental, classes=None):
         # Everything below writes to self only at the very end; on any error
         # (divergence included) the estimator is put back as it was.
+        # The callback context is opened before the snapshot, so that a failed
+        # fit keeps it and _fit_context can still tear the callbacks down.
+        callbacks = _callbacks.EpochCallbacks(
+            self, X, y, sample_weight, max_epochs=1 if incremental else self.max_iter
+        )
         saved_state = dict(self.__dict__)
         try:
-            self._fit_unsafe(X, y, sample_weight, incremental, classes)
+            self._fit_unsafe(X, y, sample_weight, incremental, classes, callbacks)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved_state)
             raise
         return self
 
-    def _fit_unsafe(self, X, y, sample_weight, incremental, classes):
+    def _fit_unsafe(self, X, y, sample_weight, incremental, classes, callbacks):
         hidden_layer_sizes = self._validate_hidden_layer_sizes()
         fitted = hasattr(self, "coefs_")
         if incremental:
@@ -460,10 +477,14 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             theta = network.pack(self.coefs_, self.intercepts_, X.dtype)
         rng = copy.deepcopy(self._rng) if incremental else self._rng
 
-        if incremental and not first_call:
+        solver = self._new_solver()
+        if incremental and not first_call and type(self._solver) is type(solver):
+            # Carry the state over, but follow parameters changed since the
+            # last call (a smaller rate after a divergence, say).
             solver = copy.deepcopy(self._solver)
-        else:
-            solver = self._new_solver()
+            solver.set_learning_rate(self.learning_rate_init)
+            if self.solver == "nag":
+                solver.restart = self.restart
 
         history = _History.start(self, continuing=incremental and not first_call)
         if self.early_stopping:
@@ -487,12 +508,13 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         if sample_weight.sum() <= 0:
             raise ValueError("The sum of sample_weight must be positive.")
 
-        theta, solver = self._run_epochs(
+        theta, solver, rng = self._run_epochs(
             network,
             theta,
             solver,
             rng,
             history,
+            callbacks,
             train=(X, y_codes, sample_weight),
             validation=validation,
             incremental=incremental,
@@ -508,81 +530,79 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_outputs_ = len(self.classes_)
         self.out_activation_ = "softmax"
         history.commit(self)
+        callbacks.end_fit()
 
     def _run_epochs(
-        self, network, theta, solver, rng, history, train, validation, incremental
+        self,
+        network,
+        theta,
+        solver,
+        rng,
+        history,
+        callbacks,
+        train,
+        validation,
+        incremental,
     ):
-        """Run one epoch (``incremental``) or up to ``max_iter``; return the
-        final ``theta`` and solver."""
+        """Run one epoch (``incremental``) or up to ``max_iter``.
+
+        Returns the final ``theta``, solver and random generator: those of
+        the last finished epoch if the user interrupts training.
+        """
         X, y, sample_weight = train
         n_samples = X.shape[0]
-        batch_size = n_samples if self.batch_size is None else self.batch_size
-        batch_size = min(batch_size, n_samples)
-        full_batch = batch_size == n_samples
-        if full_batch:
+        batch_size = min(self.batch_size or n_samples, n_samples)
+        if batch_size == n_samples:
             full_objective = Objective(network, X, y, sample_weight, self.alpha)
-        total_weight = float(sample_weight.sum())
+            batches = None
+        else:
+            full_objective = None
+            batches = list(gen_batches(n_samples, batch_size))
 
-        # Snapshot of the last finished epoch, for KeyboardInterrupt.
-        finished = (theta.copy(), copy.deepcopy(solver))
+        finished = (theta.copy(), copy.deepcopy(solver), copy.deepcopy(rng))
         try:
-            for _ in range(1 if incremental else self.max_iter):
-                if full_batch:
-                    epoch_loss = solver.step(theta, full_objective)
-                    self._check_finite(epoch_loss)
-                else:
-                    order = (
-                        rng.permutation(n_samples)
-                        if self.shuffle
-                        else np.arange(n_samples)
-                    )
-                    epoch_loss = 0.0
-                    for batch in gen_batches(n_samples, batch_size):
-                        rows = order[batch]
-                        objective = Objective(
-                            network, X[rows], y[rows], sample_weight[rows], self.alpha
+            # Overflow on the way to a divergence is reported by the
+            # DivergenceError below, with advice; numpy's warnings add noise.
+            with np.errstate(over="ignore", invalid="ignore"):
+                for _ in range(1 if incremental else self.max_iter):
+                    callbacks.begin_epoch()
+                    if full_objective is not None:
+                        epoch_loss = solver.step(theta, full_objective)
+                        self._check_finite(epoch_loss)
+                    else:
+                        epoch_loss = self._minibatch_epoch(
+                            network, theta, solver, rng, train, batches
                         )
-                        loss = solver.step(theta, objective)
-                        self._check_finite(loss)
-                        epoch_loss += loss * objective.weight_sum / total_weight
-                if not np.isfinite(theta).all():
-                    self._check_finite(np.inf)
+                    if not np.isfinite(theta).all():
+                        self._check_finite(np.inf)
 
-                history.add_epoch(epoch_loss, n_samples)
-                if validation is not None:
-                    X_val, y_val, sw_val = validation
-                    coefs, intercepts = network.unpack(theta)
-                    predicted = np.argmax(
-                        forward_log_proba(coefs, intercepts, X_val), axis=1
-                    )
-                    accuracy = float(np.average(predicted == y_val, weights=sw_val))
-                    history.add_validation(accuracy, theta)
-                if self.verbose:
-                    print(f"Iteration {history.n_iter}, loss = {epoch_loss:.8f}")
-                finished = (theta.copy(), copy.deepcopy(solver))
-                history.checkpoint()
-
-                if history.should_stop(self.n_iter_no_change):
+                    history.add_epoch(epoch_loss, n_samples)
+                    if validation is not None:
+                        history.add_validation(
+                            _accuracy(network, theta, *validation), theta
+                        )
+                    finished = (theta.copy(), copy.deepcopy(solver), copy.deepcopy(rng))
+                    history.checkpoint()
+                    # Printed once the epoch is kept: an interrupt after the
+                    # line keeps the model it reports.
                     if self.verbose:
-                        what = (
-                            "Validation score"
-                            if self.early_stopping
-                            else "Training loss"
+                        print(f"Iteration {history.n_iter}, loss = {epoch_loss:.8f}")
+
+                    if callbacks.end_epoch(network, theta, history.n_iter):
+                        break
+                    if history.should_stop(self.n_iter_no_change):
+                        if self.verbose:
+                            print(self._stopping_message())
+                        break
+                else:
+                    if not incremental:
+                        warnings.warn(
+                            f"Stochastic Optimizer: Maximum iterations "
+                            f"({self.max_iter}) reached and the optimization "
+                            "hasn't converged yet.",
+                            ConvergenceWarning,
+                            stacklevel=_CALLER,
                         )
-                        print(
-                            f"{what} did not improve more than tol={self.tol:f} "
-                            f"for {self.n_iter_no_change} consecutive epochs. "
-                            "Stopping."
-                        )
-                    break
-            else:
-                if not incremental:
-                    warnings.warn(
-                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                        "reached and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                        stacklevel=4,
-                    )
         except KeyboardInterrupt:
             if not history.n_new_epochs:
                 raise
@@ -590,16 +610,43 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                 "Training interrupted by user; the model of the last finished "
                 f"epoch ({history.n_iter}) is kept.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=_CALLER,
             )
-            theta, solver = finished
+            theta, solver, rng = finished
             history.rollback()
 
         if validation is not None:
             theta = history.best_theta
             # The momentum belongs to the last iterate, not to the best one.
             solver.reset_momentum()
-        return theta, solver
+        return theta, solver, rng
+
+    def _minibatch_epoch(self, network, theta, solver, rng, train, batches):
+        """One solver step per mini-batch; returns the epoch's mean loss."""
+        X, y, sample_weight = train
+        n_samples = X.shape[0]
+        order = rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
+        total_weight = float(sample_weight.sum())
+        epoch_loss = 0.0
+        for batch in batches:
+            rows = order[batch]
+            weight = sample_weight[rows]
+            if not weight.any():
+                # The objective of rows that all weigh zero is 0/0: they
+                # carry no information, so they take no step.
+                continue
+            objective = Objective(network, X[rows], y[rows], weight, self.alpha)
+            loss = solver.step(theta, objective)
+            self._check_finite(loss)
+            epoch_loss += loss * objective.weight_sum / total_weight
+        return epoch_loss
+
+    def _stopping_message(self):
+        what = "Validation score" if self.early_stopping else "Training loss"
+        return (
+            f"{what} did not improve more than tol={self.tol:f} for "
+            f"{self.n_iter_no_change} consecutive epochs. Stopping."
+        )
 
     def _new_solver(self):
         if self.solver == "gd":
@@ -623,9 +670,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             isinstance(size, bool) or not isinstance(size, Integral) or size <= 0
             for size in sizes
         ):
-            raise ValueError(
-                f"hidden_layer_sizes must be positive integers, got {sizes}."
-            )
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return tuple(int(size) for size in sizes)
 
     def _encode_labels(self, y, incremental, first_call):
@@ -651,6 +696,13 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                     f"`self.classes_` has {self.classes_}. 'y' has {labels}."
                 )
         return np.searchsorted(self.classes_, y)
+
+
+def _accuracy(network, theta, X, y, sample_weight):
+    """Weighted accuracy of the network ``theta`` on ``X``, ``y``."""
+    coefs, intercepts = network.unpack(theta)
+    predicted = np.argmax(forward_log_proba(coefs, intercepts, X), axis=1)
+    return float(np.average(predicted == y, weights=sample_weight))
 
 
 class _History:
@@ -688,7 +740,12 @@ class _History:
         history = cls(estimator.early_stopping, estimator.tol)
         if continuing:
             history.loss_curve = list(estimator.loss_curve_)
-            history.best_loss = estimator.best_loss_
+            # None after a fit with early stopping, which tracked accuracy.
+            history.best_loss = (
+                min(estimator.loss_curve_)
+                if estimator.best_loss_ is None
+                else estimator.best_loss_
+            )
             history.no_improvement_count = estimator._no_improvement_count
             history.n_iter = estimator.n_iter_
             history.t = estimator.t_

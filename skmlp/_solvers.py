@@ -110,6 +110,20 @@ class _StepSize:
         self._first_search = self.backtracking
         self._grow = False
 
+    def set_learning_rate(self, learning_rate):
+        """Follow a changed ``learning_rate_init`` between ``partial_fit`` calls.
+
+        A float replaces the step; ``'auto'`` keeps a running search as it
+        is, or starts one from the current step.
+        """
+        if learning_rate != "auto":
+            self.backtracking = False
+            self.learning_rate = float(learning_rate)
+        elif not self.backtracking:
+            self.backtracking = True
+            self._first_search = True
+            self._grow = False
+
     def _first_trial(self):
         """The step a search starts from."""
         return self.learning_rate * (_STEP_FACTOR if self._grow else 1.0)

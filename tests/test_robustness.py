@@ -1,0 +1,160 @@
+"""Nothing the user had is lost: divergence, interruption, unscaled data."""
+
+import json
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+
+from skmlp import SoftplusMLPClassifier
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+
+
+def _trained(**params):
+    params = {
+        "hidden_layer_sizes": (8,),
+        "learning_rate_init": 0.01,
+        "max_iter": 30,
+        "random_state": 0,
+        **params,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return SoftplusMLPClassifier(**params).fit(X_IRIS, Y_IRIS)
+
+
+def _snapshot(estimator):
+    """Every attribute, bit for bit (pickle compares arrays by their bytes)."""
+    return pickle.dumps(estimator.__dict__)
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_diverging_partial_fit_leaves_the_trained_model_bit_for_bit(solver):
+    clf = _trained(solver=solver)
+    # Set directly, not through set_params, so that nothing needs undoing
+    # before the comparison; the new rate must take effect in partial_fit.
+    clf.learning_rate_init = 1e300
+    before = _snapshot(clf)
+    with pytest.raises(ValueError, match="diverged.*learning_rate_init"):
+        clf.partial_fit(X_IRIS * 1e10, Y_IRIS)
+    assert _snapshot(clf) == before
+
+
+def test_a_smaller_rate_after_divergence_continues_training():
+    clf = _trained(solver="nag")
+    n_iter = clf.n_iter_
+    clf.learning_rate_init = 1e300
+    with pytest.raises(ValueError, match="diverged"):
+        clf.partial_fit(X_IRIS * 1e10, Y_IRIS)
+    clf.learning_rate_init = 0.01
+    clf.partial_fit(X_IRIS, Y_IRIS)
+    assert clf.n_iter_ == n_iter + 1
+    assert np.isfinite(clf.loss_)
+
+
+def test_diverging_warm_start_fit_leaves_the_previous_model_bit_for_bit():
+    clf = _trained(warm_start=True)
+    clf.learning_rate_init = 1e300
+    before = _snapshot(clf)
+    with pytest.raises(ValueError, match="diverged"):
+        clf.fit(X_IRIS * 1e10, Y_IRIS)
+    assert _snapshot(clf) == before
+
+
+def test_diverging_fresh_fit_leaves_a_fitted_model_bit_for_bit():
+    clf = _trained()
+    clf.learning_rate_init = 1e300
+    before = _snapshot(clf)
+    with pytest.raises(ValueError, match="diverged"):
+        clf.fit(X_IRIS[:, :2] * 1e10, Y_IRIS)  # other width: a reset would show
+    assert _snapshot(clf) == before
+    assert clf.n_features_in_ == 4
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e8, 1e150])
+@pytest.mark.parametrize("learning_rate", [0.001, 0.1, 10.0])
+def test_unscaled_large_values_converge_or_raise_never_a_nan_model(
+    scale, learning_rate
+):
+    clf = SoftplusMLPClassifier(
+        hidden_layer_sizes=(8,),
+        learning_rate_init=learning_rate,
+        max_iter=20,
+        random_state=0,
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X_IRIS * scale, Y_IRIS)
+    except ValueError as error:
+        assert "diverged" in str(error)
+        assert not hasattr(clf, "coefs_")
+        return
+    assert np.isfinite(clf.loss_curve_).all()
+    assert all(np.isfinite(c).all() for c in clf.coefs_ + clf.intercepts_)
+    proba = clf.predict_proba(X_IRIS * scale)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+INTERRUPTED_FIT = textwrap.dedent(
+    """
+    import json, sys, warnings
+    import numpy as np
+    from sklearn.datasets import make_classification
+    from skmlp import SoftplusMLPClassifier
+
+    X, y = make_classification(n_samples=4000, n_features=40, n_informative=10,
+                               n_classes=3, random_state=0)
+    params = dict(hidden_layer_sizes=(64,), learning_rate_init=0.05, tol=0.0,
+                  n_iter_no_change=10**6, random_state=0)
+    clf = SoftplusMLPClassifier(max_iter=10**6, verbose=True, **params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    reference = SoftplusMLPClassifier(max_iter=clf.n_iter_, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference.fit(X, y)
+    same = all(np.array_equal(a, b) for a, b in zip(
+        clf.coefs_ + clf.intercepts_, reference.coefs_ + reference.intercepts_))
+    print("RESULT " + json.dumps({
+        "n_iter": clf.n_iter_,
+        "curve_length": len(clf.loss_curve_),
+        "same_as_fit_to_that_epoch": same,
+        "warnings": [str(w.message) for w in caught],
+    }), flush=True)
+    """
+)
+
+
+def test_keyboard_interrupt_keeps_the_last_finished_epoch_and_warns():
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_FIT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in process.stdout:
+            if line.startswith("Iteration 5,"):
+                process.send_signal(signal.SIGINT)
+                break
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    (result_line,) = [line for line in out.splitlines() if line.startswith("RESULT")]
+    result = json.loads(result_line[len("RESULT ") :])
+    assert result["n_iter"] >= 5
+    assert result["curve_length"] == result["n_iter"]
+    assert result["same_as_fit_to_that_epoch"]
+    assert any("interrupted" in message for message in result["warnings"])
