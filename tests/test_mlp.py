@@ -853,3 +853,63 @@ def test_nag_reaches_a_lower_loss_than_gd_in_the_same_number_of_epochs():
     nag = _fit_quietly(_clf(solver="nag", **params), X, y)
     assert nag.loss_ < 0.5 * gd.loss_
     assert nag.score(X, y) >= gd.score(X, y)
+
+
+# ----------------------------------------------------------------------------
+# Parameters changed between partial_fit calls; odd weights
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_partial_fit_follows_a_learning_rate_changed_between_calls(solver):
+    X, y = _iris()
+    clf = _clf(solver=solver)
+    clf.partial_fit(X, y, classes=np.unique(y))
+    network, before = _theta(clf)
+    clf.set_params(learning_rate_init=3 * LR)
+    clf.partial_fit(X, y)
+    # NAG's second step carries no momentum (t_1 = 1): for both solvers it is
+    # a plain gradient step, here with the new rate.
+    _, gradient = _objective(clf, X, y).value_and_gradient(before)
+    assert_allclose(_theta(clf)[1], before - 3 * LR * gradient, rtol=1e-12, atol=1e-14)
+    assert clf.learning_rate_ == 3 * LR
+
+
+def test_partial_fit_with_another_solver_starts_that_solver_afresh():
+    X, y = _iris()
+    clf = _clf(solver="nag")
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=np.unique(y))
+    before = _theta(clf)[1]
+    clf.set_params(solver="gd")
+    clf.partial_fit(X, y)
+    network, after = _theta(clf)
+    _, gradient = Objective(
+        network, X, y, np.ones(len(y)), clf.alpha
+    ).value_and_gradient(before)
+    assert_allclose(after, before - LR * gradient, rtol=1e-12, atol=1e-14)
+    assert type(clf._solver).__name__ == "GradientDescent"
+
+
+def test_minibatches_whose_weights_are_all_zero_take_no_step():
+    X, y = _iris()
+    order = np.random.RandomState(0).permutation(len(y))  # classes mixed
+    X, y = X[order], y[order]
+    weight = np.ones(len(y))
+    weight[:50] = 0.0  # the first mini-batch of an unshuffled epoch
+    params = dict(batch_size=50, shuffle=False, **_no_stop(3))
+    weighted = _fit_quietly(_clf(**params), X, y, sample_weight=weight)
+    # The same steps as on the rows that weigh something.
+    removed = _fit_quietly(_clf(**params), X[50:], y[50:])
+    _assert_same_model(weighted, removed)
+    assert_allclose(weighted.loss_curve_, removed.loss_curve_, rtol=1e-12)
+
+
+def test_partial_fit_after_an_early_stopping_fit_continues():
+    X, y = _iris()
+    clf = _fit_quietly(_clf(early_stopping=True, **_no_stop(5)), X, y)
+    assert clf.best_loss_ is None
+    clf.set_params(early_stopping=False)
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == 6
+    assert clf.best_loss_ == min(clf.loss_curve_)
+    assert clf.validation_scores_ is None
