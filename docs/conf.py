@@ -28,6 +28,8 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    # Some pages (performance, solver measurements) are Markdown.
+    "myst_parser",
 ]
 
 templates_path = ["_templates"]
