@@ -252,7 +252,7 @@ def test_plot_study_writes_the_png(tmp_path):
     assert legend_texts(score_ax) == ["GD: test accuracy", "NAG: test accuracy"]
     assert loss_ax.get_yscale() == "log"
     assert score_ax.get_ylabel() == "Test accuracy"
-    assert figure.get_suptitle() == "GD vs NAG"
+    assert [text.get_text() for text in figure.texts] == ["GD vs NAG"]
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # 10 x 4 inches at 100 dpi, RGBA.
     assert matplotlib.image.imread(path).shape == (400, 1000, 4)
