@@ -324,19 +324,19 @@ def digits_race(target, quick):
     grid = {
         "ours 'gd'": [
             (f"lr={lr}", lambda m, lr=lr: ours(hidden, "gd", m, lr))
-            for lr in (0.3, 1.0, 3.0)
+            for lr in (1.0, 3.0, 10.0, "auto")
         ],
         "ours 'nag'": [
             (f"lr={lr}", lambda m, lr=lr: ours(hidden, "nag", m, lr))
-            for lr in (0.1, 0.3, 1.0)
+            for lr in (0.3, 1.0, 3.0, "auto")
         ],
         "MLPClassifier 'adam'": [
             (f"lr={lr}", mlp("adam", learning_rate_init=lr))
-            for lr in (0.001, 0.003, 0.01)
+            for lr in (0.003, 0.01, 0.03)
         ],
         "MLPClassifier 'sgd'": [
             (f"lr={lr}, Nesterov 0.9", mlp("sgd", learning_rate_init=lr, momentum=0.9))
-            for lr in (0.03, 0.1, 0.3)
+            for lr in (0.1, 0.3, 1.0)
         ],
         "MLPClassifier 'lbfgs'": [("default", mlp("lbfgs"))],
     }

@@ -12,9 +12,10 @@ The objective is scikit-learn's ``MLPClassifier`` one, with sample weights::
 Rows are processed in chunks of ``CHUNK_SIZE`` rows, in preallocated buffers,
 so that no buffer grows with the number of samples and a chunk's activations
 stay in cache. The chunks may be processed by several threads (see
-``_for_each_chunk``), but their boundaries and the order in which their
-partial sums are added up depend on nothing but the data, so results do not
-depend on the number of threads.
+``_for_each_chunk``), each with single-threaded BLAS (``SingleThreadedBlas``);
+their boundaries and the order in which their partial sums are added up
+depend on nothing but the data, so results do not depend on the number of
+threads.
 """
 
 import threading
@@ -281,16 +282,18 @@ class _Layers:
 
 
 class _Workspace:
-    """Preallocated buffers of one thread, for chunks of up to ``rows`` rows.
+    """Preallocated buffers of one slot (see ``_for_each_chunk``), for chunks
+    of up to ``rows`` rows.
 
     For dense input, a copy of the chunk's rows with a column of ones
     appended: the first layer's matrix product then adds the intercepts, and
     its transposed product sums dL/dz into their gradient, which saves two
     passes over the first hidden layer for the price of copying the input.
-    Per hidden layer: the activations and, for the gradient, the derivatives
-    of softplus (which back-propagation turns into dL/dz); one scratch array
-    shared by the layers; the softmax and a row vector of the output layer,
-    and its logits; for the gradient, a flat vector laid out as ``theta``.
+    Per hidden layer: the activations (which back-propagation overwrites
+    with dL/dz) and, for the gradient, the derivatives of softplus; one
+    scratch array shared by the layers; the softmax and a row vector of the
+    output layer, and its logits; for the gradient, a flat vector laid out
+    as ``theta``.
     """
 
     def __init__(self, layer_sizes, rows, dtype, X, with_gradient):
@@ -406,7 +409,10 @@ def _backward(chunk, layers, delta, workspace):
             # than np.sum(axis=0).
             np.matmul(chunk.ones, delta, out=workspace.grad_intercepts[layer])
         if layer > 0:
-            back = chunk.scratch[layer - 1]
+            # This layer's input, the activations below, served its last
+            # purpose in this layer's gradient just above: its buffer takes
+            # dL/dz of the layer below.
+            back = chunk.activations[layer - 1]
             np.matmul(delta, layers.coefs[layer].T, out=back)
             delta = np.multiply(back, chunk.derivatives[layer - 1], out=back)
 
