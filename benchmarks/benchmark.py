@@ -53,7 +53,7 @@ from threadpoolctl import threadpool_info
 
 import skmlp
 import skmlp._network
-from skmlp import SoftplusMLPClassifier
+from skmlp import DivergenceError, SoftplusMLPClassifier
 from skmlp._network import Network, Objective
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -269,17 +269,22 @@ def time_to_target(X, y, target, make, budget):
     objective of ``make(n)`` reaches ``target``, and the time of that fit.
 
     Doubling, then bisection over the number of epochs; the objective of a
-    fit is evaluated outside the timing.
+    fit is evaluated outside the timing. None if the setting diverges or
+    does not reach the target within ``budget`` epochs.
     """
 
     def objective_after(n):
         estimator = make(n)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
             start = time.perf_counter()
-            estimator.fit(X, y)
+            try:
+                estimator.fit(X, y)
+            except DivergenceError:
+                return np.nan, np.nan
             elapsed = time.perf_counter() - start
-        return training_objective(estimator, X, y), elapsed
+            return training_objective(estimator, X, y), elapsed
 
     low, high = 0, 1
     while True:
@@ -287,7 +292,7 @@ def time_to_target(X, y, target, make, budget):
         if value <= target:
             break
         low, high = high, 2 * high
-        if high > budget:
+        if not np.isfinite(value) or high > budget:
             return None
     while high - low > 1:
         middle = (low + high) // 2
@@ -356,7 +361,7 @@ def digits_race(target, quick):
     for method, configs in grid.items():
         best = None
         for label, make in configs:
-            found = time_to_target(X, y, target, make, budget=20000)
+            found = time_to_target(X, y, target, make, budget=4096)
             if found is not None and (best is None or found[1] < best[2]):
                 best = (label, found[0], found[1])
         rows.append((method, best))
