@@ -138,7 +138,8 @@ INTERRUPTED_FIT = textwrap.dedent(
 
 def test_keyboard_interrupt_keeps_the_last_finished_epoch_and_warns():
     process = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPTED_FIT],
+        # Unbuffered, so that the signal follows the fifth line closely.
+        [sys.executable, "-u", "-c", INTERRUPTED_FIT],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
