@@ -138,6 +138,10 @@ class GemmFloor:
         np.matmul(Z, W1.T, out=B)
         np.matmul(X.T, B, out=G0)
 
+    def full_one_thread(self):
+        with threadpool_limits(1, user_api="blas"):
+            self.full()
+
     def chunked(self):
         X, W0, W1 = self.X, self.W0, self.W1
         chunk_size = skmlp._network.CHUNK_SIZE
@@ -198,9 +202,9 @@ def spread(times):
     return (times.max() - times.min()) / np.median(times)
 
 
-def fit_runner(estimator, X, y):
+def fit_runner(estimator, X, y, blas_threads=None):
     def run():
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threadpool_limits(blas_threads):
             warnings.simplefilter("ignore", ConvergenceWarning)
             estimator.fit(X, y)
 
@@ -253,8 +257,14 @@ def epoch_case(name, X, y, hidden, solvers, epochs, repeats, floor, loop=False):
                 theirs(hidden, solver, epochs, X.shape[0], shuffle=True), X, y
             )
     if floor:
+        # BLAS's own threads stall each other on a busy machine: the floor
+        # and MLPClassifier on one BLAS thread show how much.
+        contenders[("theirs, 1 BLAS thread", "gd")] = fit_runner(
+            theirs(hidden, "gd", epochs, X.shape[0]), X, y, blas_threads=1
+        )
         gemm = GemmFloor(X, hidden[0], len(np.unique(y)))
         contenders["floor full"] = gemm.full
+        contenders["floor full, 1 BLAS thread"] = gemm.full_one_thread
         contenders["floor chunked"] = gemm.chunked
     times = interleaved(contenders, repeats)
     per_epoch = {}
@@ -528,28 +538,37 @@ def report(info, cases, floors, precision, race, memory, started, finished, args
         "### Against the bare-GEMM floor",
         "",
         "The matrix products of one step and nothing else: on the full "
-        "matrices with BLAS's own threads (what MLPClassifier runs), and on "
-        "the chunks and worker threads of SoftplusMLPClassifier, each with "
-        "single-threaded BLAS. Ours = one epoch of 'gd' (a whole step: "
-        "forward, backward, update). Milliseconds per step.",
+        "matrices with BLAS's own threads (what MLPClassifier runs) and with "
+        "one BLAS thread, and on the chunks and worker threads of "
+        "SoftplusMLPClassifier, each with single-threaded BLAS. Ours = one "
+        "epoch of 'gd' (a whole step: forward, backward, update). The lowest "
+        "of the three floors is the one the target refers to. On a busy "
+        "machine BLAS's own threads stall each other, which inflates the "
+        "first floor and MLPClassifier; MLPClassifier on one BLAS thread is "
+        "shown for that reason. Milliseconds per step.",
         "",
-        "| case | dtype | ours | floor, full matrices | floor, chunked "
-        "| ours / full | ours / chunked | target |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| case | dtype | ours | floor: full | floor: full, 1 thread "
+        "| floor: chunked | ours / lowest floor | MLPClassifier 'gd', "
+        "1 thread | ours / that | target |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for case in floors:
-        ours_time = case["per_epoch"][("ours", "gd")][0]
-        full = case["per_epoch"]["floor full"][0]
-        chunked = case["per_epoch"]["floor chunked"][0]
+        per_epoch = case["per_epoch"]
+        ours_time = per_epoch[("ours", "gd")][0]
+        full = per_epoch["floor full"][0]
+        full_one = per_epoch["floor full, 1 BLAS thread"][0]
+        chunked = per_epoch["floor chunked"][0]
+        theirs_one = per_epoch[("theirs, 1 BLAS thread", "gd")][0]
+        lowest = min(full, full_one, chunked)
         target = ""
         if case["name"].startswith("(b)") and case["dtype"] == "float64":
-            best = min(full, chunked)
-            verdict = "met" if ours_time <= 1.2 * best else "**not met**"
-            target = f"<= 1.2 x the lower floor: {verdict}"
+            verdict = "met" if ours_time <= 1.2 * lowest else "**not met**"
+            target = f"<= 1.2: {verdict}"
         lines.append(
             f"| {case['name']} | {case['dtype']} | {1e3 * ours_time:.1f} "
-            f"| {1e3 * full:.1f} | {1e3 * chunked:.1f} "
-            f"| {ours_time / full:.2f} | {ours_time / chunked:.2f} | {target} |"
+            f"| {1e3 * full:.1f} | {1e3 * full_one:.1f} | {1e3 * chunked:.1f} "
+            f"| {ours_time / lowest:.2f} | {1e3 * theirs_one:.1f} "
+            f"| {ours_time / theirs_one:.2f} | {target} |"
         )
     lines += [
         "",
