@@ -107,8 +107,12 @@ def test_unscaled_large_values_converge_or_raise_never_a_nan_model(
 
 INTERRUPTED_FIT = textwrap.dedent(
     """
-    import json, sys, warnings
+    import json, signal, sys, warnings
     import numpy as np
+
+    # As at a terminal, whatever the test runner inherited (a shell starts
+    # background jobs with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from sklearn.datasets import make_classification
     from skmlp import SoftplusMLPClassifier
 
