@@ -2,6 +2,7 @@
 
 import warnings
 
+import joblib
 import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+import skmlp.__main__
 from skmlp import LossCurveDisplay, SoftplusMLPClassifier, score_curve
 from skmlp._plot import plot_study
 
@@ -258,3 +260,36 @@ def test_plot_study_writes_the_png(tmp_path):
     assert matplotlib.image.imread(path).shape == (400, 1000, 4)
     # plot_study leaves no pyplot figure open behind it.
     assert plt.get_fignums() == []
+
+
+def test_python_m_skmlp_writes_the_study_figure(tmp_path, capsys, monkeypatch):
+    figures = []
+
+    def recording_plot_study(*args, **kwargs):
+        figures.append(plot_study(*args, **kwargs))
+        return figures[-1]
+
+    monkeypatch.setattr(skmlp.__main__, "plot_study", recording_plot_study)
+    assert skmlp.__main__.main(["--max-iter", "40", "--out", str(tmp_path)]) == 0
+    path = tmp_path / "skmlp-study.png"
+    assert f"Wrote {path}" in capsys.readouterr().out
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert matplotlib.image.imread(path).shape == (400, 1000, 4)
+
+    # The figure shows the saved models' loss curves, and test accuracies
+    # that end at the saved models' test scores (the command's split).
+    X, y = load_iris(return_X_y=True)
+    _, X_test, _, y_test = train_test_split(
+        X, y, test_size=0.2, stratify=y, random_state=0
+    )
+    (figure,) = figures
+    loss_ax, score_ax = figure.axes
+    assert legend_texts(loss_ax) == ["GD: training loss", "NAG: training loss"]
+    assert legend_texts(score_ax) == ["GD: test accuracy", "NAG: test accuracy"]
+    for solver, loss_line, score_line in zip(
+        ["gd", "nag"], loss_ax.get_lines(), score_ax.get_lines()
+    ):
+        model = joblib.load(tmp_path / f"skmlp-{solver}.joblib")
+        assert_array_equal(loss_line.get_ydata(), model[-1].loss_curve_)
+        assert len(score_line.get_ydata()) == 40
+        assert score_line.get_ydata()[-1] == model.score(X_test, y_test)
