@@ -559,7 +559,18 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             full_objective = None
             batches = list(gen_batches(n_samples, batch_size))
 
-        finished = (theta.copy(), copy.deepcopy(solver), copy.deepcopy(rng))
+        shuffling = batches is not None and self.shuffle
+
+        def snapshot():
+            # Cheap enough for every epoch: solvers rebind their arrays and
+            # never write into them, so a shallow copy keeps their state.
+            return (
+                theta.copy(),
+                copy.copy(solver),
+                rng.get_state() if shuffling else None,
+            )
+
+        finished = snapshot()
         try:
             # Overflow on the way to a divergence is reported by the
             # DivergenceError below, with advice; numpy's warnings add noise.
@@ -581,7 +592,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                         history.add_validation(
                             _accuracy(network, theta, *validation), theta
                         )
-                    finished = (theta.copy(), copy.deepcopy(solver), copy.deepcopy(rng))
+                    finished = snapshot()
                     history.checkpoint()
                     # Printed once the epoch is kept: an interrupt after the
                     # line keeps the model it reports.
@@ -612,7 +623,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=_CALLER,
             )
-            theta, solver, rng = finished
+            theta, solver, rng_state = finished
+            if rng_state is not None:
+                rng.set_state(rng_state)
             history.rollback()
 
         if validation is not None:

@@ -6,6 +6,11 @@ current iterate ``theta`` (updated in place) and an objective with
 at the point where the gradient was taken. The estimator only builds a solver
 and loops.
 
+A solver rebinds its array attributes and never writes into them, so that
+``copy.copy(solver)`` is a snapshot of its state: the estimator takes one
+after every epoch, to keep the last finished epoch when training is
+interrupted.
+
 The step size is either fixed or, with ``learning_rate='auto'``, found by
 backtracking on the Lipschitz constant of the gradient: Beck and Teboulle's
 sufficient decrease, with the step allowed to grow again at every step

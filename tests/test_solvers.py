@@ -1,5 +1,6 @@
 """GD and NAG step by step against independent references; restart; backtracking."""
 
+import copy
 import math
 
 import numpy as np
@@ -335,3 +336,32 @@ def test_auto_with_mini_batches_searches_on_each_batch(iris):
     # (no restarts), and the loss falls to a small fraction of its start.
     assert clf.learning_rate_ <= 1.0
     assert clf.loss_curve_[-1] < 0.2 * clf.loss_curve_[0]
+
+
+@pytest.mark.parametrize(
+    "make_solver",
+    [
+        lambda: GradientDescent("auto"),
+        lambda: NesterovAcceleratedGradient(0.1, restart="function"),
+        lambda: NesterovAcceleratedGradient("auto", restart="gradient"),
+    ],
+)
+def test_a_shallow_copy_of_a_solver_is_a_snapshot_of_its_state(make_solver):
+    # The estimator relies on this to keep the last finished epoch cheaply.
+    rng = np.random.RandomState(0)
+    A = rng.standard_normal((6, 4))
+    objective = Quadratic(A.T @ A + np.eye(4), rng.standard_normal(4))
+    solver = make_solver()
+    theta = rng.standard_normal(4)
+    for _ in range(3):
+        solver.step(theta, objective)
+    snapshot = copy.copy(solver)
+    frozen = copy.deepcopy(solver)
+    for _ in range(3):
+        solver.step(theta, objective)
+    for name, value in vars(frozen).items():
+        kept = getattr(snapshot, name)
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(kept, value)
+        else:
+            assert kept == value, name
