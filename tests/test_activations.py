@@ -99,3 +99,34 @@ def test_derivative_equals_central_finite_difference_of_softplus():
     _, derivative = softplus_with_derivative(z)
     # Central differences: truncation error ~h^2 and rounding ~eps/h ~ 1e-11.
     assert_allclose(derivative, finite_difference, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1.0, 1e2, 1e4])
+def test_predicted_log_probabilities_are_exact_log_softmax_at_extreme_logits(
+    dtype, scale
+):
+    # No hidden layer: the logits are X @ W + b, here up to |z| = scale.
+    from skmlp import SoftplusMLPClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, (200, 3)).astype(dtype)
+    y = np.arange(200) % 4
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(), max_iter=1)
+    clf.partial_fit(X, y, classes=np.arange(4))
+    clf.coefs_ = [(rng.uniform(-1, 1, (3, 4)) * scale / 3).astype(dtype)]
+    clf.intercepts_ = [np.zeros(4, dtype=dtype)]
+    logits = X.astype(np.longdouble) @ clf.coefs_[0].astype(np.longdouble)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    reference = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        log_proba = clf.predict_log_proba(X)
+    assert log_proba.dtype == dtype
+    assert np.isfinite(log_proba).all()
+    # Relative to the size of the logits: the rounding of z itself.
+    eps = np.finfo(dtype).eps
+    tolerance = 8 * eps * np.maximum(1.0, np.abs(logits).max(axis=1, keepdims=True))
+    assert (np.abs(log_proba - reference) <= tolerance).all()
+    np.testing.assert_allclose(
+        np.exp(log_proba.astype(np.float64)).sum(axis=1), 1, rtol=10 * eps
+    )
