@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _callbacks, _persistence
-from ._network import Network, Objective, forward_log_proba
+from ._network import Network, Objective, SingleThreadedBlas, forward_log_proba
 from ._solvers import GradientDescent, NesterovAcceleratedGradient
 
 # Warnings from the epoch loop point at the user's call: _run_epochs <
@@ -508,17 +508,23 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         if sample_weight.sum() <= 0:
             raise ValueError("The sum of sample_weight must be positive.")
 
-        theta, solver, rng = self._run_epochs(
-            network,
-            theta,
-            solver,
-            rng,
-            history,
-            callbacks,
-            train=(X, y_codes, sample_weight),
-            validation=validation,
-            incremental=incremental,
-        )
+        # The whole loop runs with single-threaded BLAS, the evaluations
+        # sharing the rows between n_threads workers themselves, so that the
+        # solvers' dot products over all parameters round the same whatever
+        # the thread limit (and OpenBLAS's threads do not spin beside ours).
+        with SingleThreadedBlas() as n_threads:
+            theta, solver, rng = self._run_epochs(
+                network,
+                theta,
+                solver,
+                rng,
+                history,
+                callbacks,
+                train=(X, y_codes, sample_weight),
+                validation=validation,
+                incremental=incremental,
+                n_threads=n_threads,
+            )
 
         coefs, intercepts = network.unpack(theta)
         self.coefs_ = coefs
@@ -543,6 +549,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         train,
         validation,
         incremental,
+        n_threads,
     ):
         """Run one epoch (``incremental``) or up to ``max_iter``.
 
@@ -553,7 +560,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         n_samples = X.shape[0]
         batch_size = min(self.batch_size or n_samples, n_samples)
         if batch_size == n_samples:
-            full_objective = Objective(network, X, y, sample_weight, self.alpha)
+            full_objective = Objective(
+                network, X, y, sample_weight, self.alpha, n_threads
+            )
             batches = None
         else:
             full_objective = None
@@ -582,7 +591,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                         self._check_finite(epoch_loss)
                     else:
                         epoch_loss = self._minibatch_epoch(
-                            network, theta, solver, rng, train, batches
+                            network, theta, solver, rng, train, batches, n_threads
                         )
                     if not np.isfinite(theta).all():
                         self._check_finite(np.inf)
@@ -590,7 +599,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                     history.add_epoch(epoch_loss, n_samples)
                     if validation is not None:
                         history.add_validation(
-                            _accuracy(network, theta, *validation), theta
+                            _accuracy(network, theta, *validation, n_threads), theta
                         )
                     finished = snapshot()
                     history.checkpoint()
@@ -634,7 +643,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             solver.reset_momentum()
         return theta, solver, rng
 
-    def _minibatch_epoch(self, network, theta, solver, rng, train, batches):
+    def _minibatch_epoch(self, network, theta, solver, rng, train, batches, n_threads):
         """One solver step per mini-batch; returns the epoch's mean loss."""
         X, y, sample_weight = train
         n_samples = X.shape[0]
@@ -648,7 +657,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                 # The objective of rows that all weigh zero is 0/0: they
                 # carry no information, so they take no step.
                 continue
-            objective = Objective(network, X[rows], y[rows], weight, self.alpha)
+            objective = Objective(
+                network, X[rows], y[rows], weight, self.alpha, n_threads
+            )
             loss = solver.step(theta, objective)
             self._check_finite(loss)
             epoch_loss += loss * objective.weight_sum / total_weight
@@ -711,10 +722,11 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         return np.searchsorted(self.classes_, y)
 
 
-def _accuracy(network, theta, X, y, sample_weight):
+def _accuracy(network, theta, X, y, sample_weight, n_threads):
     """Weighted accuracy of the network ``theta`` on ``X``, ``y``."""
     coefs, intercepts = network.unpack(theta)
-    predicted = np.argmax(forward_log_proba(coefs, intercepts, X), axis=1)
+    log_proba = forward_log_proba(coefs, intercepts, X, n_threads)
+    predicted = np.argmax(log_proba, axis=1)
     return float(np.average(predicted == y, weights=sample_weight))
 
 

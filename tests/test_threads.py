@@ -198,3 +198,12 @@ def test_an_error_in_a_chunk_reaches_the_caller_and_restores_blas(
     with pytest.raises(FloatingPointError, match=f"a chunk of {failing_rows} rows"):
         objective.value_and_gradient(theta)
     assert _blas_threads() == before
+
+
+def test_a_fit_inside_single_threaded_blas_still_uses_the_threads(
+    two_threads, threaded_calls
+):
+    # The estimator runs its loop inside the context, and its evaluations
+    # enter it again: they must still see the outer limit of two.
+    _fit(X)
+    assert threaded_calls and set(threaded_calls) == {2}
