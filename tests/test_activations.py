@@ -130,3 +130,24 @@ def test_predicted_log_probabilities_are_exact_log_softmax_at_extreme_logits(
     np.testing.assert_allclose(
         np.exp(log_proba.astype(np.float64)).sum(axis=1), 1, rtol=10 * eps
     )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_at_nan_and_infinities_mixed_with_saturated_values(dtype):
+    # A NaN or an infinity sends softplus_inplace down its clamping path;
+    # every other value must come out as on the fast path.
+    z = np.array([np.nan, np.inf, -np.inf, 40.0, 1e4, -1e4, 0.5, -0.5], dtype=dtype)
+    with np.errstate(invalid="ignore"):
+        activation, derivative = softplus_with_derivative(z)
+        expected = np.logaddexp(dtype(0), z)
+    assert activation.dtype == derivative.dtype == dtype
+    assert np.isnan(activation[0]) and np.isnan(derivative[0])
+    assert activation[1] == np.inf and derivative[1] == 1
+    assert activation[2] == 0 and derivative[2] == 0
+    np.testing.assert_allclose(
+        activation[3:], expected[3:], rtol=4 * np.finfo(dtype).eps
+    )
+    np.testing.assert_allclose(
+        derivative[3:], expit(z[3:].astype(np.float64)), rtol=4 * np.finfo(dtype).eps
+    )
+    np.testing.assert_array_equal(softplus(z), activation)
