@@ -120,7 +120,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
     warm_start : bool, default=False
         If True, ``fit`` starts from the weights of the previous fit (the
-        solver's momentum starts afresh).
+        solver's momentum starts afresh). Unlike MLPClassifier, the fitted
+        history (``loss_curve_``, ``n_iter_``, ``t_``) describes this fit
+        alone.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified),
@@ -329,7 +331,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
         On the full batch this is exactly one solver step; the solver's state
         (NAG's previous iterate and ``t``) carries over between calls, so
-        ``N`` calls equal ``fit`` with ``max_iter=N``.
+        ``N`` calls equal ``fit`` with ``max_iter=N``. A ``learning_rate_init``
+        or ``restart`` changed since the last call takes effect (a smaller
+        rate after a divergence, say); another ``solver`` starts afresh from
+        the current weights.
 
         Parameters
         ----------
