@@ -60,15 +60,6 @@ def test_a_smaller_rate_after_divergence_continues_training():
     assert np.isfinite(clf.loss_)
 
 
-def test_diverging_warm_start_fit_leaves_the_previous_model_bit_for_bit():
-    clf = _trained(warm_start=True)
-    clf.learning_rate_init = 1e300
-    before = _snapshot(clf)
-    with pytest.raises(ValueError, match="diverged"):
-        clf.fit(X_IRIS * 1e10, Y_IRIS)
-    assert _snapshot(clf) == before
-
-
 def test_diverging_fresh_fit_leaves_a_fitted_model_bit_for_bit():
     clf = _trained()
     clf.learning_rate_init = 1e300
