@@ -132,16 +132,29 @@ def softplus_with_derivative(z):
     return activation, derivative
 
 
-def log_softmax_inplace(z, proba, row):
-    """Log-softmax of the rows of ``z`` in place, and the softmax.
+@functools.cache
+def _ones(n, dtype):
+    """A read-only vector of ``n`` ones."""
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
+
+
+def log_softmax_inplace(z, proba, column):
+    """Log-softmax of the columns of ``z`` in place, and the softmax.
+
+    The classes run down the columns: the layout in which the network
+    computes a chunk of rows (``z`` is the transpose of the usual
+    ``(n_rows, n_classes)`` array), so that every pass below runs over
+    contiguous rows of ``n_rows`` numbers.
 
     Parameters
     ----------
-    z : ndarray of shape (n_rows, n_classes)
-        Logits; overwritten by their log-softmax over each row.
-    proba : ndarray of shape (n_rows, n_classes)
-        Receives the softmax of each row (rows sum to 1).
-    row : ndarray of shape (n_rows,)
+    z : ndarray of shape (n_classes, n_rows)
+        Logits; overwritten by their log-softmax over each column.
+    proba : ndarray of shape (n_classes, n_rows)
+        Receives the softmax of each column (columns sum to 1).
+    column : ndarray of shape (n_rows,)
         Work space; overwritten.
 
     Returns
@@ -151,19 +164,16 @@ def log_softmax_inplace(z, proba, row):
 
     Notes
     -----
-    The row maximum is subtracted first, so ``exp`` cannot overflow and the
-    row sum is at least 1.
+    The column maximum is subtracted first, so ``exp`` cannot overflow and
+    the column sum is at least 1.
     """
-    # Column by column and by a matrix-vector product: NumPy's reductions
-    # along a short last axis are several times slower.
-    column = row[:, np.newaxis]
-    np.copyto(row, z[:, 0])
-    for k in range(1, z.shape[1]):
-        np.maximum(row, z[:, k], out=row)
+    # Reductions over the first axis run row by row over contiguous rows;
+    # the sum as a vector-matrix product is faster still.
+    np.maximum.reduce(z, axis=0, out=column)
     z -= column
     np.exp(z, out=proba)
-    np.matmul(proba, np.ones(z.shape[1], z.dtype), out=row)
+    np.matmul(_ones(z.shape[0], z.dtype), proba, out=column)
     proba /= column
-    np.log(row, out=row)
+    np.log(column, out=column)
     z -= column
     return z

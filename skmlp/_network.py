@@ -50,6 +50,7 @@ class Network:
     def __init__(self, layer_sizes):
         self.layer_sizes = tuple(int(n) for n in layer_sizes)
         self._slices = []
+        self._blocks = []
         offset = 0
         for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
             coef = slice(offset, offset + fan_in * fan_out)
@@ -57,6 +58,7 @@ class Network:
             intercept = slice(offset, offset + fan_out)
             offset = intercept.stop
             self._slices.append((coef, intercept, (fan_in, fan_out)))
+            self._blocks.append((slice(coef.start, offset), (fan_in + 1, fan_out)))
         self.n_params = offset
 
     @property
@@ -70,16 +72,16 @@ class Network:
         intercepts = [theta[b] for _, b, _ in self._slices]
         return coefs, intercepts
 
-    def first_layer(self, theta):
-        """View of ``theta`` as the first layer's coefficients stacked over
-        its intercepts, of shape ``(n_features + 1, fan_out)``.
+    def blocks(self, theta):
+        """Views of ``theta`` as every layer's coefficients stacked over its
+        intercepts, of shapes ``(fan_in + 1, fan_out)``.
 
         The layout stores them one after the other, so that appending a
-        column of ones to the input rows gives the first layer's
-        pre-activations, intercepts included, in one matrix product.
+        column of ones to a layer's input rows gives its pre-activations,
+        intercepts included, in one matrix product, and the transposed
+        product gives the gradient of both.
         """
-        coef, intercept, (fan_in, fan_out) = self._slices[0]
-        return theta[coef.start : intercept.stop].reshape(fan_in + 1, fan_out)
+        return [theta[block].reshape(shape) for block, shape in self._blocks]
 
     def pack(self, coefs, intercepts, dtype):
         """A new flat vector holding copies of ``coefs`` and ``intercepts``."""
@@ -118,24 +120,23 @@ def forward_log_proba(coefs, intercepts, X, n_threads=None):
     n_samples = X.shape[0]
     dtype = np.result_type(X.dtype, coefs[0].dtype)
     layer_sizes = (X.shape[1], *(coef.shape[1] for coef in coefs))
-    layers = _Layers(coefs, intercepts, np.vstack([coefs[0], intercepts[0]]))
+    layers = _Layers([np.vstack([c, b]) for c, b in zip(coefs, intercepts)])
     out = np.empty((n_samples, layer_sizes[-1]), dtype=dtype)
-    chunk_size = CHUNK_SIZE
     workspaces = {}
 
     def work(slot, start, stop):
         if slot not in workspaces:
-            rows = min(chunk_size, n_samples)
+            rows = min(CHUNK_SIZE, n_samples)
             workspaces[slot] = _Workspace(layer_sizes, rows, dtype, X, False)
-        chunk = workspaces[slot].chunk(X[start:stop])
-        logits = out[start:stop]
-        _forward(chunk, layers, logits)
-        log_softmax_inplace(logits, chunk.proba, chunk.row)
+        chunk = workspaces[slot].chunk(X[start:stop], with_gradient=False)
+        _forward(chunk, layers, chunk.logits)
+        log_softmax_inplace(chunk.logits, chunk.proba, chunk.row)
+        np.copyto(out[start:stop], chunk.logits.T)
 
     with SingleThreadedBlas() as blas_threads:
         _for_each_chunk(
             n_samples,
-            chunk_size,
+            CHUNK_SIZE,
             n_threads or blas_threads,
             _work_per_row(layer_sizes),
             work,
@@ -151,7 +152,9 @@ class Objective:
     network : Network
         The layout of ``theta``.
     X : {ndarray, sparse CSR matrix} of shape (n_samples, n_features)
-        Input rows.
+        Input rows. They must not change while the objective is in use:
+        the rows of an objective of one chunk are copied into its work
+        buffers once, at the first evaluation.
     y : ndarray of int of shape (n_samples,)
         Class indices in ``range(n_outputs)``.
     sample_weight : ndarray of shape (n_samples,)
@@ -182,9 +185,11 @@ class Objective:
         self.n_evaluations = 0
         self._chunk_size = CHUNK_SIZE
         # Where each row's own class sits in its chunk's flattened
-        # (rows, n_outputs) block of log-probabilities.
-        rows_in_chunk = np.arange(X.shape[0]) % self._chunk_size
-        self._target_index = rows_in_chunk * network.layer_sizes[-1] + y
+        # (n_outputs, rows) block of log-probabilities.
+        rows = np.arange(X.shape[0])
+        chunk_start = rows - rows % self._chunk_size
+        chunk_rows = np.minimum(self._chunk_size, X.shape[0] - chunk_start)
+        self._target_index = y * chunk_rows + rows - chunk_start
         self._gradient_weight = sample_weight / self.weight_sum
         # alpha / sum(w) on the weights and 0 on the intercepts: the gradient
         # of the penalty is this times theta, in one pass over the vector.
@@ -193,6 +198,7 @@ class Objective:
             coef[...] = alpha / self.weight_sum
         self._work_per_row = _work_per_row(network.layer_sizes)
         self._workspaces = {}
+        self._theta = self._layers = None
 
     def value(self, theta):
         """The objective at ``theta``."""
@@ -204,17 +210,27 @@ class Objective:
 
     def _evaluate(self, theta, with_gradient):
         self.n_evaluations += 1
-        network = self.network
-        coefs, intercepts = network.unpack(theta)
-        layers = _Layers(coefs, intercepts, network.first_layer(theta))
-        dtype = np.result_type(self.X.dtype, theta.dtype)
+        # Views of theta stay valid as its values change: a solver that
+        # evaluates one array again and again (steepest descent) saves
+        # making them.
+        if theta is not self._theta:
+            self._layers = _Layers(self.network.blocks(theta))
+            self._theta = theta
+        layers = self._layers
+        X = self.X
+        n_samples = X.shape[0]
+        dtype = np.result_type(X.dtype, theta.dtype)
+        if self._penalty_scale.dtype != dtype:
+            self._penalty_scale = self._penalty_scale.astype(dtype)
         chunk_losses = {}
         cross_entropy = 0.0
-        gradient = None
 
         def work(slot, start, stop):
             workspace = self._workspace(slot, dtype, with_gradient)
-            chunk = workspace.chunk(self.X[start:stop])
+            # The whole of X when it is one chunk: the workspace then sees
+            # the same rows again and does not copy them.
+            rows = X if stop - start == n_samples else X[start:stop]
+            chunk = workspace.chunk(rows, with_gradient)
             _forward(chunk, layers, chunk.logits)
             log_proba = log_softmax_inplace(chunk.logits, chunk.proba, chunk.row)
             targets = self._target_index[start:stop]
@@ -225,34 +241,30 @@ class Objective:
                 # dCE/dz of the output layer: softmax(z) - onehot(y), weighted.
                 delta = chunk.proba
                 delta.reshape(-1)[targets] -= 1
-                delta *= self._gradient_weight[start:stop, np.newaxis]
+                delta *= self._gradient_weight[start:stop]
                 _backward(chunk, layers, delta, workspace)
 
         def commit(slot):
-            nonlocal cross_entropy, gradient
+            nonlocal cross_entropy
             cross_entropy += chunk_losses[slot]
-            if not with_gradient:
-                return
-            if gradient is None:
-                gradient = self._workspaces[slot].gradient.copy()
-            else:
-                gradient += self._workspaces[slot].gradient
+            if with_gradient:
+                np.add(gradient, self._workspaces[slot].gradient, out=gradient)
 
         with SingleThreadedBlas() as blas_threads:
+            # The penalty's gradient is a new vector: the chunks' gradients
+            # are added into it, in chunk order.
+            gradient = theta * self._penalty_scale
+            penalty = 0.5 * float(np.dot(gradient, theta))
             _for_each_chunk(
-                self.X.shape[0],
+                n_samples,
                 self._chunk_size,
                 self.n_threads or blas_threads,
                 self._work_per_row,
                 work,
                 commit,
             )
-            penalty_gradient = theta * self._penalty_scale
-            penalty = 0.5 * float(np.dot(penalty_gradient, theta))
         loss = cross_entropy / self.weight_sum + penalty
-        if with_gradient:
-            gradient += penalty_gradient
-        return loss, gradient
+        return loss, gradient if with_gradient else None
 
     def _workspace(self, slot, dtype, with_gradient):
         """The buffers of ``slot`` (see ``_for_each_chunk``), made on first
@@ -272,148 +284,174 @@ class Objective:
 
 
 class _Layers:
-    """The parameters of every layer, and the first layer's coefficients
-    stacked over its intercepts (see ``Network.first_layer``)."""
+    """The parameters of every layer: its coefficients stacked over its
+    intercepts (see ``Network.blocks``), and views of both parts."""
 
-    def __init__(self, coefs, intercepts, first):
-        self.coefs = coefs
-        self.intercepts = intercepts
-        self.first = first
+    def __init__(self, blocks):
+        self.blocks = blocks
+        self.coefs = [block[:-1] for block in blocks]
+        self.intercepts = [block[-1] for block in blocks]
 
 
 class _Workspace:
     """Preallocated buffers of one slot (see ``_for_each_chunk``), for chunks
     of up to ``rows`` rows.
 
-    For dense input, a copy of the chunk's rows with a column of ones
-    appended: the first layer's matrix product then adds the intercepts, and
-    its transposed product sums dL/dz into their gradient, which saves two
-    passes over the first hidden layer for the price of copying the input.
-    Per hidden layer: the activations (which back-propagation overwrites
-    with dL/dz) and, for the gradient, the derivatives of softplus; one
-    scratch array shared by the layers; the softmax and a row vector of the
-    output layer, and its logits; for the gradient, a flat vector laid out
-    as ``theta``.
+    A chunk is computed transposed, one row per unit and one column per
+    input row: every elementwise pass then runs over contiguous rows of
+    the chunk's length, however narrow the layer. Each layer's input
+    carries a row of ones below it, so that the layer's matrix product
+    adds its intercepts and the transposed product sums dL/dz into their
+    gradient, which saves two passes over each layer (see
+    ``Network.blocks``). For dense input that takes a transposed copy of
+    the chunk's rows, made only once when an objective is one chunk;
+    sparse input is used as it is, with the first layer's intercepts added
+    apart.
+
+    Per hidden layer: the activations with their row of ones (where
+    back-propagation writes dL/dz) and, for the gradient, the derivatives
+    of softplus; one scratch array shared by the layers; the logits, the
+    softmax and a vector of the output layer; for the gradient, a flat
+    vector laid out as ``theta``. The views of a chunk of ``n`` rows take
+    the first ``(units + 1) * n`` numbers of each buffer, so that they are
+    contiguous for every ``n``.
     """
 
     def __init__(self, layer_sizes, rows, dtype, X, with_gradient):
         rows = max(rows, 1)
         n_features, *hidden, n_outputs = layer_sizes
         self.dtype = np.dtype(dtype)
+        self._hidden_sizes = hidden
         self._inputs = None
+        self._source = None
         if not sp.issparse(X):
-            self._inputs = np.empty((rows, n_features + 1), dtype)
-            self._inputs[:, -1] = 1
-        self._activations = [np.empty((rows, width), dtype) for width in hidden]
+            self._inputs = np.empty((n_features + 1) * rows, dtype)
+        self._hidden = [np.empty((width + 1) * rows, dtype) for width in hidden]
         self._derivatives = [
-            np.empty((rows, width), dtype) if with_gradient else None
-            for width in hidden
+            np.empty(width * rows, dtype) if with_gradient else None for width in hidden
         ]
         self._scratch = np.empty(rows * max(hidden, default=0), dtype)
-        self._logits = np.empty((rows, n_outputs), dtype)
+        self._logits = np.empty(n_outputs * rows, dtype)
         self._proba = np.empty_like(self._logits)
         self._row = np.empty(rows, dtype)
         self._ones = np.ones(rows, dtype)
         self._chunks = {}
+        self._n_rows = None
         self.gradient = None
         if with_gradient:
             network = Network(layer_sizes)
             self.gradient = np.empty(network.n_params, dtype)
-            self.grad_first = network.first_layer(self.gradient)
+            self.grad_blocks = network.blocks(self.gradient)
             self.grad_coefs, self.grad_intercepts = network.unpack(self.gradient)
 
-    def chunk(self, X):
+    def chunk(self, X, with_gradient):
         """The buffers' views for the rows ``X`` of one chunk, with the input
-        copied in (for dense ``X``)."""
+        copied in (for dense ``X``, unless they hold it already: ``X`` is
+        the very array of the last call)."""
         n_rows = X.shape[0]
-        chunk = self._chunks.get(n_rows)
+        key = (n_rows, with_gradient)
+        chunk = self._chunks.get(key)
         if chunk is None:
-            chunk = self._chunks[n_rows] = self._views(n_rows)
+            chunk = self._chunks[key] = self._views(n_rows, with_gradient)
+        if n_rows != self._n_rows:
+            # The views of another length overlap the rows of ones.
+            for layer_input in chunk.hidden:
+                layer_input[-1] = 1
+            if chunk.inputs is not None:
+                chunk.inputs[-1] = 1
+            self._n_rows = n_rows
+            self._source = None
         if self._inputs is None:
             chunk.inputs = X
-        else:
-            np.copyto(chunk.inputs[:, :-1], X)
+        elif X is not self._source:
+            np.copyto(chunk.inputs[:-1], X.T)
+            # Kept alive, so that no other array can take its identity.
+            self._source = X
         return chunk
 
-    def _views(self, n_rows):
+    def _views(self, n_rows, with_gradient):
+        def view(buffer, height):
+            return buffer[: height * n_rows].reshape(height, n_rows)
+
+        hidden = self._hidden_sizes
         return _Chunk(
-            inputs=None if self._inputs is None else self._inputs[:n_rows],
-            activations=[a[:n_rows] for a in self._activations],
-            derivatives=[d if d is None else d[:n_rows] for d in self._derivatives],
-            scratch=[
-                self._scratch[: n_rows * a.shape[1]].reshape(n_rows, a.shape[1])
-                for a in self._activations
+            inputs=None
+            if self._inputs is None
+            else view(self._inputs, self._inputs.size // self._row.size),
+            hidden=[view(h, width + 1) for h, width in zip(self._hidden, hidden)],
+            derivatives=[
+                view(d, width) if with_gradient else None
+                for d, width in zip(self._derivatives, hidden)
             ],
-            logits=self._logits[:n_rows],
-            proba=self._proba[:n_rows],
+            scratch=[view(self._scratch, width) for width in hidden],
+            logits=view(self._logits, self._logits.size // self._row.size),
+            proba=view(self._proba, self._proba.size // self._row.size),
             row=self._row[:n_rows],
             ones=self._ones[:n_rows],
-            augmented=self._inputs is not None,
         )
 
 
 class _Chunk:
-    """Named views of a workspace's buffers for chunks of one size."""
+    """Named views of a workspace's buffers for chunks of one size, each of
+    shape ``(units, n_rows)``.
 
-    def __init__(
-        self,
-        inputs,
-        activations,
-        derivatives,
-        scratch,
-        logits,
-        proba,
-        row,
-        ones,
-        augmented,
-    ):
+    ``hidden[l]`` is the input of layer ``l + 1``: the activations of
+    hidden layer ``l`` over a row of ones; ``activations[l]`` is its view
+    without the ones. ``inputs`` is the input of the first layer: the rows
+    transposed over a row of ones when dense (``augmented``), the sparse
+    rows as they are otherwise.
+    """
+
+    def __init__(self, inputs, hidden, derivatives, scratch, logits, proba, row, ones):
         self.inputs = inputs
-        self.activations = activations
+        self.augmented = inputs is not None
+        self.hidden = hidden
+        self.activations = [h[:-1] for h in hidden]
         self.derivatives = derivatives
         self.scratch = scratch
         self.logits = logits
         self.proba = proba
         self.row = row
         self.ones = ones
-        self.augmented = augmented
 
 
 def _forward(chunk, layers, logits):
     """Forward pass of one chunk: the hidden activations (and derivatives,
     where the chunk has room for them) in place, and the logits in
-    ``logits``."""
-    last = len(layers.coefs) - 1
+    ``logits``, all transposed (see ``_Workspace``)."""
+    last = len(layers.blocks) - 1
     inputs = chunk.inputs
     for layer in range(last + 1):
         z = logits if layer == last else chunk.activations[layer]
-        if layer == 0 and chunk.augmented:
-            np.matmul(inputs, layers.first, out=z)
+        if layer == 0 and not chunk.augmented:
+            _product(inputs, layers.coefs[0], z.T)
+            z += layers.intercepts[0][:, np.newaxis]
         else:
-            _product(inputs, layers.coefs[layer], z)
-            z += layers.intercepts[layer]
+            np.matmul(layers.blocks[layer].T, inputs, out=z)
         if layer != last:
             softplus_inplace(z, chunk.scratch[layer], chunk.derivatives[layer])
-            inputs = z
+            inputs = chunk.hidden[layer]
 
 
 def _backward(chunk, layers, delta, workspace):
-    """Back-propagate ``delta = dL/dz`` of the output layer of one chunk into
-    the workspace's gradient (after ``_forward``)."""
-    for layer in range(len(layers.coefs) - 1, -1, -1):
-        if layer == 0 and chunk.augmented:
-            np.matmul(chunk.inputs.T, delta, out=workspace.grad_first)
-        else:
-            inputs = chunk.inputs if layer == 0 else chunk.activations[layer - 1]
-            _product(inputs.T, delta, workspace.grad_coefs[layer])
+    """Back-propagate ``delta = dL/dz`` of the output layer of one chunk
+    (transposed, as ``chunk.logits``) into the workspace's gradient (after
+    ``_forward``)."""
+    for layer in range(len(layers.blocks) - 1, -1, -1):
+        if layer == 0 and not chunk.augmented:
+            _product(chunk.inputs.T, delta.T, workspace.grad_coefs[0])
             # A matrix-vector product sums the rows several times faster
-            # than np.sum(axis=0).
-            np.matmul(chunk.ones, delta, out=workspace.grad_intercepts[layer])
+            # than np.sum(axis=1).
+            np.matmul(delta, chunk.ones, out=workspace.grad_intercepts[0])
+        else:
+            inputs = chunk.inputs if layer == 0 else chunk.hidden[layer - 1]
+            np.matmul(inputs, delta.T, out=workspace.grad_blocks[layer])
         if layer > 0:
             # This layer's input, the activations below, served its last
             # purpose in this layer's gradient just above: its buffer takes
-            # dL/dz of the layer below.
+            # dL/dz of the layer below (its row of ones is left alone).
             back = chunk.activations[layer - 1]
-            np.matmul(delta, layers.coefs[layer].T, out=back)
+            np.matmul(layers.coefs[layer], delta, out=back)
             delta = np.multiply(back, chunk.derivatives[layer - 1], out=back)
 
 
@@ -441,6 +479,9 @@ _blas_lookup = threading.Lock()
 # fast on two threads, 8.5 million 1.1 times, 25 million 1.4 times).
 MIN_THREADED_WORK = 8_000_000
 
+# The limit that the outermost SingleThreadedBlas of each thread found.
+_blas_state = threading.local()
+
 
 def _blas():
     with _blas_lookup:
@@ -460,22 +501,32 @@ class SingleThreadedBlas:
     products of more than 10000 numbers between them, which changes their
     rounding: on one thread every product comes out the same whatever the
     limit, and the worker threads of :func:`_for_each_chunk` do not
-    oversubscribe the cores. Entering and leaving costs a few microseconds
-    and nothing when the limit is already one, so a training loop can run
-    wholly inside it (reading the thread count first), which also keeps
+    oversubscribe the cores. Entering and leaving costs a few microseconds,
+    and next to nothing when nested in another on the same thread (which
+    gives the outer one's limit), so a training loop can run wholly inside
+    it (reading the thread count first), which also keeps
     OpenBLAS's own threads, which spin for about 0.1 s after a
     multi-threaded call, from competing with the workers.
     """
 
     def __enter__(self):
+        outer = getattr(_blas_state, "limit", None)
+        self._outer = outer is not None
+        if self._outer:
+            # Nested on this thread: BLAS is on one thread already.
+            return outer
         self._libraries = _blas()
         self._limits = [library.num_threads for library in self._libraries]
         for library, limit in zip(self._libraries, self._limits):
             if limit != 1:
                 library.set_num_threads(1)
-        return max(self._limits, default=1)
+        _blas_state.limit = max(self._limits, default=1)
+        return _blas_state.limit
 
     def __exit__(self, *exception):
+        if self._outer:
+            return
+        _blas_state.limit = None
         for library, limit in zip(self._libraries, self._limits):
             if limit != 1:
                 library.set_num_threads(limit)

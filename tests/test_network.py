@@ -299,3 +299,62 @@ def test_float32_objective_returns_float32_gradient_close_to_float64():
     assert gradient32.dtype == np.float32
     assert loss32 == pytest.approx(loss64, rel=1e-5)
     assert_allclose(gradient32, gradient64, rtol=1e-4, atol=1e-6)
+
+
+def _fresh_evaluation(objective, theta):
+    """value_and_gradient of a new objective on the same rows at ``theta``."""
+    fresh = Objective(
+        objective.network,
+        objective.X,
+        objective.y,
+        objective.sample_weight,
+        objective.alpha,
+    )
+    return fresh.value_and_gradient(theta.copy())
+
+
+@pytest.mark.parametrize("chunk_size", [None, 7])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_evaluations_in_any_order_give_what_a_fresh_objective_gives(
+    monkeypatch, chunk_size, sparse
+):
+    # An objective keeps the rows of a single chunk and the views of the
+    # last theta between calls, and its chunks of 7 rows end with one of 1
+    # (whose rows of ones overlap the others' numbers): gradients, values
+    # and thetas changed in place, in any order, must not see stale
+    # buffers.
+    if chunk_size is not None:
+        monkeypatch.setattr(skmlp._network, "CHUNK_SIZE", chunk_size)
+    network, objective, theta = _problem((5, 4), n_samples=50)
+    if sparse:
+        X = objective.X.copy()
+        X[np.abs(X) < 0.8] = 0.0
+        objective = Objective(
+            network, sp.csr_matrix(X), objective.y, objective.sample_weight, 0.3
+        )
+    rng = np.random.RandomState(1)
+    for _ in range(3):
+        expected_loss, expected_gradient = _fresh_evaluation(objective, theta)
+        assert objective.value(theta) == expected_loss
+        loss, gradient = objective.value_and_gradient(theta)
+        assert loss == expected_loss
+        assert_array_equal(gradient, expected_gradient)
+        other = theta + rng.normal(scale=0.1, size=theta.shape)
+        assert objective.value(other) == _fresh_evaluation(objective, other)[0]
+        # The same array, changed in place.
+        theta -= 0.5 * gradient
+
+
+def test_forward_log_proba_gives_the_log_softmax_of_every_row():
+    # Rows of one chunk and of several: the class-major layout of a chunk
+    # is transposed back into one row per sample.
+    network, objective, theta = _problem((5,), n_samples=50)
+    coefs, intercepts = network.unpack(theta)
+    X = objective.X
+    logits = np.logaddexp(0.0, X @ coefs[0] + intercepts[0]) @ coefs[1] + intercepts[1]
+    expected = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+    assert_allclose(forward_log_proba(coefs, intercepts, X), expected, rtol=1e-13)
+    monkeypatch = pytest.MonkeyPatch()
+    with monkeypatch.context() as patch:
+        patch.setattr(skmlp._network, "CHUNK_SIZE", 8)
+        assert_allclose(forward_log_proba(coefs, intercepts, X), expected, rtol=1e-13)

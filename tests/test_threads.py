@@ -186,7 +186,7 @@ def test_an_error_in_a_chunk_reaches_the_caller_and_restores_blas(
     real = skmlp._network._forward
 
     def failing(chunk, layers, logits):
-        if logits.shape[0] == failing_rows:
+        if logits.shape[1] == failing_rows:
             raise FloatingPointError(f"a chunk of {failing_rows} rows")
         return real(chunk, layers, logits)
 
