@@ -1,6 +1,8 @@
 """The scikit-learn estimator: validation, the solver, the epoch loop."""
 
 import copy
+import math
+import operator
 import warnings
 from numbers import Integral, Real
 
@@ -534,7 +536,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         coefs, intercepts = network.unpack(theta)
         self.coefs_ = coefs
         self.intercepts_ = intercepts
-        self._solver = solver
+        self._solver = copy.copy(solver)  # without its work space
         self.learning_rate_ = solver.learning_rate
         self._rng = rng
         self.n_layers_ = network.n_layers + 1
@@ -598,7 +600,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                         epoch_loss = self._minibatch_epoch(
                             network, theta, solver, rng, train, batches, n_threads
                         )
-                    if not np.isfinite(theta).all():
+                    # A sum is finite only if every term is (an inf or a
+                    # NaN cannot cancel out); it costs half the elementwise
+                    # test, which settles the rare overflow of the sum.
+                    if not (math.isfinite(theta.sum()) or np.isfinite(theta).all()):
                         self._check_finite(np.inf)
 
                     history.add_epoch(epoch_loss, n_samples)
@@ -684,7 +689,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _check_finite(loss):
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             raise DivergenceError(
                 "Training diverged: the loss or a parameter became non-finite "
                 "(inf or NaN). Try a smaller learning_rate_init, or scale the "
@@ -807,13 +812,16 @@ class _History:
     def should_stop(self, n_iter_no_change):
         return self.no_improvement_count > n_iter_no_change
 
+    # A plain callable (not a method): it takes the history as argument.
+    _get_scalars = operator.attrgetter(*_SCALARS)
+
     def checkpoint(self):
         """Remember the state after a finished epoch."""
-        self._saved = {name: getattr(self, name) for name in self._SCALARS}
+        self._saved = _History._get_scalars(self)
 
     def rollback(self):
         """Go back to the last checkpoint (after an interrupted epoch)."""
-        for name, value in self._saved.items():
+        for name, value in zip(self._SCALARS, self._saved):
             setattr(self, name, value)
         del self.loss_curve[self.n_iter :]
         if self.validation_scores is not None:

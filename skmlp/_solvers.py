@@ -9,7 +9,11 @@ and loops.
 A solver rebinds its array attributes and never writes into them, so that
 ``copy.copy(solver)`` is a snapshot of its state: the estimator takes one
 after every epoch, to keep the last finished epoch when training is
-interrupted.
+interrupted. The one exception is a work space that holds nothing from one
+step to the next (``_work``), which copies and pickles leave out.
+
+The gradient an objective returns is a new vector, the solver's own: a
+fixed step scales it in place.
 
 The step size is either fixed or, with ``learning_rate='auto'``, found by
 backtracking on the Lipschitz constant of the gradient: Beck and Teboulle's
@@ -107,6 +111,9 @@ class _StepSize:
     one was accepted at its first trial, from the last step otherwise.
     """
 
+    # Work space of a step (see the module's docstring); not state.
+    _work = None
+
     def __init__(self, learning_rate):
         self.backtracking = learning_rate == "auto"
         self.learning_rate = (
@@ -114,6 +121,20 @@ class _StepSize:
         )
         self._first_search = self.backtracking
         self._grow = False
+
+    def __copy__(self):
+        # What copy.copy does for a plain object, without its generic
+        # machinery (the estimator takes one snapshot per epoch), and
+        # without the work space.
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.__dict__.pop("_work", None)
+        return clone
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_work", None)
+        return state
 
     def set_learning_rate(self, learning_rate):
         """Follow a changed ``learning_rate_init`` between ``partial_fit`` calls.
@@ -173,7 +194,12 @@ class GradientDescent(_StepSize):
     def step(self, theta, objective):
         """One step from ``theta`` (in place); returns ``L(theta)`` before it."""
         loss, gradient = objective.value_and_gradient(theta)
-        theta[...], _ = self.descend(theta, loss, gradient, objective)
+        if self.backtracking:
+            theta[...], _ = self.descend(theta, loss, gradient, objective)
+        else:
+            # The gradient is the solver's own, new at every step.
+            gradient *= self.learning_rate
+            theta -= gradient
         return loss
 
     def reset_momentum(self):
@@ -263,10 +289,21 @@ class NesterovAcceleratedGradient(_StepSize):
         return (1.0 + math.sqrt(1.0 + 4.0 * ratio * self.t * self.t)) / 2.0
 
     def _lookahead(self, theta, t_next):
-        """``y_k = x_{k-1} + ((t_{k-1} - 1) / t_k) (x_{k-1} - x_{k-2})``."""
+        """``y_k = x_{k-1} + ((t_{k-1} - 1) / t_k) (x_{k-1} - x_{k-2})``, in
+        the work space.
+
+        The same array at every step, so that an objective that keeps views
+        of the vector it evaluates (``Objective``) keeps them.
+        """
+        lookahead = self._work
+        if lookahead is None or lookahead.shape != theta.shape:
+            lookahead = self._work = np.empty_like(theta)
+        elif lookahead.dtype != theta.dtype:
+            lookahead = self._work = np.empty_like(theta)
         if self.previous is None:
-            return theta.copy()
-        lookahead = theta - self.previous
+            np.copyto(lookahead, theta)
+            return lookahead
+        np.subtract(theta, self.previous, out=lookahead)
         lookahead *= (self.t - 1.0) / t_next
         lookahead += theta
         return lookahead
@@ -287,7 +324,15 @@ class NesterovAcceleratedGradient(_StepSize):
             t_next = self._next_t(previous_step, previous_step)
             lookahead = self._lookahead(theta, t_next)
             loss, gradient = objective.value_and_gradient(lookahead)
-            new_theta, new_loss = self.descend(lookahead, loss, gradient, objective)
+            if self.backtracking:
+                new_theta, new_loss = self.descend(lookahead, loss, gradient, objective)
+            else:
+                # x_k = y_k - lr * g in the work space, as descend computes
+                # it. The gradient keeps its direction, all the restart
+                # test below needs.
+                gradient *= self.learning_rate
+                new_theta = np.subtract(lookahead, gradient, out=lookahead)
+                new_loss = None
             t_next = self._next_t(previous_step, self.learning_rate)
         if self.previous is None:
             # y_1 = x_0: the loss just computed is L(x_0).

@@ -2,6 +2,7 @@
 
 import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -365,3 +366,25 @@ def test_a_shallow_copy_of_a_solver_is_a_snapshot_of_its_state(make_solver):
             np.testing.assert_array_equal(kept, value)
         else:
             assert kept == value, name
+
+
+def test_the_work_space_is_left_out_of_copies_and_pickles():
+    # NAG computes its look-ahead point in a work space that holds nothing
+    # between steps: a snapshot or a saved model has no use for it.
+    rng = np.random.RandomState(0)
+    objective = Quadratic(np.eye(3), rng.standard_normal(3))
+    solver = NesterovAcceleratedGradient(0.1)
+    theta = rng.standard_normal(3)
+    for _ in range(2):
+        solver.step(theta, objective)
+    assert isinstance(solver._work, np.ndarray)
+    for clone in (copy.copy(solver), copy.deepcopy(solver)):
+        assert "_work" not in vars(clone) and clone._work is None
+        np.testing.assert_array_equal(clone.previous, solver.previous)
+    restored = pickle.loads(pickle.dumps(solver))
+    assert "_work" not in vars(restored)
+    # The copy goes on exactly as the original.
+    clone_theta = theta.copy()
+    copy.copy(solver).step(clone_theta, objective)
+    solver.step(theta, objective)
+    np.testing.assert_array_equal(clone_theta, theta)
