@@ -34,8 +34,9 @@ def softplus_inplace(z, scratch, derivative=None):
     """Softplus of ``z`` in place, and optionally its derivative.
 
     The hidden layers' nonlinearity in as few passes over memory as NumPy
-    allows: one ``exp``, one ``log1p`` and four cheap passes give both the
-    activation and the derivative.
+    allows: one ``exp``, one ``log1p`` and three cheap passes give both the
+    activation and the derivative (two more where ``z`` is so large that
+    ``exp`` would overflow).
 
     Parameters
     ----------
@@ -66,18 +67,23 @@ def softplus_inplace(z, scratch, derivative=None):
     """
     saturation = _saturation(z.dtype)
     # Clamping matters only where exp would overflow, and looking for such
-    # values costs a quarter of the clamping pass. (A NaN makes the maximum
+    # values costs a quarter of the clamping pass and saves the final
+    # maximum, which only clamped values need. (A NaN makes the maximum
     # NaN, and takes the clamping path.)
-    if np.maximum.reduce(z, axis=None, initial=-np.inf) <= saturation:
-        np.exp(z, out=scratch)
-    else:
+    clamped = not np.maximum.reduce(z, axis=None, initial=-np.inf) <= saturation
+    if clamped:
         np.minimum(z, saturation, out=scratch)
         np.exp(scratch, out=scratch)
+    else:
+        np.exp(z, out=scratch)
     if derivative is not None:
         np.add(scratch, 1, out=derivative)
         np.divide(scratch, derivative, out=derivative)
-    np.log1p(scratch, out=scratch)
-    np.maximum(z, scratch, out=z)
+    if clamped:
+        np.log1p(scratch, out=scratch)
+        np.maximum(z, scratch, out=z)
+    else:
+        np.log1p(scratch, out=z)
     return z
 
 

@@ -151,3 +151,15 @@ def test_softplus_at_nan_and_infinities_mixed_with_saturated_values(dtype):
         derivative[3:], expit(z[3:].astype(np.float64)), rtol=4 * np.finfo(dtype).eps
     )
     np.testing.assert_array_equal(softplus(z), activation)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softplus_without_values_to_clamp_is_as_exact(dtype):
+    # Where no value comes near overflow, softplus is log1p(exp(z)) with no
+    # clamping and no final maximum: up to just below the saturation point
+    # (38.1 in float64, 18.0 in float32), where it must round to about z.
+    z = _grid(dtype)
+    z = z[z <= (38.0 if dtype == np.float64 else 17.9)]
+    activation, derivative = _no_warnings_no_fp_errors(softplus_with_derivative, z)
+    assert_array_max_ulp(activation, _reference(_logaddexp0, z), maxulp=4)
+    assert_array_max_ulp(derivative, _reference(expit, z), maxulp=4)
