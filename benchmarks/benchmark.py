@@ -52,6 +52,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import skmlp
+import skmlp._activations
 import skmlp._network
 from skmlp import DivergenceError, SoftplusMLPClassifier
 from skmlp._network import Network, Objective
@@ -181,16 +182,27 @@ class GemmFloor:
 # Measuring
 
 
+# Pause before each timed run. After a multi-threaded product, OpenBLAS's
+# threads spin for about 0.1 s (its THREAD_TIMEOUT, 2**28 cycles) before
+# they sleep: a contender that runs threads of its own just after one that
+# ran BLAS's (MLPClassifier, the full floor) shares the cores with them,
+# which cost a 20000x100 -> 256 fit of 5 epochs a quarter of its time here.
+SETTLE_SECONDS = 0.3
+
+
 def interleaved(contenders, repeats):
     """Wall time of each callable, run in turn ``repeats`` times.
 
     Returns ``{name: array of times}``; running the contenders one after the
     other within each repeat exposes them to the same load on a shared
-    machine.
+    machine. Each run starts ``SETTLE_SECONDS`` after the previous one
+    ended, so that no contender runs beside BLAS threads that another
+    left spinning.
     """
     times = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, run in contenders.items():
+            time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
@@ -272,6 +284,56 @@ def epoch_case(name, X, y, hidden, solvers, epochs, repeats, floor, loop=False):
         scale = 1 if isinstance(key, str) else epochs
         per_epoch[key] = (np.median(t) / scale, spread(t))
     return {"name": name, "dtype": X.dtype.name, "per_epoch": per_epoch}
+
+
+def chunk_breakdown(dtype, repeats, calls=50):
+    """Where one chunk of (b) goes, on one thread: the bare products of a
+    step, our whole evaluation, softplus with its derivative, and exp and
+    log1p alone (the least any softplus computed by NumPy's ufuncs costs).
+
+    Microseconds per call, the median of the repeats of ``calls`` calls.
+    """
+    rows = skmlp._network.CHUNK_SIZE
+    n_features, width, n_outputs = 100, 256, 3
+    X, y = synthetic(rows, n_features, n_outputs, dtype)
+    network = Network((n_features, width, n_outputs))
+    theta = network.initialize(np.random.RandomState(0), dtype)
+    objective = Objective(network, X, y, np.ones(rows, dtype), ALPHA, n_threads=1)
+    floor = GemmFloor(X, width, n_outputs)
+    # Pre-activations of the size and spread of the hidden layer's.
+    z = (X @ floor.W0 / np.sqrt(n_features)).T.astype(dtype)
+    work, scratch, derivative = (np.empty_like(z) for _ in range(3))
+
+    def softplus():
+        np.copyto(work, z)
+        skmlp._activations.softplus_inplace(work, scratch, derivative)
+
+    def copy():
+        np.copyto(work, z)
+
+    def exp_log1p():
+        np.exp(z, out=scratch)
+        np.log1p(scratch, out=work)
+
+    def repeated(function):
+        def run():
+            for _ in range(calls):
+                function()
+
+        return run
+
+    contenders = {
+        "products": repeated(floor.full),
+        "evaluation": repeated(lambda: objective.value_and_gradient(theta)),
+        "softplus": repeated(softplus),
+        "copy": repeated(copy),
+        "exp + log1p": repeated(exp_log1p),
+    }
+    with threadpool_limits(1):
+        times = interleaved(contenders, repeats)
+    us = {name: 1e6 * float(np.median(t)) / calls for name, t in times.items()}
+    us["softplus"] -= us.pop("copy")
+    return {"dtype": np.dtype(dtype).name, "rows": rows, "us": us}
 
 
 def time_to_target(X, y, target, make, budget):
@@ -474,13 +536,17 @@ def case_a_loops(cases):
     ]
 
 
-def report(info, cases, floors, precision, race, memory, started, finished, args):
+def report(
+    info, cases, floors, breakdown, precision, race, memory, started, finished, args
+):
     lines = [
         "## Benchmark results",
         "",
         f"Run on {started:%Y-%m-%d %H:%M} UTC, {args.repeats} interleaved repeats"
         + (" (--quick)" if args.quick else "")
-        + f", {(finished - started).total_seconds() / 60:.1f} minutes.",
+        + f", {(finished - started).total_seconds() / 60:.1f} minutes. Each "
+        f"timed run starts {SETTLE_SECONDS} s after the previous one, once "
+        "BLAS threads left spinning by it have gone to sleep.",
         "",
         f"- CPU: {info['cpu']}, {info['cores']} cores",
         f"- BLAS: {info['blas']}",
@@ -569,6 +635,29 @@ def report(info, cases, floors, precision, race, memory, started, finished, args
             f"| {1e3 * full:.1f} | {1e3 * full_one:.1f} | {1e3 * chunked:.1f} "
             f"| {ours_time / lowest:.2f} | {1e3 * theirs_one:.1f} "
             f"| {ours_time / theirs_one:.2f} | {target} |"
+        )
+    lines += [
+        "",
+        f"Where a chunk of (b) goes: one chunk of {breakdown[0]['rows']} rows "
+        "on one thread, microseconds. The bare products of a step; our whole "
+        "evaluation (forward, softplus, softmax, loss, backward, penalty); "
+        "softplus with its derivative alone (in place, as in the evaluation); "
+        "and np.exp followed by np.log1p alone, the two transcendental passes "
+        "that any softplus computed by NumPy's ufuncs needs. The last column "
+        "is the least ours / floor could be with NumPy: the products plus "
+        "those two passes and nothing else.",
+        "",
+        "| dtype | products us | evaluation us | evaluation / products "
+        "| softplus us | exp + log1p us | (products + exp + log1p) / products |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in breakdown:
+        us = row["us"]
+        lines.append(
+            f"| {row['dtype']} | {us['products']:.0f} | {us['evaluation']:.0f} "
+            f"| {us['evaluation'] / us['products']:.2f} | {us['softplus']:.0f} "
+            f"| {us['exp + log1p']:.0f} "
+            f"| {(us['products'] + us['exp + log1p']) / us['products']:.2f} |"
         )
     lines += [
         "",
@@ -752,6 +841,10 @@ def main(argv=None):
         )
     )
 
+    breakdown = [
+        chunk_breakdown(dtype, args.repeats) for dtype in (np.float64, np.float32)
+    ]
+    print(breakdown, file=sys.stderr)
     race = digits_race(target=0.05, quick=args.quick)
     print(race, file=sys.stderr)
     sizes = (5000, 20000) if args.quick else (25000, 100000)
@@ -759,7 +852,18 @@ def main(argv=None):
     print(memory, file=sys.stderr)
 
     finished = datetime.datetime.now(datetime.timezone.utc)
-    text = report(info, cases, floors, precision, race, memory, started, finished, args)
+    text = report(
+        info,
+        cases,
+        floors,
+        breakdown,
+        precision,
+        race,
+        memory,
+        started,
+        finished,
+        args,
+    )
     args.output.write_text(text)
     print(text)
     if args.update_docs:
