@@ -222,49 +222,83 @@ class Objective:
         dtype = np.result_type(X.dtype, theta.dtype)
         if self._penalty_scale.dtype != dtype:
             self._penalty_scale = self._penalty_scale.astype(dtype)
-        chunk_losses = {}
-        cross_entropy = 0.0
-
-        def work(slot, start, stop):
-            workspace = self._workspace(slot, dtype, with_gradient)
-            # The whole of X when it is one chunk: the workspace then sees
-            # the same rows again and does not copy them.
-            rows = X if stop - start == n_samples else X[start:stop]
-            chunk = workspace.chunk(rows, with_gradient)
-            _forward(chunk, layers, chunk.logits)
-            log_proba = log_softmax_inplace(chunk.logits, chunk.proba, chunk.row)
-            targets = self._target_index[start:stop]
-            weight = self.sample_weight[start:stop]
-            picked = log_proba.reshape(-1)[targets]
-            chunk_losses[slot] = -float(np.dot(weight, picked))
-            if with_gradient:
-                # dCE/dz of the output layer: softmax(z) - onehot(y), weighted.
-                delta = chunk.proba
-                delta.reshape(-1)[targets] -= 1
-                delta *= self._gradient_weight[start:stop]
-                _backward(chunk, layers, delta, workspace)
-
-        def commit(slot):
-            nonlocal cross_entropy
-            cross_entropy += chunk_losses[slot]
-            if with_gradient:
-                np.add(gradient, self._workspaces[slot].gradient, out=gradient)
-
         with SingleThreadedBlas() as blas_threads:
             # The penalty's gradient is a new vector: the chunks' gradients
             # are added into it, in chunk order.
             gradient = theta * self._penalty_scale
             penalty = 0.5 * float(np.dot(gradient, theta))
-            _for_each_chunk(
-                n_samples,
-                self._chunk_size,
-                self.n_threads or blas_threads,
-                self._work_per_row,
-                work,
-                commit,
-            )
+            if n_samples <= self._chunk_size:
+                # One chunk, on this thread (what _for_each_chunk would do,
+                # without its machinery: this is the case of tiny problems
+                # and mini-batches, where every microsecond shows).
+                cross_entropy = self._chunk(
+                    0, 0, n_samples, layers, dtype, with_gradient
+                )
+                if with_gradient:
+                    gradient += self._workspaces[0].gradient
+            else:
+                cross_entropy = self._chunks(
+                    n_samples, layers, dtype, gradient, with_gradient, blas_threads
+                )
         loss = cross_entropy / self.weight_sum + penalty
         return loss, gradient if with_gradient else None
+
+    def _chunks(self, n_samples, layers, dtype, gradient, with_gradient, threads):
+        """The cross-entropy of all the chunks (unnormalised), their gradients
+        added into ``gradient`` in chunk order if ``with_gradient``."""
+        chunk_losses = {}
+        cross_entropy = 0.0
+        total = gradient if with_gradient else None
+
+        def work(slot, start, stop):
+            chunk_losses[slot] = self._chunk(
+                slot, start, stop, layers, dtype, with_gradient
+            )
+
+        def commit(slot):
+            nonlocal cross_entropy
+            cross_entropy += chunk_losses[slot]
+            if with_gradient:
+                np.add(total, self._workspaces[slot].gradient, out=total)
+
+        _for_each_chunk(
+            n_samples,
+            self._chunk_size,
+            self.n_threads or threads,
+            self._work_per_row,
+            work,
+            commit,
+        )
+        return cross_entropy
+
+    def _chunk(self, slot, start, stop, layers, dtype, with_gradient):
+        """The cross-entropy of rows ``start:stop`` (unnormalised), computed
+        in the buffers of ``slot``, and with ``with_gradient`` their gradient
+        in the workspace's."""
+        workspace = self._workspace(slot, dtype, with_gradient)
+        X = self.X
+        # The whole of X when it is one chunk: the workspace then sees the
+        # same rows again and does not copy them.
+        one_chunk = stop - start == X.shape[0]
+        rows = X if one_chunk else X[start:stop]
+        chunk = workspace.chunk(rows, with_gradient)
+        _forward(chunk, layers, chunk.logits)
+        log_proba = log_softmax_inplace(chunk.logits, chunk.proba, chunk.row)
+        if one_chunk:
+            targets, weight = self._target_index, self.sample_weight
+            gradient_weight = self._gradient_weight
+        else:
+            targets = self._target_index[start:stop]
+            weight = self.sample_weight[start:stop]
+            gradient_weight = self._gradient_weight[start:stop]
+        cross_entropy = -float(np.dot(weight, log_proba.reshape(-1)[targets]))
+        if with_gradient:
+            # dCE/dz of the output layer: softmax(z) - onehot(y), weighted.
+            delta = chunk.proba
+            delta.reshape(-1)[targets] -= 1
+            delta *= gradient_weight
+            _backward(chunk, layers, delta, workspace)
+        return cross_entropy
 
     def _workspace(self, slot, dtype, with_gradient):
         """The buffers of ``slot`` (see ``_for_each_chunk``), made on first
