@@ -660,6 +660,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         order = rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
         total_weight = float(sample_weight.sum())
         epoch_loss = 0.0
+        objective = None
         for batch in batches:
             rows = order[batch]
             weight = sample_weight[rows]
@@ -667,9 +668,13 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                 # The objective of rows that all weigh zero is 0/0: they
                 # carry no information, so they take no step.
                 continue
-            objective = Objective(
-                network, X[rows], y[rows], weight, self.alpha, n_threads
-            )
+            if objective is None:
+                objective = Objective(
+                    network, X[rows], y[rows], weight, self.alpha, n_threads
+                )
+            else:
+                # The same objective on the next batch, with its buffers.
+                objective.set_rows(X[rows], y[rows], weight)
             loss = solver.step(theta, objective)
             self._check_finite(loss)
             epoch_loss += loss * objective.weight_sum / total_weight

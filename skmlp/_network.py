@@ -176,29 +176,43 @@ class Objective:
 
     def __init__(self, network, X, y, sample_weight, alpha, n_threads=None):
         self.network = network
-        self.X = X
-        self.y = y
-        self.sample_weight = sample_weight
         self.alpha = alpha
         self.n_threads = n_threads
-        self.weight_sum = float(sample_weight.sum())
         self.n_evaluations = 0
         self._chunk_size = CHUNK_SIZE
-        # Where each row's own class sits in its chunk's flattened
-        # (n_outputs, rows) block of log-probabilities.
-        rows = np.arange(X.shape[0])
-        chunk_start = rows - rows % self._chunk_size
-        chunk_rows = np.minimum(self._chunk_size, X.shape[0] - chunk_start)
-        self._target_index = y * chunk_rows + rows - chunk_start
-        self._gradient_weight = sample_weight / self.weight_sum
-        # alpha / sum(w) on the weights and 0 on the intercepts: the gradient
-        # of the penalty is this times theta, in one pass over the vector.
-        self._penalty_scale = np.zeros(network.n_params)
-        for coef in network.unpack(self._penalty_scale)[0]:
-            coef[...] = alpha / self.weight_sum
+        # 1 on the weights and 0 on the intercepts: the gradient of the
+        # penalty is alpha / sum(w) times this times theta.
+        self._penalized = np.zeros(network.n_params)
+        for coef in network.unpack(self._penalized)[0]:
+            coef[...] = 1.0
+        self._penalty_scale = None
         self._work_per_row = _work_per_row(network.layer_sizes)
         self._workspaces = {}
         self._theta = self._layers = None
+        self.set_rows(X, y, sample_weight)
+
+    def set_rows(self, X, y, sample_weight):
+        """Make this the objective of other rows, keeping the work buffers.
+
+        What a mini-batch epoch does for every batch: the network, ``alpha``
+        and the buffers (made again only if the new rows need more room)
+        stay; the parameters are those of :class:`Objective`.
+        """
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+        self.weight_sum = float(sample_weight.sum())
+        # Where each row's own class sits in its chunk's flattened
+        # (n_outputs, rows) block of log-probabilities.
+        n_samples = X.shape[0]
+        rows = np.arange(n_samples)
+        if n_samples <= self._chunk_size:
+            self._target_index = y * n_samples + rows
+        else:
+            chunk_start = rows - rows % self._chunk_size
+            chunk_rows = np.minimum(self._chunk_size, n_samples - chunk_start)
+            self._target_index = y * chunk_rows + rows - chunk_start
+        self._gradient_weight = sample_weight / self.weight_sum
 
     def value(self, theta):
         """The objective at ``theta``."""
@@ -220,8 +234,17 @@ class Objective:
         X = self.X
         n_samples = X.shape[0]
         dtype = np.result_type(X.dtype, theta.dtype)
-        if self._penalty_scale.dtype != dtype:
-            self._penalty_scale = self._penalty_scale.astype(dtype)
+        # alpha / sum(w) on the weights and 0 on the intercepts, in one pass
+        # over theta; made again only when the weight sum changes (mini-
+        # batches of equal weight share it).
+        if self._penalty_scale is None or self._penalty_key != (
+            dtype,
+            self.weight_sum,
+        ):
+            self._penalty_scale = (
+                self._penalized * (self.alpha / self.weight_sum)
+            ).astype(dtype)
+            self._penalty_key = (dtype, self.weight_sum)
         with SingleThreadedBlas() as blas_threads:
             # The penalty's gradient is a new vector: the chunks' gradients
             # are added into it, in chunk order.
@@ -304,12 +327,14 @@ class Objective:
         """The buffers of ``slot`` (see ``_for_each_chunk``), made on first
         use."""
         workspace = self._workspaces.get(slot)
+        rows = min(self._chunk_size, self.X.shape[0])
         if (
             workspace is None
             or workspace.dtype != dtype
             or (with_gradient and workspace.gradient is None)
+            or workspace.rows < rows
+            or workspace.sparse != sp.issparse(self.X)
         ):
-            rows = min(self._chunk_size, self.X.shape[0])
             workspace = _Workspace(
                 self.network.layer_sizes, rows, dtype, self.X, with_gradient
             )
@@ -354,6 +379,8 @@ class _Workspace:
     def __init__(self, layer_sizes, rows, dtype, X, with_gradient):
         rows = max(rows, 1)
         n_features, *hidden, n_outputs = layer_sizes
+        self.rows = rows
+        self.sparse = sp.issparse(X)
         self.dtype = np.dtype(dtype)
         self._hidden_sizes = hidden
         self._inputs = None

@@ -358,3 +358,28 @@ def test_forward_log_proba_gives_the_log_softmax_of_every_row():
     with monkeypatch.context() as patch:
         patch.setattr(skmlp._network, "CHUNK_SIZE", 8)
         assert_allclose(forward_log_proba(coefs, intercepts, X), expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 7])
+def test_set_rows_gives_the_objective_of_the_new_rows(monkeypatch, chunk_size):
+    # A mini-batch epoch moves one objective from batch to batch, keeping
+    # its buffers: batches of 20, 5 and 30 rows (more than the buffers were
+    # made for) with other weight sums, then sparse rows, must each give
+    # what a fresh objective of those rows gives.
+    if chunk_size is not None:
+        monkeypatch.setattr(skmlp._network, "CHUNK_SIZE", chunk_size)
+    network, objective, theta = _problem((5, 4), n_samples=50)
+    X, y, weight = objective.X, objective.y, objective.sample_weight
+    moving = Objective(network, X[:20], y[:20], weight[:20], objective.alpha)
+    moving.value_and_gradient(theta)
+    batches = [slice(20, 25), slice(5, 35), slice(0, 50)]
+    for rows, sparse in [(batch, False) for batch in batches] + [(batches[1], True)]:
+        X_rows = sp.csr_matrix(X[rows]) if sparse else X[rows]
+        moving.set_rows(X_rows, y[rows], weight[rows])
+        fresh = Objective(network, X_rows, y[rows], weight[rows], objective.alpha)
+        assert moving.weight_sum == fresh.weight_sum
+        loss, gradient = moving.value_and_gradient(theta)
+        expected_loss, expected_gradient = fresh.value_and_gradient(theta)
+        assert loss == expected_loss
+        assert_array_equal(gradient, expected_gradient)
+        assert moving.value(theta) == expected_loss
