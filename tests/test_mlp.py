@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -19,6 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
+import skmlp._mlp
 from skmlp import DivergenceError, SoftplusMLPClassifier
 from skmlp._network import Network, Objective
 
@@ -440,6 +442,49 @@ def test_diverging_warm_start_fit_leaves_the_fitted_model_bit_for_bit():
         clf.fit(X, y)
     _assert_identical(clf.__dict__, before)
     assert_array_equal(clf.predict_proba(X), proba)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+@pytest.mark.parametrize("batch_size", [None, 32])
+def test_a_finite_loss_that_blows_up_is_a_divergence(solver, batch_size):
+    # Learning rate 30 on Iris: the loss stays finite but climbs past 1e20
+    # (full batch) or blows up within the first epoch (batches of 32). It
+    # must not end as a silently broken model.
+    X, y = _iris()
+    clf = _fit_quietly(_clf(solver=solver, max_iter=5), X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(
+        warm_start=True, learning_rate_init=30.0, batch_size=batch_size, max_iter=50
+    )
+    before = copy.deepcopy(clf.__dict__)
+    with pytest.raises(DivergenceError, match="learning_rate_init") as error:
+        clf.fit(X, y)
+    assert "the loss reached" in str(error.value)
+    _assert_identical(clf.__dict__, before)
+    assert_array_equal(clf.predict_proba(X), proba)
+
+
+def test_the_blow_up_threshold_is_relative_to_chance_or_the_first_loss(monkeypatch):
+    # NAG at learning rate 3 on Iris overshoots: its loss rises to about 6
+    # times its start and comes back down. The rule compares every loss with
+    # DIVERGENCE_FACTOR times max(log(3), first loss), here log(3), which is
+    # above the first loss: just above the ratio reached, the fit passes;
+    # just below it, it raises.
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    monkeypatch.setattr(skmlp._mlp, "DIVERGENCE_FACTOR", math.inf)
+    clf = _clf(hidden_layer_sizes=(16,), solver="nag", learning_rate_init=3.0)
+    clf = _fit_quietly(clf.set_params(max_iter=60), X, y)
+    curve = np.array(clf.loss_curve_)
+    ratio = curve.max() / max(math.log(3), curve[0])
+    assert curve[0] < math.log(3) and 3 < ratio < 10
+    assert curve[-1] < 0.5 * curve[0]
+    monkeypatch.setattr(skmlp._mlp, "DIVERGENCE_FACTOR", 1.001 * ratio)
+    _fit_quietly(clone(clf), X, y)
+    monkeypatch.setattr(skmlp._mlp, "DIVERGENCE_FACTOR", 0.999 * ratio)
+    with pytest.raises(DivergenceError, match="the loss reached"):
+        _fit_quietly(clone(clf), X, y)
 
 
 # Full batch: one gradient per epoch, the 5th call starts epoch 5. Batches of
