@@ -3,11 +3,14 @@
 import copy
 import math
 import operator
+import os
+import sys
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -28,9 +31,25 @@ from . import _callbacks, _persistence
 from ._network import Network, Objective, SingleThreadedBlas, forward_log_proba
 from ._solvers import GradientDescent, NesterovAcceleratedGradient
 
-# Warnings from the epoch loop point at the user's call: _run_epochs <
-# _fit_unsafe < _fit < fit or partial_fit < _fit_context's wrapper < caller.
-_CALLER = 6
+# Folders whose frames a warning skips to point at the user's call, as
+# imported and with links resolved.
+_INTERNAL = tuple(
+    {
+        os.path.join(folder(os.path.dirname(module.__file__)), "")
+        for module in (sys.modules[__package__], sklearn)
+        for folder in (os.path.abspath, os.path.realpath)
+    }
+)
+
+
+def _warn_caller(message, category):
+    """``warnings.warn`` pointing at the first frame outside skmlp and
+    scikit-learn: the user's call of fit or partial_fit (or of the
+    scikit-learn tool that called them), however deep the call chain."""
+    frame, stacklevel = sys._getframe(1), 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(message, category, stacklevel=stacklevel)
 
 
 class DivergenceError(ValueError):
@@ -645,21 +664,19 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                         break
                 else:
                     if not incremental:
-                        warnings.warn(
+                        _warn_caller(
                             f"Stochastic Optimizer: Maximum iterations "
                             f"({self.max_iter}) reached and the optimization "
                             "hasn't converged yet.",
                             ConvergenceWarning,
-                            stacklevel=_CALLER,
                         )
         except KeyboardInterrupt:
             if not history.n_new_epochs:
                 raise
-            warnings.warn(
+            _warn_caller(
                 "Training interrupted by user; the model of the last finished "
                 f"epoch ({history.n_iter}) is kept.",
                 UserWarning,
-                stacklevel=_CALLER,
             )
             theta, solver, rng_state = finished
             if rng_state is not None:

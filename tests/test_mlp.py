@@ -4,6 +4,7 @@ import copy
 import math
 import re
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -487,6 +488,16 @@ def test_the_blow_up_threshold_is_relative_to_chance_or_the_first_loss(monkeypat
         _fit_quietly(clone(clf), X, y)
 
 
+def test_warnings_point_at_the_users_call():
+    # ConvergenceWarning names the line that called fit, directly or through
+    # a scikit-learn Pipeline, not a line of skmlp or scikit-learn.
+    X, y = _iris()
+    for estimator in (_clf(max_iter=2), Pipeline([("mlp", _clf(max_iter=2))])):
+        with pytest.warns(ConvergenceWarning) as record:
+            estimator.fit(X, y)
+        assert {Path(w.filename) for w in record} == {Path(__file__)}
+
+
 # Full batch: one gradient per epoch, the 5th call starts epoch 5. Batches of
 # 50 rows: three per epoch, the 14th call is the middle of epoch 5.
 INTERRUPTIONS = [
@@ -510,8 +521,10 @@ def _fit_interrupted(monkeypatch, at_call, **params):
     monkeypatch.setattr(Objective, "value_and_gradient", interrupted)
     clf = _clf(**params)
     X, y = _iris()
-    with pytest.warns(UserWarning, match="interrupted"):
+    with pytest.warns(UserWarning, match="interrupted") as record:
         returned = clf.fit(X, y)
+    # The warning names the line that called fit.
+    assert {Path(w.filename) for w in record} == {Path(__file__)}
     monkeypatch.setattr(Objective, "value_and_gradient", original)
     assert returned is clf
     return clf
