@@ -296,9 +296,11 @@ class NesterovAcceleratedGradient(_StepSize):
         of the vector it evaluates (``Objective``) keeps them.
         """
         lookahead = self._work
-        if lookahead is None or lookahead.shape != theta.shape:
-            lookahead = self._work = np.empty_like(theta)
-        elif lookahead.dtype != theta.dtype:
+        if (
+            lookahead is None
+            or lookahead.shape != theta.shape
+            or lookahead.dtype != theta.dtype
+        ):
             lookahead = self._work = np.empty_like(theta)
         if self.previous is None:
             np.copyto(lookahead, theta)
