@@ -81,6 +81,19 @@ def test_fit_on_one_and_two_threads_gives_identical_weights(
     _assert_same_model(on_one, on_two)
 
 
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_minibatch_fit_on_one_and_two_threads_gives_identical_weights(
+    two_threads, threaded_calls, solver
+):
+    # Batches of 700 rows are two chunks, run on two threads, and one of
+    # 400; one objective moves from batch to batch with its buffers.
+    on_two = _fit(X, solver=solver, batch_size=700)
+    assert threaded_calls and set(threaded_calls) == {2}
+    with threadpool_limits(1, user_api="blas"):
+        on_one = _fit(X, solver=solver, batch_size=700)
+    _assert_same_model(on_one, on_two)
+
+
 def test_sparse_fit_on_one_and_two_threads_gives_identical_weights(
     two_threads, threaded_calls
 ):
