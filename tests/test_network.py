@@ -345,7 +345,7 @@ def test_evaluations_in_any_order_give_what_a_fresh_objective_gives(
         theta -= 0.5 * gradient
 
 
-def test_forward_log_proba_gives_the_log_softmax_of_every_row():
+def test_forward_log_proba_gives_the_log_softmax_of_every_row(monkeypatch):
     # Rows of one chunk and of several: the class-major layout of a chunk
     # is transposed back into one row per sample.
     network, objective, theta = _problem((5,), n_samples=50)
@@ -354,10 +354,8 @@ def test_forward_log_proba_gives_the_log_softmax_of_every_row():
     logits = np.logaddexp(0.0, X @ coefs[0] + intercepts[0]) @ coefs[1] + intercepts[1]
     expected = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
     assert_allclose(forward_log_proba(coefs, intercepts, X), expected, rtol=1e-13)
-    monkeypatch = pytest.MonkeyPatch()
-    with monkeypatch.context() as patch:
-        patch.setattr(skmlp._network, "CHUNK_SIZE", 8)
-        assert_allclose(forward_log_proba(coefs, intercepts, X), expected, rtol=1e-13)
+    monkeypatch.setattr(skmlp._network, "CHUNK_SIZE", 8)
+    assert_allclose(forward_log_proba(coefs, intercepts, X), expected, rtol=1e-13)
 
 
 @pytest.mark.parametrize("chunk_size", [None, 7])
