@@ -53,9 +53,11 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import skmlp
 import skmlp._activations
-import skmlp._network
+import skmlp._execution
+import skmlp._objective
 from skmlp import DivergenceError, SoftplusMLPClassifier
-from skmlp._network import Network, Objective
+from skmlp._layout import ParameterLayout
+from skmlp._objective import Objective
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "performance.md"
@@ -145,7 +147,7 @@ class GemmFloor:
 
     def chunked(self):
         X, W0, W1 = self.X, self.W0, self.W1
-        chunk_size = skmlp._network.CHUNK_SIZE
+        chunk_size = skmlp._objective.CHUNK_SIZE
 
         def work(worker, start, stop):
             if worker not in self._workers:
@@ -160,7 +162,7 @@ class GemmFloor:
             np.matmul(Z, W1.T, out=B)
             np.matmul(x.T, B, out=G0)
 
-        network = skmlp._network
+        network = skmlp._execution
         work_per_row = X.shape[1] * self.width + self.width * self.n_outputs
         with network.SingleThreadedBlas() as n_threads:
             network._for_each_chunk(
@@ -240,7 +242,9 @@ def loop_runner(estimator, X, y, epochs):
     """The solver's steps on the objective, without the estimator around
     them (validation, bookkeeping of the epochs): what the network and
     solver modules cost alone."""
-    network = Network((X.shape[1], *estimator.hidden_layer_sizes, len(np.unique(y))))
+    network = ParameterLayout(
+        (X.shape[1], *estimator.hidden_layer_sizes, len(np.unique(y)))
+    )
 
     def run():
         objective = Objective(network, X, y, np.ones(len(y)), estimator.alpha)
@@ -309,10 +313,10 @@ def chunk_breakdown(dtype, repeats, calls=50):
 
     Microseconds per call, the median of the repeats of ``calls`` calls.
     """
-    rows = skmlp._network.CHUNK_SIZE
+    rows = skmlp._objective.CHUNK_SIZE
     n_features, width, n_outputs = 100, 256, 3
     X, y = synthetic(rows, n_features, n_outputs, dtype)
-    network = Network((n_features, width, n_outputs))
+    network = ParameterLayout((n_features, width, n_outputs))
     theta = network.initialize(np.random.RandomState(0), dtype)
     objective = Objective(network, X, y, np.ones(rows, dtype), ALPHA, n_threads=1)
     floor = GemmFloor(X, width, n_outputs)

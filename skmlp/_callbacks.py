@@ -98,7 +98,7 @@ class EpochCallbacks:
 
         Parameters
         ----------
-        network : Network
+        network : ParameterLayout
             The layout of ``theta``.
         theta : ndarray
             The parameters after the epoch. Copied only if a callback asks

@@ -13,7 +13,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._network import Network, Objective
+from ._layout import ParameterLayout
+from ._objective import Objective
 
 
 def check_gradients(
@@ -92,14 +93,14 @@ def check_gradients(
                 f"`y` has classes {unseen} not in the estimator's classes_ {classes}."
             )
         layer_sizes = (X.shape[1], *(coef.shape[1] for coef in estimator.coefs_))
-        network = Network(layer_sizes)
+        network = ParameterLayout(layer_sizes)
         theta = network.pack(estimator.coefs_, estimator.intercepts_, np.float64)
     else:
         estimator._validate_params()
         X, y = check_X_y(X, y, accept_sparse=["csr", "csc"], dtype=np.float64)
         classes = unique_labels(y)
         hidden_layer_sizes = estimator._validate_hidden_layer_sizes()
-        network = Network((X.shape[1], *hidden_layer_sizes, len(classes)))
+        network = ParameterLayout((X.shape[1], *hidden_layer_sizes, len(classes)))
         if random_state is None:
             random_state = estimator.random_state
         # fit draws from check_random_state(random_state) first of all: the

@@ -28,7 +28,9 @@ from sklearn.utils.validation import (
 )
 
 from . import _callbacks, _persistence
-from ._network import Network, Objective, SingleThreadedBlas, forward_log_proba
+from ._execution import SingleThreadedBlas
+from ._layout import ParameterLayout
+from ._objective import Objective, forward_log_proba
 from ._solvers import GradientDescent, NesterovAcceleratedGradient
 
 # Folders whose frames a warning skips to point at the user's call, as
@@ -505,7 +507,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         )
         y_codes = self._encode_labels(y, incremental, first_call)
 
-        network = Network((X.shape[1], *hidden_layer_sizes, len(self.classes_)))
+        network = ParameterLayout((X.shape[1], *hidden_layer_sizes, len(self.classes_)))
         if first_call or not fitted:
             self._rng = check_random_state(self.random_state)
             theta = network.initialize(self._rng, X.dtype)

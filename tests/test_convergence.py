@@ -9,7 +9,8 @@ from sklearn.metrics import log_loss
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import SoftplusMLPClassifier
-from skmlp._network import Network, Objective
+from skmlp._layout import ParameterLayout
+from skmlp._objective import Objective
 from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -87,7 +88,7 @@ def test_no_hidden_layer_is_logistic_regression_with_c_one_over_alpha(iris):
 def test_gd_and_nag_stay_under_their_bounds_with_lr_one_over_L(iris):
     X, y = iris
     alpha = 1.0
-    network = Network((4, 3))
+    network = ParameterLayout((4, 3))
     objective = Objective(network, X, y, np.ones(len(y)), alpha)
     L = lipschitz_bound(X, alpha)
     x_star = logistic_minimiser(X, y, alpha)
@@ -118,7 +119,7 @@ def test_restart_speeds_up_nag_on_an_ill_conditioned_convex_problem(iris, restar
     # Feature scales 3, 1, 1, 0.1: L / (alpha / n) is about 740.
     X = X * np.array([3.0, 1.0, 1.0, 0.1])
     alpha = 1.0
-    network = Network((4, 3))
+    network = ParameterLayout((4, 3))
     objective = Objective(network, X, y, np.ones(len(y)), alpha)
     L = lipschitz_bound(X, alpha)
     f_star = objective.value(logistic_minimiser(X, y, alpha))
@@ -169,7 +170,7 @@ def test_auto_stays_under_the_accelerated_bound_of_its_steps(iris):
     """
     X, y = iris
     alpha = 1.0
-    network = Network((4, 3))
+    network = ParameterLayout((4, 3))
     objective = Objective(network, X, y, np.ones(len(y)), alpha)
     x_star = logistic_minimiser(X, y, alpha)
     f_star = objective.value(x_star)

@@ -7,7 +7,7 @@ from sklearn.datasets import load_iris
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import SoftplusMLPClassifier, check_gradients
-from skmlp._network import Objective
+from skmlp._objective import Objective
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skmlp._mlp
 from skmlp import DivergenceError, SoftplusMLPClassifier
-from skmlp._network import Network, Objective
+from skmlp._layout import ParameterLayout
+from skmlp._objective import Objective
 
 LR = 0.05  # every test passes its learning rate: the default may change
 
@@ -62,7 +63,7 @@ def _no_stop(max_iter):
 
 
 def _theta(clf):
-    network = Network([clf.n_features_in_, *[c.shape[1] for c in clf.coefs_]])
+    network = ParameterLayout([clf.n_features_in_, *[c.shape[1] for c in clf.coefs_]])
     return network, network.pack(clf.coefs_, clf.intercepts_, clf.coefs_[0].dtype)
 
 

@@ -5,8 +5,9 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
-import skmlp._network
-from skmlp._network import Network, Objective, forward_log_proba
+import skmlp._objective
+from skmlp._layout import ParameterLayout
+from skmlp._objective import Objective, forward_log_proba
 
 N_FEATURES = 4
 N_CLASSES = 3
@@ -15,7 +16,7 @@ N_CLASSES = 3
 def _problem(hidden, n_samples=23, alpha=0.3, seed=0, dtype=np.float64):
     """A small random network and objective with sample weights and alpha > 0."""
     rng = np.random.RandomState(seed)
-    network = Network((N_FEATURES, *hidden, N_CLASSES))
+    network = ParameterLayout((N_FEATURES, *hidden, N_CLASSES))
     theta = network.initialize(rng, dtype)
     X = rng.normal(size=(n_samples, N_FEATURES)).astype(dtype)
     y = np.arange(n_samples) % N_CLASSES
@@ -71,7 +72,7 @@ def _reference_gradient_one_hidden_layer(W0, b0, W1, b1, X, y, sample_weight, al
 
 
 def test_number_of_parameters_is_131_for_4_16_3():
-    assert Network((4, 16, 3)).n_params == 131
+    assert ParameterLayout((4, 16, 3)).n_params == 131
     assert 16 * 4 + 16 + 3 * 16 + 3 == 131
 
 
@@ -83,7 +84,7 @@ def test_number_of_parameters_is_131_for_4_16_3():
     ],
 )
 def test_number_of_parameters_is_sum_of_fan_in_plus_one_times_fan_out(hidden, expected):
-    network = Network((4, *hidden, 3))
+    network = ParameterLayout((4, *hidden, 3))
     assert network.n_params == expected
     assert network.n_layers == len(hidden) + 1
     rng = np.random.RandomState(0)
@@ -91,7 +92,7 @@ def test_number_of_parameters_is_sum_of_fan_in_plus_one_times_fan_out(hidden, ex
 
 
 def test_pack_then_unpack_round_trips_shapes_values_and_dtype():
-    network = Network((4, 7, 5, 3))
+    network = ParameterLayout((4, 7, 5, 3))
     rng = np.random.RandomState(0)
     coefs = [rng.normal(size=s) for s in [(4, 7), (7, 5), (5, 3)]]
     intercepts = [rng.normal(size=n) for n in (7, 5, 3)]
@@ -110,7 +111,7 @@ def test_pack_then_unpack_round_trips_shapes_values_and_dtype():
 
 
 def test_pack_rejects_layers_of_the_wrong_shape():
-    network = Network((4, 7, 3))
+    network = ParameterLayout((4, 7, 3))
     with pytest.raises(ValueError, match="does not fit the network"):
         network.pack(
             [np.zeros((4, 6)), np.zeros((6, 3))], [np.zeros(6), np.zeros(3)], float
@@ -118,7 +119,7 @@ def test_pack_rejects_layers_of_the_wrong_shape():
 
 
 def test_unpack_gives_views_that_write_through_to_theta():
-    network = Network((4, 7, 3))
+    network = ParameterLayout((4, 7, 3))
     theta = np.arange(network.n_params, dtype=np.float64)
     coefs, intercepts = network.unpack(theta)
     for part in coefs + intercepts:
@@ -132,7 +133,7 @@ def test_unpack_gives_views_that_write_through_to_theta():
 
 
 def test_initialize_is_glorot_uniform_and_reproducible():
-    network = Network((4, 16, 3))
+    network = ParameterLayout((4, 16, 3))
     theta = network.initialize(np.random.RandomState(0), np.float64)
     assert_array_equal(theta, network.initialize(np.random.RandomState(0), np.float64))
     coefs, intercepts = network.unpack(theta)
@@ -249,7 +250,7 @@ def test_chunked_objective_equals_one_chunk(monkeypatch, hidden):
     network, one_chunk, theta = _problem(hidden, n_samples=50)
     loss, gradient = one_chunk.value_and_gradient(theta)
     log_proba = forward_log_proba(*network.unpack(theta), one_chunk.X)
-    monkeypatch.setattr(skmlp._network, "CHUNK_SIZE", 7)
+    monkeypatch.setattr(skmlp._objective, "CHUNK_SIZE", 7)
     chunked = Objective(
         network, one_chunk.X, one_chunk.y, one_chunk.sample_weight, one_chunk.alpha
     )
@@ -265,7 +266,7 @@ def test_chunked_objective_equals_one_chunk(monkeypatch, hidden):
 @pytest.mark.parametrize("chunk_size", [None, 9])
 def test_sparse_csr_input_gives_the_dense_objective(monkeypatch, chunk_size):
     if chunk_size is not None:
-        monkeypatch.setattr(skmlp._network, "CHUNK_SIZE", chunk_size)
+        monkeypatch.setattr(skmlp._objective, "CHUNK_SIZE", chunk_size)
     network, dense, theta = _problem((4, 3), n_samples=40)
     X = dense.X.copy()
     X[np.abs(X) < 0.8] = 0.0  # about half the entries
@@ -324,7 +325,7 @@ def test_evaluations_in_any_order_give_what_a_fresh_objective_gives(
     # and thetas changed in place, in any order, must not see stale
     # buffers.
     if chunk_size is not None:
-        monkeypatch.setattr(skmlp._network, "CHUNK_SIZE", chunk_size)
+        monkeypatch.setattr(skmlp._objective, "CHUNK_SIZE", chunk_size)
     network, objective, theta = _problem((5, 4), n_samples=50)
     if sparse:
         X = objective.X.copy()
@@ -354,7 +355,7 @@ def test_forward_log_proba_gives_the_log_softmax_of_every_row(monkeypatch):
     logits = np.logaddexp(0.0, X @ coefs[0] + intercepts[0]) @ coefs[1] + intercepts[1]
     expected = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
     assert_allclose(forward_log_proba(coefs, intercepts, X), expected, rtol=1e-13)
-    monkeypatch.setattr(skmlp._network, "CHUNK_SIZE", 8)
+    monkeypatch.setattr(skmlp._objective, "CHUNK_SIZE", 8)
     assert_allclose(forward_log_proba(coefs, intercepts, X), expected, rtol=1e-13)
 
 
@@ -365,7 +366,7 @@ def test_set_rows_gives_the_objective_of_the_new_rows(monkeypatch, chunk_size):
     # made for) with other weight sums, then sparse rows, must each give
     # what a fresh objective of those rows gives.
     if chunk_size is not None:
-        monkeypatch.setattr(skmlp._network, "CHUNK_SIZE", chunk_size)
+        monkeypatch.setattr(skmlp._objective, "CHUNK_SIZE", chunk_size)
     network, objective, theta = _problem((5, 4), n_samples=50)
     X, y, weight = objective.X, objective.y, objective.sample_weight
     moving = Objective(network, X[:20], y[:20], weight[:20], objective.alpha)

@@ -11,7 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import DivergenceError, SoftplusMLPClassifier
-from skmlp._network import Network, Objective
+from skmlp._layout import ParameterLayout
+from skmlp._objective import Objective
 from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -201,7 +202,7 @@ def test_nag_backtracking_follows_its_rules_step_by_step(iris):
     X, y = iris
     layer_sizes = (4, 8, 3)
     weights = np.ones(len(y))
-    network = Network(layer_sizes)
+    network = ParameterLayout(layer_sizes)
     objective = LastGradientCall(Objective(network, X, y, weights, 0.0))
 
     def reference_loss(theta):

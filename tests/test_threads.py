@@ -10,9 +10,12 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import skmlp._network
+import skmlp._execution
+import skmlp._objective
 from skmlp import SoftplusMLPClassifier
-from skmlp._network import Network, Objective, SingleThreadedBlas, forward_log_proba
+from skmlp._execution import SingleThreadedBlas
+from skmlp._layout import ParameterLayout
+from skmlp._objective import Objective, forward_log_proba
 
 # 1100 rows are three chunks of 512 rows, the last one short.
 X, Y = make_classification(
@@ -30,7 +33,7 @@ def _blas_threads():
 def two_threads(monkeypatch):
     """Two BLAS threads, hence two workers, even for the small problems of
     these tests; skip where BLAS cannot have two."""
-    monkeypatch.setattr(skmlp._network, "MIN_THREADED_WORK", 0)
+    monkeypatch.setattr(skmlp._execution, "MIN_THREADED_WORK", 0)
     if not _blas_threads():
         pytest.skip("threadpoolctl finds no BLAS library to read the limit from")
     with threadpool_limits(2, user_api="blas"):
@@ -43,13 +46,13 @@ def two_threads(monkeypatch):
 def threaded_calls(monkeypatch):
     """The number of times the chunks of a call ran on several threads."""
     calls = []
-    real = skmlp._network._run_threads
+    real = skmlp._execution._run_threads
 
     def counting(n_threads, *args):
         calls.append(n_threads)
         return real(n_threads, *args)
 
-    monkeypatch.setattr(skmlp._network, "_run_threads", counting)
+    monkeypatch.setattr(skmlp._execution, "_run_threads", counting)
     return calls
 
 
@@ -117,10 +120,10 @@ def test_objective_and_log_proba_do_not_depend_on_the_number_of_threads(
     # has 12288 weights, whose sum of squares OpenBLAS would split between
     # its threads (it does so for dot products of more than 10000 numbers),
     # changing its rounding; the large alpha makes that sum the loss.
-    monkeypatch.setattr(skmlp._network, "CHUNK_SIZE", chunk_size)
+    monkeypatch.setattr(skmlp._objective, "CHUNK_SIZE", chunk_size)
     # Seed 1: with seed 0 the two sums of squares happen to round alike.
     rng = np.random.RandomState(1)
-    network = Network((X.shape[1], *hidden, 3))
+    network = ParameterLayout((X.shape[1], *hidden, 3))
     theta = network.initialize(rng, np.float64)
     weight = rng.uniform(0.5, 2.0, len(Y))
     objective = Objective(network, X, Y, weight, alpha)
@@ -139,7 +142,7 @@ def test_objective_and_log_proba_do_not_depend_on_the_number_of_threads(
 def test_a_loop_within_single_threaded_blas_passes_the_thread_count_on(
     two_threads, threaded_calls
 ):
-    network = Network((X.shape[1], 16, 3))
+    network = ParameterLayout((X.shape[1], 16, 3))
     theta = network.initialize(np.random.RandomState(0), np.float64)
     with SingleThreadedBlas() as n_threads:
         assert n_threads == 2
@@ -158,7 +161,7 @@ def test_a_loop_within_single_threaded_blas_passes_the_thread_count_on(
 
 
 def test_blas_limit_of_one_runs_serially(monkeypatch, threaded_calls):
-    monkeypatch.setattr(skmlp._network, "MIN_THREADED_WORK", 0)
+    monkeypatch.setattr(skmlp._execution, "MIN_THREADED_WORK", 0)
     with threadpool_limits(1, user_api="blas"):
         _fit(X)
     assert threaded_calls == []
@@ -166,10 +169,10 @@ def test_blas_limit_of_one_runs_serially(monkeypatch, threaded_calls):
 
 def test_calls_with_little_work_run_serially(two_threads, monkeypatch, threaded_calls):
     # 1100 rows x (12*24 + 24*8 + 8*3) multiply-adds: 554400.
-    monkeypatch.setattr(skmlp._network, "MIN_THREADED_WORK", 554401)
+    monkeypatch.setattr(skmlp._execution, "MIN_THREADED_WORK", 554401)
     _fit(X)
     assert threaded_calls == []
-    monkeypatch.setattr(skmlp._network, "MIN_THREADED_WORK", 554400)
+    monkeypatch.setattr(skmlp._execution, "MIN_THREADED_WORK", 554400)
     _fit(X)
     assert threaded_calls
 
@@ -178,13 +181,13 @@ def test_chunks_run_with_single_threaded_blas_and_the_limit_comes_back(
     monkeypatch, two_threads
 ):
     seen = []
-    real = skmlp._network._forward
+    real = skmlp._objective._forward
 
     def recording(*args):
         seen.extend(_blas_threads())
         return real(*args)
 
-    monkeypatch.setattr(skmlp._network, "_forward", recording)
+    monkeypatch.setattr(skmlp._objective, "_forward", recording)
     before = _blas_threads()
     _fit(X)
     assert seen and set(seen) == {1}
@@ -196,15 +199,15 @@ def test_an_error_in_a_chunk_reaches_the_caller_and_restores_blas(
     monkeypatch, two_threads, failing_rows
 ):
     # Chunks of 512 rows fail on both threads; the last, short one on one.
-    real = skmlp._network._forward
+    real = skmlp._objective._forward
 
     def failing(chunk, layers, logits):
         if logits.shape[1] == failing_rows:
             raise FloatingPointError(f"a chunk of {failing_rows} rows")
         return real(chunk, layers, logits)
 
-    monkeypatch.setattr(skmlp._network, "_forward", failing)
-    network = Network((X.shape[1], 16, 3))
+    monkeypatch.setattr(skmlp._objective, "_forward", failing)
+    network = ParameterLayout((X.shape[1], 16, 3))
     theta = network.initialize(np.random.RandomState(0), np.float64)
     objective = Objective(network, X, Y, np.ones(len(Y)), alpha=0.0)
     before = _blas_threads()

@@ -1,9 +1,9 @@
-"""The network's mathematics on one flat parameter vector.
+"""The training objective of a set of rows as a function of the flat vector.
 
-A ``Network`` knows the layer sizes and where each weight matrix and intercept
-vector lives inside a flat vector ``theta``; ``Objective`` is the training
-objective of one set of rows as a function of ``theta``. Solvers see only the
-flat vector and the objective, never layers.
+``Objective`` is the training objective of one set of rows as a function of
+``theta`` (see :class:`~skmlp._layout.ParameterLayout` for its layout);
+``forward_log_proba`` is the forward pass alone. Solvers see only the flat
+vector and the objective, never layers.
 
 The objective is scikit-learn's ``MLPClassifier`` one, with sample weights::
 
@@ -12,102 +12,23 @@ The objective is scikit-learn's ``MLPClassifier`` one, with sample weights::
 Rows are processed in chunks of ``CHUNK_SIZE`` rows, in preallocated buffers,
 so that no buffer grows with the number of samples and a chunk's activations
 stay in cache. The chunks may be processed by several threads (see
-``_for_each_chunk``), each with single-threaded BLAS (``SingleThreadedBlas``);
+:func:`~skmlp._execution._for_each_chunk`), each with single-threaded BLAS;
 their boundaries and the order in which their partial sums are added up
 depend on nothing but the data, so results do not depend on the number of
 threads.
 """
 
-import threading
-
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import ThreadpoolController
 
 from ._activations import log_softmax_inplace, softplus_inplace
+from ._execution import SingleThreadedBlas, _for_each_chunk
+from ._layout import ParameterLayout
 
 # Rows per chunk: small enough for a chunk's activations to stay in cache,
 # large enough for the matrix products to run at full BLAS speed. Changing it
 # changes results at the rounding level (the order of the sums over rows).
 CHUNK_SIZE = 512
-
-
-class Network:
-    """Layer sizes and the layout of the flat parameter vector.
-
-    Parameters
-    ----------
-    layer_sizes : sequence of int
-        ``(n_features, *hidden_layer_sizes, n_outputs)``.
-
-    Notes
-    -----
-    Layer ``l`` stores ``coefs[l]`` of shape ``(fan_in, fan_out)`` row-major,
-    followed by ``intercepts[l]`` of shape ``(fan_out,)``. The number of
-    parameters is ``sum_l (fan_in_l + 1) * fan_out_l``: 131 for 4 -> 16 -> 3.
-    """
-
-    def __init__(self, layer_sizes):
-        self.layer_sizes = tuple(int(n) for n in layer_sizes)
-        self._slices = []
-        self._blocks = []
-        offset = 0
-        for fan_in, fan_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
-            coef = slice(offset, offset + fan_in * fan_out)
-            offset = coef.stop
-            intercept = slice(offset, offset + fan_out)
-            offset = intercept.stop
-            self._slices.append((coef, intercept, (fan_in, fan_out)))
-            self._blocks.append((slice(coef.start, offset), (fan_in + 1, fan_out)))
-        self.n_params = offset
-
-    @property
-    def n_layers(self):
-        """Number of weight layers (hidden layers + 1)."""
-        return len(self._slices)
-
-    def unpack(self, theta):
-        """Views of ``theta`` as lists ``coefs`` and ``intercepts``."""
-        coefs = [theta[c].reshape(shape) for c, _, shape in self._slices]
-        intercepts = [theta[b] for _, b, _ in self._slices]
-        return coefs, intercepts
-
-    def blocks(self, theta):
-        """Views of ``theta`` as every layer's coefficients stacked over its
-        intercepts, of shapes ``(fan_in + 1, fan_out)``.
-
-        The layout stores them one after the other, so that appending a
-        column of ones to a layer's input rows gives its pre-activations,
-        intercepts included, in one matrix product, and the transposed
-        product gives the gradient of both.
-        """
-        return [theta[block].reshape(shape) for block, shape in self._blocks]
-
-    def pack(self, coefs, intercepts, dtype):
-        """A new flat vector holding copies of ``coefs`` and ``intercepts``."""
-        theta = np.empty(self.n_params, dtype=dtype)
-        for (c, b, shape), coef, intercept in zip(self._slices, coefs, intercepts):
-            if coef.shape != shape or intercept.shape != shape[1:]:
-                raise ValueError(
-                    f"Layer of shape {coef.shape} does not fit the network "
-                    f"{self.layer_sizes}."
-                )
-            theta[c] = coef.ravel()
-            theta[b] = intercept
-        return theta
-
-    def initialize(self, random_state, dtype):
-        """Glorot-uniform initial parameters, as MLPClassifier's for tanh/relu.
-
-        Weights and intercepts of layer ``l`` are drawn uniformly from
-        ``[-b, b]`` with ``b = sqrt(6 / (fan_in + fan_out))``.
-        """
-        theta = np.empty(self.n_params, dtype=dtype)
-        for c, b, (fan_in, fan_out) in self._slices:
-            bound = np.sqrt(6.0 / (fan_in + fan_out))
-            theta[c] = random_state.uniform(-bound, bound, fan_in * fan_out)
-            theta[b] = random_state.uniform(-bound, bound, fan_out)
-        return theta
 
 
 def forward_log_proba(coefs, intercepts, X, n_threads=None):
@@ -149,7 +70,7 @@ class Objective:
 
     Parameters
     ----------
-    network : Network
+    network : ParameterLayout
         The layout of ``theta``.
     X : {ndarray, sparse CSR matrix} of shape (n_samples, n_features)
         Input rows. They must not change while the objective is in use:
@@ -344,7 +265,7 @@ class Objective:
 
 class _Layers:
     """The parameters of every layer: its coefficients stacked over its
-    intercepts (see ``Network.blocks``), and views of both parts."""
+    intercepts (see ``ParameterLayout.blocks``), and views of both parts."""
 
     def __init__(self, blocks):
         self.blocks = blocks
@@ -362,7 +283,7 @@ class _Workspace:
     carries a row of ones below it, so that the layer's matrix product
     adds its intercepts and the transposed product sums dL/dz into their
     gradient, which saves two passes over each layer (see
-    ``Network.blocks``). For dense input that takes a transposed copy of
+    ``ParameterLayout.blocks``). For dense input that takes a transposed copy of
     the chunk's rows, made only once when an objective is one chunk;
     sparse input is used as it is, with the first layer's intercepts added
     apart.
@@ -400,7 +321,7 @@ class _Workspace:
         self._n_rows = None
         self.gradient = None
         if with_gradient:
-            network = Network(layer_sizes)
+            network = ParameterLayout(layer_sizes)
             self.gradient = np.empty(network.n_params, dtype)
             self.grad_blocks = network.blocks(self.gradient)
             self.grad_coefs, self.grad_intercepts = network.unpack(self.gradient)
@@ -527,158 +448,3 @@ def _product(a, b, out):
         out[...] = a @ b
     else:
         np.matmul(a, b, out=out)
-
-
-# The BLAS libraries loaded in the process, as threadpoolctl controls them;
-# looked up once, on first use.
-_blas_libraries = []
-_blas_lookup = threading.Lock()
-
-# Multiply-adds of a call below which the chunks run on the calling thread
-# alone: starting and synchronising threads ate the gain below about 1.5 ms
-# of work (a two-core AMD EPYC: 4.3 million multiply-adds ran 0.8 times as
-# fast on two threads, 8.5 million 1.1 times, 25 million 1.4 times).
-MIN_THREADED_WORK = 8_000_000
-
-# The limit that the outermost SingleThreadedBlas of each thread found.
-_blas_state = threading.local()
-
-
-def _blas():
-    with _blas_lookup:
-        if not _blas_libraries:
-            controller = ThreadpoolController().select(user_api="blas")
-            _blas_libraries.append(controller.lib_controllers)
-    return _blas_libraries[0]
-
-
-class SingleThreadedBlas:
-    """Context in which BLAS runs on one thread; entering it gives the BLAS
-    thread limit that was in force (as ``threadpoolctl.threadpool_limits``
-    or ``OPENBLAS_NUM_THREADS`` set it), which is the number of threads the
-    chunks may use.
-
-    With more threads, OpenBLAS splits some products and the sums of dot
-    products of more than 10000 numbers between them, which changes their
-    rounding: on one thread every product comes out the same whatever the
-    limit, and the worker threads of :func:`_for_each_chunk` do not
-    oversubscribe the cores. Entering and leaving costs a few microseconds,
-    and next to nothing when nested in another on the same thread (which
-    gives the outer one's limit), so a training loop can run wholly inside
-    it (reading the thread count first), which also keeps
-    OpenBLAS's own threads, which spin for about 0.1 s after a
-    multi-threaded call, from competing with the workers.
-    """
-
-    def __enter__(self):
-        outer = getattr(_blas_state, "limit", None)
-        self._outer = outer is not None
-        if self._outer:
-            # Nested on this thread: BLAS is on one thread already.
-            return outer
-        self._libraries = _blas()
-        self._limits = [library.num_threads for library in self._libraries]
-        for library, limit in zip(self._libraries, self._limits):
-            if limit != 1:
-                library.set_num_threads(1)
-        _blas_state.limit = max(self._limits, default=1)
-        return _blas_state.limit
-
-    def __exit__(self, *exception):
-        if self._outer:
-            return
-        _blas_state.limit = None
-        for library, limit in zip(self._libraries, self._limits):
-            if limit != 1:
-                library.set_num_threads(limit)
-
-
-def _for_each_chunk(n_samples, chunk_size, n_threads, work_per_row, work, commit=None):
-    """Call ``work(slot, start, stop)`` for every chunk of ``chunk_size``
-    rows, and after each chunk ``commit(slot)``, in chunk order.
-
-    ``slot`` numbers the buffers that ``work`` fills and ``commit`` reads:
-    a slot is not handed out again before its chunk is committed, and
-    ``commit`` is called for chunk ``k`` only after it was called for chunks
-    ``0..k-1``, which fixes the order of any sum that it accumulates. The
-    chunks run on up to ``n_threads`` threads, at most one per chunk, and
-    on the calling thread alone (with slot 0) when the call has less than
-    ``MIN_THREADED_WORK`` multiply-adds (``work_per_row`` per row). Call it
-    within ``SingleThreadedBlas``.
-    """
-    n_chunks = -(-n_samples // chunk_size)
-    n_threads = min(n_threads, n_chunks)
-    if n_threads > 1 and n_samples * work_per_row >= MIN_THREADED_WORK:
-        _run_threads(n_threads, n_samples, chunk_size, work, commit)
-        return
-    for start in range(0, n_samples, chunk_size):
-        work(0, start, min(start + chunk_size, n_samples))
-        if commit is not None:
-            commit(0)
-
-
-def _run_threads(n_threads, n_samples, chunk_size, work, commit):
-    """The threaded part of ``_for_each_chunk``.
-
-    A thread takes the next chunk and a free slot, works, and leaves the
-    slot with the finished chunks; whichever thread finds the next chunk in
-    order among them commits it, and the ones after it, outside the lock.
-    Two slots per thread let a thread go on while the chunk before its own
-    is still running on a thread that the operating system has paused.
-    """
-    n_chunks = -(-n_samples // chunk_size)
-    lock = threading.Condition()
-    free_slots = list(range(2 * n_threads - 1, -1, -1))
-    finished = {}
-    next_chunk = 0
-    next_commit = 0
-    committing = False
-    failures = []
-
-    def commit_in_order():
-        nonlocal next_commit, committing
-        while True:
-            with lock:
-                slot = finished.pop(next_commit, None)
-                if slot is None or failures:
-                    committing = False
-                    return
-            if commit is not None:
-                commit(slot)
-            with lock:
-                next_commit += 1
-                free_slots.append(slot)
-                lock.notify_all()
-
-    def run():
-        nonlocal next_chunk, committing
-        try:
-            while True:
-                with lock:
-                    while not free_slots and not failures:
-                        lock.wait()
-                    if failures or next_chunk == n_chunks:
-                        return
-                    chunk, slot = next_chunk, free_slots.pop()
-                    next_chunk += 1
-                start = chunk * chunk_size
-                work(slot, start, min(start + chunk_size, n_samples))
-                with lock:
-                    finished[chunk] = slot
-                    if committing:
-                        continue
-                    committing = True
-                commit_in_order()
-        except BaseException as exc:
-            with lock:
-                failures.append(exc)
-                lock.notify_all()
-
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(n_threads - 1)]
-    for thread in threads:
-        thread.start()
-    run()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
