@@ -12,7 +12,8 @@ probabilities and an ``ArgMax`` that picks the label. Here a pipeline with a
 scaler is exported, reloaded from its file in onnxruntime, and its
 predictions are compared with scikit-learn's.
 
-This example needs the ``onnx`` extra: ``pip install skmlp[onnx]``.
+This example needs the ``onnx`` extra: ``pip install ".[onnx]"`` from a
+clone of the repository.
 """
 
 # %%

@@ -40,7 +40,8 @@ def register_onnx_converter():
     Raises
     ------
     ImportError
-        If skl2onnx is not installed (``pip install skmlp[onnx]``).
+        If skl2onnx is not installed; install the ``onnx`` extra from a
+        clone of skmlp's repository with ``pip install ".[onnx]"``.
 
     See Also
     --------
@@ -55,10 +56,19 @@ def register_onnx_converter():
     about ``1e-6``; ``predict`` may differ only for rows where the two most
     probable classes tie to float32 precision.
     """
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import (
-        calculate_linear_classifier_output_shapes,
-    )
+    try:
+        from skl2onnx import update_registered_converter
+        from skl2onnx.common.shape_calculator import (
+            calculate_linear_classifier_output_shapes,
+        )
+    except ImportError as error:
+        # skmlp is installed from its repository, not from PyPI: an extra
+        # named after the package would find no distribution.
+        raise ImportError(
+            "register_onnx_converter needs skl2onnx, onnx and onnxruntime: "
+            "install the onnx extra from a clone of skmlp's repository with "
+            'pip install ".[onnx]"'
+        ) from error
 
     from ._mlp import SoftplusMLPClassifier
 

@@ -1,0 +1,41 @@
+"""The documentation as a reader meets it: install commands that work.
+
+skmlp is installed from a clone of its repository, not from PyPI, so every
+install command shown to a user must be the README's ``pip install ".[extra]"``
+form; ``pip install skmlp[extra]`` fails with "No matching distribution".
+"""
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+import skmlp
+
+ROOT = Path(__file__).resolve().parent.parent
+USER_TEXT = [
+    *sorted((ROOT / "docs").glob("*.rst")),
+    *sorted((ROOT / "docs").glob("*.md")),
+    *sorted((ROOT / "examples").glob("*.py")),
+    *sorted((ROOT / "skmlp").glob("*.py")),
+    ROOT / "README.md",
+]
+
+
+def test_user_text_installs_extras_from_a_clone_not_from_pypi():
+    from_pypi = re.compile(r"pip install\s+['\"]?skmlp\b")
+    offenders = [
+        f"{path.relative_to(ROOT)}: {line.strip()}"
+        for path in USER_TEXT
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if from_pypi.search(line)
+    ]
+    assert offenders == []
+
+
+def test_onnx_converter_without_skl2onnx_says_how_to_install_the_extra(monkeypatch):
+    # A None entry in sys.modules makes "import skl2onnx" raise ImportError.
+    monkeypatch.setitem(sys.modules, "skl2onnx", None)
+    with pytest.raises(ImportError, match=r'pip install "\.\[onnx\]"'):
+        skmlp.register_onnx_converter()
