@@ -6,6 +6,7 @@ so a build also checks that they all work.
 """
 
 import doctest
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -65,13 +66,42 @@ sphinx_gallery_conf = {
     "write_computation_times": False,
 }
 
+# MathJax is served from the site itself, so that the formulas typeset when
+# index.html is opened from disk with no network, and on a web server alike.
+# The files come from the sphinx-mathjax-offline package (MathJax 3.2.2, the
+# docs extra); its folder name is not an identifier, so it is located rather
+# than imported. The SVG output draws glyphs from paths inside the script:
+# the CHTML output would load web fonts, which browsers refuse to read from
+# file:// pages.
+_MATHJAX = importlib.util.find_spec("sphinx-mathjax-offline")
+mathjax_path = "mathjax/tex-svg.js"
+html_static_path = ["_static", str(Path(_MATHJAX.origin).parent / "static")]
+html_css_files = ["skmlp.css"]
+
 html_theme = "pydata_sphinx_theme"
 html_title = f"skmlp {release}"
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
+    # Every page of the top bar stays in it rather than under "More".
+    "header_links_before_dropdown": 8,
+    # The search box as an icon, so that the links and it share one row.
+    "navbar_persistent": ["search-button"],
 }
-html_sidebars = {"quick_start": [], "user_guide": []}
+# Pages without sub-pages get no left sidebar (it would be an empty
+# "Section Navigation" box); the API reference and the gallery keep theirs.
+html_sidebars = {
+    page: []
+    for page in (
+        "index",
+        "quick_start",
+        "user_guide",
+        "solver_measurements",
+        "export",
+        "scaling_out",
+        "performance",
+    )
+}
 
 
 def check_api_reference(app):
