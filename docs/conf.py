@@ -26,6 +26,7 @@ version = release = skmlp.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -36,6 +37,21 @@ extensions = [
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "BUILD.txt"]
 root_doc = "index"
+
+# Names of scikit-learn, NumPy, joblib, ... link to their projects' pages.
+# The inventories are kept in inventories/ so that the build needs no network;
+# sphinxext/make_inventories.py writes them from the installed packages.
+intersphinx_mapping = {
+    name: (url, str(DOCS / "inventories" / f"{name}.inv"))
+    for name, url in {
+        "python": "https://docs.python.org/3/",
+        "numpy": "https://numpy.org/doc/stable/",
+        "scipy": "https://docs.scipy.org/doc/scipy/",
+        "sklearn": "https://scikit-learn.org/stable/",
+        "joblib": "https://joblib.readthedocs.io/en/stable/",
+        "matplotlib": "https://matplotlib.org/stable/",
+    }.items()
+}
 
 # API reference: one page per public name, written by autosummary into
 # generated/ (git-ignored). numpydoc's own member tables are off because the

@@ -7,6 +7,7 @@ form; ``pip install skmlp[extra]`` fails with "No matching distribution".
 
 import re
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,28 @@ def test_onnx_converter_without_skl2onnx_says_how_to_install_the_extra(monkeypat
     monkeypatch.setitem(sys.modules, "skl2onnx", None)
     with pytest.raises(ImportError, match=r'pip install "\.\[onnx\]"'):
         skmlp.register_onnx_converter()
+
+
+def _inventory_names():
+    """Names in the intersphinx inventories kept in docs/inventories."""
+    names = set()
+    for path in (ROOT / "docs" / "inventories").glob("*.inv"):
+        header, _, body = path.read_bytes().partition(b"zlib.\n")
+        for line in zlib.decompress(body).decode().splitlines():
+            names.add(line.split(" ", 1)[0])
+    return names
+
+
+def test_docs_cite_only_names_their_offline_inventories_can_link():
+    # Sphinx silently leaves an unknown external name unlinked; this finds it.
+    role = re.compile(r"[:}]`~?((?:sklearn|numpy|scipy|joblib|matplotlib)\.[\w.]+)`")
+    known = _inventory_names()
+    unknown = sorted(
+        {
+            f"{path.relative_to(ROOT)}: {name}"
+            for path in USER_TEXT
+            for name in role.findall(path.read_text(encoding="utf-8"))
+            if name not in known
+        }
+    )
+    assert unknown == []

@@ -202,3 +202,24 @@ def test_pages_load_nothing_from_the_web():
         for match in fetched.finditer(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "page, target",
+    [
+        ("quick_start.html", "sklearn.neural_network.MLPClassifier"),
+        ("quick_start.html", "sklearn.model_selection.GridSearchCV"),
+        ("user_guide.html", "sklearn.neural_network.MLPClassifier"),
+        ("scaling_out.html", "sklearn.pipeline.Pipeline"),
+        ("auto_examples/plot_grid_search.html", "sklearn.model_selection.GridSearchCV"),
+        ("auto_examples/plot_joblib_persistence.html", "joblib.dump"),
+    ],
+)
+def test_scikit_learn_numpy_and_joblib_names_link_to_their_docs(page, target):
+    _require((HTML / "index.html").exists(), f"the docs are not built in {HTML}")
+    site = {
+        "sklearn": "https://scikit-learn.org/stable/modules/generated/",
+        "joblib": "https://joblib.readthedocs.io/en/stable/generated/",
+    }[target.split(".")[0]]
+    link = f'href="{site}{target}.html#{target}"'
+    assert link in (HTML / page).read_text(encoding="utf-8")
