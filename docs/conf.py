@@ -28,6 +28,7 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    "matplotlib.sphinxext.plot_directive",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     # Some pages (performance, solver measurements) are Markdown.
@@ -66,6 +67,16 @@ autodoc_default_options = {
     "members": True,
     "exclude-members": "set_fit_request,set_partial_fit_request,set_score_request",
 }
+
+# The quick start's code runs in plot directives (and as doctests, see
+# check_quick_start), which show the code and then the figure it draws.
+plot_include_source = True
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 96)]
+# The quick start saves a model into skmlp-output/ (git-ignored) of the
+# folder the build runs in, as the doctest run does.
+plot_working_directory = "."
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",

@@ -223,3 +223,13 @@ def test_scikit_learn_numpy_and_joblib_names_link_to_their_docs(page, target):
     }[target.split(".")[0]]
     link = f'href="{site}{target}.html#{target}"'
     assert link in (HTML / page).read_text(encoding="utf-8")
+
+
+def test_quick_start_shows_the_figure_its_loss_curve_code_draws():
+    _require((HTML / "index.html").exists(), f"the docs are not built in {HTML}")
+    source = (HTML / "quick_start.html").read_text(encoding="utf-8")
+    code_at = source.index("from_estimator")
+    images = re.findall(r'<img [^>]*src="([^"]+\.png)"', source[code_at:])
+    assert images, "no figure after the LossCurveDisplay code"
+    png = (HTML / images[0]).read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
