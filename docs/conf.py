@@ -60,9 +60,10 @@ intersphinx_mapping = {
 autosummary_generate = True
 numpydoc_show_class_members = False
 numpydoc_validation_checks = set()
-# Members of scikit-learn's mixins (get_params, score, ...) and the
+# The estimator's page lists the methods it inherits from scikit-learn too
+# (score, get_params, set_params; templates/estimator.rst). The
 # set_*_request methods scikit-learn generates for metadata routing are left
-# out: their docstrings cross-reference scikit-learn's own glossary and labels.
+# out: one per method, they say nothing particular to skmlp.
 autodoc_default_options = {
     "members": True,
     "exclude-members": "set_fit_request,set_partial_fit_request,set_score_request",
@@ -156,6 +157,24 @@ def check_quick_start(app):
         )
 
 
+def note_set_callbacks_version(app, what, name, obj, options, lines):
+    """Say on the API page that set_callbacks needs scikit-learn 1.9.
+
+    The method and its docstring are scikit-learn's, copied onto the
+    estimator only where sklearn.callback exists.
+    """
+    if name == "skmlp.SoftplusMLPClassifier.set_callbacks":
+        lines += [
+            "",
+            ".. note::",
+            "",
+            "   Present with scikit-learn 1.9 or later only: it comes from",
+            "   :class:`sklearn.callback.CallbackSupportMixin`. See",
+            "   :ref:`scaling_out` for the callbacks it takes.",
+        ]
+
+
 def setup(app):
+    app.connect("autodoc-process-docstring", note_set_callbacks_version)
     app.connect("builder-inited", check_api_reference)
     app.connect("builder-inited", check_quick_start)

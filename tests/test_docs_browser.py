@@ -233,3 +233,14 @@ def test_quick_start_shows_the_figure_its_loss_curve_code_draws():
     assert images, "no figure after the LossCurveDisplay code"
     png = (HTML / images[0]).read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_estimator_page_documents_inherited_methods_and_the_callbacks_version():
+    _require((HTML / "index.html").exists(), f"the docs are not built in {HTML}")
+    page = (HTML / "generated" / "skmlp.SoftplusMLPClassifier.html").read_text(
+        encoding="utf-8"
+    )
+    for method in ["fit", "score", "get_params", "set_params"]:
+        assert f'id="skmlp.SoftplusMLPClassifier.{method}"' in page, method
+    if 'id="skmlp.SoftplusMLPClassifier.set_callbacks"' in page:
+        assert "scikit-learn 1.9 or later" in page

@@ -107,11 +107,18 @@ def sklearn_entries():
         or importlib.util.find_spec(f"sklearn.{name}") is not None
     ]
     modules = [m for m in modules if m not in ("sklearn.externals",)]
-    return _per_name_pages(
+    entries = _per_name_pages(
         modules,
         lambda name: f"modules/generated/{name}.html",
         lambda name: f"api/{name}.html" if name != "sklearn" else "api/index.html",
     )
+    # The user-guide sections that the docstrings of the inherited methods
+    # (score, get_metadata_routing) cite with :ref:.
+    entries += [
+        ("accuracy_score", "std:label", "modules/model_evaluation.html#accuracy-score"),
+        ("metadata_routing", "std:label", "metadata_routing.html#metadata-routing"),
+    ]
+    return entries
 
 
 def numpy_entries():
@@ -270,7 +277,10 @@ def write_inventory(path, project, version, entries):
     for name, role, uri in sorted(set(entries)):
         if uri.endswith(f"#{name}"):
             uri = uri[: -len(name)] + "$"
-        lines.append(f"{name} {role} 1 {uri} -\n")
+        # Labels need a title; "-" stands for the name itself.
+        title = name.replace("_", " ").capitalize() if role == "std:label" else "-"
+        priority = -1 if role == "std:label" else 1
+        lines.append(f"{name} {role} {priority} {uri} {title}\n")
     header = (
         "# Sphinx inventory version 2\n"
         f"# Project: {project}\n"
