@@ -4,12 +4,11 @@ Checking the gradient on several architectures
 ==============================================
 
 Back-propagation is easy to get subtly wrong while training still seems to
-work: the original study dropped a factor :math:`W_1^T` from its first-layer
-gradient and could check only a network with one hidden unit, because its
-finite differences needed a vector of parameters. skmlp keeps all the
-parameters in one flat vector, so :func:`~skmlp.check_gradients` compares
-the analytic gradient with central finite differences along every
-coordinate, for any ``hidden_layer_sizes``.
+work: leaving out the factor :math:`W_1^T` of the first layer's gradient,
+for example, still lowers the loss. skmlp keeps all the parameters in one
+flat vector, so :func:`~skmlp.check_gradients` compares the analytic
+gradient with central finite differences along every coordinate, for any
+``hidden_layer_sizes``.
 """
 
 # %%
@@ -21,7 +20,10 @@ coordinate, for any ``hidden_layer_sizes``.
 # runs on the objective ``fit`` minimises, L2 penalty and sample weights
 # included: at the initial weights for an unfitted estimator, at the fitted
 # weights otherwise. In float64 a correct gradient gives about
-# :math:`10^{-9}`; a wrong one, an error of order one.
+# :math:`10^{-9}` away from a stationary point; a wrong one, an error of
+# order one. Near a minimum, where :math:`\lVert g \rVert` is tiny, the
+# rounding error of the differences dominates and the relative error grows
+# although the gradient is right, so check early in training.
 import warnings
 
 import matplotlib.pyplot as plt
@@ -80,14 +82,14 @@ ax.legend()
 # ------------------------------------
 # A central difference :math:`(L(\theta + \epsilon e_i) - L(\theta - \epsilon
 # e_i)) / 2\epsilon` has a truncation error of order :math:`\epsilon^2` and a
-# rounding error of order :math:`u / \epsilon`, with :math:`u \approx 2.2
-# \cdot 10^{-16}` the float64 unit roundoff. The total is smallest near
-# :math:`\epsilon = u^{1/3} \approx 10^{-5}`, and the default
-# ``epsilon=1e-6`` is close to it. The study used forward differences
-# (the default of :func:`scipy.optimize.approx_fprime`), whose truncation
-# error is of order :math:`\epsilon`: they cannot get much below
-# :math:`\sqrt{u} \approx 10^{-8}`, and the study reported errors around
-# :math:`10^{-5}`.
+# rounding error of order :math:`\varepsilon / \epsilon`, with
+# :math:`\varepsilon \approx 2.2 \cdot 10^{-16}` the float64 machine
+# epsilon (twice the unit roundoff). The total is smallest near
+# :math:`\epsilon = \varepsilon^{1/3} \approx 6 \cdot 10^{-6}`, and the
+# default ``epsilon=1e-6`` is close to it. Forward differences (the default
+# of :func:`scipy.optimize.approx_fprime`) have a truncation error of order
+# :math:`\epsilon`: they cannot get much below
+# :math:`\sqrt{\varepsilon} \approx 1.5 \cdot 10^{-8}`.
 clf = SoftplusMLPClassifier(hidden_layer_sizes=(16,), alpha=0.1, random_state=0)
 epsilons = np.logspace(-10, -1, 19)
 sweep = [check_gradients(clf, X, y, epsilon=epsilon) for epsilon in epsilons]

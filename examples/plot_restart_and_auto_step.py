@@ -8,15 +8,16 @@ blow up when it is too large; a rate that is too small wastes iterations.
 Two options take the guessing out:
 
 * ``learning_rate_init='auto'`` finds the step by backtracking: at every
-  iteration it tries twice the last step and halves it until the loss
-  decreases enough (Beck and Teboulle's test), so the step follows the local
-  curvature up and down (the step in use is ``learning_rate_``);
+  step it starts from the last step, or twice it if that one passed at once,
+  and halves it until the loss decreases enough (Beck and Teboulle's test),
+  so the step follows the local curvature up and down (the step in use is
+  ``learning_rate_``);
 * ``restart='gradient'`` (the default) or ``'function'`` (O'Donoghue and
   Candes) resets NAG's momentum whenever the momentum points uphill, or the
   loss goes up, which stops the oscillations of a large step.
 
 This example compares them with fixed learning rates on the standardised
-Iris data, with the study's network (16 softplus units) and 350 iterations.
+Iris data, with one hidden layer of 16 softplus units and 350 iterations.
 See :ref:`user_guide` for the recurrences.
 """
 
@@ -69,7 +70,7 @@ ax.set_title("NAG: fixed learning rates and 'auto'")
 # %%
 # Without any tuning, ``'auto'`` ends on a step among the fixed rates that
 # do well (``learning_rate_`` above) and its loss falls about as fast as
-# theirs, while the study's 0.01 is still far behind after 350 iterations.
+# theirs, while 0.01 is still far behind after 350 iterations.
 # The searches cost extra evaluations of the loss (and, for NAG, some
 # gradients), so an iteration is dearer than with a fixed rate, but no rate
 # has to be tuned: compare the grid search of the learning rate in

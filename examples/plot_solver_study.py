@@ -1,22 +1,20 @@
 """
-========================================
-GD and NAG on Iris: the study, corrected
-========================================
+==================
+GD and NAG on Iris
+==================
 
-The study this package grew from trained a 4 -> 16 -> 3 network (softplus
-hidden layer, softmax output, cross-entropy loss) with steepest descent (GD)
-and Nesterov's accelerated gradient (NAG), both with a learning rate of 0.01
-for 350 iterations, and plotted the training loss and the test accuracy of
-each iteration. Its NAG took the gradient at the wrong point and its
-back-propagation dropped a factor :math:`W_1^T`. This example repeats the
-experiment with the corrected mathematics (see :ref:`user_guide`) and shows
-that its conclusion stands: NAG converges much faster than GD.
+A 4 -> 16 -> 3 network (softplus hidden layer, softmax output, cross-entropy
+loss) is trained with steepest descent (GD) and with Nesterov's accelerated
+gradient (NAG), both with a learning rate of 0.01 for 350 iterations, and
+the training loss and the test accuracy of each iteration are plotted. NAG
+converges much faster than GD. :ref:`user_guide` gives the mathematics of
+both solvers.
 """
 
 # %%
 # The data
 # --------
-# Iris has the study's shape: 150 rows, 4 features, 3 classes. A stratified
+# Iris has 150 rows, 4 features and 3 classes. A stratified
 # fifth is held out for testing. The features are standardised inside a
 # pipeline, so the scaler learns its means and deviations from the training
 # rows only.
@@ -39,7 +37,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 # %%
 # Training, with the test accuracy of every iteration
 # ----------------------------------------------------
-# The study's settings: 16 hidden units, learning rate 0.01, 350 full-batch
+# The settings: 16 hidden units, learning rate 0.01, 350 full-batch
 # iterations and no penalty (``alpha=0``). ``tol=0`` with
 # ``n_iter_no_change=350`` switches the early stop off, so that every run
 # takes its 350 iterations.
@@ -74,13 +72,15 @@ for solver in ["gd", "nag"]:
     )
 
 # %%
-# The study's figure
-# ------------------
+# Training loss and test accuracy per iteration
+# ----------------------------------------------
 # :class:`~skmlp.LossCurveDisplay` draws the training loss on the left axis
 # and the test accuracy, dashed and in the same colour, on the right axis.
 # Passing the first display's axes to the second puts both solvers on one
-# figure. The loss axis is logarithmic: a straight line there is a linear
-# rate of convergence.
+# figure. The loss axis is logarithmic. A straight line on it would mean a
+# linear rate of convergence only if the plotted quantity were
+# :math:`L - L^*`; the loss :math:`L` itself flattens as it nears its
+# minimum :math:`L^* > 0`.
 display = LossCurveDisplay.from_estimator(
     models["gd"],
     scores=test_accuracy["gd"],
@@ -125,7 +125,7 @@ for solver, model in models.items():
 # trains in a single call (up to the last bit: the same operations run in
 # the same order).
 with warnings.catch_warnings():
-    # A fixed budget of iterations is the point of the study.
+    # A fixed budget of iterations is the point of the comparison.
     warnings.simplefilter("ignore", ConvergenceWarning)
     fitted = study_model("nag").fit(X_train, y_train)
 print(
