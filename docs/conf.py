@@ -115,6 +115,14 @@ html_theme_options = {
     "header_links_before_dropdown": 8,
     # The search box as an icon, so that the links and it share one row.
     "navbar_persistent": ["search-button"],
+    # The examples' code is up to 88 columns wide: their pages give the
+    # right-hand column to it rather than to a table of contents.
+    # ("*" does not reach into folders, so no page matches two patterns.)
+    "secondary_sidebar_items": {
+        "*": ["page-toc", "sourcelink"],
+        "generated/*": ["page-toc", "sourcelink"],
+        "auto_examples/*": [],
+    },
 }
 # Pages without sub-pages get no left sidebar (it would be an empty
 # "Section Navigation" box); the API reference and the gallery keep theirs.
