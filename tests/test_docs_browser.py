@@ -191,6 +191,26 @@ def test_top_bar_shows_every_section_and_each_page_renders_its_math_offline():
         assert not re.search(r"\\[(\[]", page.visible_text), title
 
 
+def _pages_with_formulas():
+    if not HTML.exists():
+        return []
+    return sorted(
+        str(path.relative_to(HTML))
+        for path in HTML.rglob("*.html")
+        if "_sources" not in path.parts and _math_in_source(path.relative_to(HTML))
+    )
+
+
+def test_every_page_with_formulas_typesets_them_offline():
+    pages = _pages_with_formulas()
+    _require(pages, f"the docs are not built in {HTML}")
+    assert "auto_examples/plot_gradient_check.html" in pages
+    for target in pages:
+        page = _Page(rendered(target))
+        assert page.mathjax_outputs >= _math_in_source(target), target
+        assert not re.search(r"\\[(\[]", page.visible_text), target
+
+
 def test_pages_load_nothing_from_the_web():
     # What a page fetches by itself (scripts, styles, images) must be in the
     # build, or it is missing offline; links the reader follows may go out.
