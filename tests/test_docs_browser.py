@@ -189,6 +189,11 @@ def test_top_bar_shows_every_section_and_each_page_renders_its_math_offline():
         assert page.visible_text.strip(), f"{title}: {target} renders empty"
         assert page.mathjax_outputs >= _math_in_source(target), title
         assert not re.search(r"\\[(\[]", page.visible_text), title
+        source = (HTML / target).read_text(encoding="utf-8")
+        if "Section Navigation" in source:
+            start = source.index("Section Navigation")
+            sidebar = source[start : source.index("</nav>", start)]
+            assert "<a " in sidebar, f"{title}: empty Section Navigation box"
 
 
 def _pages_with_formulas():
