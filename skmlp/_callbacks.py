@@ -8,10 +8,11 @@ callback whose ``on_fit_task_end`` returns True after an epoch stops the
 training there. With an older scikit-learn everything here does nothing.
 """
 
-try:
-    from sklearn.callback import CallbackSupportMixin
-except ImportError:  # scikit-learn < 1.9 has no callback API.
-    CallbackSupportMixin = None
+from ._sklearn_compat import CallbackSupportMixin
+
+# What a fit learns from its data before training, which the model of every
+# epoch shares.
+_DATA_ATTRIBUTES = ("classes_", "n_features_in_", "feature_names_in_")
 
 
 def with_callback_support(cls):
@@ -84,7 +85,20 @@ class EpochCallbacks:
             else {"sample_weight": sample_weight},
         }
         self._epoch = None
+        self._data_attributes = {}
         self._context.call_on_fit_task_begin(estimator=estimator, **self._data)
+
+    def set_validated(self, model):
+        """Take the attributes that validating the data gave ``model``
+        (``classes_``, ...): the estimator has them only once it is fitted,
+        and the model of each epoch needs them."""
+        if self._context is None:
+            return
+        self._data_attributes = {
+            name: model.__dict__[name]
+            for name in _DATA_ATTRIBUTES
+            if name in model.__dict__
+        }
 
     def begin_epoch(self):
         """Call ``on_fit_task_begin`` for the epoch about to run."""
@@ -117,9 +131,10 @@ class EpochCallbacks:
             estimator=self._estimator,
             **self._data,
             # A callable, so that it runs only if some callback wants the model.
-            reconstruction_attributes=lambda: _fitted_attributes(
-                network, theta, n_iter
-            ),
+            reconstruction_attributes=lambda: {
+                **self._data_attributes,
+                **_fitted_attributes(network, theta, n_iter),
+            },
         )
 
     def end_fit(self):
