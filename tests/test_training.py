@@ -1,0 +1,145 @@
+"""The epoch loop: Ctrl-C anywhere, stopping, and its warnings."""
+
+import copy
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from interrupts import LineCounter
+from numpy.testing import assert_array_equal
+from sklearn.datasets import load_digits, load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.preprocessing import StandardScaler
+
+import skmlp
+from skmlp import SoftplusMLPClassifier
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+X_IRIS = StandardScaler().fit_transform(X_IRIS)
+MAX_EPOCHS = 4
+
+
+def _clf(**params):
+    params = {
+        "hidden_layer_sizes": (4,),
+        "learning_rate_init": 0.1,
+        "random_state": 0,
+        "tol": 0.0,
+        "n_iter_no_change": 100,
+        **params,
+    }
+    return SoftplusMLPClassifier(**params)
+
+
+def _quiet_fit(clf, X=X_IRIS, y=Y_IRIS):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return clf.fit(X, y)
+
+
+def _the_loops_modules():
+    """The files of the estimator and its loop, whose every line is a place
+    where a Ctrl-C can land."""
+    package = Path(skmlp.__file__).parent
+    return [package / name for name in ("_mlp.py", "_training.py", "_callbacks.py")]
+
+
+def _assert_same_model(a, b):
+    for name in ("coefs_", "intercepts_"):
+        for x, y in zip(getattr(a, name), getattr(b, name)):
+            assert_array_equal(x, y)
+    for name in ("n_iter_", "t_", "loss_curve_", "loss_", "best_loss_"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert a.validation_scores_ == b.validation_scores_
+    assert a.best_validation_score_ == b.best_validation_score_
+    assert a.learning_rate_ == b.learning_rate_
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param(dict(solver="nag", batch_size=50), id="nag-minibatches"),
+        pytest.param(dict(solver="gd", early_stopping=True), id="gd-early-stopping"),
+        pytest.param(
+            dict(solver="nag", learning_rate_init="auto"), id="nag-auto-full-batch"
+        ),
+    ],
+)
+def test_a_ctrl_c_on_any_line_leaves_the_model_of_a_finished_epoch(params):
+    # Ctrl-C before each line the estimator and its loop run, one fit per
+    # line: the estimator is either as it was (no epoch finished) or the
+    # model of fit(max_iter=n) for some n, in every attribute, including
+    # what the next partial_fit goes on from (solver state, generator).
+    references = {
+        n: _quiet_fit(_clf(max_iter=n, **params)) for n in range(1, MAX_EPOCHS + 1)
+    }
+    counter = LineCounter(_the_loops_modules())
+    with counter():
+        _quiet_fit(_clf(max_iter=MAX_EPOCHS, **params))
+    outcomes = set()
+    for line in range(1, counter.count + 1):
+        clf = _clf(max_iter=MAX_EPOCHS, **params)
+        before = copy.deepcopy(clf.__dict__)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with LineCounter(_the_loops_modules(), interrupt_at=line)():
+                    clf.fit(X_IRIS, Y_IRIS)
+                raised = False
+            except KeyboardInterrupt:
+                raised = True
+        if not hasattr(clf, "coefs_"):
+            assert raised, line
+            assert clf.__dict__.keys() == before.keys(), line
+            outcomes.add(0)
+            continue
+        reference = references[clf.n_iter_]
+        _assert_same_model(clf, reference)
+        outcomes.add(clf.n_iter_)
+        if not raised and clf.n_iter_ < MAX_EPOCHS:
+            assert any("interrupted" in str(w.message) for w in caught), line
+        if "early_stopping" not in params:
+            clf.partial_fit(X_IRIS, Y_IRIS)
+            _assert_same_model(
+                clf, copy.deepcopy(reference).partial_fit(X_IRIS, Y_IRIS)
+            )
+    # The interrupts landed before the first epoch, in each epoch and after
+    # the last.
+    assert outcomes == set(range(MAX_EPOCHS + 1))
+
+
+def test_n_iter_no_change_inf_trains_to_max_iter():
+    # scikit-learn's test_n_iter_no_change_inf: with a tolerance no epoch can
+    # meet, n_iter_no_change=np.inf never stops training; 10 stops it after
+    # the 11 epochs that follow the first.
+    X, y = load_digits(n_class=2, return_X_y=True)
+    X, y = X[:100] / 16, y[:100]
+    params = dict(hidden_layer_sizes=(8,), tol=1e9, max_iter=40, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(40\)"):
+        clf = SoftplusMLPClassifier(n_iter_no_change=np.inf, **params).fit(X, y)
+    assert clf.n_iter_ == 40
+    stopped = SoftplusMLPClassifier(n_iter_no_change=10, **params).fit(X, y)
+    assert stopped.n_iter_ == 12
+
+
+@pytest.mark.parametrize(
+    "batch_size, prefix", [(None, "Maximum"), (50, "Stochastic Optimizer: Maximum")]
+)
+def test_the_convergence_warning_calls_only_mini_batches_stochastic(batch_size, prefix):
+    with pytest.warns(ConvergenceWarning) as record:
+        _clf(max_iter=2, batch_size=batch_size).fit(X_IRIS, Y_IRIS)
+    (warning,) = record
+    assert str(warning.message) == (
+        f"{prefix} iterations (2) reached and the optimization hasn't converged yet."
+    )
+
+
+def test_the_convergence_warnings_of_a_grid_search_point_at_the_users_line():
+    # GridSearchCV calls fit through joblib, even with n_jobs=1.
+    search = GridSearchCV(_clf(max_iter=2), {"alpha": [1e-4, 1e-3]}, cv=2)
+    with pytest.warns(ConvergenceWarning) as record:
+        search.fit(X_IRIS, Y_IRIS)
+    assert len(record) == 5  # 2 x 2 folds and the refit
+    assert {Path(w.filename) for w in record} == {Path(__file__)}
