@@ -9,10 +9,7 @@ training there. With an older scikit-learn everything here does nothing.
 """
 
 from ._sklearn_compat import CallbackSupportMixin
-
-# What a fit learns from its data before training, which the model of every
-# epoch shares.
-_DATA_ATTRIBUTES = ("classes_", "n_features_in_", "feature_names_in_")
+from ._validation import learned_attributes
 
 
 def with_callback_support(cls):
@@ -94,11 +91,7 @@ class EpochCallbacks:
         and the model of each epoch needs them."""
         if self._context is None:
             return
-        self._data_attributes = {
-            name: model.__dict__[name]
-            for name in _DATA_ATTRIBUTES
-            if name in model.__dict__
-        }
+        self._data_attributes = learned_attributes(model)
 
     def begin_epoch(self):
         """Call ``on_fit_task_begin`` for the epoch about to run."""

@@ -458,6 +458,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             try:
                 run.run()
             except KeyboardInterrupt:
+                if not run.n_new_epochs:
+                    raise
                 run.keep_after_interrupt()
         try:
             self._commit(model, run)
@@ -476,11 +478,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     def _commit(self, model, run):
         """Write every fitted attribute at once: the validated ones of
         ``model`` and those of the run's kept epoch."""
-        state = dict(self.__dict__)
-        state.pop("feature_names_in_", None)
-        for name in ("classes_", "n_features_in_", "feature_names_in_"):
-            if name in model.__dict__:
-                state[name] = model.__dict__[name]
+        state = {k: v for k, v in self.__dict__.items() if k != "feature_names_in_"}
+        state.update(_validation.learned_attributes(model))
         state.update(run.fitted_attributes())
         self.__dict__ = state
 

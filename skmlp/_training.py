@@ -357,10 +357,8 @@ class TrainingRun:
             self.check_final_point()
 
     def keep_after_interrupt(self):
-        """After a Ctrl-C in :meth:`run`: keep the last finished epoch,
-        checked as at the end of any run; with none, re-raise the Ctrl-C."""
-        if not self.n_new_epochs:
-            raise KeyboardInterrupt
+        """After a Ctrl-C in :meth:`run`, once an epoch has finished: keep
+        the last finished one, checked as at the end of any run."""
         self.interrupted = True
         self.check_final_point()
 
@@ -406,8 +404,8 @@ class TrainingRun:
     def fitted_attributes(self):
         """The estimator's fitted attributes for the kept epoch.
 
-        Builds new objects and changes nothing, so that calling it twice
-        gives the same model.
+        Builds new objects, and sets the generator back to the kept epoch's
+        state: calling it twice gives the same model.
         """
         kept = self.kept
         solver = kept.solver.snapshot()

@@ -17,6 +17,13 @@ from sklearn.utils.validation import validate_data
 from ._sklearn_compat import _check_partial_fit_first_call, _check_sample_weight
 
 
+def learned_attributes(model):
+    """What validating the data of a fit wrote to ``model``: ``classes_``,
+    ``n_features_in_`` and, if ``X`` had column names, ``feature_names_in_``."""
+    names = ("classes_", "n_features_in_", "feature_names_in_")
+    return {name: vars(model)[name] for name in names if name in vars(model)}
+
+
 def validate_call(model, X, y, sample_weight, incremental, classes):
     """Validate the arguments of ``fit`` (``incremental=False``) or
     ``partial_fit`` on ``model``, a view of the estimator.

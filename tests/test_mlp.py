@@ -953,7 +953,14 @@ def test_partial_fit_with_another_solver_starts_that_solver_afresh():
         network, X, y, np.ones(len(y)), clf.alpha
     ).value_and_gradient(before)
     assert_allclose(after, before - LR * gradient, rtol=1e-12, atol=1e-14)
-    assert type(clf._solver).__name__ == "GradientDescent"
+    # And it stays steepest descent: the next steps carry no momentum (a
+    # fresh NAG's third step would).
+    objective = Objective(network, X, y, np.ones(len(y)), clf.alpha)
+    for _ in range(2):
+        before = _theta(clf)[1]
+        clf.partial_fit(X, y)
+        _, gradient = objective.value_and_gradient(before)
+        assert_allclose(_theta(clf)[1], before - LR * gradient, rtol=1e-12, atol=1e-14)
 
 
 def test_minibatches_whose_weights_are_all_zero_take_no_step():
