@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from interrupts import LineCounter
 from numpy.testing import assert_array_equal
 from sklearn.datasets import load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
+from tracing import LineCounter, count_calls
 
 import skmlp
 from skmlp import SoftplusMLPClassifier
@@ -108,6 +108,22 @@ def test_a_ctrl_c_on_any_line_leaves_the_model_of_a_finished_epoch(params):
     # The interrupts landed before the first epoch, in each epoch and after
     # the last.
     assert outcomes == set(range(MAX_EPOCHS + 1))
+
+
+@pytest.mark.parametrize("batch_size, n_steps", [(None, 5), (50, 15)])
+def test_a_call_evaluates_the_objective_once_beyond_its_steps(batch_size, n_steps):
+    # GD with a fixed step takes one gradient per step; checking the point
+    # that ends the call costs one evaluation of the loss alone, per call,
+    # not per epoch.
+    counts = {"value": 0, "value_and_gradient": 0}
+    clf = _clf(solver="gd", batch_size=batch_size, max_iter=5)
+    with count_calls(counts, Path(skmlp.__file__).parent):
+        _quiet_fit(clf)
+    assert counts == {"value": 1, "value_and_gradient": n_steps}
+    counts = dict.fromkeys(counts, 0)
+    with count_calls(counts, Path(skmlp.__file__).parent):
+        clf.partial_fit(X_IRIS, Y_IRIS)
+    assert counts == {"value": 1, "value_and_gradient": n_steps // 5}
 
 
 def test_n_iter_no_change_inf_trains_to_max_iter():

@@ -1,4 +1,5 @@
-"""Ctrl-C at a chosen point of a fit, injected by tracing (``sys.settrace``).
+"""Watching a fit by tracing (``sys.settrace``): what it calls, and Ctrl-C
+at a chosen point.
 
 A ``KeyboardInterrupt`` raised by a trace function is raised in the traced
 frame, at the call or the line being traced, as a real Ctrl-C would be
@@ -17,6 +18,24 @@ def _tracing(trace):
         yield
     finally:
         sys.settrace(previous)
+
+
+def count_calls(counts, folder):
+    """Count in the dict ``counts`` the calls of the functions named by its
+    keys (methods of any class: a protocol's names) defined under
+    ``folder``."""
+    folder = str(folder)
+
+    def trace(frame, event, arg):
+        code = frame.f_code
+        if (
+            event == "call"
+            and code.co_name in counts
+            and code.co_filename.startswith(folder)
+        ):
+            counts[code.co_name] += 1
+
+    return _tracing(trace)
 
 
 def interrupt_at_call(function_name, n):
