@@ -15,6 +15,16 @@ from tracing import LineCounter, count_calls
 
 import skmlp
 from skmlp import SoftplusMLPClassifier
+from skmlp._callbacks import EpochCallbacks
+from skmlp._layout import ParameterLayout
+from skmlp._solvers import GradientDescent
+from skmlp._training import (
+    History,
+    Schedule,
+    TrainingData,
+    TrainingRun,
+    TrainingState,
+)
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)
@@ -159,3 +169,76 @@ def test_the_convergence_warnings_of_a_grid_search_point_at_the_users_line():
         search.fit(X_IRIS, Y_IRIS)
     assert len(record) == 5  # 2 x 2 folds and the refit
     assert {Path(w.filename) for w in record} == {Path(__file__)}
+
+
+class Quadratic:
+    """``L(theta) = 1/2 ||theta - center||^2``, through the objective protocol
+    the loop and the solvers use: a stand-in for the network, so that what
+    the loop does can be computed by hand."""
+
+    def __init__(self, center):
+        self.center = center
+        self.weight_sum = 1.0
+
+    def value(self, theta):
+        return 0.5 * float(np.sum((theta - self.center) ** 2))
+
+    def value_and_gradient(self, theta):
+        return self.value(theta), theta - self.center
+
+    def set_rows(self, X, y, sample_weight):
+        self.weight_sum = float(sample_weight.sum())
+
+
+def _quadratic_run(theta, learning_rate, max_epochs, **schedule):
+    layout = ParameterLayout((2, 3))
+    rows = (np.zeros((4, 2)), np.zeros(4, dtype=int), np.ones(4))
+    state = TrainingState(
+        theta,
+        GradientDescent(learning_rate),
+        np.random.RandomState(0),
+        History(early_stopping=False, tol=0.0),
+    )
+    schedule = Schedule(
+        **{
+            "max_epochs": max_epochs,
+            "warn_unconverged": False,
+            "batch_size": 4,
+            "shuffle": False,
+            "n_iter_no_change": max_epochs,
+            "verbose": False,
+            **schedule,
+        }
+    )
+    objective = Quadratic(np.arange(layout.n_params, dtype=float))
+    callbacks = EpochCallbacks(object(), *rows, max_epochs=max_epochs)
+    data = TrainingData(rows, None, objective, 1)
+    return TrainingRun(layout, state, data, schedule, callbacks), objective
+
+
+def test_the_loop_takes_the_solvers_steps_and_records_their_losses():
+    # GD at rate 1/2 on the quadratic halves the distance to the center at
+    # every epoch: theta_k - c = (theta_0 - c) / 2**k, and the loss of epoch
+    # k is taken at theta_{k-1}.
+    theta = np.zeros(ParameterLayout((2, 3)).n_params)
+    run, objective = _quadratic_run(theta.copy(), 0.5, max_epochs=6)
+    run.run()
+    attributes = run.fitted_attributes()
+    start = theta - objective.center
+    expected = [0.5 * np.sum((start / 2**k) ** 2) for k in range(6)]
+    np.testing.assert_allclose(attributes["loss_curve_"], expected, rtol=1e-15)
+    kept = run.layout.pack(attributes["coefs_"], attributes["intercepts_"], float)
+    np.testing.assert_allclose(kept, objective.center + start / 2**6, rtol=1e-15)
+    assert attributes["n_iter_"] == 6 and attributes["t_"] == 6 * 4
+    assert run.reached_max_epochs
+
+
+def test_the_loop_raises_a_divergence_from_the_point_that_ends_the_call():
+    # At rate 1e5 one step lands 1e5 - 1 times as far from the center: the
+    # step's own loss is the start's, 0.5 * sum(k**2 for k < 9) = 102, the
+    # end point's about 1e10 times that.
+    theta = np.zeros(ParameterLayout((2, 3)).n_params)
+    run, _ = _quadratic_run(theta, 1e5, max_epochs=1)
+    message = r"the loss reached 1.02e\+12, more than 1e\+04 times 102 "
+    with pytest.raises(skmlp.DivergenceError, match=message):
+        run.run()
