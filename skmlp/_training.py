@@ -8,9 +8,11 @@ fitted model holds: the point, the solver's state, the random generator and
 the history. A user's Ctrl-C keeps the last checkpoint, whichever line it
 lands on, since the checkpoint is replaced whole in one assignment.
 
-The solver calls the objective; the loop itself calls only ``step``,
-``snapshot`` and ``reset_momentum`` of the solver, and ``set_rows``,
-``value`` and ``weight_sum`` of the objective.
+The solver calls the objective; the loop itself uses only ``step``,
+``snapshot``, ``reset_momentum`` and ``learning_rate`` of the solver, and
+``set_rows``, ``value`` and ``weight_sum`` of the objective (the estimator
+builds both, and calls ``set_learning_rate`` and sets ``restart`` on a solver
+carried over between ``partial_fit`` calls).
 """
 
 import math
