@@ -120,6 +120,36 @@ def test_a_ctrl_c_on_any_line_leaves_the_model_of_a_finished_epoch(params):
     assert outcomes == set(range(MAX_EPOCHS + 1))
 
 
+def test_a_ctrl_c_on_any_line_of_partial_fit_leaves_the_model_before_or_after():
+    # partial_fit is one epoch: the estimator is the model before the call
+    # (and the Ctrl-C goes to the user) or after it, and trains on as that
+    # model does.
+    params = dict(solver="nag", batch_size=50)
+    fitted = _quiet_fit(_clf(max_iter=3, **params))
+    after = copy.deepcopy(fitted).partial_fit(X_IRIS, Y_IRIS)
+    counter = LineCounter(_the_loops_modules())
+    with counter():
+        copy.deepcopy(fitted).partial_fit(X_IRIS, Y_IRIS)
+    outcomes = set()
+    for line in range(1, counter.count + 1):
+        clf = copy.deepcopy(fitted)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                with LineCounter(_the_loops_modules(), interrupt_at=line)():
+                    clf.partial_fit(X_IRIS, Y_IRIS)
+                raised = False
+            except KeyboardInterrupt:
+                raised = True
+        reference = fitted if clf.n_iter_ == 3 else after
+        assert raised or reference is after, line
+        _assert_same_model(clf, reference)
+        clf.partial_fit(X_IRIS, Y_IRIS)
+        _assert_same_model(clf, copy.deepcopy(reference).partial_fit(X_IRIS, Y_IRIS))
+        outcomes.add(clf.n_iter_ - 1)
+    assert outcomes == {3, 4}
+
+
 @pytest.mark.parametrize("batch_size, n_steps", [(None, 5), (50, 15)])
 def test_a_call_evaluates_the_objective_once_beyond_its_steps(batch_size, n_steps):
     # GD with a fixed step takes one gradient per step; checking the point
