@@ -8,18 +8,16 @@ callback whose ``on_fit_task_end`` returns True after an epoch stops the
 training there. With an older scikit-learn everything here does nothing.
 """
 
-try:
-    from sklearn.callback import CallbackSupportMixin
-except ImportError:  # scikit-learn < 1.9 has no callback API.
-    CallbackSupportMixin = None
+from ._sklearn_compat import add_callback_support, open_callback_context
+from ._validation import learned_attributes
 
 
 def with_callback_support(cls):
     """Class decorator: give ``cls`` scikit-learn's callback API, if it has one.
 
     It adds :meth:`~sklearn.callback.CallbackSupportMixin.set_callbacks` and
-    ``_init_callback_context`` of :class:`sklearn.callback.CallbackSupportMixin`,
-    which is all that scikit-learn's meta-estimators look for (they test
+    the method that opens a fit's callback context, which is all that
+    scikit-learn's meta-estimators look for (they test
     ``hasattr(estimator, "set_callbacks")``). The estimator cannot simply
     inherit from the mixin: the class does not exist before scikit-learn 1.9,
     and the bases must stay ``(ClassifierMixin, BaseEstimator)`` in that
@@ -35,9 +33,7 @@ def with_callback_support(cls):
     cls : type
         The same class.
     """
-    if CallbackSupportMixin is not None:
-        cls.set_callbacks = CallbackSupportMixin.set_callbacks
-        cls._init_callback_context = CallbackSupportMixin._init_callback_context
+    add_callback_support(cls)
     return cls
 
 
@@ -67,15 +63,9 @@ class EpochCallbacks:
 
     def __init__(self, estimator, X, y, sample_weight, max_epochs):
         self._estimator = estimator
-        if not hasattr(estimator, "_init_callback_context") or not (
-            getattr(estimator, "_skl_callbacks", None)
-            or hasattr(estimator, "_parent_callback_ctx")
-        ):
-            # No callback API, or no callback and no meta-estimator to report
-            # to: skip the task bookkeeping (a few microseconds per epoch).
-            self._context = None
+        self._context = open_callback_context(estimator, max_subtasks=max_epochs)
+        if self._context is None:
             return
-        self._context = estimator._init_callback_context(max_subtasks=max_epochs)
         self._data = {
             "X": X,
             "y": y,
@@ -84,7 +74,16 @@ class EpochCallbacks:
             else {"sample_weight": sample_weight},
         }
         self._epoch = None
+        self._data_attributes = {}
         self._context.call_on_fit_task_begin(estimator=estimator, **self._data)
+
+    def set_validated(self, model):
+        """Take the attributes that validating the data gave ``model``
+        (``classes_``, ...): the estimator has them only once it is fitted,
+        and the model of each epoch needs them."""
+        if self._context is None:
+            return
+        self._data_attributes = learned_attributes(model)
 
     def begin_epoch(self):
         """Call ``on_fit_task_begin`` for the epoch about to run."""
@@ -117,9 +116,10 @@ class EpochCallbacks:
             estimator=self._estimator,
             **self._data,
             # A callable, so that it runs only if some callback wants the model.
-            reconstruction_attributes=lambda: _fitted_attributes(
-                network, theta, n_iter
-            ),
+            reconstruction_attributes=lambda: {
+                **self._data_attributes,
+                **_fitted_attributes(network, theta, n_iter),
+            },
         )
 
     def end_fit(self):

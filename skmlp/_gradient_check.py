@@ -6,15 +6,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    check_X_y,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 
 from ._layout import ParameterLayout
 from ._objective import Objective
+from ._sklearn_compat import _check_sample_weight
+from ._validation import hidden_layer_sizes as hidden_layer_sizes_of
 
 
 def check_gradients(
@@ -99,7 +96,7 @@ def check_gradients(
         estimator._validate_params()
         X, y = check_X_y(X, y, accept_sparse=["csr", "csc"], dtype=np.float64)
         classes = unique_labels(y)
-        hidden_layer_sizes = estimator._validate_hidden_layer_sizes()
+        hidden_layer_sizes = hidden_layer_sizes_of(estimator.hidden_layer_sizes)
         network = ParameterLayout((X.shape[1], *hidden_layer_sizes, len(classes)))
         if random_state is None:
             random_state = estimator.random_state

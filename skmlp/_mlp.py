@@ -1,77 +1,37 @@
-"""The scikit-learn estimator: validation, the solver, the epoch loop."""
+"""The scikit-learn estimator: validation, the pieces of training, the fitted model.
+
+The epochs themselves run in :mod:`skmlp._training`.
+"""
 
 import copy
-import math
-import operator
-import os
-import sys
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
-import sklearn
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, gen_batches
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import (
-    _check_partial_fit_first_call,
-    check_classification_targets,
-    unique_labels,
-)
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
-from . import _callbacks, _persistence
+from . import _callbacks, _persistence, _validation
 from ._execution import SingleThreadedBlas
 from ._layout import ParameterLayout
 from ._objective import Objective, forward_log_proba
+from ._sklearn_compat import (
+    Interval,
+    Options,
+    StrOptions,
+    _fit_context,
+)
 from ._solvers import GradientDescent, NesterovAcceleratedGradient
-
-# Folders whose frames a warning skips to point at the user's call, as
-# imported and with links resolved.
-_INTERNAL = tuple(
-    {
-        os.path.join(folder(os.path.dirname(module.__file__)), "")
-        for module in (sys.modules[__package__], sklearn)
-        for folder in (os.path.abspath, os.path.realpath)
-    }
+from ._training import (
+    DivergenceError,
+    History,
+    Schedule,
+    TrainingData,
+    TrainingRun,
+    TrainingState,
 )
 
-
-def _warn_caller(message, category):
-    """``warnings.warn`` pointing at the first frame outside skmlp and
-    scikit-learn: the user's call of fit or partial_fit (or of the
-    scikit-learn tool that called them), however deep the call chain."""
-    frame, stacklevel = sys._getframe(1), 2
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
-        frame, stacklevel = frame.f_back, stacklevel + 1
-    warnings.warn(message, category, stacklevel=stacklevel)
-
-
-class DivergenceError(ValueError):
-    """Training produced a non-finite loss or parameter, or a loss more
-    than ten thousand times its start (or the chance level
-    ``log(n_classes)``, if that is larger).
-
-    A subclass of ValueError, raised by ``fit`` and ``partial_fit``; the
-    estimator is left exactly as it was before the call.
-    """
-
-
-# A loss above this many times the larger of the chance level
-# log(n_classes) and the first loss of the training run (the loss at its
-# starting weights) means that training has diverged, though the loss is
-# finite. Runs that recovered rose to 6.3 times their start at most (Iris
-# and the digits, GD and NAG, full batch and batches of 32, learning rates
-# up to 3); runs that blew up passed 1e4 within a few epochs and went on to
-# 1e11-1e233.
-DIVERGENCE_FACTOR = 1e4
+__all__ = ["DivergenceError", "SoftplusMLPClassifier"]
 
 
 @_callbacks.with_callback_support
@@ -112,14 +72,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Beck and Teboulle's sufficient decrease
         ``L(x - s g) <= L(x) - s/2 ||g||^2`` at the point ``x`` where the
         gradient ``g`` is taken, starting from twice the last step when that
-        one passed at once, so the step follows the curvature up and down.
-        For NAG, ``t`` follows Scheinberg, Goldfarb and Bai's rule for
-        changing steps. Costs about 1.6 loss evaluations per step, plus for
-        NAG about 0.6 extra gradients (a rejected trial moves the look-ahead
-        point); in 350 steps it matched or beat the best fixed step of a grid
-        on three of four data sets, all but Iris (see the solver
-        measurements). With mini-batches the search runs on each mini-batch's
-        objective. The step in use is ``learning_rate_``.
+        one passed at once; for NAG, ``t`` follows Scheinberg, Goldfarb and
+        Bai's rule for changing steps. It costs about 1.6 loss evaluations
+        per step (the user guide and the solver measurements give the
+        details). The step in use is ``learning_rate_``.
 
     restart : {'function', 'gradient'} or None, default='gradient'
         Adaptive restart of NAG's momentum (O'Donoghue and Candes): after a
@@ -127,12 +83,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         restarts when ``L(x_k) > L(x_{k-1})`` (one extra loss evaluation per
         step with a fixed step size), ``'gradient'`` when
         ``grad L(y_k) . (x_k - x_{k-1}) > 0``, at no cost. A restart sets
-        FISTA's ``t`` back to 1, so the next step starts with no momentum.
-        None is plain FISTA. Restarts speed up ill-conditioned convex
-        problems by orders of magnitude and rescue too large fixed steps;
-        with a well-chosen step on the measured networks they rarely fire.
-        With mini-batches the tests use the current mini-batch's objective.
-        Only used by ``solver='nag'``.
+        FISTA's ``t`` back to 1. None is plain FISTA. Only used by
+        ``solver='nag'``.
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
@@ -142,8 +94,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         ``early_stopping``) has not improved by at least ``tol`` for
         ``n_iter_no_change`` consecutive epochs.
 
-    n_iter_no_change : int, default=10
-        Number of epochs without improvement by ``tol`` before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Number of epochs without improvement by ``tol`` before stopping;
+        ``np.inf`` never stops before ``max_iter``.
 
     shuffle : bool, default=True
         Whether to shuffle the rows before each epoch of mini-batches. Has no
@@ -157,7 +110,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         If True, ``fit`` starts from the weights of the previous fit (the
         solver's momentum starts afresh). Unlike MLPClassifier, the fitted
         history (``loss_curve_``, ``n_iter_``, ``t_``) describes this fit
-        alone.
+        alone. If ``hidden_layer_sizes`` changed since, the previous weights
+        do not fit the new network and ``fit`` starts afresh (``partial_fit``
+        raises a ValueError instead).
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified),
@@ -240,12 +195,19 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                    + alpha / (2 sum_i w_i) * sum_l ||W_l||_F^2
 
     over the rows of the full batch or of one mini-batch. Softplus is computed
-    as ``max(z, 0) + log1p(exp(-|z|))`` and the log-softmax with the row
-    maximum subtracted, so neither overflows. All parameters live in one flat
-    vector; ``coefs_`` and ``intercepts_`` are its layers.
+    as ``max(z, log1p(exp(min(z, c))))``, where ``c`` is the point above
+    which softplus rounds to ``z`` in the dtype (about 38 in float64, 18 in
+    float32), and the log-softmax with the row maximum subtracted, so neither
+    overflows and softplus is accurate to a few units in the last place. All
+    parameters live in one flat vector; ``coefs_`` and ``intercepts_`` are
+    its layers.
 
-    A step that produces a non-finite loss or parameter raises a ValueError
-    and leaves the estimator as it was before the call.
+    A step that produces a non-finite loss or parameter, or a loss far above
+    the start of training (at a step or at the point that ends the call),
+    raises a :class:`DivergenceError` and leaves the estimator as it was
+    before the call. A Ctrl-C keeps the model of the last finished epoch.
+    The fitted attributes are written together at the end of a call, so that
+    ``predict`` in another thread sees the model before or after it.
 
     References
     ----------
@@ -295,7 +257,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         "restart": [StrOptions({"function", "gradient"}), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
@@ -409,17 +374,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             Log-probability of each class, columns in the order of
             ``classes_``.
         """
-        check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=["csr", "csc"],
-            dtype=(np.float64, np.float32),
-            reset=False,
-        )
-        if sp.issparse(X):
-            X = X.tocsr()
-        return forward_log_proba(self.coefs_, self.intercepts_, X)
+        return self._predict_log_proba(self._fitted_model(), X)
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -450,8 +405,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
             The most probable class of each row.
         """
-        log_proba = self.predict_log_proba(X)
-        return self.classes_[np.argmax(log_proba, axis=1)]
+        model = self._fitted_model()
+        log_proba = self._predict_log_proba(model, X)
+        return model.classes_[np.argmax(log_proba, axis=1)]
 
     def __getstate__(self):
         return _persistence.saved_state(super().__getstate__())
@@ -464,451 +420,128 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def _view(self):
+        """An estimator with a copy of this one's attributes as they are:
+        as ``_commit`` writes all fitted attributes at once, a view holds the
+        model before a fit or after it, never a mix."""
+        view = object.__new__(type(self))
+        view.__dict__ = dict(self.__dict__)
+        return view
+
+    def _fitted_model(self):
+        model = self._view()
+        check_is_fitted(model)
+        return model
+
+    @staticmethod
+    def _predict_log_proba(model, X):
+        X = _validation.validate_input(model, X)
+        return forward_log_proba(model.coefs_, model.intercepts_, X)
+
     # ------------------------------------------------------------------
     # Training
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
-        # Everything below writes to self only at the very end; on any error
-        # (divergence included) the estimator is put back as it was.
-        # The callback context is opened before the snapshot, so that a failed
-        # fit keeps it and _fit_context can still tear the callbacks down.
+        # Nothing is written to self before _commit: an error (a divergence
+        # included) leaves the estimator as it was.
         callbacks = _callbacks.EpochCallbacks(
             self, X, y, sample_weight, max_epochs=1 if incremental else self.max_iter
         )
-        saved_state = dict(self.__dict__)
-        try:
-            self._fit_unsafe(X, y, sample_weight, incremental, classes, callbacks)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved_state)
-            raise
-        return self
-
-    def _fit_unsafe(self, X, y, sample_weight, incremental, classes, callbacks):
-        hidden_layer_sizes = self._validate_hidden_layer_sizes()
-        fitted = hasattr(self, "coefs_")
-        if incremental:
-            first_call = _check_partial_fit_first_call(self, classes)
-        else:
-            first_call = not (self.warm_start and fitted)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            dtype=(np.float64, np.float32),
-            reset=first_call,
-        )
-        if sp.issparse(X):
-            X = X.tocsr()
-        check_classification_targets(y)
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-        )
-        y_codes = self._encode_labels(y, incremental, first_call)
-
-        network = ParameterLayout((X.shape[1], *hidden_layer_sizes, len(self.classes_)))
-        if first_call or not fitted:
-            self._rng = check_random_state(self.random_state)
-            theta = network.initialize(self._rng, X.dtype)
-        else:
-            if not incremental:
-                self._rng = check_random_state(self.random_state)
-            theta = network.pack(self.coefs_, self.intercepts_, X.dtype)
-        rng = copy.deepcopy(self._rng) if incremental else self._rng
-
-        solver = self._new_solver()
-        if incremental and not first_call and type(self._solver) is type(solver):
-            # Carry the state over, but follow parameters changed since the
-            # last call (a smaller rate after a divergence, say).
-            solver = copy.deepcopy(self._solver)
-            solver.set_learning_rate(self.learning_rate_init)
-            if self.solver == "nag":
-                solver.restart = self.restart
-
-        history = _History.start(self, continuing=incremental and not first_call)
-        if self.early_stopping:
-            X, X_val, y_codes, y_val, sample_weight, sw_val = train_test_split(
-                X,
-                y_codes,
-                sample_weight,
-                random_state=rng,
-                test_size=self.validation_fraction,
-                stratify=y_codes,
-            )
-            if X_val.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase "
-                    "'validation_fraction' or the size of your dataset."
-                )
-            validation = (X_val, y_val, sw_val)
-        else:
-            validation = None
-
-        if sample_weight.sum() <= 0:
-            raise ValueError("The sum of sample_weight must be positive.")
-
         # The whole loop runs with single-threaded BLAS, the evaluations
         # sharing the rows between n_threads workers themselves, so that the
         # solvers' dot products over all parameters round the same whatever
         # the thread limit (and OpenBLAS's threads do not spin beside ours).
         with SingleThreadedBlas() as n_threads:
-            theta, solver, rng = self._run_epochs(
-                network,
-                theta,
-                solver,
-                rng,
-                history,
-                callbacks,
-                train=(X, y_codes, sample_weight),
-                validation=validation,
-                incremental=incremental,
-                n_threads=n_threads,
+            model, run = self._prepare(
+                X, y, sample_weight, incremental, classes, callbacks, n_threads
             )
-
-        coefs, intercepts = network.unpack(theta)
-        self.coefs_ = coefs
-        self.intercepts_ = intercepts
-        self._solver = copy.copy(solver)  # without its work space
-        self.learning_rate_ = solver.learning_rate
-        self._rng = rng
-        self.n_layers_ = network.n_layers + 1
-        self.n_outputs_ = len(self.classes_)
-        self.out_activation_ = "softmax"
-        history.commit(self)
-        callbacks.end_fit()
-
-    def _run_epochs(
-        self,
-        network,
-        theta,
-        solver,
-        rng,
-        history,
-        callbacks,
-        train,
-        validation,
-        incremental,
-        n_threads,
-    ):
-        """Run one epoch (``incremental``) or up to ``max_iter``.
-
-        Returns the final ``theta``, solver and random generator: those of
-        the last finished epoch if the user interrupts training.
-        """
-        X, y, sample_weight = train
-        n_samples = X.shape[0]
-        batch_size = min(self.batch_size or n_samples, n_samples)
-        if batch_size == n_samples:
-            full_objective = Objective(
-                network, X, y, sample_weight, self.alpha, n_threads
-            )
-            batches = None
-        else:
-            full_objective = None
-            batches = list(gen_batches(n_samples, batch_size))
-
-        shuffling = batches is not None and self.shuffle
-
-        def snapshot():
-            # Cheap enough for every epoch: solvers rebind their arrays and
-            # never write into them, so a shallow copy keeps their state.
-            return (
-                theta.copy(),
-                copy.copy(solver),
-                rng.get_state() if shuffling else None,
-            )
-
-        finished = snapshot()
+            try:
+                run.run()
+            except KeyboardInterrupt:
+                if not run.n_new_epochs:
+                    raise
+                run.keep_after_interrupt()
         try:
-            # Overflow on the way to a divergence is reported by the
-            # DivergenceError below, with advice; numpy's warnings add noise.
-            with np.errstate(over="ignore", invalid="ignore"):
-                for _ in range(1 if incremental else self.max_iter):
-                    callbacks.begin_epoch()
-                    if full_objective is not None:
-                        epoch_loss = solver.step(theta, full_objective)
-                        self._check_finite(epoch_loss)
-                        self._check_blow_up(epoch_loss, history)
-                    else:
-                        epoch_loss = self._minibatch_epoch(
-                            network,
-                            theta,
-                            solver,
-                            rng,
-                            train,
-                            batches,
-                            n_threads,
-                            history,
-                        )
-                    # A sum is finite only if every term is (an inf or a
-                    # NaN cannot cancel out); it costs half the elementwise
-                    # test, which settles the rare overflow of the sum.
-                    if not (math.isfinite(theta.sum()) or np.isfinite(theta).all()):
-                        self._check_finite(np.inf)
-
-                    history.add_epoch(epoch_loss, n_samples)
-                    if validation is not None:
-                        history.add_validation(
-                            _accuracy(network, theta, *validation, n_threads), theta
-                        )
-                    finished = snapshot()
-                    history.checkpoint()
-                    # Printed once the epoch is kept: an interrupt after the
-                    # line keeps the model it reports.
-                    if self.verbose:
-                        print(f"Iteration {history.n_iter}, loss = {epoch_loss:.8f}")
-
-                    if callbacks.end_epoch(network, theta, history.n_iter):
-                        break
-                    if history.should_stop(self.n_iter_no_change):
-                        if self.verbose:
-                            print(self._stopping_message())
-                        break
-                else:
-                    if not incremental:
-                        _warn_caller(
-                            f"Stochastic Optimizer: Maximum iterations "
-                            f"({self.max_iter}) reached and the optimization "
-                            "hasn't converged yet.",
-                            ConvergenceWarning,
-                        )
+            self._commit(model, run)
         except KeyboardInterrupt:
-            if not history.n_new_epochs:
-                raise
-            _warn_caller(
-                "Training interrupted by user; the model of the last finished "
-                f"epoch ({history.n_iter}) is kept.",
-                UserWarning,
-            )
-            theta, solver, rng_state = finished
-            if rng_state is not None:
-                rng.set_state(rng_state)
-            history.rollback()
+            # Ctrl-C while the attributes were gathered: gather them again
+            # (it changes nothing), so that the finished epochs are kept.
+            self._commit(model, run)
+            run.interrupted = True
+        try:
+            callbacks.end_fit()
+        except KeyboardInterrupt:
+            run.interrupted = True
+        run.warn_at_end()
+        return self
 
-        if validation is not None:
-            theta = history.best_theta
-            # The momentum belongs to the last iterate, not to the best one.
-            solver.reset_momentum()
-        return theta, solver, rng
+    def _commit(self, model, run):
+        """Write every fitted attribute at once: the validated ones of
+        ``model`` and those of the run's kept epoch."""
+        state = {k: v for k, v in self.__dict__.items() if k != "feature_names_in_"}
+        state.update(_validation.learned_attributes(model))
+        state.update(run.fitted_attributes())
+        self.__dict__ = state
 
-    def _minibatch_epoch(
-        self, network, theta, solver, rng, train, batches, n_threads, history
-    ):
-        """One solver step per mini-batch; returns the epoch's mean loss."""
-        X, y, sample_weight = train
-        n_samples = X.shape[0]
-        order = rng.permutation(n_samples) if self.shuffle else np.arange(n_samples)
-        total_weight = float(sample_weight.sum())
-        epoch_loss = 0.0
-        objective = None
-        for batch in batches:
-            rows = order[batch]
-            weight = sample_weight[rows]
-            if not weight.any():
-                # The objective of rows that all weigh zero is 0/0: they
-                # carry no information, so they take no step.
-                continue
-            if objective is None:
-                objective = Objective(
-                    network, X[rows], y[rows], weight, self.alpha, n_threads
-                )
-            else:
-                # The same objective on the next batch, with its buffers.
-                objective.set_rows(X[rows], y[rows], weight)
-            loss = solver.step(theta, objective)
-            self._check_finite(loss)
-            self._check_blow_up(loss, history)
-            epoch_loss += loss * objective.weight_sum / total_weight
-        return epoch_loss
+    def _prepare(self, X, y, sample_weight, incremental, classes, callbacks, n_threads):
+        """Validate the call's data (on a view, see ``_view``, which it
+        returns) and build its training run."""
+        model = self._view()
+        X, y, sample_weight, first_call = _validation.validate_call(
+            model, X, y, sample_weight, incremental, classes
+        )
+        callbacks.set_validated(model)
 
-    def _stopping_message(self):
-        what = "Validation score" if self.early_stopping else "Training loss"
-        return (
-            f"{what} did not improve more than tol={self.tol:f} for "
-            f"{self.n_iter_no_change} consecutive epochs. Stopping."
+        hidden = _validation.hidden_layer_sizes(self.hidden_layer_sizes)
+        layout = ParameterLayout((X.shape[1], *hidden, len(model.classes_)))
+        continuing = incremental and not first_call
+        # fit draws from a new generator, even with a warm start; partial_fit
+        # goes on with a copy of the previous call's.
+        if continuing:
+            rng = copy.deepcopy(model._rng)
+        else:
+            rng = check_random_state(self.random_state)
+        theta = (
+            layout.initialize(rng, X.dtype)
+            if first_call
+            else layout.pack(model.coefs_, model.intercepts_, X.dtype)
         )
 
-    def _new_solver(self):
         if self.solver == "gd":
-            return GradientDescent(self.learning_rate_init)
-        return NesterovAcceleratedGradient(self.learning_rate_init, self.restart)
-
-    @staticmethod
-    def _check_finite(loss):
-        if not math.isfinite(loss):
-            raise DivergenceError(
-                "Training diverged: the loss or a parameter became non-finite "
-                "(inf or NaN). Try a smaller learning_rate_init, or scale the "
-                "input features (for example with StandardScaler). The "
-                "estimator was left as it was before this call."
-            )
-
-    def _check_blow_up(self, loss, history):
-        """Raise ``DivergenceError`` for a finite loss far above the start.
-
-        ``loss`` is that of a step (a whole batch or a mini-batch), at the
-        point where the gradient was taken; the first one of a training run
-        is its start.
-        """
-        if history.start_loss is None:
-            history.start_loss = loss
-        reference = max(math.log(len(self.classes_)), history.start_loss)
-        if loss > DIVERGENCE_FACTOR * reference:
-            raise DivergenceError(
-                f"Training diverged: the loss reached {loss:.3g}, more than "
-                f"{DIVERGENCE_FACTOR:.0e} times {reference:.3g} (the larger of "
-                "its first value and the chance level log(n_classes)). Try a "
-                "smaller learning_rate_init, or scale the input features (for "
-                "example with StandardScaler). The estimator was left as it "
-                "was before this call."
-            )
-
-    def _validate_hidden_layer_sizes(self):
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if any(
-            isinstance(size, bool) or not isinstance(size, Integral) or size <= 0
-            for size in sizes
-        ):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        return tuple(int(size) for size in sizes)
-
-    def _encode_labels(self, y, incremental, first_call):
-        """Set or check ``classes_``; return ``y`` as indices into it."""
-        if not incremental and first_call:
-            self.classes_ = unique_labels(y)
+            solver = GradientDescent(self.learning_rate_init)
         else:
-            labels = unique_labels(y)
-            unseen = np.setdiff1d(labels, self.classes_)
-            if (
-                not incremental
-                and self.warm_start
-                and len(np.setdiff1d(self.classes_, labels)) + len(unseen)
-            ):
-                raise ValueError(
-                    "warm_start can only be used where `y` has the same classes "
-                    f"as in the previous call to fit. Previously got "
-                    f"{self.classes_}, `y` has {labels}"
-                )
-            if len(unseen):
-                raise ValueError(
-                    "`y` has classes not in `self.classes_`. "
-                    f"`self.classes_` has {self.classes_}. 'y' has {labels}."
-                )
-        return np.searchsorted(self.classes_, y)
-
-
-def _accuracy(network, theta, X, y, sample_weight, n_threads):
-    """Weighted accuracy of the network ``theta`` on ``X``, ``y``."""
-    coefs, intercepts = network.unpack(theta)
-    log_proba = forward_log_proba(coefs, intercepts, X, n_threads)
-    predicted = np.argmax(log_proba, axis=1)
-    return float(np.average(predicted == y, weights=sample_weight))
-
-
-class _History:
-    """Loss curve, stopping counters and validation scores of a training run.
-
-    Kept apart from the estimator so that a run that fails leaves the
-    estimator's attributes untouched: ``commit`` writes them at the end.
-    """
-
-    _SCALARS = (
-        "start_loss",
-        "best_loss",
-        "best_validation_score",
-        "best_theta",
-        "no_improvement_count",
-        "n_iter",
-        "t",
-        "n_new_epochs",
-    )
-
-    def __init__(self, early_stopping, tol):
-        self.early_stopping = early_stopping
-        self.tol = tol
-        self.loss_curve = []
-        self.validation_scores = [] if early_stopping else None
-        self.start_loss = None
-        self.best_loss = np.inf
-        self.best_validation_score = -np.inf
-        self.best_theta = None
-        self.no_improvement_count = 0
-        self.n_iter = 0
-        self.t = 0
-        self.n_new_epochs = 0
-
-    @classmethod
-    def start(cls, estimator, continuing):
-        history = cls(estimator.early_stopping, estimator.tol)
+            solver = NesterovAcceleratedGradient(self.learning_rate_init, self.restart)
+        if continuing and type(model._solver) is type(solver):
+            # Carry the state over, but follow parameters changed since the
+            # last call (a smaller rate after a divergence, say).
+            solver = model._solver.snapshot()
+            solver.set_learning_rate(self.learning_rate_init)
+            if self.solver == "nag":
+                solver.restart = self.restart
         if continuing:
-            history.loss_curve = list(estimator.loss_curve_)
-            history.start_loss = estimator.loss_curve_[0]
-            # None after a fit with early stopping, which tracked accuracy.
-            history.best_loss = (
-                min(estimator.loss_curve_)
-                if estimator.best_loss_ is None
-                else estimator.best_loss_
-            )
-            history.no_improvement_count = estimator._no_improvement_count
-            history.n_iter = estimator.n_iter_
-            history.t = estimator.t_
-        history.checkpoint()
-        return history
-
-    def add_epoch(self, loss, n_samples):
-        self.loss_curve.append(float(loss))
-        self.n_iter += 1
-        self.n_new_epochs += 1
-        self.t += n_samples
-        if not self.early_stopping:
-            if loss > self.best_loss - self.tol:
-                self.no_improvement_count += 1
-            else:
-                self.no_improvement_count = 0
-            self.best_loss = min(self.best_loss, float(loss))
-
-    def add_validation(self, score, theta):
-        self.validation_scores.append(score)
-        if score < self.best_validation_score + self.tol:
-            self.no_improvement_count += 1
+            history = History.continuing(model)
         else:
-            self.no_improvement_count = 0
-        if score > self.best_validation_score:
-            self.best_validation_score = score
-            self.best_theta = theta.copy()
+            history = History(self.early_stopping, self.tol)
 
-    def should_stop(self, n_iter_no_change):
-        return self.no_improvement_count > n_iter_no_change
-
-    # A plain callable (not a method): it takes the history as argument.
-    _get_scalars = operator.attrgetter(*_SCALARS)
-
-    def checkpoint(self):
-        """Remember the state after a finished epoch."""
-        self._saved = _History._get_scalars(self)
-
-    def rollback(self):
-        """Go back to the last checkpoint (after an interrupted epoch)."""
-        for name, value in zip(self._SCALARS, self._saved):
-            setattr(self, name, value)
-        del self.loss_curve[self.n_iter :]
-        if self.validation_scores is not None:
-            del self.validation_scores[self.n_new_epochs :]
-
-    def commit(self, estimator):
-        """Write the fitted attributes of the run to ``estimator``."""
-        estimator.loss_curve_ = self.loss_curve
-        estimator.loss_ = self.loss_curve[-1]
-        estimator.n_iter_ = self.n_iter
-        estimator.t_ = self.t
-        estimator._no_improvement_count = self.no_improvement_count
+        train, validation = (X, y, sample_weight), None
         if self.early_stopping:
-            estimator.best_loss_ = None
-            estimator.validation_scores_ = self.validation_scores
-            estimator.best_validation_score_ = self.best_validation_score
-        else:
-            estimator.best_loss_ = self.best_loss
-            estimator.validation_scores_ = None
-            estimator.best_validation_score_ = None
+            train, validation = _validation.validation_split(
+                train, rng, self.validation_fraction
+            )
+        objective = Objective(layout, *train, self.alpha, n_threads)
+        schedule = Schedule(
+            max_epochs=1 if incremental else self.max_iter,
+            warn_unconverged=not incremental,
+            batch_size=self.batch_size or X.shape[0],
+            shuffle=self.shuffle,
+            n_iter_no_change=self.n_iter_no_change,
+            verbose=self.verbose,
+        )
+        run = TrainingRun(
+            layout,
+            TrainingState(theta, solver, rng, history),
+            TrainingData(train, validation, objective, n_threads),
+            schedule,
+            callbacks,
+        )
+        return model, run

@@ -12,10 +12,15 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import check_scoring
 from sklearn.pipeline import Pipeline
-from sklearn.utils._param_validation import HasMethods, Interval, validate_params
-from sklearn.utils._plotting import _validate_style_kwargs
 from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import check_is_fitted
+
+from ._sklearn_compat import (
+    HasMethods,
+    Interval,
+    _validate_style_kwargs,
+    validate_params,
+)
 
 # The label of the twin axes that LossCurveDisplay creates for scores, so that
 # a second display drawn on the same axes finds and reuses it.

@@ -22,6 +22,7 @@ sufficient decrease, with the step allowed to grow again at every step
 follow a curvature that falls as training goes on.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -130,6 +131,10 @@ class _StepSize:
         clone.__dict__.update(self.__dict__)
         clone.__dict__.pop("_work", None)
         return clone
+
+    def snapshot(self):
+        """An independent copy of the solver's state (see the module's docstring)."""
+        return copy.copy(self)
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -104,6 +104,20 @@ class StopAfter(Recorder):
         return context.task_name == "epoch" and context.task_id == self.n_epochs - 1
 
 
+class InterruptAtEnd(Recorder):
+    """Ctrl-C in ``on_fit_task_end`` of the task ``task_name``, ``task_id``:
+    an end-of-fit hook, or a scoring callback, that the user interrupts."""
+
+    def __init__(self, task_name, task_id):
+        super().__init__()
+        self.task = (task_name, task_id)
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        super().on_fit_task_end(estimator, context, fitted_estimator=fitted_estimator)
+        if (context.task_name, context.task_id) == self.task:
+            raise KeyboardInterrupt
+
+
 def _expected_calls(n_epochs):
     epochs = [
         call
@@ -142,6 +156,30 @@ def test_the_model_of_each_epoch_is_the_fit_stopped_there(data):
     assert not np.array_equal(
         recorder.epoch_models[0].coefs_[0], recorder.epoch_models[-1].coefs_[0]
     )
+
+
+@requires_callbacks
+@pytest.mark.parametrize(
+    "task, n_kept",
+    [(("fit", 0), 4), (("epoch", 2), 3)],
+    ids=["in-the-end-of-fit-hook", "in-the-hook-of-epoch-3"],
+)
+def test_a_ctrl_c_in_an_end_hook_keeps_every_finished_epoch(data, task, n_kept):
+    X, y = data
+    callback = InterruptAtEnd(*task)
+    clf = _clf(max_iter=4).set_callbacks(callback)
+    with pytest.warns(UserWarning, match="interrupted") as record:
+        assert clf.fit(X, y) is clf
+    assert f"last finished epoch ({n_kept})" in str(record[0].message)
+    expected = _fit_for(n_kept, X, y)
+    assert clf.n_iter_ == n_kept
+    assert clf.loss_curve_ == expected.loss_curve_
+    for a, b in zip(
+        clf.coefs_ + clf.intercepts_, expected.coefs_ + expected.intercepts_
+    ):
+        assert_array_equal(a, b)
+    # The callbacks were torn down all the same.
+    assert callback.calls[-1][0] == "teardown"
 
 
 @requires_callbacks

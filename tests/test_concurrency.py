@@ -1,5 +1,6 @@
 """Many threads, one model; several models, many threads."""
 
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +23,12 @@ def _fit(random_state, solver="nag"):
         return SoftplusMLPClassifier(
             solver=solver, random_state=random_state, **PARAMS
         ).fit(X, Y)
+
+
+def _fit_on(X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return SoftplusMLPClassifier(random_state=0, **PARAMS).fit(X, y)
 
 
 def test_predict_proba_from_eight_threads_equals_the_serial_result():
@@ -52,3 +59,34 @@ def test_fits_of_separate_estimators_in_threads_do_not_interfere():
         assert a.loss_curve_ == b.loss_curve_
         for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
             np.testing.assert_array_equal(wa, wb)
+
+
+def test_predict_during_a_refit_sees_the_old_model_or_the_new_never_a_mix():
+    # The refit learns other labels for the same rows: the old network read
+    # through the new classes_ (or the reverse) predicts neither model's
+    # labels.
+    new_y = 10 + (Y + 1) % 3
+    clf = _fit(0)
+    old = clf.predict(X)
+    new = _fit_on(X, new_y).predict(X)
+    assert not np.array_equal(old, new)
+    seen, started, done = [], threading.Event(), threading.Event()
+
+    def predict_until_done():
+        while not done.is_set():
+            seen.append(clf.predict(X))
+            started.set()
+
+    thread = threading.Thread(target=predict_until_done)
+    thread.start()
+    try:
+        started.wait()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, new_y)
+    finally:
+        done.set()
+        thread.join()
+    np.testing.assert_array_equal(clf.predict(X), new)
+    for predicted in seen:
+        assert np.array_equal(predicted, old) or np.array_equal(predicted, new)

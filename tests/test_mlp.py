@@ -20,8 +20,9 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
+from tracing import interrupt_at_call
 
-import skmlp._mlp
+import skmlp._training
 from skmlp import DivergenceError, SoftplusMLPClassifier
 from skmlp._layout import ParameterLayout
 from skmlp._objective import Objective
@@ -336,40 +337,35 @@ def test_small_tol_stops_when_the_loss_stops_improving():
     assert curve[-n - 1] <= curve[: -n - 1].min() - 1e-3
 
 
-def test_early_stopping_keeps_the_best_validation_epoch_weights(monkeypatch):
+def test_early_stopping_keeps_the_best_validation_epoch_weights():
     X, y = _iris()
-    # Record the iterates: for full-batch GD the gradient of epoch k is taken
-    # at the weights after epoch k - 1.
-    iterates = []
-    original = Objective.value_and_gradient
-
-    def recording(self, theta):
-        iterates.append(theta.copy())
-        return original(self, theta)
-
-    monkeypatch.setattr(Objective, "value_and_gradient", recording)
-    clf = _clf(
+    params = dict(
         solver="gd",
         learning_rate_init=0.02,
         early_stopping=True,
         validation_fraction=0.2,
         n_iter_no_change=5,
         tol=1e-4,
-        max_iter=500,
     )
+    clf = _clf(**params, max_iter=500)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         clf.fit(X, y)
     scores = clf.validation_scores_
-    assert len(scores) == clf.n_iter_ == len(clf.loss_curve_) == len(iterates)
+    assert len(scores) == clf.n_iter_ == len(clf.loss_curve_)
     assert clf.best_validation_score_ == max(scores)
     assert clf.best_loss_ is None
     assert clf.t_ == clf.n_iter_ * 120
     best_epoch = int(np.argmax(scores)) + 1  # first epoch reaching the max
     assert best_epoch < clf.n_iter_  # so the best weights are not the last
-    assert_array_equal(_theta(clf)[1], iterates[best_epoch])
     assert np.all(np.array(scores[best_epoch:]) < clf.best_validation_score_ + 1e-4)
     assert len(scores) - best_epoch == clf.n_iter_no_change + 1
+    # The same split and steps, stopped at the best epoch, end on its
+    # weights (a fit that kept its last epoch would end elsewhere: GD moves
+    # at every epoch).
+    at_best = _fit_quietly(_clf(**params, max_iter=best_epoch), X, y)
+    assert at_best.validation_scores_ == scores[:best_epoch]
+    _assert_same_model(clf, at_best, rtol=0, atol=0)
 
 
 def test_convergence_warning_when_max_iter_is_reached():
@@ -415,22 +411,40 @@ def test_divergence_of_a_fresh_fit_raises_and_leaves_it_unfitted():
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("solver", ["gd", "nag"])
-def test_diverging_partial_fit_leaves_the_fitted_model_bit_for_bit(solver):
+@pytest.mark.parametrize("batch_size", [None, 50])
+def test_diverging_partial_fit_leaves_the_fitted_model_bit_for_bit(solver, batch_size):
     X, y = _iris()
-    clf = _fit_quietly(_clf(solver=solver, learning_rate_init=1e100, max_iter=1), X, y)
-    for _ in range(10):
-        before = copy.deepcopy(clf.__dict__)
-        try:
-            clf.partial_fit(X, y)
-        except ValueError as error:
-            assert "learning_rate_init" in str(error)
-            break
-    else:
-        pytest.fail("partial_fit with learning_rate_init=1e100 did not diverge")
-    assert clf.n_iter_ >= 1
+    clf = _fit_quietly(_clf(solver=solver, batch_size=batch_size, max_iter=5), X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(learning_rate_init=1e100)
+    before = copy.deepcopy(clf.__dict__)
+    with pytest.raises(DivergenceError, match="learning_rate_init"):
+        clf.partial_fit(X, y)
     _assert_identical(clf.__dict__, before)
-    # ... and it still predicts as before.
-    assert clf.predict_proba(X).shape == (150, 3)
+    assert clf.n_iter_ == 5
+    assert_array_equal(clf.predict_proba(X), proba)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_call_whose_last_step_diverges_raises_and_keeps_the_model():
+    # One full-batch step is the whole call: its loss is taken before the
+    # step, so only the check of the point that ends the call sees that the
+    # step blew the weights up (the penalty alone is then astronomic).
+    X, y = _iris()
+    clf = _fit_quietly(_clf(solver="gd", learning_rate_init=0.02, max_iter=3), X, y)
+    assert clf.loss_ < 1.4  # a sane model, near its start
+    proba = clf.predict_proba(X)
+    clf.set_params(learning_rate_init=1e10)
+    before = copy.deepcopy(clf.__dict__)
+    with pytest.raises(DivergenceError, match="the loss reached"):
+        clf.partial_fit(X, y)
+    _assert_identical(clf.__dict__, before)
+    assert_array_equal(clf.predict_proba(X), proba)
+    # The same step taken by hand does end far above the divergence rule.
+    network, theta = _theta(clf)
+    objective = _objective(clf, X, y)
+    _, gradient = objective.value_and_gradient(theta)
+    assert objective.value(theta - 1e10 * gradient) > 1e4 * math.log(3)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -475,16 +489,16 @@ def test_the_blow_up_threshold_is_relative_to_chance_or_the_first_loss(monkeypat
     # just below it, it raises.
     X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    monkeypatch.setattr(skmlp._mlp, "DIVERGENCE_FACTOR", math.inf)
+    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", math.inf)
     clf = _clf(hidden_layer_sizes=(16,), solver="nag", learning_rate_init=3.0)
     clf = _fit_quietly(clf.set_params(max_iter=60), X, y)
     curve = np.array(clf.loss_curve_)
     ratio = curve.max() / max(math.log(3), curve[0])
     assert curve[0] < math.log(3) and 3 < ratio < 10
     assert curve[-1] < 0.5 * curve[0]
-    monkeypatch.setattr(skmlp._mlp, "DIVERGENCE_FACTOR", 1.001 * ratio)
+    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", 1.001 * ratio)
     _fit_quietly(clone(clf), X, y)
-    monkeypatch.setattr(skmlp._mlp, "DIVERGENCE_FACTOR", 0.999 * ratio)
+    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", 0.999 * ratio)
     with pytest.raises(DivergenceError, match="the loss reached"):
         _fit_quietly(clone(clf), X, y)
 
@@ -510,23 +524,14 @@ INTERRUPTIONS = [
 
 
 def _fit_interrupted(monkeypatch, at_call, **params):
-    calls = []
-    original = Objective.value_and_gradient
-
-    def interrupted(self, theta):
-        calls.append(1)
-        if len(calls) == at_call:
-            raise KeyboardInterrupt
-        return original(self, theta)
-
-    monkeypatch.setattr(Objective, "value_and_gradient", interrupted)
+    """fit, with Ctrl-C at the ``at_call``-th gradient the solver asks for."""
     clf = _clf(**params)
     X, y = _iris()
     with pytest.warns(UserWarning, match="interrupted") as record:
-        returned = clf.fit(X, y)
+        with interrupt_at_call("value_and_gradient", at_call):
+            returned = clf.fit(X, y)
     # The warning names the line that called fit.
     assert {Path(w.filename) for w in record} == {Path(__file__)}
-    monkeypatch.setattr(Objective, "value_and_gradient", original)
     assert returned is clf
     return clf
 
@@ -948,7 +953,14 @@ def test_partial_fit_with_another_solver_starts_that_solver_afresh():
         network, X, y, np.ones(len(y)), clf.alpha
     ).value_and_gradient(before)
     assert_allclose(after, before - LR * gradient, rtol=1e-12, atol=1e-14)
-    assert type(clf._solver).__name__ == "GradientDescent"
+    # And it stays steepest descent: the next steps carry no momentum (a
+    # fresh NAG's third step would).
+    objective = Objective(network, X, y, np.ones(len(y)), clf.alpha)
+    for _ in range(2):
+        before = _theta(clf)[1]
+        clf.partial_fit(X, y)
+        _, gradient = objective.value_and_gradient(before)
+        assert_allclose(_theta(clf)[1], before - LR * gradient, rtol=1e-12, atol=1e-14)
 
 
 def test_minibatches_whose_weights_are_all_zero_take_no_step():

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 
-from skmlp import SoftplusMLPClassifier
+from skmlp import DivergenceError, SoftplusMLPClassifier
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 
@@ -154,3 +155,73 @@ def test_keyboard_interrupt_keeps_the_last_finished_epoch_and_warns():
     assert result["curve_length"] == result["n_iter"]
     assert result["same_as_fit_to_that_epoch"]
     assert any("interrupted" in message for message in result["warnings"])
+
+
+# ----------------------------------------------------------------------------
+# A change of architecture between calls
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+@pytest.mark.parametrize("before, after", [((), (3,)), ((3,), ()), ((3,), (3, 2))])
+def test_partial_fit_after_a_change_of_hidden_layers_raises_and_keeps_the_model(
+    solver, before, after
+):
+    clf = SoftplusMLPClassifier(before, solver=solver, random_state=0)
+    clf.partial_fit(X_IRIS, Y_IRIS, classes=[0, 1, 2])
+    saved = _snapshot(clf)
+    clf.set_params(hidden_layer_sizes=after)
+    message = f"hidden_layer_sizes changed from {before} to {after}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        clf.partial_fit(X_IRIS, Y_IRIS)
+    clf.set_params(hidden_layer_sizes=before)
+    assert _snapshot(clf) == saved
+
+
+@pytest.mark.parametrize("before, after", [((3,), ()), ((), (3,)), ((3,), (5,))])
+def test_a_warm_start_fit_after_a_change_of_hidden_layers_starts_afresh(before, after):
+    clf = _trained(hidden_layer_sizes=before, warm_start=True, max_iter=5)
+    clf.set_params(hidden_layer_sizes=after)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X_IRIS, Y_IRIS)
+    fresh = _trained(hidden_layer_sizes=after, max_iter=5)
+    assert [c.shape for c in clf.coefs_] == [c.shape for c in fresh.coefs_]
+    for a, b in zip(clf.coefs_ + clf.intercepts_, fresh.coefs_ + fresh.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert clf.loss_curve_ == fresh.loss_curve_
+
+
+# ----------------------------------------------------------------------------
+# Sample weights the training cannot use
+
+
+@pytest.mark.parametrize("row", range(0, 150, 15))
+def test_early_stopping_with_one_weighted_row_says_which_part_has_no_weight(
+    row, capsys
+):
+    # One weighted row lands either in the training or in the validation
+    # part of the split: the other part has no weight at all.
+    weights = np.zeros(150)
+    weights[row] = 2.0
+    clf = SoftplusMLPClassifier(
+        (4,), early_stopping=True, validation_fraction=0.5, verbose=True
+    )
+    with pytest.raises(ValueError) as error:
+        clf.fit(X_IRIS, Y_IRIS, sample_weight=weights)
+    message = str(error.value)
+    assert re.search(r"left the (training|validation) rows with no weight", message)
+    # Raised before training: no epoch ran.
+    assert "Iteration" not in capsys.readouterr().out
+    assert not hasattr(clf, "coefs_")
+
+
+def test_weights_that_sum_past_the_float_range_are_said_out_of_range():
+    clf = SoftplusMLPClassifier((4,), random_state=0)
+    with pytest.raises(ValueError, match="sample_weight is out of range") as error:
+        clf.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, 1e307))
+    assert not isinstance(error.value, DivergenceError)
+    # The same weights divided by a common factor train.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.set_params(max_iter=2).fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, 1.0))
+    assert clf.n_iter_ == 2

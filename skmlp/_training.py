@@ -1,0 +1,484 @@
+"""The epoch loop: batches, stopping, history, interrupts and divergence.
+
+A :class:`TrainingRun` is one call of ``fit`` or ``partial_fit`` once the
+estimator has validated the data and built the pieces (the parameter layout,
+the starting point, the solver). It runs the epochs, watches for divergence,
+and after every finished epoch takes one :class:`Checkpoint` of everything a
+fitted model holds: the point, the solver's state, the random generator and
+the history. A user's Ctrl-C keeps the last checkpoint, whichever line it
+lands on, since the checkpoint is replaced whole in one assignment.
+
+The solver calls the objective; the loop itself uses only ``step``,
+``snapshot``, ``reset_momentum`` and ``learning_rate`` of the solver, and
+``set_rows``, ``value`` and ``weight_sum`` of the objective (the estimator
+builds both, and calls ``set_learning_rate`` and sets ``restart`` on a solver
+carried over between ``partial_fit`` calls).
+"""
+
+import math
+import operator
+from collections import namedtuple
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import gen_batches
+
+from ._objective import forward_log_proba
+from ._warnings import warn_at_user_code
+
+# A loss above this many times the larger of the chance level log(n_classes)
+# and the first loss of the training run (the loss at its starting weights)
+# means that training has diverged, though the loss is finite. The evidence
+# for the factor is in docs/solver_measurements.md, "The divergence
+# threshold".
+DIVERGENCE_FACTOR = 1e4
+
+_ADVICE = (
+    "Try a smaller learning_rate_init, or scale the input features (for "
+    "example with StandardScaler). The estimator was left as it was before "
+    "this call."
+)
+
+
+class DivergenceError(ValueError):
+    """Training produced a non-finite loss or parameter, or a loss more
+    than ten thousand times its start (or the chance level
+    ``log(n_classes)``, if that is larger).
+
+    A subclass of ValueError, raised by ``fit`` and ``partial_fit``; the
+    estimator is left exactly as it was before the call.
+    """
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What the estimator's parameters say about the epochs of one call.
+
+    Parameters
+    ----------
+    max_epochs : int
+        ``max_iter`` for ``fit``, 1 for ``partial_fit``.
+    warn_unconverged : bool
+        Whether to warn when the run ends at ``max_epochs`` unconverged
+        (``fit`` does, ``partial_fit`` does not).
+    batch_size : int
+        Rows per solver step; the number of training rows for full batch.
+    shuffle : bool
+        Whether mini-batches are drawn in a new random order every epoch.
+    n_iter_no_change : int or inf
+        Epochs without improvement by ``tol`` before stopping.
+    verbose : bool
+        Whether to print a line per epoch.
+    """
+
+    max_epochs: int
+    warn_unconverged: bool
+    batch_size: int
+    shuffle: bool
+    n_iter_no_change: float
+    verbose: bool
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The state after a finished epoch, all a fitted model holds.
+
+    ``theta`` and the solver are copies that later epochs do not touch;
+    ``history`` is a :meth:`History.record`, a ``History.Record``.
+    """
+
+    theta: np.ndarray
+    solver: object
+    rng_state: tuple
+    history: tuple
+
+
+class History:
+    """Loss curve, stopping counters and validation scores of a training run.
+
+    The curves only grow, so a :meth:`record` of the scalars is enough to
+    give back the history of any earlier epoch.
+
+    Parameters
+    ----------
+    early_stopping : bool
+        Whether validation scores, not the loss, decide when to stop.
+    tol : float
+        The improvement that resets the count of epochs without one.
+    """
+
+    _SCALARS = (
+        "start_loss",
+        "best_loss",
+        "best_validation_score",
+        "best_theta",
+        "no_improvement_count",
+        "n_iter",
+        "t",
+        "n_new_epochs",
+    )
+    _get_scalars = operator.attrgetter(*_SCALARS)
+    Record = namedtuple("Record", _SCALARS)
+
+    def __init__(self, early_stopping, tol):
+        self.early_stopping = early_stopping
+        self.tol = tol
+        self.loss_curve = []
+        self.validation_scores = [] if early_stopping else None
+        self.start_loss = None
+        self.best_loss = np.inf
+        self.best_validation_score = -np.inf
+        self.best_theta = None
+        self.no_improvement_count = 0
+        self.n_iter = 0
+        self.t = 0
+        self.n_new_epochs = 0
+
+    @classmethod
+    def continuing(cls, estimator):
+        """The history of a fitted ``estimator``, to go on with ``partial_fit``."""
+        history = cls(estimator.early_stopping, estimator.tol)
+        history.loss_curve = list(estimator.loss_curve_)
+        history.start_loss = estimator.loss_curve_[0]
+        # None after a fit with early stopping, which tracked accuracy.
+        history.best_loss = (
+            min(estimator.loss_curve_)
+            if estimator.best_loss_ is None
+            else estimator.best_loss_
+        )
+        history.no_improvement_count = estimator._no_improvement_count
+        history.n_iter = estimator.n_iter_
+        history.t = estimator.t_
+        return history
+
+    def add_epoch(self, loss, n_samples):
+        self.loss_curve.append(float(loss))
+        self.n_iter += 1
+        self.n_new_epochs += 1
+        self.t += n_samples
+        if not self.early_stopping:
+            if loss > self.best_loss - self.tol:
+                self.no_improvement_count += 1
+            else:
+                self.no_improvement_count = 0
+            self.best_loss = min(self.best_loss, float(loss))
+
+    def add_validation(self, score, theta):
+        self.validation_scores.append(score)
+        if score < self.best_validation_score + self.tol:
+            self.no_improvement_count += 1
+        else:
+            self.no_improvement_count = 0
+        if score > self.best_validation_score:
+            self.best_validation_score = score
+            self.best_theta = theta.copy()
+
+    def should_stop(self, n_iter_no_change):
+        return self.no_improvement_count > n_iter_no_change
+
+    def record(self):
+        """The scalars now, from which :meth:`attributes` rebuilds this epoch."""
+        return History.Record(*History._get_scalars(self))
+
+    def attributes(self, record):
+        """The fitted attributes of the epoch of ``record``."""
+        loss_curve = self.loss_curve[: record.n_iter]
+        attributes = {
+            "loss_curve_": loss_curve,
+            "loss_": loss_curve[-1],
+            "n_iter_": record.n_iter,
+            "t_": record.t,
+            "_no_improvement_count": record.no_improvement_count,
+            "best_loss_": None,
+            "validation_scores_": None,
+            "best_validation_score_": None,
+        }
+        if self.early_stopping:
+            attributes["validation_scores_"] = self.validation_scores[
+                : record.n_new_epochs
+            ]
+            attributes["best_validation_score_"] = record.best_validation_score
+        else:
+            attributes["best_loss_"] = record.best_loss
+        return attributes
+
+
+def check_loss(loss, start_loss, n_classes):
+    """Raise :class:`DivergenceError` if ``loss`` shows a diverged training.
+
+    That is a non-finite loss, or one above ``DIVERGENCE_FACTOR`` times the
+    larger of ``start_loss`` (the first loss of the training run) and the
+    chance level ``log(n_classes)``.
+    """
+    if not math.isfinite(loss):
+        raise DivergenceError(
+            "Training diverged: the loss or a parameter became non-finite "
+            f"(inf or NaN). {_ADVICE}"
+        )
+    reference = max(math.log(n_classes), start_loss)
+    if loss > DIVERGENCE_FACTOR * reference:
+        raise DivergenceError(
+            f"Training diverged: the loss reached {loss:.3g}, more than "
+            f"{DIVERGENCE_FACTOR:.0e} times {reference:.3g} (the larger of its "
+            f"first value and the chance level log(n_classes)). {_ADVICE}"
+        )
+
+
+def _accuracy(layout, theta, X, y, sample_weight, n_threads):
+    """Weighted accuracy of the network ``theta`` on ``X``, ``y``."""
+    coefs, intercepts = layout.unpack(theta)
+    log_proba = forward_log_proba(coefs, intercepts, X, n_threads)
+    predicted = np.argmax(log_proba, axis=1)
+    return float(np.average(predicted == y, weights=sample_weight))
+
+
+@dataclass
+class TrainingState:
+    """What the epochs change.
+
+    ``theta`` is updated in place; the solver keeps its own state (momentum,
+    step size); ``rng`` draws the order of the mini-batches.
+    """
+
+    theta: np.ndarray
+    solver: object
+    rng: np.random.RandomState
+    history: History
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The rows of a run and what evaluates them.
+
+    ``train`` and ``validation`` (None without early stopping) are
+    ``(X, y, sample_weight)`` with ``y`` as class indices. ``objective`` is
+    the objective of the training rows; mini-batches move it onto their rows
+    with ``set_rows``. ``n_threads`` runs the validation forward passes.
+    """
+
+    train: tuple
+    validation: object
+    objective: object
+    n_threads: int
+
+
+class TrainingRun:
+    """The epochs of one call of ``fit`` or ``partial_fit``.
+
+    Parameters
+    ----------
+    layout : ParameterLayout
+        The layout of ``state.theta``.
+    state : TrainingState
+        The starting point, solver, generator and history (empty for a
+        fresh start); the run changes them.
+    data : TrainingData
+        The training and validation rows and the objective.
+    schedule : Schedule
+        Epochs, batches and stopping.
+    callbacks : EpochCallbacks
+        The callback hooks of the call.
+
+    Attributes
+    ----------
+    kept : Checkpoint
+        The state after the last finished epoch (the start before the first).
+    reached_max_epochs : bool
+        Whether the run ended at ``max_epochs`` without meeting its stopping
+        rule nor being stopped by a callback.
+    interrupted : bool
+        Whether the user interrupted the call (set by the estimator, too, for
+        a Ctrl-C after the run).
+    """
+
+    def __init__(self, layout, state, data, schedule, callbacks):
+        self.layout = layout
+        self.state = state
+        self.data = data
+        self.schedule = schedule
+        self.callbacks = callbacks
+        n_samples = data.train[0].shape[0]
+        self.batches = (
+            None
+            if schedule.batch_size >= n_samples
+            else list(gen_batches(n_samples, schedule.batch_size))
+        )
+        self._shuffling = self.batches is not None and schedule.shuffle
+        self.reached_max_epochs = False
+        self.interrupted = False
+        self.final_point_checked = False
+        self.kept = self._checkpoint()
+
+    @property
+    def n_new_epochs(self):
+        """Epochs finished and kept in this call."""
+        return self.kept.history.n_new_epochs
+
+    def run(self):
+        """Run the epochs, then check the point to keep.
+
+        Raises :class:`DivergenceError` if training diverged. A
+        ``KeyboardInterrupt`` goes through; ``kept`` is then the last
+        finished epoch.
+        """
+        state, data = self.state, self.data
+        history = state.history
+        # Overflow on the way to a divergence is reported by a
+        # DivergenceError, with advice; numpy's warnings add noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(self.schedule.max_epochs):
+                self.callbacks.begin_epoch()
+                loss = self._minibatch_epoch() if self.batches else self._step()
+                # A sum is finite only if every term is (an inf or a NaN
+                # cannot cancel out); it costs half the elementwise test,
+                # which settles the rare overflow of the sum.
+                theta = state.theta
+                if not (math.isfinite(theta.sum()) or np.isfinite(theta).all()):
+                    self._check(math.inf)
+                history.add_epoch(loss, data.train[0].shape[0])
+                if data.validation is not None:
+                    score = _accuracy(
+                        self.layout, theta, *data.validation, data.n_threads
+                    )
+                    history.add_validation(score, theta)
+                # The one assignment that keeps the epoch.
+                self.kept = self._checkpoint()
+                # Printed once the epoch is kept: an interrupt after the line
+                # keeps the model it reports.
+                if self.schedule.verbose:
+                    print(f"Iteration {history.n_iter}, loss = {loss:.8f}")
+                if self.callbacks.end_epoch(self.layout, theta, history.n_iter):
+                    break
+                if history.should_stop(self.schedule.n_iter_no_change):
+                    if self.schedule.verbose:
+                        print(self._stopping_message())
+                    break
+            else:
+                self.reached_max_epochs = True
+            self.check_final_point()
+
+    def keep_after_interrupt(self):
+        """After a Ctrl-C in :meth:`run`, once an epoch has finished: keep
+        the last finished one, checked as at the end of any run."""
+        self.interrupted = True
+        self.check_final_point()
+
+    def warn_at_end(self):
+        """Warn the user of an interrupted or unconverged run."""
+        if self.interrupted:
+            warn_at_user_code(
+                "Training interrupted by user; the model of the last finished "
+                f"epoch ({self.kept.history.n_iter}) is kept.",
+                UserWarning,
+            )
+        elif self.reached_max_epochs and self.schedule.warn_unconverged:
+            # MLPClassifier's words; "stochastic" only for mini-batches.
+            stochastic = "Stochastic Optimizer: " if self.batches else ""
+            warn_at_user_code(
+                f"{stochastic}Maximum iterations ({self.schedule.max_epochs}) "
+                "reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+
+    def check_final_point(self):
+        """Check the point to keep by the divergence rule: one forward pass.
+
+        The loss of a step is that of the point where its gradient was
+        taken, so without this the point that ends a call would never be
+        looked at.
+        """
+        if self.final_point_checked:
+            return
+        objective = self.data.objective
+        if self.batches:
+            objective.set_rows(*self.data.train)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._check(objective.value(self.kept_point()))
+        self.final_point_checked = True
+
+    def kept_point(self):
+        """The point of the kept epoch: with early stopping, the best one."""
+        if self.data.validation is None:
+            return self.kept.theta
+        return self.kept.history.best_theta
+
+    def fitted_attributes(self):
+        """The estimator's fitted attributes for the kept epoch.
+
+        Builds new objects, and sets the generator back to the kept epoch's
+        state: calling it twice gives the same model.
+        """
+        kept = self.kept
+        solver = kept.solver.snapshot()
+        if self.data.validation is not None:
+            # The momentum belongs to the last iterate, not to the best one.
+            solver.reset_momentum()
+        if kept.rng_state is not None:
+            self.state.rng.set_state(kept.rng_state)
+        coefs, intercepts = self.layout.unpack(self.kept_point().copy())
+        return {
+            "coefs_": coefs,
+            "intercepts_": intercepts,
+            "_solver": solver,
+            "learning_rate_": solver.learning_rate,
+            "_rng": self.state.rng,
+            "n_layers_": self.layout.n_layers + 1,
+            "n_outputs_": self.layout.layer_sizes[-1],
+            "out_activation_": "softmax",
+            **self.state.history.attributes(kept.history),
+        }
+
+    def _checkpoint(self):
+        state = self.state
+        return Checkpoint(
+            state.theta.copy(),
+            state.solver.snapshot(),
+            state.rng.get_state() if self._shuffling else None,
+            state.history.record(),
+        )
+
+    def _check(self, loss):
+        """The divergence rule; the first loss checked is the run's start."""
+        history = self.state.history
+        if history.start_loss is None:
+            history.start_loss = loss
+        check_loss(loss, history.start_loss, self.layout.layer_sizes[-1])
+
+    def _step(self):
+        """One full-batch step; returns its loss."""
+        loss = self.state.solver.step(self.state.theta, self.data.objective)
+        self._check(loss)
+        return loss
+
+    def _minibatch_epoch(self):
+        """One step per mini-batch; returns the epoch's loss, the batches'
+        losses averaged by weight."""
+        X, y, sample_weight = self.data.train
+        objective = self.data.objective
+        n_samples = X.shape[0]
+        if self.schedule.shuffle:
+            order = self.state.rng.permutation(n_samples)
+        else:
+            order = np.arange(n_samples)
+        total_weight = float(sample_weight.sum())
+        epoch_loss = 0.0
+        for batch in self.batches:
+            rows = order[batch]
+            weight = sample_weight[rows]
+            if not weight.any():
+                # The objective of rows that all weigh zero is 0/0: they
+                # carry no information, so they take no step.
+                continue
+            objective.set_rows(X[rows], y[rows], weight)
+            loss = self._step()
+            epoch_loss += loss * objective.weight_sum / total_weight
+        return epoch_loss
+
+    def _stopping_message(self):
+        history = self.state.history
+        what = "Validation score" if history.early_stopping else "Training loss"
+        return (
+            f"{what} did not improve more than tol={history.tol:f} for "
+            f"{self.schedule.n_iter_no_change} consecutive epochs. Stopping."
+        )

@@ -1,0 +1,161 @@
+"""Checks of what ``fit`` and ``partial_fit`` are given, before training.
+
+The estimator calls these on a view of itself (see ``_view`` in
+``skmlp/_mlp.py``), so that what validation learns (``classes_``,
+``n_features_in_``, ``feature_names_in_``) reaches the estimator only with
+the rest of the fitted model.
+"""
+
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import validate_data
+
+from ._sklearn_compat import _check_partial_fit_first_call, _check_sample_weight
+
+
+def learned_attributes(model):
+    """What validating the data of a fit wrote to ``model``: ``classes_``,
+    ``n_features_in_`` and, if ``X`` had column names, ``feature_names_in_``."""
+    names = ("classes_", "n_features_in_", "feature_names_in_")
+    return {name: vars(model)[name] for name in names if name in vars(model)}
+
+
+def validate_call(model, X, y, sample_weight, incremental, classes):
+    """Validate the arguments of ``fit`` (``incremental=False``) or
+    ``partial_fit`` on ``model``, a view of the estimator.
+
+    Returns ``X``, ``y`` as indices into ``model.classes_``, the sample
+    weights, and whether the call starts afresh (``first_call``): a first
+    call, a ``fit`` without ``warm_start``, or a ``fit`` for a network whose
+    hidden layers changed since the last (the old weights cannot start it).
+    """
+    hidden = hidden_layer_sizes(model.hidden_layer_sizes)
+    fitted = hasattr(model, "coefs_")
+    reshaped = fitted and fitted_hidden_layer_sizes(model) != hidden
+    if incremental:
+        if reshaped:
+            raise ValueError(
+                "hidden_layer_sizes changed from "
+                f"{fitted_hidden_layer_sizes(model)} to {hidden} since the "
+                "model was fitted: partial_fit cannot go on training a "
+                "network of another shape. Call fit to train the new one."
+            )
+        first_call = _check_partial_fit_first_call(model, classes)
+    else:
+        first_call = not (model.warm_start and fitted) or reshaped
+    X, y = validate_input(model, X, y, reset=first_call)
+    check_classification_targets(y)
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+    )
+    check_weight_sum(sample_weight)
+    y = encode_labels(model, y, incremental, first_call)
+    return X, y, sample_weight, first_call
+
+
+def validate_input(model, X, y="no_validation", reset=False):
+    """``validate_data`` for this estimator: float64 or float32, dense or CSR.
+
+    Returns ``X``, or ``(X, y)`` when ``y`` is given.
+    """
+    validated = validate_data(
+        model,
+        X,
+        y,
+        accept_sparse=["csr", "csc"],
+        dtype=(np.float64, np.float32),
+        reset=reset,
+    )
+    X, y = validated if isinstance(validated, tuple) else (validated, None)
+    if sp.issparse(X):
+        X = X.tocsr()
+    return X if y is None else (X, y)
+
+
+def hidden_layer_sizes(sizes):
+    """``hidden_layer_sizes`` as a tuple of positive ints, or a ValueError."""
+    sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
+    if any(
+        isinstance(size, bool) or not isinstance(size, Integral) or size <= 0
+        for size in sizes
+    ):
+        raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+    return tuple(int(size) for size in sizes)
+
+
+def fitted_hidden_layer_sizes(model):
+    """The hidden layer sizes of the network ``model`` holds."""
+    return tuple(coef.shape[1] for coef in model.coefs_[:-1])
+
+
+def encode_labels(model, y, incremental, first_call):
+    """Set or check ``model.classes_``; return ``y`` as indices into it."""
+    labels = unique_labels(y)
+    if not incremental and first_call:
+        model.classes_ = labels
+    else:
+        unseen = np.setdiff1d(labels, model.classes_)
+        if (
+            not incremental
+            and model.warm_start
+            and len(np.setdiff1d(model.classes_, labels)) + len(unseen)
+        ):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes "
+                f"as in the previous call to fit. Previously got "
+                f"{model.classes_}, `y` has {labels}"
+            )
+        if len(unseen):
+            raise ValueError(
+                "`y` has classes not in `self.classes_`. "
+                f"`self.classes_` has {model.classes_}. 'y' has {labels}."
+            )
+    return np.searchsorted(model.classes_, y)
+
+
+def check_weight_sum(sample_weight):
+    """Raise a ValueError unless the weights have a positive, finite sum.
+
+    The objective divides by the sum: one that overflows would make every
+    loss NaN, which would be reported as a divergence.
+    """
+    with np.errstate(over="ignore"):
+        total = sample_weight.sum()
+    if not np.isfinite(total):
+        raise ValueError(
+            "sample_weight is out of range: its sum overflows "
+            f"{sample_weight.dtype} (the largest weight is "
+            f"{sample_weight.max():.3g}). Only the ratios of the weights "
+            "matter: divide them by a common factor."
+        )
+    if total <= 0:
+        raise ValueError("The sum of sample_weight must be positive.")
+
+
+def validation_split(train, rng, validation_fraction):
+    """Hold out ``validation_fraction`` of ``train = (X, y, sample_weight)``,
+    stratified; returns the training and the validation triple."""
+    X, X_val, y, y_val, weight, weight_val = train_test_split(
+        *train,
+        random_state=rng,
+        test_size=validation_fraction,
+        stratify=train[1],
+    )
+    if X_val.shape[0] < 2:
+        raise ValueError(
+            "The validation set is too small. Increase "
+            "'validation_fraction' or the size of your dataset."
+        )
+    for part, weights in (("training", weight), ("validation", weight_val)):
+        if not weights.any():
+            raise ValueError(
+                "early_stopping: the split of the data left the "
+                f"{part} rows with no weight (sample_weight is zero on "
+                f"all {len(weights)} of them). Give weight to more rows, "
+                "or change validation_fraction or random_state."
+            )
+    return (X, y, weight), (X_val, y_val, weight_val)

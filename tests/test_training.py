@@ -1,0 +1,274 @@
+"""The epoch loop: Ctrl-C anywhere, stopping, and its warnings."""
+
+import copy
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.datasets import load_digits, load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.preprocessing import StandardScaler
+from tracing import LineCounter, count_calls
+
+import skmlp
+from skmlp import SoftplusMLPClassifier
+from skmlp._callbacks import EpochCallbacks
+from skmlp._layout import ParameterLayout
+from skmlp._solvers import GradientDescent
+from skmlp._training import (
+    History,
+    Schedule,
+    TrainingData,
+    TrainingRun,
+    TrainingState,
+)
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+X_IRIS = StandardScaler().fit_transform(X_IRIS)
+MAX_EPOCHS = 4
+
+
+def _clf(**params):
+    params = {
+        "hidden_layer_sizes": (4,),
+        "learning_rate_init": 0.1,
+        "random_state": 0,
+        "tol": 0.0,
+        "n_iter_no_change": 100,
+        **params,
+    }
+    return SoftplusMLPClassifier(**params)
+
+
+def _quiet_fit(clf, X=X_IRIS, y=Y_IRIS):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return clf.fit(X, y)
+
+
+def _the_loops_modules():
+    """The files of the estimator and its loop, whose every line is a place
+    where a Ctrl-C can land."""
+    package = Path(skmlp.__file__).parent
+    return [package / name for name in ("_mlp.py", "_training.py", "_callbacks.py")]
+
+
+def _assert_same_model(a, b):
+    for name in ("coefs_", "intercepts_"):
+        for x, y in zip(getattr(a, name), getattr(b, name)):
+            assert_array_equal(x, y)
+    for name in ("n_iter_", "t_", "loss_curve_", "loss_", "best_loss_"):
+        assert getattr(a, name) == getattr(b, name), name
+    assert a.validation_scores_ == b.validation_scores_
+    assert a.best_validation_score_ == b.best_validation_score_
+    assert a.learning_rate_ == b.learning_rate_
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param(dict(solver="nag", batch_size=50), id="nag-minibatches"),
+        pytest.param(dict(solver="gd", early_stopping=True), id="gd-early-stopping"),
+        pytest.param(
+            dict(solver="nag", learning_rate_init="auto"), id="nag-auto-full-batch"
+        ),
+    ],
+)
+def test_a_ctrl_c_on_any_line_leaves_the_model_of_a_finished_epoch(params):
+    # Ctrl-C before each line the estimator and its loop run, one fit per
+    # line: the estimator is either as it was (no epoch finished) or the
+    # model of fit(max_iter=n) for some n, in every attribute, including
+    # what the next partial_fit goes on from (solver state, generator).
+    references = {
+        n: _quiet_fit(_clf(max_iter=n, **params)) for n in range(1, MAX_EPOCHS + 1)
+    }
+    counter = LineCounter(_the_loops_modules())
+    with counter():
+        _quiet_fit(_clf(max_iter=MAX_EPOCHS, **params))
+    outcomes = set()
+    for line in range(1, counter.count + 1):
+        clf = _clf(max_iter=MAX_EPOCHS, **params)
+        before = copy.deepcopy(clf.__dict__)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with LineCounter(_the_loops_modules(), interrupt_at=line)():
+                    clf.fit(X_IRIS, Y_IRIS)
+                raised = False
+            except KeyboardInterrupt:
+                raised = True
+        if not hasattr(clf, "coefs_"):
+            assert raised, line
+            assert clf.__dict__.keys() == before.keys(), line
+            outcomes.add(0)
+            continue
+        reference = references[clf.n_iter_]
+        _assert_same_model(clf, reference)
+        outcomes.add(clf.n_iter_)
+        if not raised and clf.n_iter_ < MAX_EPOCHS:
+            assert any("interrupted" in str(w.message) for w in caught), line
+        if "early_stopping" not in params:
+            clf.partial_fit(X_IRIS, Y_IRIS)
+            _assert_same_model(
+                clf, copy.deepcopy(reference).partial_fit(X_IRIS, Y_IRIS)
+            )
+    # The interrupts landed before the first epoch, in each epoch and after
+    # the last.
+    assert outcomes == set(range(MAX_EPOCHS + 1))
+
+
+def test_a_ctrl_c_on_any_line_of_partial_fit_leaves_the_model_before_or_after():
+    # partial_fit is one epoch: the estimator is the model before the call
+    # (and the Ctrl-C goes to the user) or after it, and trains on as that
+    # model does.
+    params = dict(solver="nag", batch_size=50)
+    fitted = _quiet_fit(_clf(max_iter=3, **params))
+    after = copy.deepcopy(fitted).partial_fit(X_IRIS, Y_IRIS)
+    counter = LineCounter(_the_loops_modules())
+    with counter():
+        copy.deepcopy(fitted).partial_fit(X_IRIS, Y_IRIS)
+    outcomes = set()
+    for line in range(1, counter.count + 1):
+        clf = copy.deepcopy(fitted)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                with LineCounter(_the_loops_modules(), interrupt_at=line)():
+                    clf.partial_fit(X_IRIS, Y_IRIS)
+                raised = False
+            except KeyboardInterrupt:
+                raised = True
+        reference = fitted if clf.n_iter_ == 3 else after
+        assert raised or reference is after, line
+        _assert_same_model(clf, reference)
+        clf.partial_fit(X_IRIS, Y_IRIS)
+        _assert_same_model(clf, copy.deepcopy(reference).partial_fit(X_IRIS, Y_IRIS))
+        outcomes.add(clf.n_iter_ - 1)
+    assert outcomes == {3, 4}
+
+
+@pytest.mark.parametrize("batch_size, n_steps", [(None, 5), (50, 15)])
+def test_a_call_evaluates_the_objective_once_beyond_its_steps(batch_size, n_steps):
+    # GD with a fixed step takes one gradient per step; checking the point
+    # that ends the call costs one evaluation of the loss alone, per call,
+    # not per epoch.
+    counts = {"value": 0, "value_and_gradient": 0}
+    clf = _clf(solver="gd", batch_size=batch_size, max_iter=5)
+    with count_calls(counts, Path(skmlp.__file__).parent):
+        _quiet_fit(clf)
+    assert counts == {"value": 1, "value_and_gradient": n_steps}
+    counts = dict.fromkeys(counts, 0)
+    with count_calls(counts, Path(skmlp.__file__).parent):
+        clf.partial_fit(X_IRIS, Y_IRIS)
+    assert counts == {"value": 1, "value_and_gradient": n_steps // 5}
+
+
+def test_n_iter_no_change_inf_trains_to_max_iter():
+    # scikit-learn's test_n_iter_no_change_inf: with a tolerance no epoch can
+    # meet, n_iter_no_change=np.inf never stops training; 10 stops it after
+    # the 11 epochs that follow the first.
+    X, y = load_digits(n_class=2, return_X_y=True)
+    X, y = X[:100] / 16, y[:100]
+    params = dict(hidden_layer_sizes=(8,), tol=1e9, max_iter=40, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(40\)"):
+        clf = SoftplusMLPClassifier(n_iter_no_change=np.inf, **params).fit(X, y)
+    assert clf.n_iter_ == 40
+    stopped = SoftplusMLPClassifier(n_iter_no_change=10, **params).fit(X, y)
+    assert stopped.n_iter_ == 12
+
+
+@pytest.mark.parametrize(
+    "batch_size, prefix", [(None, "Maximum"), (50, "Stochastic Optimizer: Maximum")]
+)
+def test_the_convergence_warning_calls_only_mini_batches_stochastic(batch_size, prefix):
+    with pytest.warns(ConvergenceWarning) as record:
+        _clf(max_iter=2, batch_size=batch_size).fit(X_IRIS, Y_IRIS)
+    (warning,) = record
+    assert str(warning.message) == (
+        f"{prefix} iterations (2) reached and the optimization hasn't converged yet."
+    )
+
+
+def test_the_convergence_warnings_of_a_grid_search_point_at_the_users_line():
+    # GridSearchCV calls fit through joblib, even with n_jobs=1.
+    search = GridSearchCV(_clf(max_iter=2), {"alpha": [1e-4, 1e-3]}, cv=2)
+    with pytest.warns(ConvergenceWarning) as record:
+        search.fit(X_IRIS, Y_IRIS)
+    assert len(record) == 5  # 2 x 2 folds and the refit
+    assert {Path(w.filename) for w in record} == {Path(__file__)}
+
+
+class Quadratic:
+    """``L(theta) = 1/2 ||theta - center||^2``, through the objective protocol
+    the loop and the solvers use: a stand-in for the network, so that what
+    the loop does can be computed by hand."""
+
+    def __init__(self, center):
+        self.center = center
+        self.weight_sum = 1.0
+
+    def value(self, theta):
+        return 0.5 * float(np.sum((theta - self.center) ** 2))
+
+    def value_and_gradient(self, theta):
+        return self.value(theta), theta - self.center
+
+    def set_rows(self, X, y, sample_weight):
+        self.weight_sum = float(sample_weight.sum())
+
+
+def _quadratic_run(theta, learning_rate, max_epochs, **schedule):
+    layout = ParameterLayout((2, 3))
+    rows = (np.zeros((4, 2)), np.zeros(4, dtype=int), np.ones(4))
+    state = TrainingState(
+        theta,
+        GradientDescent(learning_rate),
+        np.random.RandomState(0),
+        History(early_stopping=False, tol=0.0),
+    )
+    schedule = Schedule(
+        **{
+            "max_epochs": max_epochs,
+            "warn_unconverged": False,
+            "batch_size": 4,
+            "shuffle": False,
+            "n_iter_no_change": max_epochs,
+            "verbose": False,
+            **schedule,
+        }
+    )
+    objective = Quadratic(np.arange(layout.n_params, dtype=float))
+    callbacks = EpochCallbacks(object(), *rows, max_epochs=max_epochs)
+    data = TrainingData(rows, None, objective, 1)
+    return TrainingRun(layout, state, data, schedule, callbacks), objective
+
+
+def test_the_loop_takes_the_solvers_steps_and_records_their_losses():
+    # GD at rate 1/2 on the quadratic halves the distance to the center at
+    # every epoch: theta_k - c = (theta_0 - c) / 2**k, and the loss of epoch
+    # k is taken at theta_{k-1}.
+    theta = np.zeros(ParameterLayout((2, 3)).n_params)
+    run, objective = _quadratic_run(theta.copy(), 0.5, max_epochs=6)
+    run.run()
+    attributes = run.fitted_attributes()
+    start = theta - objective.center
+    expected = [0.5 * np.sum((start / 2**k) ** 2) for k in range(6)]
+    np.testing.assert_allclose(attributes["loss_curve_"], expected, rtol=1e-15)
+    kept = run.layout.pack(attributes["coefs_"], attributes["intercepts_"], float)
+    np.testing.assert_allclose(kept, objective.center + start / 2**6, rtol=1e-15)
+    assert attributes["n_iter_"] == 6 and attributes["t_"] == 6 * 4
+    assert run.reached_max_epochs
+
+
+def test_the_loop_raises_a_divergence_from_the_point_that_ends_the_call():
+    # At rate 1e5 one step lands 1e5 - 1 times as far from the center: the
+    # step's own loss is the start's, 0.5 * sum(k**2 for k < 9) = 102, the
+    # end point's about 1e10 times that.
+    theta = np.zeros(ParameterLayout((2, 3)).n_params)
+    run, _ = _quadratic_run(theta, 1e5, max_epochs=1)
+    message = r"the loss reached 1.02e\+12, more than 1e\+04 times 102 "
+    with pytest.raises(skmlp.DivergenceError, match=message):
+        run.run()

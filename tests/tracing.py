@@ -1,0 +1,76 @@
+"""Watching a fit by tracing (``sys.settrace``): what it calls, and Ctrl-C
+at a chosen point.
+
+A ``KeyboardInterrupt`` raised by a trace function is raised in the traced
+frame, at the call or the line being traced, as a real Ctrl-C would be
+between two lines; tracing then stops, so each context interrupts once.
+"""
+
+import contextlib
+import sys
+
+
+@contextlib.contextmanager
+def _tracing(trace):
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
+def count_calls(counts, folder):
+    """Count in the dict ``counts`` the calls of the functions named by its
+    keys (methods of any class: a protocol's names) defined under
+    ``folder``."""
+    folder = str(folder)
+
+    def trace(frame, event, arg):
+        code = frame.f_code
+        if (
+            event == "call"
+            and code.co_name in counts
+            and code.co_filename.startswith(folder)
+        ):
+            counts[code.co_name] += 1
+
+    return _tracing(trace)
+
+
+def interrupt_at_call(function_name, n):
+    """Ctrl-C as the ``n``-th call of a function named ``function_name`` starts."""
+    calls = 0
+
+    def trace(frame, event, arg):
+        nonlocal calls
+        if event == "call" and frame.f_code.co_name == function_name:
+            calls += 1
+            if calls == n:
+                raise KeyboardInterrupt
+
+    return _tracing(trace)
+
+
+class LineCounter:
+    """Counts the lines run in the modules ``files``; with ``interrupt_at``,
+    raises Ctrl-C before running the line of that count (from 1)."""
+
+    def __init__(self, files, interrupt_at=None):
+        self.files = {str(file) for file in files}
+        self.interrupt_at = interrupt_at
+        self.count = 0
+
+    def __call__(self):
+        return _tracing(self._trace)
+
+    def _trace(self, frame, event, arg):
+        if event == "call" and frame.f_code.co_filename in self.files:
+            return self._trace_lines
+
+    def _trace_lines(self, frame, event, arg):
+        if event == "line":
+            self.count += 1
+            if self.count == self.interrupt_at:
+                raise KeyboardInterrupt
+        return self._trace_lines
