@@ -31,7 +31,7 @@ from . import _callbacks, _persistence
 from ._execution import SingleThreadedBlas
 from ._layout import ParameterLayout
 from ._objective import Objective, forward_log_proba
-from ._solvers import GradientDescent, NesterovAcceleratedGradient
+from ._solvers import make_solver
 
 # Folders whose frames a warning skips to point at the user's call, as
 # imported and with links resolved.
@@ -517,15 +517,6 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             theta = network.pack(self.coefs_, self.intercepts_, X.dtype)
         rng = copy.deepcopy(self._rng) if incremental else self._rng
 
-        solver = self._new_solver()
-        if incremental and not first_call and type(self._solver) is type(solver):
-            # Carry the state over, but follow parameters changed since the
-            # last call (a smaller rate after a divergence, say).
-            solver = copy.deepcopy(self._solver)
-            solver.set_learning_rate(self.learning_rate_init)
-            if self.solver == "nag":
-                solver.restart = self.restart
-
         history = _History.start(self, continuing=incremental and not first_call)
         if self.early_stopping:
             X, X_val, y_codes, y_val, sample_weight, sw_val = train_test_split(
@@ -548,6 +539,11 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         if sample_weight.sum() <= 0:
             raise ValueError("The sum of sample_weight must be positive.")
 
+        solver = self._new_solver(
+            full_batch=self.batch_size is None or self.batch_size >= X.shape[0],
+            continued=self._solver if incremental and not first_call else None,
+        )
+
         # The whole loop runs with single-threaded BLAS, the evaluations
         # sharing the rows between n_threads workers themselves, so that the
         # solvers' dot products over all parameters round the same whatever
@@ -569,7 +565,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         coefs, intercepts = network.unpack(theta)
         self.coefs_ = coefs
         self.intercepts_ = intercepts
-        self._solver = copy.copy(solver)  # without its work space
+        self._solver = solver
         self.learning_rate_ = solver.learning_rate
         self._rng = rng
         self.n_layers_ = network.n_layers + 1
@@ -611,11 +607,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         shuffling = batches is not None and self.shuffle
 
         def snapshot():
-            # Cheap enough for every epoch: solvers rebind their arrays and
-            # never write into them, so a shallow copy keeps their state.
             return (
                 theta.copy(),
-                copy.copy(solver),
+                solver.snapshot(),
                 rng.get_state() if shuffling else None,
             )
 
@@ -729,10 +723,15 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             f"{self.n_iter_no_change} consecutive epochs. Stopping."
         )
 
-    def _new_solver(self):
-        if self.solver == "gd":
-            return GradientDescent(self.learning_rate_init)
-        return NesterovAcceleratedGradient(self.learning_rate_init, self.restart)
+    def _new_solver(self, full_batch=True, continued=None):
+        return make_solver(
+            self.solver,
+            self.learning_rate_init,
+            self.restart,
+            "fista",
+            full_batch,
+            continued,
+        )
 
     @staticmethod
     def _check_finite(loss):
