@@ -91,10 +91,16 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         hidden layer. ``()`` gives no hidden layer: multinomial logistic
         regression.
 
-    solver : {'gd', 'nag'}, default='nag'
+    solver : {'gd', 'nag', 'lbfgs'}, default='nag'
         ``'gd'``: ``theta <- theta - lr * grad L(theta)``. ``'nag'``: Nesterov's
         accelerated gradient, the gradient taken at the look-ahead point,
         with the momentum of ``momentum`` (FISTA on the full batch).
+        ``'lbfgs'``: limited-memory BFGS (10 pairs) with a strong Wolfe line
+        search, one iteration per epoch, on the full batch only (a
+        ``batch_size`` below the number of samples is an error); it needs
+        no ``learning_rate_init`` and far fewer passes over the data on
+        small and medium data sets, and ``learning_rate_`` is the step of
+        its last line search along the quasi-Newton direction.
 
     alpha : float, default=1e-4
         Strength of the L2 penalty on the weights (not the intercepts),
@@ -303,7 +309,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "solver": [StrOptions({"gd", "nag"})],
+        "solver": [StrOptions({"gd", "nag", "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate_init": [
@@ -589,7 +595,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         coefs, intercepts = network.unpack(theta)
         self.coefs_ = coefs
         self.intercepts_ = intercepts
-        self._solver = solver
+        self._solver = solver.snapshot()
         self.learning_rate_ = solver.learning_rate
         self._rng = rng
         self.n_layers_ = network.n_layers + 1

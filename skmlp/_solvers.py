@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from ._lbfgs import LBFGS
 from ._step_size import (
     MAX_SEARCH,
     STEP_FACTOR,
@@ -315,10 +316,10 @@ def make_solver(solver, learning_rate, restart, momentum, full_batch, continued=
 
     Parameters
     ----------
-    solver : {'gd', 'nag'}
+    solver : {'gd', 'nag', 'lbfgs'}
         Which solver.
     learning_rate : float or 'auto'
-        ``learning_rate_init``.
+        ``learning_rate_init`` (not used by L-BFGS).
     restart : {None, 'function', 'gradient'}
         NAG's restart.
     momentum : 'auto', 'fista' or float
@@ -332,13 +333,21 @@ def make_solver(solver, learning_rate, restart, momentum, full_batch, continued=
 
     Returns
     -------
-    solver : GradientDescent or NesterovAcceleratedGradient
+    solver : GradientDescent, NesterovAcceleratedGradient or LBFGS
     """
     if solver == "gd":
         new = GradientDescent(learning_rate)
-    else:
+    elif solver == "nag":
         momentum = resolve_momentum(momentum, full_batch)
         new = NesterovAcceleratedGradient(learning_rate, restart, momentum)
+    elif full_batch:
+        new = LBFGS()
+    else:
+        raise ValueError(
+            "solver='lbfgs' trains on the full batch: its line search and "
+            "curvature pairs need the same objective at every step. Set "
+            "batch_size=None (or at least the number of training samples)."
+        )
     if type(continued) is not type(new):
         return new
     solver = continued.snapshot()
@@ -347,3 +356,7 @@ def make_solver(solver, learning_rate, restart, momentum, full_batch, continued=
         solver.restart = restart
         solver.momentum = momentum
     return solver
+
+
+# The classes a saved model's solver may be rebuilt as.
+SOLVER_CLASSES = (GradientDescent, NesterovAcceleratedGradient, LBFGS)

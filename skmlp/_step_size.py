@@ -25,7 +25,7 @@ MAX_SEARCH = 64
 # The objective is a sum of many rounded terms: a decrease smaller than a few
 # hundred ulps of the loss is noise, and demanding it would shrink the step
 # for nothing near a minimum (where the decrease asked for is that small).
-_ROUNDING_ULPS = 256
+ROUNDING_ULPS = 256
 
 
 def diverged(loss, gradient):
@@ -45,7 +45,7 @@ def try_step(point, loss, gradient, objective, step):
     new_point = point - step * gradient
     new_loss = objective.value(new_point)
     decrease = 0.5 * step * float(np.dot(gradient, gradient))
-    tolerance = _ROUNDING_ULPS * float(np.finfo(point.dtype).eps) * abs(loss)
+    tolerance = ROUNDING_ULPS * float(np.finfo(point.dtype).eps) * abs(loss)
     # A NaN new_loss compares False: the step is rejected.
     return new_loss <= loss - decrease + tolerance, new_point, new_loss
 
