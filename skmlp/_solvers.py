@@ -1,4 +1,4 @@
-"""First-order solvers over a flat parameter vector.
+"""Solvers over a flat parameter vector: GD and NAG here, L-BFGS in ``_lbfgs``.
 
 A solver owns its update rule and its state (nothing else): ``step`` takes the
 current iterate ``theta`` (updated in place) and an objective with
@@ -43,14 +43,12 @@ def _copy(value):
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, dict):
-        return dict(value)
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
+        return dict(value)  # the step size's, of scalars
     return value
 
 
 class _Solver:
-    """What every solver shares: the snapshot and the step size in use."""
+    """What GD and NAG share: the snapshot and the step size in use."""
 
     def snapshot(self):
         """An independent copy of the solver: its arrays are copied."""

@@ -254,3 +254,15 @@ def test_an_interrupted_lbfgs_fit_keeps_and_continues_from_its_last_epoch(
     for a, b in zip(clf.coefs_, reference.coefs_):
         np.testing.assert_array_equal(a, b)
     assert clf.loss_curve_ == reference.loss_curve_
+
+
+def test_the_study_command_trains_lbfgs_beside_gd_and_nag(tmp_path):
+    from skmlp.__main__ import build_parser, run_study
+
+    args = build_parser().parse_args(
+        ["--solvers", "nag", "lbfgs", "--max-iter", "30", "--out", str(tmp_path)]
+    )
+    rows = {row["solver"]: row for row in run_study(args)}
+    assert rows["lbfgs"]["model"][-1].solver == "lbfgs"
+    # The study's step 0.01 leaves NAG far behind L-BFGS in 30 iterations.
+    assert rows["lbfgs"]["model"][-1].loss_ < 0.5 * rows["nag"]["model"][-1].loss_
