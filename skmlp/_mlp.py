@@ -133,7 +133,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         restarts when ``L(x_k) > L(x_{k-1})`` (one extra loss evaluation per
         step with a fixed step size), ``'gradient'`` when
         ``grad L(y_k) . (x_k - x_{k-1}) > 0``, at no cost. A restart sets
-        FISTA's ``t`` back to 1, so the next step starts with no momentum.
+        FISTA's ``t`` back to 1 (or, with a constant ``momentum``, drops the
+        momentum of one step), so the next step starts with no momentum.
         None is plain FISTA. Restarts speed up ill-conditioned convex
         problems by orders of magnitude and rescue too large fixed steps;
         with a well-chosen step on the measured networks they rarely fire.
