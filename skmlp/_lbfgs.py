@@ -168,6 +168,7 @@ class LBFGS:
         self.y_pairs = []
         self.last_step = 1.0
         self.n_evaluations = 0
+        self._memo = None
 
     @property
     def learning_rate(self):
@@ -187,15 +188,11 @@ class LBFGS:
         return clone
 
     def _loss_and_gradient(self, theta, objective):
-        memo = self.__dict__.get("_memo")
+        memo = self._memo
         if memo is not None and np.array_equal(memo[0], theta):
             return memo[1], memo[2]
         self.n_evaluations += 1
         return objective.value_and_gradient(theta)
-
-    def step_direction(self, gradient):
-        """``-H g``: the two-loop recursion over the pairs."""
-        return two_loop_direction(gradient, self.s_pairs, self.y_pairs)
 
     def step(self, theta, objective):
         """One L-BFGS iteration from ``theta`` (in place); returns ``L(theta)``."""
@@ -203,8 +200,13 @@ class LBFGS:
         self._memo = (theta.copy(), loss, gradient)
         if diverged(loss, gradient):
             return loss  # for the training loop to report
-        direction = self.step_direction(gradient)
+        direction = two_loop_direction(gradient, self.s_pairs, self.y_pairs)
         slope = float(np.dot(gradient, direction))
+        if slope >= 0.0 and self.s_pairs:
+            # Rounding cost H its positive definiteness: steepest descent.
+            self._forget_pairs()
+            direction = np.negative(gradient)
+            slope = -float(np.dot(gradient, gradient))
         if -slope <= ROUNDING_ULPS * np.finfo(theta.dtype).eps * abs(loss):
             # The decrease the quadratic model predicts, -slope / 2, is
             # below the rounding of the loss (see the step size's
@@ -221,7 +223,7 @@ class LBFGS:
         if found is None:
             # No decrease along the direction: start the curvature afresh
             # from steepest descent at the next step.
-            self.s_pairs, self.y_pairs = [], []
+            self._forget_pairs()
             return loss
         self.last_step, new_loss, new_gradient = found
         s = self.last_step * direction
@@ -235,8 +237,11 @@ class LBFGS:
         self._memo = (theta.copy(), new_loss, new_gradient)
         return loss
 
-    def reset_momentum(self):
-        """Forget the pairs (and the memo): the curvature starts afresh."""
+    def _forget_pairs(self):
         self.s_pairs = []
         self.y_pairs = []
+
+    def reset_momentum(self):
+        """Forget the pairs (and the memo): the curvature starts afresh."""
+        self._forget_pairs()
         self._memo = None

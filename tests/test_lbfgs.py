@@ -266,3 +266,40 @@ def test_the_study_command_trains_lbfgs_beside_gd_and_nag(tmp_path):
     assert rows["lbfgs"]["model"][-1].solver == "lbfgs"
     # The study's step 0.01 leaves NAG far behind L-BFGS in 30 iterations.
     assert rows["lbfgs"]["model"][-1].loss_ < 0.5 * rows["nag"]["model"][-1].loss_
+
+
+class Quadratic:
+    """``f(x) = x.A x / 2``; ``sign=-1`` returns minus the gradient."""
+
+    def __init__(self, A, sign=1.0):
+        self.A, self.sign = np.asarray(A, float), sign
+
+    def value_and_gradient(self, x):
+        return float(x @ self.A @ x / 2), self.sign * (self.A @ x)
+
+
+def test_pairs_that_give_an_uphill_direction_fall_back_to_steepest_descent():
+    objective = Quadratic(np.diag([1.0, 4.0]))
+    solver = LBFGS()
+    # s.y < 0: an inverse Hessian that is not positive definite.
+    solver.s_pairs, solver.y_pairs = [np.array([1.0, 0.0])], [np.array([-1.0, 0.0])]
+    theta = np.array([1.0, 1.0])
+    loss = solver.step(theta, objective)
+    assert objective.value_and_gradient(theta)[0] < loss
+    assert len(solver.s_pairs) == 1
+    assert solver.s_pairs[0] @ solver.y_pairs[0] > 0
+
+
+def test_a_wrong_gradient_leaves_the_iterate_and_forgets_the_pairs():
+    # Along minus a gradient of the wrong sign the loss only rises: the line
+    # search finds no decrease and the step changes nothing.
+    solver = LBFGS()
+    theta = np.array([1.0, 1.0])
+    solver.step(theta, Quadratic(np.diag([1.0, 4.0])))
+    kept = theta.copy()
+    # As between partial_fit calls: the pairs, but no evaluation, carry over.
+    solver = solver.snapshot()
+    assert solver.s_pairs
+    solver.step(theta, Quadratic(np.diag([1.0, 4.0]), sign=-1.0))
+    np.testing.assert_array_equal(theta, kept)
+    assert solver.s_pairs == [] and solver.y_pairs == []
