@@ -53,7 +53,7 @@ def build_parser():
     parser.add_argument(
         "--solvers",
         nargs="+",
-        choices=["gd", "nag"],
+        choices=["gd", "nag", "lbfgs"],
         default=["gd", "nag"],
         help="solvers to train (default: gd nag)",
     )

@@ -14,11 +14,11 @@ functions here; pickle, joblib and skops all go through them.
 
 import warnings
 
-from ._solvers import GradientDescent, NesterovAcceleratedGradient
+from ._solvers import SOLVER_CLASSES
 
 # The classes a saved solver may be rebuilt as, by name: the file chooses
 # which of them, never an arbitrary class.
-_SOLVERS = {cls.__name__: cls for cls in (GradientDescent, NesterovAcceleratedGradient)}
+_SOLVERS = {cls.__name__: cls for cls in SOLVER_CLASSES}
 
 _VERSION_KEY = "_skmlp_version"
 

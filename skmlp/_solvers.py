@@ -1,145 +1,65 @@
-"""First-order solvers over a flat parameter vector.
+"""Solvers over a flat parameter vector: GD and NAG here, L-BFGS in ``_lbfgs``.
 
 A solver owns its update rule and its state (nothing else): ``step`` takes the
 current iterate ``theta`` (updated in place) and an objective with
 ``value(theta)`` and ``value_and_gradient(theta)``, and returns the objective
-at the point where the gradient was taken. The estimator only builds a solver
-and loops.
+at the point where the gradient was taken. The training loop only builds a
+solver (:func:`make_solver`) and loops.
 
-A solver rebinds its array attributes and never writes into them, so that
-``copy.copy(solver)`` is a snapshot of its state: the estimator takes one
-after every epoch, to keep the last finished epoch when training is
-interrupted. The one exception is a work space that holds nothing from one
-step to the next (``_work``), which copies and pickles leave out.
+A solver's state is its instance attributes, all plain values (floats,
+strings, arrays, a dict of them), listed in each class's Attributes. It is
+what ``partial_fit`` carries from one call to the next, what ``snapshot()``
+copies after every epoch (to go back to the last finished epoch when
+training is interrupted), and what a saved model holds (the persistence
+module saves ``vars(solver)``). A solver may write into its own arrays: a
+snapshot copies them.
 
-The gradient an objective returns is a new vector, the solver's own: a
-fixed step scales it in place.
-
-The step size is either fixed or, with ``learning_rate='auto'``, found by
-backtracking on the Lipschitz constant of the gradient: Beck and Teboulle's
-sufficient decrease, with the step allowed to grow again at every step
-(Scheinberg, Goldfarb and Bai's FISTA with full backtracking) so that it can
-follow a curvature that falls as training goes on.
+The step size is a :class:`~skmlp._step_size.StepSize` rule, fixed or
+backtracking, composed into the solver: its state is the solver's
+``step_size`` dict.
 """
 
-import copy
 import math
 
 import numpy as np
 
-# Backtracking: the first trial step, the factor by which a step is grown or
-# shrunk, and how many shrinks are tried before giving up: 2**-64 times a
-# step is far below any step that could matter.
-_INITIAL_STEP = 1.0
-_STEP_FACTOR = 2.0
-_MAX_SEARCH = 64
-# The objective is a sum of many rounded terms: a decrease smaller than a few
-# hundred ulps of the loss is noise, and demanding it would shrink the step
-# for nothing near a minimum (where the decrease asked for is that small).
-_ROUNDING_ULPS = 256
+from ._lbfgs import LBFGS
+from ._step_size import (
+    MAX_SEARCH,
+    STEP_FACTOR,
+    StepSize,
+    diverged,
+    new_step_state,
+    no_step_found,
+    try_step,
+)
+
+# The constant momentum of NAG on mini-batches when momentum='auto': the
+# default of MLPClassifier and of Sutskever et al.'s experiments.
+MINIBATCH_MOMENTUM = 0.9
 
 
-def _diverged(loss, gradient):
-    return not (math.isfinite(loss) and np.isfinite(gradient).all())
+def _copy(value):
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return dict(value)  # the step size's, of scalars
+    return value
 
 
-def _try_step(point, loss, gradient, objective, step):
-    """``(accepted, point - step * g, its loss)`` for one trial step.
-
-    Accepted when the sufficient decrease of Beck and Teboulle holds::
-
-        L(point - s g) <= L(point) - s / 2 * ||g||^2
-
-    which it does for every ``s <= 1 / Lipschitz(grad L)``.
-    """
-    new_point = point - step * gradient
-    new_loss = objective.value(new_point)
-    decrease = 0.5 * step * float(np.dot(gradient, gradient))
-    tolerance = _ROUNDING_ULPS * float(np.finfo(point.dtype).eps) * abs(loss)
-    # A NaN new_loss compares False: the step is rejected.
-    return new_loss <= loss - decrease + tolerance, new_point, new_loss
-
-
-def _no_step_found(step):
-    return ValueError(
-        "The backtracking line search found no step that decreases the "
-        f"objective (last step tried: {step:.3g}); its gradient is wrong or "
-        "not accurate enough in this floating-point precision."
-    )
-
-
-def _backtrack(point, loss, gradient, objective, step, search_up):
-    """The largest ``s = step * 2**-i`` (``i >= 0``) passing ``_try_step``.
-
-    With ``search_up`` it first tries ``step * 2**i`` for ``i = 1, 2, ...``
-    while the condition holds, which sets the first estimate of the Lipschitz
-    constant from the problem rather than from ``_INITIAL_STEP``.
-
-    Returns ``(s, new_point, L(new_point))``. If the loss or the gradient at
-    ``point`` is not finite the step is taken unchanged and unchecked, so
-    that the caller sees the divergence instead of a search masking it.
-    """
-    if _diverged(loss, gradient):
-        return step, point - step * gradient, math.nan
-    if not gradient.any():
-        return step, point.copy(), loss
-    accepted, new_point, new_loss = _try_step(point, loss, gradient, objective, step)
-    if accepted and search_up:
-        for _ in range(_MAX_SEARCH):
-            larger = step * _STEP_FACTOR
-            trial = _try_step(point, loss, gradient, objective, larger)
-            if not trial[0]:
-                break
-            step, (_, new_point, new_loss) = larger, trial
-    for _ in range(_MAX_SEARCH):
-        if accepted:
-            return step, new_point, new_loss
-        step /= _STEP_FACTOR
-        accepted, new_point, new_loss = _try_step(
-            point, loss, gradient, objective, step
-        )
-    if accepted:
-        return step, new_point, new_loss
-    raise _no_step_found(step)
-
-
-class _StepSize:
-    """The step of a solver: fixed, or found by backtracking.
-
-    With backtracking the very first search grows the step from
-    ``_INITIAL_STEP`` as far as the sufficient decrease holds, then shrinks
-    it if it fails. A later search starts from twice the last step if that
-    one was accepted at its first trial, from the last step otherwise.
-    """
-
-    # Work space of a step (see the module's docstring); not state.
-    _work = None
-
-    def __init__(self, learning_rate):
-        self.backtracking = learning_rate == "auto"
-        self.learning_rate = (
-            _INITIAL_STEP if self.backtracking else float(learning_rate)
-        )
-        self._first_search = self.backtracking
-        self._grow = False
-
-    def __copy__(self):
-        # What copy.copy does for a plain object, without its generic
-        # machinery (the estimator takes one snapshot per epoch), and
-        # without the work space.
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone.__dict__.pop("_work", None)
-        return clone
+class _Solver:
+    """What GD and NAG share: the snapshot and the step size in use."""
 
     def snapshot(self):
-        """An independent copy of the solver's state (see the module's docstring)."""
-        return copy.copy(self)
+        """An independent copy of the solver: its arrays are copied."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update({k: _copy(v) for k, v in vars(self).items()})
+        return clone
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_work", None)
-        return state
+    @property
+    def learning_rate(self):
+        """The step of the last step taken."""
+        return self.step_size["learning_rate"]
 
     def set_learning_rate(self, learning_rate):
         """Follow a changed ``learning_rate_init`` between ``partial_fit`` calls.
@@ -147,38 +67,10 @@ class _StepSize:
         A float replaces the step; ``'auto'`` keeps a running search as it
         is, or starts one from the current step.
         """
-        if learning_rate != "auto":
-            self.backtracking = False
-            self.learning_rate = float(learning_rate)
-        elif not self.backtracking:
-            self.backtracking = True
-            self._first_search = True
-            self._grow = False
-
-    def _first_trial(self):
-        """The step a search starts from."""
-        return self.learning_rate * (_STEP_FACTOR if self._grow else 1.0)
-
-    def _searched(self, first_trial, step):
-        # A step that had to shrink sits at the curvature: trying larger at
-        # once would likely waste an evaluation on a failure.
-        self._grow = step >= first_trial
-        self._first_search = False
-        self.learning_rate = step
-
-    def descend(self, point, loss, gradient, objective):
-        """``point - lr * gradient`` as a new vector, and its loss if known."""
-        if not self.backtracking:
-            return point - self.learning_rate * gradient, None
-        first_trial = self._first_trial()
-        step, new_point, new_loss = _backtrack(
-            point, loss, gradient, objective, first_trial, self._first_search
-        )
-        self._searched(first_trial, step)
-        return new_point, new_loss
+        StepSize(self.step_size).set_learning_rate(learning_rate)
 
 
-class GradientDescent(_StepSize):
+class GradientDescent(_Solver):
     """Steepest descent: ``theta <- theta - lr * grad L(theta)``.
 
     Parameters
@@ -191,74 +83,90 @@ class GradientDescent(_StepSize):
 
     Attributes
     ----------
-    learning_rate : float
-        The step of the last step taken (with ``'auto'``: the step to try
-        first at the next one).
+    step_size : dict
+        The state of the step rule (see :class:`~skmlp._step_size.StepSize`),
+        ``step_size['learning_rate']`` the step of the last step taken (with
+        ``'auto'``: where the next search starts).
     """
+
+    def __init__(self, learning_rate):
+        self.step_size = new_step_state(learning_rate)
 
     def step(self, theta, objective):
         """One step from ``theta`` (in place); returns ``L(theta)`` before it."""
         loss, gradient = objective.value_and_gradient(theta)
-        if self.backtracking:
-            theta[...], _ = self.descend(theta, loss, gradient, objective)
-        else:
-            # The gradient is the solver's own, new at every step.
-            gradient *= self.learning_rate
-            theta -= gradient
+        StepSize(self.step_size).descend(theta, loss, gradient, objective, out=theta)
         return loss
 
     def reset_momentum(self):
         """Nothing to forget: steepest descent has no momentum."""
 
 
-class NesterovAcceleratedGradient(_StepSize):
-    """Nesterov's accelerated gradient, as FISTA with no proximal term.
+class NesterovAcceleratedGradient(_Solver):
+    """Nesterov's accelerated gradient: FISTA, or a constant momentum.
 
-    With ``t_1 = 1`` and ``y_1 = x_0``, step ``k`` is::
+    With ``y_1 = x_0``, step ``k`` takes the gradient at the look-ahead
+    point ``y_k`` and keeps ``x_k`` as the iterate (the model)::
 
         x_k     = y_k - lr * grad L(y_k)
-        t_{k+1} = (1 + sqrt(1 + 4 t_k^2)) / 2
-        y_{k+1} = x_k + ((t_k - 1) / t_{k+1}) * (x_k - x_{k-1})
+        y_{k+1} = x_k + beta_k (x_k - x_{k-1})
 
-    The gradient is always taken at the look-ahead point ``y_k``; the iterate
-    kept (and returned to the user as the model) is ``x_k``. Since ``t_1 = 1``
-    the first two steps carry no momentum.
+    With ``momentum='fista'``, ``beta_k = (t_k - 1) / t_{k+1}`` with
+    ``t_1 = 1`` and ``t_{k+1} = (1 + sqrt(1 + 4 t_k^2)) / 2``: FISTA with no
+    proximal term, whose ``beta_k`` tends to 1 (the first two steps carry no
+    momentum). It is built for exact gradients: on mini-batches it
+    accumulates their noise. With a float ``momentum = mu``, ``beta_k = mu``
+    from the second step on: Sutskever et al.'s form of Nesterov's method,
+    ``v_k = mu v_{k-1} - lr grad L(x_{k-1} + mu v_{k-1})``,
+    ``x_k = x_{k-1} + v_k`` with ``v_k = x_k - x_{k-1}``, the method of
+    MLPClassifier's ``nesterovs_momentum`` and PyTorch's SGD with
+    ``nesterov=True`` (which keep ``y_k`` as their parameters, where this
+    solver keeps ``x_k``).
 
-    An adaptive restart (O'Donoghue and Candes) sets ``t_k = 1`` after step
-    ``k``, so that ``y_{k+1} = x_k`` and the momentum starts afresh,
+    An adaptive restart (O'Donoghue and Candes) drops the momentum after step
+    ``k`` (``y_{k+1} = x_k``; for FISTA ``t_k = 1``, so it starts afresh)
     when ``'function'``: ``L(x_k) > L(x_{k-1})``, or ``'gradient'``:
     ``grad L(y_k) . (x_k - x_{k-1}) > 0`` (the momentum points uphill).
 
     With backtracking, step ``k`` first tries ``s_k = 2 s_{k-1}`` and halves
     it until ``L(x_k) <= L(y_k) - s_k/2 ||grad L(y_k)||^2`` (Beck and
-    Teboulle's test), with ``t_k`` from Scheinberg, Goldfarb and Bai's rule::
+    Teboulle's test). For FISTA, ``t_k`` follows Scheinberg, Goldfarb and
+    Bai's rule::
 
         t_k (t_k - 1) = (s_{k-1} / s_k) t_{k-1}^2
 
     (FISTA's when ``s_k = s_{k-1}``), which keeps the ``O(1/k^2)`` rate in
     terms of the steps taken while letting the step grow. Since ``y_k``
-    depends on ``s_k`` through ``t_k``, a rejected trial costs a gradient
-    evaluation, except right after a restart, where there is no momentum.
+    then depends on ``s_k`` through ``t_k``, a rejected trial costs a
+    gradient evaluation, except right after a restart, where there is no
+    momentum. With a constant momentum ``y_k`` does not depend on ``s_k``.
 
     Parameters
     ----------
     learning_rate : float or 'auto'
-        The step size ``lr``, at most ``1 / Lipschitz(grad L)`` for the
+        The step size ``lr``, at most ``1 / Lipschitz(grad L)`` for FISTA's
         convergence guarantee, or ``'auto'`` for backtracking.
     restart : {None, 'function', 'gradient'}, default=None
-        The adaptive restart; None is plain FISTA. ``'function'`` needs
+        The adaptive restart; None never restarts. ``'function'`` needs
         ``L(x_k)``: one extra evaluation of the objective per step with a
         fixed ``lr``, none with ``'auto'``.
+    momentum : 'fista' or float in [0, 1), default='fista'
+        FISTA's ``beta_k``, or a constant one.
 
     Attributes
     ----------
-    learning_rate : float
-        The step of the last step taken.
+    step_size : dict
+        The state of the step rule (see :class:`~skmlp._step_size.StepSize`),
+        ``step_size['learning_rate']`` the step of the last step taken.
     t : float
-        ``t_k`` of the last step taken (0 before the first step, 1 after a
-        restart).
+        FISTA's ``t_k`` of the last step taken (0 before the first step, 1
+        after a restart); followed whatever ``momentum``, so that a switch
+        to ``'fista'`` goes on from the steps taken.
     previous : ndarray or None
         ``x_{k-1}``, the iterate before the last step (None before the first).
+    restarted : bool
+        Whether the last step restarted: the next look-ahead point is the
+        iterate.
     previous_loss : float or None
         ``L(x_k)`` of the last step, with ``restart='function'``.
     n_restarts : int
@@ -276,13 +184,17 @@ class NesterovAcceleratedGradient(_StepSize):
     .. [4] K. Scheinberg, D. Goldfarb and X. Bai, "Fast first-order methods
        for composite convex optimization with backtracking", Found. Comput.
        Math. 14 (2014), 389-417.
+    .. [5] I. Sutskever, J. Martens, G. Dahl and G. Hinton, "On the importance
+       of initialization and momentum in deep learning", ICML 2013.
     """
 
-    def __init__(self, learning_rate, restart=None):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate, restart=None, momentum="fista"):
+        self.step_size = new_step_state(learning_rate)
         self.restart = restart
+        self.momentum = momentum
         self.t = 0.0
         self.previous = None
+        self.restarted = False
         self.previous_loss = None
         self.n_restarts = 0
 
@@ -294,52 +206,46 @@ class NesterovAcceleratedGradient(_StepSize):
         return (1.0 + math.sqrt(1.0 + 4.0 * ratio * self.t * self.t)) / 2.0
 
     def _lookahead(self, theta, t_next):
-        """``y_k = x_{k-1} + ((t_{k-1} - 1) / t_k) (x_{k-1} - x_{k-2})``, in
-        the work space.
-
-        The same array at every step, so that an objective that keeps views
-        of the vector it evaluates (``Objective``) keeps them.
-        """
-        lookahead = self._work
-        if (
-            lookahead is None
-            or lookahead.shape != theta.shape
-            or lookahead.dtype != theta.dtype
-        ):
-            lookahead = self._work = np.empty_like(theta)
-        if self.previous is None:
-            np.copyto(lookahead, theta)
-            return lookahead
-        np.subtract(theta, self.previous, out=lookahead)
-        lookahead *= (self.t - 1.0) / t_next
+        """``y_k = x_{k-1} + beta_{k-1} (x_{k-1} - x_{k-2})``, a new vector."""
+        if self.previous is None or self.restarted:
+            return theta.copy()
+        if self.momentum == "fista":
+            beta = (self.t - 1.0) / t_next
+        else:
+            beta = self.momentum
+        lookahead = np.subtract(theta, self.previous)
+        lookahead *= beta
         lookahead += theta
         return lookahead
+
+    def _momentum_moves_with_the_step(self):
+        return (
+            self.momentum == "fista"
+            and self.step_size["backtracking"]
+            and self.previous is not None
+            and self.t != 1.0
+        )
 
     def step(self, theta, objective):
         """One step from ``x_{k-1} = theta`` to ``x_k`` (in place).
 
         Returns ``L(y_k)``, the objective where the gradient was taken.
         """
-        if self.backtracking and self.previous is not None and self.t != 1.0:
+        if self._momentum_moves_with_the_step():
             loss, gradient, new_theta, new_loss, t_next = self._search_with_momentum(
                 theta, objective
             )
         else:
-            # A fixed step, or no momentum (first step, or after a restart):
-            # y_k does not depend on the step, one gradient is enough.
+            # y_k does not depend on the step: one gradient is enough.
             previous_step = self.learning_rate
             t_next = self._next_t(previous_step, previous_step)
-            lookahead = self._lookahead(theta, t_next)
-            loss, gradient = objective.value_and_gradient(lookahead)
-            if self.backtracking:
-                new_theta, new_loss = self.descend(lookahead, loss, gradient, objective)
-            else:
-                # x_k = y_k - lr * g in the work space, as descend computes
-                # it. The gradient keeps its direction, all the restart
-                # test below needs.
-                gradient *= self.learning_rate
-                new_theta = np.subtract(lookahead, gradient, out=lookahead)
-                new_loss = None
+            new_theta = self._lookahead(theta, t_next)
+            loss, gradient = objective.value_and_gradient(new_theta)
+            # x_k = y_k - s g, over y_k. A fixed step scales the gradient,
+            # which keeps its direction, all the restart test below needs.
+            new_loss = StepSize(self.step_size).descend(
+                new_theta, loss, gradient, objective, out=new_theta
+            )
             t_next = self._next_t(previous_step, self.learning_rate)
         if self.previous is None:
             # y_1 = x_0: the loss just computed is L(x_0).
@@ -358,35 +264,97 @@ class NesterovAcceleratedGradient(_StepSize):
         self.previous = theta.copy()
         theta[...] = new_theta
         self.t = 1.0 if restart else t_next
+        self.restarted = restart
         self.n_restarts += restart
         return loss
 
     def _search_with_momentum(self, theta, objective):
-        """Backtracking when ``y_k`` moves with the trial step.
+        """Backtracking when ``y_k`` moves with the trial step (FISTA).
 
         Returns ``L(y_k)``, ``grad L(y_k)``, ``x_k``, ``L(x_k)`` and ``t_k``,
-        and sets ``learning_rate`` to the accepted step.
+        and sets the step size to the accepted step.
         """
-        first_trial = step = self._first_trial()
-        for _ in range(_MAX_SEARCH + 1):
+        step_size = StepSize(self.step_size)
+        first_trial = step = step_size.first_trial()
+        for _ in range(MAX_SEARCH + 1):
             t_next = self._next_t(self.learning_rate, step)
             lookahead = self._lookahead(theta, t_next)
             loss, gradient = objective.value_and_gradient(lookahead)
-            if _diverged(loss, gradient):
-                # Let the estimator see the divergence.
+            if diverged(loss, gradient):
+                # Let the training loop see the divergence.
                 accepted, new_theta, new_loss = True, lookahead - step * gradient, None
             else:
-                accepted, new_theta, new_loss = _try_step(
+                accepted, new_theta, new_loss = try_step(
                     lookahead, loss, gradient, objective, step
                 )
             if accepted:
-                self._searched(first_trial, step)
+                step_size.searched(first_trial, step)
                 return loss, gradient, new_theta, new_loss, t_next
-            step /= _STEP_FACTOR
-        raise _no_step_found(step)
+            step /= STEP_FACTOR
+        raise no_step_found(step)
 
     def reset_momentum(self):
         """Start the momentum afresh from the current iterate; keep the step."""
         self.t = 0.0
         self.previous = None
+        self.restarted = False
         self.previous_loss = None
+
+
+def resolve_momentum(momentum, full_batch):
+    """``'auto'``: FISTA's momentum on the full batch, a constant one on
+    mini-batches."""
+    if momentum != "auto":
+        return momentum
+    return "fista" if full_batch else MINIBATCH_MOMENTUM
+
+
+def make_solver(solver, learning_rate, restart, momentum, full_batch, continued=None):
+    """The solver an estimator's parameters ask for.
+
+    Parameters
+    ----------
+    solver : {'gd', 'nag', 'lbfgs'}
+        Which solver.
+    learning_rate : float or 'auto'
+        ``learning_rate_init`` (not used by L-BFGS).
+    restart : {None, 'function', 'gradient'}
+        NAG's restart.
+    momentum : 'auto', 'fista' or float
+        NAG's momentum; ``'auto'`` resolves with ``full_batch``.
+    full_batch : bool
+        Whether every step sees all the training rows.
+    continued : solver or None
+        The solver of the previous ``partial_fit`` call: if of the same
+        class, a snapshot of it goes on with the parameters above (a smaller
+        rate after a divergence, say), keeping its state.
+
+    Returns
+    -------
+    solver : GradientDescent, NesterovAcceleratedGradient or LBFGS
+    """
+    if solver == "gd":
+        new = GradientDescent(learning_rate)
+    elif solver == "nag":
+        momentum = resolve_momentum(momentum, full_batch)
+        new = NesterovAcceleratedGradient(learning_rate, restart, momentum)
+    elif full_batch:
+        new = LBFGS()
+    else:
+        raise ValueError(
+            "solver='lbfgs' trains on the full batch: its line search and "
+            "curvature pairs need the same objective at every step. Set "
+            "batch_size=None (or at least the number of training samples)."
+        )
+    if type(continued) is not type(new):
+        return new
+    solver = continued.snapshot()
+    solver.set_learning_rate(learning_rate)
+    if isinstance(solver, NesterovAcceleratedGradient):
+        solver.restart = restart
+        solver.momentum = momentum
+    return solver
+
+
+# The classes a saved model's solver may be rebuilt as.
+SOLVER_CLASSES = (GradientDescent, NesterovAcceleratedGradient, LBFGS)

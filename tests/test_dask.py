@@ -97,7 +97,9 @@ def test_partial_fit_over_memmap_chunks_is_a_mini_batch_fit(data, tmp_path):
 
     n_epochs = 10
     classes = np.unique(y)
-    incremental = _clf()
+    # The chunks are mini-batches, which the estimator cannot tell from
+    # partial_fit calls on the full batch: the momentum is given.
+    incremental = _clf(momentum=0.9)
     for _ in range(n_epochs):
         for start in range(0, X_disk.shape[0], CHUNK):
             rows = slice(start, start + CHUNK)
@@ -105,7 +107,9 @@ def test_partial_fit_over_memmap_chunks_is_a_mini_batch_fit(data, tmp_path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        mini_batch = _clf(batch_size=CHUNK, shuffle=False, max_iter=n_epochs)
+        mini_batch = _clf(
+            batch_size=CHUNK, shuffle=False, max_iter=n_epochs, momentum=0.9
+        )
         mini_batch.fit(X, y)
     for coef, expected in zip(incremental.coefs_, mini_batch.coefs_):
         assert_allclose(coef, expected, rtol=1e-12, atol=1e-14)

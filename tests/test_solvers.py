@@ -1,6 +1,5 @@
 """GD and NAG step by step against independent references; restart; backtracking."""
 
-import copy
 import math
 import pickle
 
@@ -302,6 +301,8 @@ def test_backtracking_does_not_mask_divergence(iris, solver):
         {"solver": "nag", "learning_rate_init": 0.5, "restart": "function"},
         {"solver": "nag", "learning_rate_init": 0.5, "restart": "gradient"},
         {"solver": "nag", "learning_rate_init": "auto", "restart": "gradient"},
+        {"solver": "nag", "learning_rate_init": 0.5, "momentum": 0.9},
+        {"solver": "nag", "learning_rate_init": "auto", "momentum": 0.9},
     ],
 )
 def test_partial_fit_calls_equal_fit_with_solver_state(iris, params):
@@ -329,14 +330,19 @@ def test_learning_rate_attribute(iris):
     assert math.log2(auto.learning_rate_).is_integer()
 
 
-def test_auto_with_mini_batches_searches_on_each_batch(iris):
+@pytest.mark.parametrize("momentum", ["fista", 0.9])
+def test_auto_with_mini_batches_searches_on_each_batch(iris, momentum):
     X, y = iris
-    clf = SoftplusMLPClassifier(
-        (8,), learning_rate_init="auto", batch_size=30, random_state=0, max_iter=30
-    ).fit(X, y)
-    # The search of every mini-batch bounds the step, which can only shrink
-    # (no restarts), and the loss falls to a small fraction of its start.
-    assert clf.learning_rate_ <= 1.0
+    clf = (
+        SoftplusMLPClassifier(
+            (8,), learning_rate_init="auto", batch_size=30, random_state=0, max_iter=30
+        )
+        .set_params(momentum=momentum)
+        .fit(X, y)
+    )
+    # Every step is a search's (a power of two), and the loss falls to a
+    # small fraction of its start.
+    assert math.log2(clf.learning_rate_).is_integer()
     assert clf.loss_curve_[-1] < 0.2 * clf.loss_curve_[0]
 
 
@@ -346,10 +352,14 @@ def test_auto_with_mini_batches_searches_on_each_batch(iris):
         lambda: GradientDescent("auto"),
         lambda: NesterovAcceleratedGradient(0.1, restart="function"),
         lambda: NesterovAcceleratedGradient("auto", restart="gradient"),
+        lambda: NesterovAcceleratedGradient(0.1, restart="gradient", momentum=0.9),
     ],
 )
-def test_a_shallow_copy_of_a_solver_is_a_snapshot_of_its_state(make_solver):
-    # The estimator relies on this to keep the last finished epoch cheaply.
+def test_a_snapshot_goes_on_exactly_as_the_solver_did_and_stays_unchanged(
+    make_solver,
+):
+    # The training loop keeps a snapshot of the last finished epoch to go
+    # back to after an interrupt, and the estimator keeps one for partial_fit.
     rng = np.random.RandomState(0)
     A = rng.standard_normal((6, 4))
     objective = Quadratic(A.T @ A + np.eye(4), rng.standard_normal(4))
@@ -357,8 +367,9 @@ def test_a_shallow_copy_of_a_solver_is_a_snapshot_of_its_state(make_solver):
     theta = rng.standard_normal(4)
     for _ in range(3):
         solver.step(theta, objective)
-    snapshot = copy.copy(solver)
-    frozen = copy.deepcopy(solver)
+    snapshot = solver.snapshot()
+    frozen = pickle.loads(pickle.dumps(solver))
+    snapshot_theta = theta.copy()
     for _ in range(3):
         solver.step(theta, objective)
     for name, value in vars(frozen).items():
@@ -367,25 +378,116 @@ def test_a_shallow_copy_of_a_solver_is_a_snapshot_of_its_state(make_solver):
             np.testing.assert_array_equal(kept, value)
         else:
             assert kept == value, name
+    for _ in range(3):
+        snapshot.step(snapshot_theta, objective)
+    np.testing.assert_array_equal(snapshot_theta, theta)
+    assert vars(snapshot).keys() == vars(solver).keys()
 
 
-def test_the_work_space_is_left_out_of_copies_and_pickles():
-    # NAG computes its look-ahead point in a work space that holds nothing
-    # between steps: a snapshot or a saved model has no use for it.
-    rng = np.random.RandomState(0)
-    objective = Quadratic(np.eye(3), rng.standard_normal(3))
-    solver = NesterovAcceleratedGradient(0.1)
-    theta = rng.standard_normal(3)
+@pytest.mark.parametrize(
+    "make_solver",
+    [
+        lambda: GradientDescent("auto"),
+        lambda: NesterovAcceleratedGradient("auto", restart="function", momentum=0.5),
+    ],
+)
+def test_a_solver_state_is_plain_values(make_solver):
+    # What a saved model holds (skops files allow no other types).
+    solver = make_solver()
+    theta = np.ones(3)
     for _ in range(2):
+        solver.step(theta, Quadratic(np.eye(3), np.zeros(3)))
+    plain = (bool, int, float, str, type(None), np.ndarray)
+    for name, value in vars(solver).items():
+        values = value.values() if isinstance(value, dict) else [value]
+        assert all(isinstance(v, plain) for v in values), name
+
+
+def sutskever_reference(gradient, x0, lr, mu, n_steps, restart=False):
+    """Nesterov's method in Sutskever et al.'s velocity form.
+
+    ``v_k = mu v_{k-1} - lr grad f(x_{k-1} + mu v_{k-1})``,
+    ``x_k = x_{k-1} + v_k``, with ``v_0 = 0``; a gradient restart sets ``v_k
+    = 0`` when ``grad . v_k > 0``. Returns the points where the gradients are
+    taken and the iterates.
+    """
+    x, v = x0, np.zeros_like(x0)
+    lookaheads, iterates = [], []
+    for _ in range(n_steps):
+        lookahead = x + mu * v
+        g = gradient(lookahead)
+        v = mu * v - lr * g
+        x = x + v
+        if restart and g @ v > 0:
+            v = np.zeros_like(v)
+        lookaheads.append(lookahead)
+        iterates.append(x)
+    return np.array(lookaheads), np.array(iterates)
+
+
+@pytest.mark.parametrize("restart", [None, "gradient"])
+@pytest.mark.parametrize("mu", [0.5, 0.9])
+def test_nag_with_a_constant_momentum_follows_sutskevers_velocity_form(mu, restart):
+    A = np.diag([1.0, 0.05, 0.001])
+    b = np.array([1.0, -2.0, 0.5])
+    objective = Quadratic(A, b)
+    x0 = np.array([3.0, 1.0, -2.0])
+    lookaheads, iterates = sutskever_reference(
+        lambda x: A @ x - b, x0, 1.2, mu, 150, restart == "gradient"
+    )
+    solver = NesterovAcceleratedGradient(1.2, restart, momentum=mu)
+    theta = x0.copy()
+    for k in range(150):
+        loss = solver.step(theta, objective)
+        np.testing.assert_allclose(
+            objective.gradient_points[k], lookaheads[k], rtol=1e-12, atol=1e-13
+        )
+        np.testing.assert_allclose(theta, iterates[k], rtol=1e-12, atol=1e-13)
+        assert loss == pytest.approx(objective.value(lookaheads[k]), rel=1e-13)
+    # The momentum of 0.9 overshoots on this problem: the restart fires.
+    assert (solver.n_restarts > 0) == (restart is not None and mu == 0.9)
+
+
+def test_constant_momentum_takes_gradients_where_mlpclassifiers_sgd_has_weights():
+    # scikit-learn's Nesterov SGD keeps the look-ahead point as its
+    # parameters: they are the points where our solver takes its gradients.
+    from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
+
+    rng = np.random.RandomState(0)
+    M = rng.standard_normal((8, 5))
+    A, b = M.T @ M / 8 + 0.1 * np.eye(5), rng.standard_normal(5)
+    objective = Quadratic(A, b)
+    theta = rng.standard_normal(5)
+    params = [theta.copy()]
+    reference = SGDOptimizer(params, learning_rate_init=0.3, momentum=0.9)
+    solver = NesterovAcceleratedGradient(0.3, momentum=0.9)
+    for _ in range(60):
         solver.step(theta, objective)
-    assert isinstance(solver._work, np.ndarray)
-    for clone in (copy.copy(solver), copy.deepcopy(solver)):
-        assert "_work" not in vars(clone) and clone._work is None
-        np.testing.assert_array_equal(clone.previous, solver.previous)
-    restored = pickle.loads(pickle.dumps(solver))
-    assert "_work" not in vars(restored)
-    # The copy goes on exactly as the original.
-    clone_theta = theta.copy()
-    copy.copy(solver).step(clone_theta, objective)
-    solver.step(theta, objective)
-    np.testing.assert_array_equal(clone_theta, theta)
+        np.testing.assert_allclose(
+            objective.gradient_points[-1], params[0], rtol=1e-12, atol=1e-13
+        )
+        reference.update_params(params, [A @ params[0] - b])
+
+
+@pytest.mark.parametrize("batch_size, expected", [(None, "fista"), (32, 0.9)])
+def test_auto_momentum_is_fista_on_the_full_batch_and_09_on_minibatches(
+    iris, batch_size, expected
+):
+    X, y = iris
+    params = dict(hidden_layer_sizes=(6,), batch_size=batch_size, random_state=0)
+    params.update(max_iter=8, tol=0.0)
+    auto = SoftplusMLPClassifier(**params).fit(X, y)
+    explicit = SoftplusMLPClassifier(momentum=expected, **params).fit(X, y)
+    other = SoftplusMLPClassifier(
+        momentum=0.5 if expected == "fista" else "fista", **params
+    ).fit(X, y)
+    assert auto.loss_curve_ == explicit.loss_curve_
+    assert auto.loss_curve_ != other.loss_curve_
+
+
+@pytest.mark.parametrize("momentum", [1.0, -0.1, "nesterov"])
+def test_momentum_outside_its_range_is_an_invalid_parameter(iris, momentum):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="'momentum' parameter"):
+        SoftplusMLPClassifier(momentum=momentum).fit(*iris)

@@ -1,0 +1,247 @@
+"""L-BFGS over the flat parameter vector, one iteration per solver step.
+
+The quasi-Newton direction comes from the two-loop recursion over the last
+``memory`` pairs ``s_i = x_{i+1} - x_i``, ``y_i = grad L(x_{i+1}) - grad
+L(x_i)``, and the step along it from a line search that satisfies the strong
+Wolfe conditions, whose curvature condition guarantees ``s_i . y_i > 0``: the
+inverse Hessian approximation stays positive definite and the direction one
+of descent (Nocedal and Wright, Algorithms 7.4, 7.5, 3.5 and 3.6).
+"""
+
+import math
+
+import numpy as np
+
+from ._step_size import ROUNDING_ULPS, diverged
+
+# Wolfe constants: sufficient decrease, and a loose curvature condition (the
+# usual choice for quasi-Newton methods, which accept the unit step often).
+_C1 = 1e-4
+_C2 = 0.9
+# Evaluations of a line search before giving up on the curvature condition.
+_MAX_EVALUATIONS = 20
+# While the curvature condition fails at a trial that still decreases the
+# loss, the next trial steps this many times further.
+_EXTRAPOLATION = 4.0
+
+
+def two_loop_direction(gradient, s_pairs, y_pairs):
+    """``-H grad``, with ``H`` the L-BFGS inverse Hessian of the pairs.
+
+    ``H`` is the BFGS update of ``gamma I``, ``gamma = s.y / y.y`` of the
+    newest pair, by the pairs from the oldest to the newest; with no pair,
+    ``-grad``.
+    """
+    q = gradient.copy()
+    rhos = [1.0 / float(np.dot(y, s)) for s, y in zip(s_pairs, y_pairs)]
+    alphas = []
+    for s, y, rho in zip(reversed(s_pairs), reversed(y_pairs), reversed(rhos)):
+        alpha = rho * float(np.dot(s, q))
+        q -= alpha * y
+        alphas.append(alpha)
+    if s_pairs:
+        s, y = s_pairs[-1], y_pairs[-1]
+        q *= float(np.dot(s, y)) / float(np.dot(y, y))
+    for s, y, rho, alpha in zip(s_pairs, y_pairs, rhos, reversed(alphas)):
+        beta = rho * float(np.dot(y, q))
+        q += (alpha - beta) * s
+    return np.negative(q, out=q)
+
+
+def _interpolate(a, f_a, dg_a, b, f_b, dg_b):
+    """The minimiser of the cubic through both ends, kept within the middle
+    80% of the interval (its midpoint where the cubic has none)."""
+    low, high = min(a, b), max(a, b)
+    margin = 0.1 * (high - low)
+    d1 = dg_a + dg_b - 3.0 * (f_a - f_b) / (a - b)
+    radicand = d1 * d1 - dg_a * dg_b
+    if not math.isfinite(radicand) or radicand < 0.0:
+        return (a + b) / 2.0
+    d2 = math.copysign(math.sqrt(radicand), b - a)
+    denominator = dg_b - dg_a + 2.0 * d2
+    if denominator == 0.0:
+        return (a + b) / 2.0
+    trial = b - (b - a) * (dg_b + d2 - d1) / denominator
+    if not math.isfinite(trial):
+        return (a + b) / 2.0
+    return min(max(trial, low + margin), high - margin)
+
+
+def wolfe_line_search(objective, x, loss, gradient, direction, step):
+    """A step ``a`` along ``direction`` with the strong Wolfe conditions::
+
+        L(x + a d) <= L(x) + c1 a grad L(x) . d
+        |grad L(x + a d) . d| <= c2 |grad L(x) . d|
+
+    starting from ``step`` (Nocedal and Wright's Algorithms 3.5 and 3.6,
+    cubic interpolation). Each trial costs one ``value_and_gradient``.
+
+    Returns ``(a, L(x + a d), grad L(x + a d))`` and the number of trials:
+    after ``_MAX_EVALUATIONS`` trials, the best one with a sufficient
+    decrease (whose pair may then fail the curvature condition), or None if
+    none decreased the loss.
+    """
+    slope = float(np.dot(gradient, direction))
+
+    def evaluate(a):
+        value, grad = objective.value_and_gradient(x + a * direction)
+        return value, grad, float(np.dot(grad, direction))
+
+    def decreases(a, value):
+        # A NaN value compares False: too far.
+        return value <= loss + _C1 * a * slope
+
+    # ``low``: the best step so far with a sufficient decrease.
+    low = (0.0, loss, gradient, slope)
+    high = None
+    n_evaluations = 0
+    while n_evaluations < _MAX_EVALUATIONS:
+        if high is None:
+            a = step
+        else:
+            a = _interpolate(low[0], low[1], low[3], high[0], high[1], high[3])
+        value, grad, dg = evaluate(a)
+        n_evaluations += 1
+        if not decreases(a, value) or value >= low[1]:
+            high = (a, value, grad, dg)
+            continue
+        if abs(dg) <= -_C2 * slope:
+            return (a, value, grad), n_evaluations
+        if high is None and dg < 0.0:
+            # Still going down and no bracket yet: go further.
+            low = (a, value, grad, dg)
+            step = a * _EXTRAPOLATION
+            continue
+        if high is None or dg * (high[0] - low[0]) >= 0.0:
+            high = low
+        low = (a, value, grad, dg)
+    if low[0] == 0.0:
+        return None, n_evaluations
+    return low[:3], n_evaluations
+
+
+class LBFGS:
+    """Limited-memory BFGS with a strong Wolfe line search.
+
+    Step ``k`` from ``x_k`` with gradient ``g_k``::
+
+        d_k     = -H_k g_k                (two-loop recursion)
+        x_{k+1} = x_k + a_k d_k           (strong Wolfe line search)
+
+    then stores ``s_k = x_{k+1} - x_k``, ``y_k = g_{k+1} - g_k`` and drops
+    the oldest pair beyond ``memory``. The line search starts from ``a = 1``
+    (the quasi-Newton step) or, with no pair yet, from ``1 / ||g_k||``.
+    ``learning_rate`` has no role: it is ``a_k``, the last step taken
+    along the direction.
+
+    A step needs the loss and gradient at ``x_k``, which the line search of
+    the step before computed: the solver keeps them, with the point, as a
+    memo (not state: a snapshot leaves it out, since the next call of
+    ``partial_fit`` may bring other rows), and evaluates again when the
+    iterate is another.
+
+    Parameters
+    ----------
+    memory : int, default=10
+        Number of pairs kept (scipy's ``maxcor``).
+
+    Attributes
+    ----------
+    s_pairs, y_pairs : list of ndarray
+        The pairs, oldest first.
+    last_step : float
+        ``a_k`` of the last step (1 before the first).
+    n_evaluations : int
+        Evaluations of the loss and gradient so far.
+
+    References
+    ----------
+    .. [1] J. Nocedal and S. J. Wright, "Numerical Optimization", 2nd ed.,
+       Springer (2006), chapters 3 and 7.
+    .. [2] D. C. Liu and J. Nocedal, "On the limited memory BFGS method for
+       large scale optimization", Math. Program. 45 (1989), 503-528.
+    """
+
+    def __init__(self, memory=10):
+        self.memory = memory
+        self.s_pairs = []
+        self.y_pairs = []
+        self.last_step = 1.0
+        self.n_evaluations = 0
+        self._memo = None
+
+    @property
+    def learning_rate(self):
+        """The step along the last direction."""
+        return self.last_step
+
+    def set_learning_rate(self, learning_rate):
+        """Nothing to follow: the line search chooses the step."""
+
+    def snapshot(self):
+        """An independent copy of the state, without the memo."""
+        clone = LBFGS(self.memory)
+        clone.s_pairs = [s.copy() for s in self.s_pairs]
+        clone.y_pairs = [y.copy() for y in self.y_pairs]
+        clone.last_step = self.last_step
+        clone.n_evaluations = self.n_evaluations
+        return clone
+
+    def _loss_and_gradient(self, theta, objective):
+        memo = self._memo
+        if memo is not None and np.array_equal(memo[0], theta):
+            return memo[1], memo[2]
+        self.n_evaluations += 1
+        return objective.value_and_gradient(theta)
+
+    def step(self, theta, objective):
+        """One L-BFGS iteration from ``theta`` (in place); returns ``L(theta)``."""
+        loss, gradient = self._loss_and_gradient(theta, objective)
+        self._memo = (theta.copy(), loss, gradient)
+        if diverged(loss, gradient):
+            return loss  # for the training loop to report
+        direction = two_loop_direction(gradient, self.s_pairs, self.y_pairs)
+        slope = float(np.dot(gradient, direction))
+        if slope >= 0.0 and self.s_pairs:
+            # Rounding cost H its positive definiteness: steepest descent.
+            self._forget_pairs()
+            direction = np.negative(gradient)
+            slope = -float(np.dot(gradient, gradient))
+        if -slope <= ROUNDING_ULPS * np.finfo(theta.dtype).eps * abs(loss):
+            # The decrease the quadratic model predicts, -slope / 2, is
+            # below the rounding of the loss (see the step size's
+            # ROUNDING_ULPS): no line search could see it.
+            return loss
+        if self.s_pairs:
+            first_trial = 1.0
+        else:
+            first_trial = 1.0 / math.sqrt(float(np.dot(gradient, gradient)))
+        found, n_evaluations = wolfe_line_search(
+            objective, theta, loss, gradient, direction, first_trial
+        )
+        self.n_evaluations += n_evaluations
+        if found is None:
+            # No decrease along the direction: start the curvature afresh
+            # from steepest descent at the next step.
+            self._forget_pairs()
+            return loss
+        self.last_step, new_loss, new_gradient = found
+        s = self.last_step * direction
+        y = new_gradient - gradient
+        if float(np.dot(s, y)) > 0.0:
+            self.s_pairs.append(s)
+            self.y_pairs.append(y)
+            if len(self.s_pairs) > self.memory:
+                del self.s_pairs[0], self.y_pairs[0]
+        theta += s
+        self._memo = (theta.copy(), new_loss, new_gradient)
+        return loss
+
+    def _forget_pairs(self):
+        self.s_pairs = []
+        self.y_pairs = []
+
+    def reset_momentum(self):
+        """Forget the pairs (and the memo): the curvature starts afresh."""
+        self._forget_pairs()
+        self._memo = None

@@ -1,0 +1,176 @@
+"""Step rules: how far a solver moves along minus the gradient.
+
+A step rule is either fixed (``learning_rate`` a float) or a backtracking
+search on the Lipschitz constant of the gradient (``learning_rate='auto'``):
+Beck and Teboulle's sufficient decrease, with the step allowed to grow again
+at every step (Scheinberg, Goldfarb and Bai's FISTA with full backtracking)
+so that it can follow a curvature that falls as training goes on.
+
+A solver composes one rule with its own update: it holds a :class:`StepSize`
+and asks it for the step. The rule's state is plain values (the step in use,
+how the next search starts), so that a solver's snapshot copies it and a
+saved model holds it.
+"""
+
+import math
+
+import numpy as np
+
+# Backtracking: the first trial step, the factor by which a step is grown or
+# shrunk, and how many shrinks are tried before giving up: 2**-64 times a
+# step is far below any step that could matter.
+INITIAL_STEP = 1.0
+STEP_FACTOR = 2.0
+MAX_SEARCH = 64
+# The objective is a sum of many rounded terms: a decrease smaller than a few
+# hundred ulps of the loss is noise, and demanding it would shrink the step
+# for nothing near a minimum (where the decrease asked for is that small).
+ROUNDING_ULPS = 256
+
+
+def diverged(loss, gradient):
+    """Whether the loss or the gradient is not finite."""
+    return not (math.isfinite(loss) and np.isfinite(gradient).all())
+
+
+def try_step(point, loss, gradient, objective, step):
+    """``(accepted, point - step * g, its loss)`` for one trial step.
+
+    Accepted when the sufficient decrease of Beck and Teboulle holds::
+
+        L(point - s g) <= L(point) - s / 2 * ||g||^2
+
+    which it does for every ``s <= 1 / Lipschitz(grad L)``.
+    """
+    new_point = point - step * gradient
+    new_loss = objective.value(new_point)
+    decrease = 0.5 * step * float(np.dot(gradient, gradient))
+    tolerance = ROUNDING_ULPS * float(np.finfo(point.dtype).eps) * abs(loss)
+    # A NaN new_loss compares False: the step is rejected.
+    return new_loss <= loss - decrease + tolerance, new_point, new_loss
+
+
+def no_step_found(step):
+    """The error of a search that found no decrease."""
+    return ValueError(
+        "The backtracking line search found no step that decreases the "
+        f"objective (last step tried: {step:.3g}); its gradient is wrong or "
+        "not accurate enough in this floating-point precision."
+    )
+
+
+def _backtrack(point, loss, gradient, objective, step, search_up):
+    """The largest ``s = step * 2**-i`` (``i >= 0``) passing ``try_step``.
+
+    With ``search_up`` it first tries ``step * 2**i`` for ``i = 1, 2, ...``
+    while the condition holds, which sets the first estimate of the Lipschitz
+    constant from the problem rather than from ``INITIAL_STEP``.
+
+    Returns ``(s, new_point, L(new_point))``. If the loss or the gradient at
+    ``point`` is not finite the step is taken unchanged and unchecked, so
+    that the caller sees the divergence instead of a search masking it.
+    """
+    if diverged(loss, gradient):
+        return step, point - step * gradient, math.nan
+    if not gradient.any():
+        return step, point.copy(), loss
+    accepted, new_point, new_loss = try_step(point, loss, gradient, objective, step)
+    if accepted and search_up:
+        for _ in range(MAX_SEARCH):
+            larger = step * STEP_FACTOR
+            trial = try_step(point, loss, gradient, objective, larger)
+            if not trial[0]:
+                break
+            step, (_, new_point, new_loss) = larger, trial
+    for _ in range(MAX_SEARCH):
+        if accepted:
+            return step, new_point, new_loss
+        step /= STEP_FACTOR
+        accepted, new_point, new_loss = try_step(point, loss, gradient, objective, step)
+    if accepted:
+        return step, new_point, new_loss
+    raise no_step_found(step)
+
+
+def new_step_state(learning_rate):
+    """The state of a new step rule, plain values (see :class:`StepSize`)."""
+    backtracking = learning_rate == "auto"
+    return {
+        "backtracking": backtracking,
+        "learning_rate": INITIAL_STEP if backtracking else float(learning_rate),
+        "first_search": backtracking,
+        "grow": False,
+    }
+
+
+class StepSize:
+    """The step of a solver, fixed or found by backtracking, acting on its state.
+
+    With backtracking the very first search grows the step from
+    ``INITIAL_STEP`` as far as the sufficient decrease holds, then shrinks
+    it if it fails. A later search starts from twice the last step if that
+    one was accepted at its first trial, from the last step otherwise.
+
+    The rule keeps no state of its own: it reads and updates the dict it is
+    given, which the solver holds among its plain state.
+
+    Parameters
+    ----------
+    state : dict
+        Updated in place, from :func:`new_step_state`:
+
+        - ``backtracking`` (bool): whether the step is searched;
+        - ``learning_rate`` (float): the step of the last step taken (with
+          backtracking, before the first step: ``INITIAL_STEP``);
+        - ``first_search`` (bool): the next search is the first, which may
+          grow the step without bound;
+        - ``grow`` (bool): the next search starts from twice
+          ``learning_rate`` (the last one passed at its first trial).
+    """
+
+    def __init__(self, state):
+        self.state = state
+
+    def set_learning_rate(self, learning_rate):
+        """Follow a changed ``learning_rate_init`` between ``partial_fit`` calls.
+
+        A float replaces the step; ``'auto'`` keeps a running search as it
+        is, or starts one from the current step.
+        """
+        state = self.state
+        if learning_rate != "auto":
+            state["backtracking"] = False
+            state["learning_rate"] = float(learning_rate)
+        elif not state["backtracking"]:
+            state.update(backtracking=True, first_search=True, grow=False)
+
+    def first_trial(self):
+        """The step a search starts from."""
+        return self.state["learning_rate"] * (
+            STEP_FACTOR if self.state["grow"] else 1.0
+        )
+
+    def searched(self, first_trial, step):
+        """Record that a search starting at ``first_trial`` accepted ``step``."""
+        # A step that had to shrink sits at the curvature: trying larger at
+        # once would likely waste an evaluation on a failure.
+        self.state.update(grow=step >= first_trial, first_search=False)
+        self.state["learning_rate"] = step
+
+    def descend(self, point, loss, gradient, objective, out):
+        """Write ``point - s * gradient`` into ``out``; its loss if known.
+
+        ``out`` may be ``point``. ``gradient`` is the caller's own: a fixed
+        step scales it in place.
+        """
+        if not self.state["backtracking"]:
+            gradient *= self.state["learning_rate"]
+            np.subtract(point, gradient, out=out)
+            return None
+        first_trial = self.first_trial()
+        step, new_point, new_loss = _backtrack(
+            point, loss, gradient, objective, first_trial, self.state["first_search"]
+        )
+        self.searched(first_trial, step)
+        out[...] = new_point
+        return new_loss

@@ -1,0 +1,305 @@
+"""L-BFGS: the two-loop direction, the Wolfe line search, scipy's minimum,
+and the estimator's training loop around it."""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+
+from skmlp import DivergenceError, SoftplusMLPClassifier
+from skmlp._layout import ParameterLayout
+from skmlp._lbfgs import LBFGS, two_loop_direction, wolfe_line_search
+from skmlp._objective import Objective
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+class Recording:
+    """An objective that records its ``value_and_gradient`` calls."""
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.calls = []
+
+    def value(self, theta):
+        return self.objective.value(theta)
+
+    def value_and_gradient(self, theta):
+        loss, gradient = self.objective.value_and_gradient(theta)
+        self.calls.append((theta.copy(), loss, gradient.copy()))
+        return loss, gradient
+
+
+def test_two_loop_direction_is_minus_the_bfgs_inverse_hessian_times_g():
+    rng = np.random.RandomState(0)
+    n = 6
+    s_pairs, y_pairs = [], []
+    for _ in range(4):
+        s = rng.standard_normal(n)
+        M = rng.standard_normal((n, n))
+        y = (M @ M.T + n * np.eye(n)) @ s  # s.y > 0
+        s_pairs.append(s)
+        y_pairs.append(y)
+    g = rng.standard_normal(n)
+    # Nocedal and Wright (7.19): H_0 = gamma I, then one BFGS update of the
+    # inverse Hessian per pair, oldest first.
+    s, y = s_pairs[-1], y_pairs[-1]
+    H = (s @ y) / (y @ y) * np.eye(n)
+    for s, y in zip(s_pairs, y_pairs):
+        rho = 1 / (y @ s)
+        V = np.eye(n) - rho * np.outer(y, s)
+        H = V.T @ H @ V + rho * np.outer(s, s)
+    np.testing.assert_allclose(
+        two_loop_direction(g, s_pairs, y_pairs), -H @ g, rtol=1e-12
+    )
+    np.testing.assert_array_equal(two_loop_direction(g, [], []), -g)
+
+
+def test_two_loop_direction_satisfies_the_secant_equation():
+    # Every BFGS update makes H y = s hold for its pair, the newest one last.
+    rng = np.random.RandomState(1)
+    n = 4
+    M = rng.standard_normal((n, n))
+    A = M @ M.T + np.eye(n)
+    s_pairs = [rng.standard_normal(n) for _ in range(n)]
+    y_pairs = [A @ s for s in s_pairs]
+    direction = two_loop_direction(-y_pairs[-1], s_pairs, y_pairs)
+    np.testing.assert_allclose(direction, s_pairs[-1], rtol=1e-10)
+
+
+def _logistic_objective(iris, alpha=1.0):
+    X, y = iris
+    layout = ParameterLayout((4, 3))
+    return layout, Objective(layout, X, y, np.ones(len(y)), alpha)
+
+
+def test_lbfgs_reaches_scipys_l_bfgs_b_minimum(iris):
+    # No hidden layer and alpha > 0: a strictly convex objective, one minimum.
+    layout, objective = _logistic_objective(iris)
+    reference = minimize(
+        objective.value_and_gradient,
+        np.zeros(layout.n_params),
+        jac=True,
+        method="L-BFGS-B",
+        options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 1000},
+    )
+    solver = LBFGS()
+    theta = np.zeros(layout.n_params)
+    for _ in range(200):
+        solver.step(theta, objective)
+    assert objective.value(theta) == pytest.approx(reference.fun, rel=1e-12)
+    np.testing.assert_allclose(theta, reference.x, rtol=0, atol=1e-5)
+    # Far fewer evaluations than first-order steps need (GD: thousands).
+    assert solver.n_evaluations < 200
+
+
+def test_every_step_satisfies_the_strong_wolfe_conditions(iris):
+    X, y = iris
+    layout = ParameterLayout((4, 8, 3))
+    objective = Recording(Objective(layout, X, y, np.ones(len(y)), 1e-4))
+    solver = LBFGS(memory=5)
+    theta = layout.initialize(np.random.RandomState(0), np.float64)
+    for _ in range(40):
+        x = theta.copy()
+        loss, gradient = objective.objective.value_and_gradient(x)
+        objective.calls.clear()
+        returned = solver.step(theta, objective)
+        assert returned == loss
+        s = theta - x
+        new_loss, new_gradient = objective.objective.value_and_gradient(theta)
+        slope = gradient @ s
+        assert slope < 0
+        assert new_loss <= loss + 1e-4 * slope
+        assert abs(new_gradient @ s) <= 0.9 * abs(slope)
+        # The gradient of the accepted point is the newest pair's.
+        np.testing.assert_allclose(solver.y_pairs[-1], new_gradient - gradient)
+        np.testing.assert_allclose(solver.s_pairs[-1], s)
+    assert len(solver.s_pairs) == 5
+
+
+def test_the_line_search_zooms_in_when_the_first_trial_overshoots():
+    # f(x) = x^2 from x = 1 along d = -1: a first trial step of 10 overshoots
+    # (f = 81); the search comes back to a step with both Wolfe conditions.
+    class Parabola:
+        def value_and_gradient(self, x):
+            return float(x @ x), 2 * x
+
+    x = np.array([1.0])
+    (step, value, gradient), n_evaluations = wolfe_line_search(
+        Parabola(), x, 1.0, np.array([2.0]), np.array([-1.0]), 10.0
+    )
+    assert value <= 1.0 - 1e-4 * step * 2.0
+    assert abs(gradient[0] * -1.0) <= 0.9 * 2.0
+    assert 1 < n_evaluations <= 20
+
+
+def test_lbfgs_reuses_the_line_searchs_evaluation(iris):
+    layout, objective = _logistic_objective(iris)
+    counted = Recording(objective)
+    solver = LBFGS()
+    theta = np.zeros(layout.n_params)
+    for _ in range(10):
+        solver.step(theta, counted)
+    # One evaluation at x_0, then those of the line searches only.
+    assert len(counted.calls) == solver.n_evaluations
+    assert solver.n_evaluations <= 1 + 2 * 10
+
+
+def _clf(**params):
+    return SoftplusMLPClassifier((6,), solver="lbfgs", random_state=0, **params)
+
+
+def test_partial_fit_calls_equal_fit_with_lbfgs(iris):
+    X, y = iris
+    fitted = _clf(max_iter=15, tol=0.0).fit(X, y)
+    incremental = _clf(tol=0.0)
+    for _ in range(15):
+        incremental.partial_fit(X, y, classes=np.unique(y))
+    assert incremental.loss_curve_ == fitted.loss_curve_
+    for a, b in zip(incremental.coefs_, fitted.coefs_):
+        np.testing.assert_array_equal(a, b)
+    assert incremental.learning_rate_ == fitted.learning_rate_
+
+
+@pytest.mark.parametrize("library", ["pickle", "skops"])
+def test_a_saved_lbfgs_model_continues_identically(iris, library):
+    X, y = iris
+    if library == "skops":
+        sio = pytest.importorskip("skops.io")
+
+        def round_trip(clf):
+            return sio.loads(
+                sio.dumps(clf), trusted=["skmlp._mlp.SoftplusMLPClassifier"]
+            )
+    else:
+
+        def round_trip(clf):
+            return pickle.loads(pickle.dumps(clf))
+
+    clf = _clf()
+    for _ in range(5):
+        clf.partial_fit(X, y, classes=np.unique(y))
+    loaded = round_trip(clf)
+    assert len(loaded._solver.s_pairs) == 5
+    for _ in range(3):
+        clf.partial_fit(X, y)
+        loaded.partial_fit(X, y)
+    for a, b in zip(loaded.coefs_, clf.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lbfgs_trains_the_loss_far_below_nags_in_as_many_epochs(iris):
+    X, y = iris
+    params = dict(max_iter=50, tol=0.0, n_iter_no_change=50, alpha=0.0)
+    lbfgs = _clf(**params).fit(X, y)
+    nag = SoftplusMLPClassifier((6,), random_state=0, **params).fit(X, y)
+    assert lbfgs.loss_curve_[0] == nag.loss_curve_[0]  # same start
+    # Monotone: every step passes the sufficient decrease.
+    assert np.all(np.diff(lbfgs.loss_curve_) <= 0)
+    assert lbfgs.loss_ < 0.5 * nag.loss_
+
+
+def test_lbfgs_with_mini_batches_is_an_error(iris):
+    with pytest.raises(ValueError, match="solver='lbfgs' trains on the full batch"):
+        _clf(batch_size=32).fit(*iris)
+    # A batch at least as large as the data is the full batch.
+    _clf(batch_size=500, max_iter=2).fit(*iris)
+
+
+def test_lbfgs_divergence_raises_and_leaves_the_model(iris):
+    X, y = iris
+    clf = _clf(max_iter=3).fit(X, y)
+    coefs = [c.copy() for c in clf.coefs_]
+    with pytest.raises(DivergenceError):
+        clf.partial_fit(np.full_like(X, 1e308), y)
+    for new, old in zip(clf.coefs_, coefs):
+        np.testing.assert_array_equal(new, old)
+    assert clf.n_iter_ == 3
+
+
+def test_an_interrupted_lbfgs_fit_keeps_and_continues_from_its_last_epoch(
+    iris, monkeypatch
+):
+    X, y = iris
+    original = Objective.value_and_gradient
+    calls = []
+
+    def interrupted(self, theta):
+        calls.append(1)
+        if len(calls) == 9:
+            raise KeyboardInterrupt
+        return original(self, theta)
+
+    monkeypatch.setattr(Objective, "value_and_gradient", interrupted)
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf = _clf(max_iter=20, tol=0.0).fit(X, y)
+    monkeypatch.setattr(Objective, "value_and_gradient", original)
+    kept = clf.n_iter_
+    assert 1 <= kept < 9
+    reference = _clf(max_iter=kept, tol=0.0).fit(X, y)
+    assert clf.loss_curve_ == reference.loss_curve_
+    for _ in range(3):
+        clf.partial_fit(X, y)
+        reference.partial_fit(X, y)
+    for a, b in zip(clf.coefs_, reference.coefs_):
+        np.testing.assert_array_equal(a, b)
+    assert clf.loss_curve_ == reference.loss_curve_
+
+
+def test_the_study_command_trains_lbfgs_beside_gd_and_nag(tmp_path):
+    from skmlp.__main__ import build_parser, run_study
+
+    args = build_parser().parse_args(
+        ["--solvers", "nag", "lbfgs", "--max-iter", "30", "--out", str(tmp_path)]
+    )
+    rows = {row["solver"]: row for row in run_study(args)}
+    assert rows["lbfgs"]["model"][-1].solver == "lbfgs"
+    # The study's step 0.01 leaves NAG far behind L-BFGS in 30 iterations.
+    assert rows["lbfgs"]["model"][-1].loss_ < 0.5 * rows["nag"]["model"][-1].loss_
+
+
+class Quadratic:
+    """``f(x) = x.A x / 2``; ``sign=-1`` returns minus the gradient."""
+
+    def __init__(self, A, sign=1.0):
+        self.A, self.sign = np.asarray(A, float), sign
+
+    def value_and_gradient(self, x):
+        return float(x @ self.A @ x / 2), self.sign * (self.A @ x)
+
+
+def test_pairs_that_give_an_uphill_direction_fall_back_to_steepest_descent():
+    objective = Quadratic(np.diag([1.0, 4.0]))
+    solver = LBFGS()
+    # s.y < 0: an inverse Hessian that is not positive definite.
+    solver.s_pairs, solver.y_pairs = [np.array([1.0, 0.0])], [np.array([-1.0, 0.0])]
+    theta = np.array([1.0, 1.0])
+    loss = solver.step(theta, objective)
+    assert objective.value_and_gradient(theta)[0] < loss
+    assert len(solver.s_pairs) == 1
+    assert solver.s_pairs[0] @ solver.y_pairs[0] > 0
+
+
+def test_a_wrong_gradient_leaves_the_iterate_and_forgets_the_pairs():
+    # Along minus a gradient of the wrong sign the loss only rises: the line
+    # search finds no decrease and the step changes nothing.
+    solver = LBFGS()
+    theta = np.array([1.0, 1.0])
+    solver.step(theta, Quadratic(np.diag([1.0, 4.0])))
+    kept = theta.copy()
+    # As between partial_fit calls: the pairs, but no evaluation, carry over.
+    solver = solver.snapshot()
+    assert solver.s_pairs
+    solver.step(theta, Quadratic(np.diag([1.0, 4.0]), sign=-1.0))
+    np.testing.assert_array_equal(theta, kept)
+    assert solver.s_pairs == [] and solver.y_pairs == []
