@@ -13,11 +13,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_readme_python_example_runs_and_finds_a_good_learning_rate(capsys):
+def test_readme_python_example_runs_clean_and_finds_a_good_learning_rate(capsys):
     (example,) = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         exec(compile(example, str(README), "exec"), {})
+    # The first example a user copies converges in every fit of the search:
+    # no ConvergenceWarning, nor any other warning.
+    assert not [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert [str(w.message) for w in caught] == []
     best_params, loss = capsys.readouterr().out.strip().splitlines()
     assert "softplusmlpclassifier__learning_rate_init" in best_params
     assert float(best_params.rsplit(" ", 1)[1]) > 0.9  # best_score_
