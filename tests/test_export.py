@@ -20,6 +20,10 @@ from sklearn.exceptions import InconsistentVersionWarning as SklearnVersionWarni
 import skmlp
 from skmlp import SoftplusMLPClassifier
 
+# Any warning a test does not expect fails it (pytest.warns or a filter names
+# the expected ones).
+pytestmark = pytest.mark.filterwarnings("error")
+
 ESTIMATOR_CLASS = "skmlp._mlp.SoftplusMLPClassifier"
 LR = 0.1  # passed explicitly: the default may change
 

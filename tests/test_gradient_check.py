@@ -12,6 +12,10 @@ from sklearn.preprocessing import StandardScaler
 from skmlp import SoftplusMLPClassifier, check_gradients
 from skmlp._objective import Objective
 
+# Any warning a test does not expect fails it (pytest.warns or a filter names
+# the expected ones).
+pytestmark = pytest.mark.filterwarnings("error")
+
 
 @pytest.fixture(scope="module")
 def iris_subset():

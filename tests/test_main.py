@@ -17,6 +17,10 @@ import skmlp.__main__ as cli
 from skmlp import SoftplusMLPClassifier
 from skmlp.__main__ import build_parser, main, run_study
 
+# Any warning a test does not expect fails it (pytest.warns or a filter names
+# the expected ones).
+pytestmark = pytest.mark.filterwarnings("error")
+
 
 def test_main_prints_table_and_writes_loadable_models(tmp_path, capsys):
     assert main(["--out", str(tmp_path)]) == 0

@@ -21,6 +21,10 @@ import skmlp.__main__
 from skmlp import LossCurveDisplay, SoftplusMLPClassifier, score_curve
 from skmlp._plot import plot_study
 
+# Any warning a test does not expect fails it (pytest.warns or a filter names
+# the expected ones).
+pytestmark = pytest.mark.filterwarnings("error")
+
 
 @pytest.fixture(autouse=True)
 def agg_backend():

@@ -8,9 +8,11 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-pytestmark = pytest.mark.skipif(
-    not README.exists(), reason="README.md is not beside the tests"
-)
+pytestmark = [
+    pytest.mark.skipif(not README.exists(), reason="README.md is not beside the tests"),
+    # Any warning a test does not expect fails it.
+    pytest.mark.filterwarnings("error"),
+]
 
 
 def test_readme_python_example_runs_clean_and_finds_a_good_learning_rate(capsys):
