@@ -255,7 +255,11 @@ def test_ctrl_c_while_writing_stops_cleanly_and_names_what_was_written(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "plot_study", interrupted)
-    assert main(["--max-iter", "3", "--out", str(tmp_path)]) == 130
+    try:
+        code = main(["--max-iter", "3", "--out", str(tmp_path)])
+    except KeyboardInterrupt:  # would end the whole pytest session
+        pytest.fail("the second Ctrl-C escaped main()")
+    assert code == 130
     err = capsys.readouterr().err
     models = [tmp_path / f"skmlp-{solver}.joblib" for solver in ("gd", "nag")]
     assert err.splitlines()[-1] == (
