@@ -9,14 +9,18 @@ loss and test accuracy per iteration of every solver.
 Each solver is trained once, one ``partial_fit`` call (one epoch) at a time,
 which gives the model that ``fit`` gives and lets the test accuracy be
 scored after every epoch, outside the timing. A first Ctrl-C ends training
-at the last finished epoch, and the results of the epochs done are written.
+at the end of the current epoch, and the results of the epochs done are
+written; a second one ends the epoch at once (the estimator keeps the last
+finished one) or, while the results are written, stops writing.
 """
 
 import argparse
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -76,7 +80,7 @@ def build_parser():
             "training loss and test accuracy per iteration (PNG)."
         ),
         epilog=(
-            "Ctrl-C ends training at the last finished epoch and writes the "
+            "Ctrl-C ends training after the current epoch and writes the "
             "results of the epochs done (exit status 130)."
         ),
     )
@@ -139,6 +143,35 @@ def split_iris(args):
     )
 
 
+class _FirstCtrlC:
+    """Context manager: a first Ctrl-C sets ``requested`` instead of raising,
+    so that training ends between two epochs, never inside an estimator's
+    call, which could catch the interrupt itself; a second one raises
+    ``KeyboardInterrupt`` as usual.
+
+    Only where Python's own handler is in place (in the main thread, and not
+    where SIGINT is ignored, as in a shell's background job).
+    """
+
+    def __enter__(self):
+        self.requested = False
+        self._installed = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if self._installed:
+            signal.signal(signal.SIGINT, self._first)
+        return self
+
+    def _first(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exc_info):
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run_study(args, data=None):
     """Train one pipeline per solver.
 
@@ -168,14 +201,19 @@ def run_study(args, data=None):
         test_accuracy = []
         interrupted = False
         try:
-            for _ in range(args.max_iter):
-                # One epoch a call, the solver's state carried over: with no
-                # stopping rule this is fit(max_iter=args.max_iter), epoch by
-                # epoch. An interrupted call leaves the estimator as it was.
-                start = time.perf_counter()
-                clf.partial_fit(X_epoch, y_train, classes=classes)
-                seconds += time.perf_counter() - start
-                test_accuracy.append(clf.score(X_scored, y_test))
+            with _FirstCtrlC() as ctrl_c:
+                for _ in range(args.max_iter):
+                    # One epoch a call, the solver's state carried over: with
+                    # no stopping rule this is fit(max_iter=args.max_iter),
+                    # epoch by epoch. An interrupted call leaves the
+                    # estimator as it was.
+                    start = time.perf_counter()
+                    clf.partial_fit(X_epoch, y_train, classes=classes)
+                    seconds += time.perf_counter() - start
+                    test_accuracy.append(clf.score(X_scored, y_test))
+                    if ctrl_c.requested:
+                        interrupted = True
+                        break
         except KeyboardInterrupt:
             interrupted = True
         except DivergenceError as error:

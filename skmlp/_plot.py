@@ -148,7 +148,9 @@ class LossCurveDisplay:
     right (a twin of the loss axes, which later displays drawn on the same
     axes share) or on axes of their own (``score_ax``). Each display draws
     its scores in the colour of its loss curve, dashed on a twin axis, so
-    that several estimators can be compared on one axes.
+    that several estimators can be compared on one axes. The legend goes
+    under the axes, where it hides no curve and leaves room for a title; on
+    a logarithmic loss axis the ticks between powers of ten are labelled too.
 
     Parameters
     ----------
@@ -227,7 +229,10 @@ class LossCurveDisplay:
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-            Axes for the loss curve. None creates a new figure and axes.
+            Axes for the loss curve. None creates a new figure and axes, with
+            constrained layout, which makes room for the legend under the
+            axes (on a figure of your own, use it or
+            ``savefig(..., bbox_inches="tight")``).
 
         score_ax : matplotlib Axes, default=None
             Axes for the score curve. None uses the twin axes of ``ax`` that

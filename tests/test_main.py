@@ -267,3 +267,43 @@ def test_ctrl_c_while_writing_stops_cleanly_and_names_what_was_written(
     )
     # No half-written file is left behind.
     assert sorted(tmp_path.iterdir()) == models
+
+
+def _interrupting_partial_fit(monkeypatch, at_epoch, signals):
+    """partial_fit that receives ``signals`` Ctrl-Cs as epoch ``at_epoch``
+    starts, as a user's key press would land during an epoch."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not Python's default handler here")
+    partial_fit = SoftplusMLPClassifier.partial_fit
+
+    def interrupted(self, *args, **kwargs):
+        if getattr(self, "n_iter_", 0) + 1 == at_epoch:
+            for _ in range(signals):
+                signal.raise_signal(signal.SIGINT)
+        return partial_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(SoftplusMLPClassifier, "partial_fit", interrupted)
+
+
+def test_first_ctrl_c_during_an_epoch_ends_training_after_it(monkeypatch):
+    _interrupting_partial_fit(monkeypatch, at_epoch=5, signals=1)
+    rows, interrupted = run_study(build_parser().parse_args(["--max-iter", "50"]))
+    assert interrupted
+    (row,) = rows  # NAG, after GD, is not trained
+    assert row["solver"] == "gd"
+    assert row["iterations"] == len(row["test_accuracy_curve"]) == 5
+    assert row["model"][-1].n_iter_ == len(row["model"][-1].loss_curve_) == 5
+    # Python's handler is back once training ends.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_second_ctrl_c_ends_the_epoch_at_once_keeping_the_last_finished(
+    monkeypatch,
+):
+    _interrupting_partial_fit(monkeypatch, at_epoch=5, signals=2)
+    rows, interrupted = run_study(build_parser().parse_args(["--max-iter", "50"]))
+    assert interrupted
+    (row,) = rows
+    assert row["iterations"] == len(row["test_accuracy_curve"]) == 4
+    assert row["model"][-1].n_iter_ == len(row["model"][-1].loss_curve_) == 4
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
