@@ -64,6 +64,7 @@ _positive_float = _checked(
 _non_negative_float = _checked(
     float, lambda value: 0 <= value < math.inf, "a non-negative finite number"
 )
+_seed = _checked(int, lambda value: 0 <= value < 2**32, "from 0 to 2**32 - 1")
 _fraction = _checked(
     float, lambda value: 0 < value < 1, "a fraction strictly between 0 and 1"
 )
@@ -118,7 +119,9 @@ def build_parser():
         default=0.2,
         help="fraction held out for testing, stratified (default: 0.2)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--seed", type=_seed, default=0, help="random seed (default: 0)"
+    )
     parser.add_argument(
         "--out",
         type=Path,

@@ -110,6 +110,8 @@ def test_module_runs_as_a_command(tmp_path):
         ("--max-iter", "0", "must be a positive integer, got 0"),
         ("--alpha", "-1", "must be a non-negative finite number, got -1"),
         ("--test-size", "1.5", "strictly between 0 and 1, got 1.5"),
+        ("--seed", "-1", "must be from 0 to 2**32 - 1, got -1"),
+        ("--hidden", "two", "invalid int value: 'two'"),
         # In range, but fewer test rows than classes for a stratified split.
         ("--test-size", "0.01", "should be greater or equal to the number of"),
     ],
