@@ -5,23 +5,69 @@ rate 0.01, 350 iterations, no penalty) on a stratified hold-out split of the
 standardised Iris data, prints a table, writes each fitted pipeline with
 joblib into the output folder and, next to them, the study's figure: training
 loss and test accuracy per iteration of every solver.
+
+Each solver is trained once, one ``partial_fit`` call (one epoch) at a time,
+which gives the model that ``fit`` gives and lets the test accuracy be
+scored after every epoch, outside the timing. A first Ctrl-C ends training
+at the end of the current epoch, and the results of the epochs done are
+written; a second one ends the epoch at once (the estimator keeps the last
+finished one) or, while the results are written, stops writing.
 """
 
 import argparse
+import math
+import os
+import signal
 import sys
+import tempfile
+import threading
 import time
-import warnings
 from pathlib import Path
 
 import joblib
+import numpy as np
 from sklearn.datasets import load_iris
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._mlp import SoftplusMLPClassifier
-from ._plot import plot_study, score_curve
+from . import DivergenceError, SoftplusMLPClassifier
+from ._plot import plot_study
+
+SOLVERS = ("gd", "nag", "lbfgs")
+
+# The exit status of a command ended by Ctrl-C, as a shell reports it.
+INTERRUPTED = 128 + 2
+
+
+def _checked(convert, is_valid, requirement):
+    """An argparse ``type``: ``convert``, then reject values not ``is_valid``."""
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid {convert.__name__} value: {text!r}"
+            ) from None
+        if not is_valid(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+
+    return parse
+
+
+_positive_int = _checked(int, lambda value: value > 0, "a positive integer")
+_positive_float = _checked(
+    float, lambda value: 0 < value < math.inf, "a positive finite number"
+)
+_non_negative_float = _checked(
+    float, lambda value: 0 <= value < math.inf, "a non-negative finite number"
+)
+_seed = _checked(int, lambda value: 0 <= value < 2**32, "from 0 to 2**32 - 1")
+_fraction = _checked(
+    float, lambda value: 0 < value < 1, "a fraction strictly between 0 and 1"
+)
 
 
 def build_parser():
@@ -34,36 +80,48 @@ def build_parser():
             "comparison table, export the models with joblib and plot the "
             "training loss and test accuracy per iteration (PNG)."
         ),
+        epilog=(
+            "Ctrl-C ends training after the current epoch and writes the "
+            "results of the epochs done (exit status 130)."
+        ),
     )
     parser.add_argument(
-        "--hidden", type=int, default=16, help="hidden units (default: 16)"
+        "--hidden", type=_positive_int, default=16, help="hidden units (default: 16)"
     )
     parser.add_argument(
         "--learning-rate",
-        type=float,
+        type=_positive_float,
         default=0.01,
         help="learning_rate_init (default: 0.01)",
     )
     parser.add_argument(
-        "--max-iter", type=int, default=350, help="iterations (default: 350)"
+        "--max-iter",
+        type=_positive_int,
+        default=350,
+        help="iterations (default: 350)",
     )
     parser.add_argument(
-        "--alpha", type=float, default=0.0, help="L2 penalty (default: 0)"
+        "--alpha",
+        type=_non_negative_float,
+        default=0.0,
+        help="L2 penalty (default: 0)",
     )
     parser.add_argument(
         "--solvers",
         nargs="+",
-        choices=["gd", "nag", "lbfgs"],
+        choices=SOLVERS,
         default=["gd", "nag"],
         help="solvers to train (default: gd nag)",
     )
     parser.add_argument(
         "--test-size",
-        type=float,
+        type=_fraction,
         default=0.2,
         help="fraction held out for testing, stratified (default: 0.2)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--seed", type=_seed, default=0, help="random seed (default: 0)"
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -80,12 +138,52 @@ def n_parameters(estimator):
     )
 
 
-def run_study(args):
-    """Train one pipeline per solver; return a list of result rows."""
+def split_iris(args):
+    """``X_train, X_test, y_train, y_test``: the stratified hold-out split."""
     X, y = load_iris(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
+    return train_test_split(
         X, y, test_size=args.test_size, stratify=y, random_state=args.seed
     )
+
+
+class _FirstCtrlC:
+    """Context manager: a first Ctrl-C sets ``requested`` instead of raising,
+    so that training ends between two epochs, never inside an estimator's
+    call, which could catch the interrupt itself; a second one raises
+    ``KeyboardInterrupt`` as usual.
+
+    Only where Python's own handler is in place (in the main thread, and not
+    where SIGINT is ignored, as in a shell's background job).
+    """
+
+    def __enter__(self):
+        self.requested = False
+        self._installed = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if self._installed:
+            signal.signal(signal.SIGINT, self._first)
+        return self
+
+    def _first(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exc_info):
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def run_study(args, data=None):
+    """Train one pipeline per solver.
+
+    Returns the result rows, one per solver with at least one finished
+    epoch, and whether the user interrupted training (the solvers after the
+    interrupted one are then not trained).
+    """
+    X_train, X_test, y_train, y_test = split_iris(args) if data is None else data
+    classes = np.unique(y_train)
     rows = []
     for solver in args.solvers:
         model = make_pipeline(
@@ -95,40 +193,57 @@ def run_study(args):
                 solver=solver,
                 alpha=args.alpha,
                 learning_rate_init=args.learning_rate,
-                max_iter=args.max_iter,
-                tol=0.0,
-                n_iter_no_change=args.max_iter,
                 random_state=args.seed,
             ),
         )
+        scaler, clf = model[0], model[-1]
         start = time.perf_counter()
-        with warnings.catch_warnings():
-            # A fixed iteration budget is the point of the study.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(X_train, y_train)
+        X_epoch = scaler.fit_transform(X_train)
         seconds = time.perf_counter() - start
-        # The figure needs the test accuracy of every iteration: score_curve
-        # trains a clone again, one partial_fit per iteration (ending at the
-        # model fit gave), and scores it after each. Kept out of the timing.
-        trained, test_accuracy_curve = score_curve(
-            model, X_train, y_train, X_test, y_test, max_iter=args.max_iter
-        )
-        clf = model[-1]
-        rows.append(
-            {
-                "solver": solver,
-                "model": model,
-                "iterations": clf.n_iter_,
-                "parameters": n_parameters(clf),
-                "loss": clf.loss_,
-                "train_accuracy": model.score(X_train, y_train),
-                "test_accuracy": model.score(X_test, y_test),
-                "seconds": seconds,
-                "loss_curve": trained[-1].loss_curve_,
-                "test_accuracy_curve": test_accuracy_curve,
-            }
-        )
-    return rows
+        X_scored = scaler.transform(X_test)
+        test_accuracy = []
+        interrupted = False
+        try:
+            with _FirstCtrlC() as ctrl_c:
+                for _ in range(args.max_iter):
+                    # One epoch a call, the solver's state carried over: with
+                    # no stopping rule this is fit(max_iter=args.max_iter),
+                    # epoch by epoch. An interrupted call leaves the
+                    # estimator as it was.
+                    start = time.perf_counter()
+                    clf.partial_fit(X_epoch, y_train, classes=classes)
+                    seconds += time.perf_counter() - start
+                    test_accuracy.append(clf.score(X_scored, y_test))
+                    if ctrl_c.requested:
+                        interrupted = True
+                        break
+        except KeyboardInterrupt:
+            interrupted = True
+        except DivergenceError as error:
+            raise DivergenceError(f"{solver}: {error}") from None
+        if hasattr(clf, "coefs_"):
+            # Ctrl-C between an epoch and its score leaves one to make up.
+            test_accuracy.extend(
+                clf.score(X_scored, y_test)
+                for _ in range(clf.n_iter_ - len(test_accuracy))
+            )
+            rows.append(
+                {
+                    "solver": solver,
+                    "model": model,
+                    "iterations": clf.n_iter_,
+                    "parameters": n_parameters(clf),
+                    "loss": clf.loss_,
+                    "train_accuracy": model.score(X_train, y_train),
+                    "test_accuracy": model.score(X_test, y_test),
+                    "seconds": seconds,
+                    "loss_curve": clf.loss_curve_,
+                    "test_accuracy_curve": test_accuracy,
+                }
+            )
+        if interrupted:
+            return rows, True
+    return rows, False
 
 
 def format_table(rows):
@@ -147,30 +262,115 @@ def format_table(rows):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    """Run the study; return the process exit code."""
-    args = build_parser().parse_args(argv)
-    rows = run_study(args)
-    print(format_table(rows))
-    args.out.mkdir(parents=True, exist_ok=True)
+def check_output_folder(folder):
+    """Create ``folder`` if needed and make sure files can be written there.
+
+    Raises ``OSError`` otherwise, before any training.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".skmlp-check-"):
+        pass
+
+
+def _write_atomically(path, write):
+    """``write(temporary)`` then rename it to ``path``: an interrupt never
+    leaves a half-written file under the final name."""
+    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_results(rows, args, written):
+    """Write each model and the figure; append each path to ``written``."""
     for row in rows:
         path = args.out / f"skmlp-{row['solver']}.joblib"
-        joblib.dump(row["model"], path)
+        _write_atomically(
+            path, lambda file, model=row["model"]: joblib.dump(model, file)
+        )
+        written.append(path)
         print(f"Wrote {path}")
+    iterations = max(row["iterations"] for row in rows)
     path = args.out / "skmlp-study.png"
-    plot_study(
-        {
-            row["solver"].upper(): (row["loss_curve"], row["test_accuracy_curve"])
-            for row in rows
-        },
+    _write_atomically(
         path,
-        title=(
-            f"Iris, 4 -> {args.hidden} -> 3, learning rate {args.learning_rate}, "
-            f"{args.max_iter} iterations"
+        lambda file: plot_study(
+            {
+                row["solver"].upper(): (row["loss_curve"], row["test_accuracy_curve"])
+                for row in rows
+            },
+            file,
+            title=(
+                f"Iris, 4 -> {args.hidden} -> 3, learning rate "
+                f"{args.learning_rate}, {iterations} iterations"
+            ),
         ),
     )
+    written.append(path)
     print(f"Wrote {path}")
-    return 0
+
+
+def main(argv=None):
+    """Run the study; return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        data = split_iris(args)
+    except ValueError as error:
+        parser.error(f"argument --test-size: {error}")
+    try:
+        check_output_folder(args.out)
+    except OSError as error:
+        parser.error(
+            f"argument --out: cannot write into {args.out}: {error.strerror or error}"
+        )
+    earlier = {
+        path
+        for path in (
+            *(args.out / f"skmlp-{solver}.joblib" for solver in SOLVERS),
+            args.out / "skmlp-study.png",
+        )
+        if path.exists()
+    }
+    written = []
+    try:
+        return _run(args, data, earlier, written)
+    except DivergenceError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        # A second Ctrl-C, while the results of the first are written.
+        print(
+            "Interrupted again: stopped; written: "
+            f"{', '.join(map(str, written)) or 'nothing'}.",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
+
+
+def _run(args, data, earlier, written):
+    rows, interrupted = run_study(args, data)
+    if interrupted:
+        done = ", ".join(f"{row['solver']} {row['iterations']}" for row in rows)
+        print(
+            "Interrupted: training ended at the last finished epoch "
+            f"({done or 'none finished'}).",
+            file=sys.stderr,
+        )
+    if not rows:
+        print("Nothing written.", file=sys.stderr)
+        return INTERRUPTED
+    print(format_table(rows))
+    write_results(rows, args, written)
+    left = sorted(earlier - set(written))
+    if left:
+        print(
+            "Left from an earlier run (not written by this one): "
+            + ", ".join(map(str, left))
+        )
+    return INTERRUPTED if interrupted else 0
 
 
 if __name__ == "__main__":

@@ -4,11 +4,14 @@ import copy
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 
 from ._layout import ParameterLayout
+from ._mlp import SoftplusMLPClassifier
 from ._objective import Objective
 from ._sklearn_compat import _check_sample_weight
 from ._validation import hidden_layer_sizes as hidden_layer_sizes_of
@@ -32,11 +35,15 @@ def check_gradients(
 
     Parameters
     ----------
-    estimator : SoftplusMLPClassifier
-        The estimator whose objective is checked.
+    estimator : SoftplusMLPClassifier or Pipeline
+        The estimator whose objective is checked, or a
+        :class:`~sklearn.pipeline.Pipeline` whose last step is one: its
+        other steps transform ``X`` (fitted ones as they are, unfitted ones
+        fitted on ``X`` as ``Pipeline.fit`` would, on a copy) and its last
+        step is checked on the result.
 
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        Rows of the objective.
+        Rows of the objective (for a pipeline, before its first step).
 
     y : array-like of shape (n_samples,)
         Class labels; for a fitted estimator, labels of ``classes_``.
@@ -71,6 +78,25 @@ def check_gradients(
     >>> check_gradients(clf, X, y, random_state=0) < 1e-7
     True
     """
+    if isinstance(estimator, Pipeline):
+        transformers, learner = estimator[:-1], estimator[-1]
+        if hasattr(learner, "coefs_"):
+            X = transformers.transform(X)
+        else:
+            X = clone(transformers).fit_transform(X, y)
+        return check_gradients(
+            learner,
+            X,
+            y,
+            sample_weight,
+            epsilon=epsilon,
+            random_state=random_state,
+        )
+    if not isinstance(estimator, SoftplusMLPClassifier):
+        raise TypeError(
+            "check_gradients takes a SoftplusMLPClassifier or a Pipeline whose "
+            f"last step is one; got {type(estimator).__name__}."
+        )
     if not epsilon > 0:
         raise ValueError(f"epsilon must be positive, got {epsilon}.")
     if hasattr(estimator, "coefs_"):

@@ -12,7 +12,14 @@ functions here; pickle, joblib and skops all go through them.
   class.
 """
 
+import copyreg
+import os
+import pickle
+import sys
 import warnings
+
+import joblib
+from sklearn import exceptions
 
 from ._solvers import SOLVER_CLASSES
 
@@ -26,12 +33,15 @@ _VERSION_KEY = "_skmlp_version"
 _UNKNOWN_VERSION = "unknown"
 
 
-class InconsistentVersionWarning(UserWarning):
+class InconsistentVersionWarning(exceptions.InconsistentVersionWarning):
     """Warning raised when a model saved by another skmlp version is loaded.
 
     Unpickling (or loading with skops) a model saved by another skmlp version
     is not supported: the model may give wrong results or fail. Refit it with
     the installed version where possible.
+
+    A subclass of scikit-learn's warning of the same name, so that a filter
+    or a handler written for scikit-learn's catches this one too.
 
     Parameters
     ----------
@@ -44,6 +54,17 @@ class InconsistentVersionWarning(UserWarning):
     original_version : str
         The skmlp version that saved the model.
 
+    Attributes
+    ----------
+    current_version, original_version : str
+        The parameters.
+
+    current_sklearn_version, original_sklearn_version : str
+        The same two skmlp versions, under the names of scikit-learn's
+        warning, for a handler written for it. The scikit-learn version a
+        model was saved with is checked by scikit-learn itself, which warns
+        with its own class.
+
     See Also
     --------
     sklearn.exceptions.InconsistentVersionWarning : The same warning for
@@ -51,7 +72,11 @@ class InconsistentVersionWarning(UserWarning):
     """
 
     def __init__(self, *, estimator_name, current_version, original_version):
-        self.estimator_name = estimator_name
+        super().__init__(
+            estimator_name=estimator_name,
+            current_sklearn_version=current_version,
+            original_sklearn_version=original_version,
+        )
         self.current_version = current_version
         self.original_version = original_version
 
@@ -117,14 +142,44 @@ def loaded_state(estimator, state):
                 current_version=current,
                 original_version=version,
             ),
-            stacklevel=3,
+            stacklevel=_stacklevel_of_the_load(),
         )
     solver = state.get("_solver")
     if isinstance(solver, dict):
-        cls = _SOLVERS[solver["class"]]
+        cls = _SOLVERS.get(solver.get("class"))
+        if cls is None or not isinstance(solver.get("attributes"), dict):
+            raise ValueError(
+                f"The saved {type(estimator).__name__} is damaged: its solver "
+                f"is saved as class {solver.get('class')!r}, which is none of "
+                f"the solvers skmlp rebuilds ({', '.join(sorted(_SOLVERS))}), "
+                "or without its attributes. The file was edited or not written "
+                "by skmlp."
+            )
         state["_solver"] = cls.__new__(cls)
         vars(state["_solver"]).update(solver["attributes"])
     return state
+
+
+def _stacklevel_of_the_load():
+    """The ``stacklevel`` for ``warnings.warn`` called by the caller of this
+    function that points at the user's line which loads the model: the first
+    frame outside skmlp and the loaders (pickle, joblib, skops)."""
+    loaders = [sys.modules[__package__], joblib]
+    if "skops" in sys.modules:
+        loaders.append(sys.modules["skops"])
+    folders = tuple(
+        os.path.join(os.path.dirname(os.path.realpath(module.__file__)), "")
+        for module in loaders
+    )
+    files = {os.path.realpath(module.__file__) for module in (pickle, copyreg)}
+    # Frame 1 is the caller, whose warnings.warn counts it as level 1.
+    frame, stacklevel = sys._getframe(2), 2
+    while frame.f_back is not None:
+        filename = os.path.realpath(frame.f_code.co_filename)
+        if not (filename.startswith(folders) or filename in files):
+            break
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    return stacklevel
 
 
 def _current_version():

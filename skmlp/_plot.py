@@ -6,6 +6,7 @@ fitted estimator and, when there is one, the score curve on a second y axis;
 ``plot_study`` writes the GD vs NAG figure of ``python -m skmlp``.
 """
 
+import math
 from numbers import Integral
 
 import numpy as np
@@ -25,6 +26,10 @@ from ._sklearn_compat import (
 # The label of the twin axes that LossCurveDisplay creates for scores, so that
 # a second display drawn on the same axes finds and reuses it.
 _SCORE_AXES_LABEL = "_skmlp_score_axes"
+
+# Each solver has one colour in every study figure, whichever solvers it
+# shows: a colour picked by order would make NAG blue alone, orange with GD.
+SOLVER_COLORS = {"GD": "tab:blue", "NAG": "tab:orange", "LBFGS": "tab:green"}
 
 
 @validate_params(
@@ -148,7 +153,9 @@ class LossCurveDisplay:
     right (a twin of the loss axes, which later displays drawn on the same
     axes share) or on axes of their own (``score_ax``). Each display draws
     its scores in the colour of its loss curve, dashed on a twin axis, so
-    that several estimators can be compared on one axes.
+    that several estimators can be compared on one axes. The legend goes
+    under the axes, where it hides no curve and leaves room for a title; on
+    a logarithmic loss axis the ticks between powers of ten are labelled too.
 
     Parameters
     ----------
@@ -227,7 +234,10 @@ class LossCurveDisplay:
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-            Axes for the loss curve. None creates a new figure and axes.
+            Axes for the loss curve. None creates a new figure and axes, with
+            constrained layout, which makes room for the legend under the
+            axes (on a figure of your own, use it or
+            ``savefig(..., bbox_inches="tight")``).
 
         score_ax : matplotlib Axes, default=None
             Axes for the score curve. None uses the twin axes of ``ax`` that
@@ -264,7 +274,8 @@ class LossCurveDisplay:
         if ax is None:
             import matplotlib.pyplot as plt
 
-            _, ax = plt.subplots()
+            # Constrained layout makes room for the legend under the axes.
+            _, ax = plt.subplots(layout="constrained")
         name = self.name if name is None else name
         score_name = "score" if self.score_name is None else self.score_name
         iterations = np.arange(1, loss_curve.size + 1)
@@ -277,6 +288,7 @@ class LossCurveDisplay:
         ax.set_ylabel("Training loss")
         if log_scale:
             ax.set_yscale("log")
+            _label_log_axis(ax.yaxis)
 
         self.score_line_ = None
         self.score_ax_ = None
@@ -296,22 +308,17 @@ class LossCurveDisplay:
             score_ax.set_ylabel(score_name[:1].upper() + score_name[1:])
             self.score_ax_ = score_ax
             if not is_twin:
-                score_ax.legend()
+                _legend_below(score_ax, score_ax.get_lines())
 
         twin = _score_twin(ax, create=False)
         if twin is None:
-            ax.legend()
+            _legend_below(ax, ax.get_lines())
         else:
             # One legend for both y axes, drawn on the twin, which lies on
             # top; entries of earlier displays on this axes are kept.
             if ax.get_legend() is not None:
                 ax.get_legend().remove()
-            handles = [
-                line
-                for line in [*ax.get_lines(), *twin.get_lines()]
-                if not line.get_label().startswith("_")
-            ]
-            twin.legend(handles=handles, labels=[h.get_label() for h in handles])
+            _legend_below(twin, [*ax.get_lines(), *twin.get_lines()], anchor=ax)
 
         self.ax_ = ax
         self.figure_ = ax.figure
@@ -384,8 +391,10 @@ class LossCurveDisplay:
         >>> from skmlp import LossCurveDisplay, SoftplusMLPClassifier
         >>> X, y = load_iris(return_X_y=True)
         >>> X = StandardScaler().fit_transform(X)
-        >>> gd = SoftplusMLPClassifier(solver="gd", max_iter=20, random_state=0)
-        >>> nag = SoftplusMLPClassifier(solver="nag", max_iter=20, random_state=0)
+        >>> gd = SoftplusMLPClassifier(
+        ...     solver="gd", learning_rate_init=1.0, max_iter=300, random_state=0)
+        >>> nag = SoftplusMLPClassifier(
+        ...     solver="nag", learning_rate_init=1.0, max_iter=300, random_state=0)
         >>> display = LossCurveDisplay.from_estimator(gd.fit(X, y), name="GD")
         >>> display = LossCurveDisplay.from_estimator(
         ...     nag.fit(X, y), name="NAG", ax=display.ax_, log_scale=True)
@@ -424,7 +433,9 @@ def plot_study(histories, path, *, title=None):
     """Write the study's figure: training loss and test accuracy per iteration.
 
     The left panel shows the training loss of every run on a logarithmic
-    axis, the right panel its test accuracy, one colour per run.
+    axis, the right panel its test accuracy, one colour per run: a run named
+    after a solver (``'GD'``, ``'NAG'``, ``'LBFGS'``) has that solver's colour in
+    :data:`SOLVER_COLORS` whatever the other runs.
 
     Parameters
     ----------
@@ -468,17 +479,87 @@ def plot_study(histories, path, *, title=None):
     figure = Figure(figsize=(10, 4), layout="constrained")
     loss_ax, score_ax = figure.subplots(1, 2)
     for name, (loss_curve, test_accuracy) in histories.items():
+        color = SOLVER_COLORS.get(name.upper())
+        style = None if color is None else {"color": color}
         LossCurveDisplay(
             loss_curve=loss_curve,
             scores=test_accuracy,
             name=name,
             score_name="test accuracy",
-        ).plot(ax=loss_ax, score_ax=score_ax, log_scale=True)
+        ).plot(
+            ax=loss_ax,
+            score_ax=score_ax,
+            log_scale=True,
+            loss_kw=style,
+            score_kw=style,
+        )
     score_ax.set_xlabel("Iteration")
     if title is not None:
         figure.suptitle(title)
     figure.savefig(path, dpi=100)
     return figure
+
+
+def _legend_below(axes, lines, anchor=None):
+    """Draw the legend of the labelled ``lines`` on ``axes``, under the x
+    axis of ``anchor`` (default ``axes``): outside the axes, it hides no data
+    wherever the curves run, and leaves the space above for a title."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.transforms import offset_copy
+
+    anchor = axes if anchor is None else anchor
+    handles = [line for line in lines if not line.get_label().startswith("_")]
+    # Under the tick labels and the axis label, as the rc settings size them.
+    xaxis = anchor.xaxis
+    text_heights = [
+        1.2 * FontProperties(size=size).get_size_in_points()
+        for size in (xaxis.label.get_fontsize(), rcParams["xtick.labelsize"])
+    ]
+    depth = (
+        rcParams["xtick.major.size"]
+        + rcParams["xtick.major.pad"]
+        + xaxis.labelpad
+        + sum(text_heights)
+        + 4
+    )
+    axes.legend(
+        handles=handles,
+        labels=[handle.get_label() for handle in handles],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=offset_copy(
+            anchor.transAxes, fig=anchor.figure, y=-depth, units="points"
+        ),
+        ncols=min(2, len(handles)),
+    )
+
+
+def _label_log_axis(axis):
+    """Label a logarithmic ``axis`` between its powers of ten too: by default
+    an axis over one or two decades shows only two labelled ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    formatter = FuncFormatter(lambda value, _: _log_tick_label(value, axis))
+    axis.set_minor_locator(LogLocator(base=10.0, subs=np.arange(2, 10)))
+    axis.set_major_formatter(formatter)
+    axis.set_minor_formatter(formatter)
+
+
+def _log_tick_label(value, axis):
+    """A plain number (0.05, 0.1, 0.2) for a tick of a logarithmic axis, or
+    none: every tick is labelled over at most one decade, the 2s and 5s of
+    each decade over at most three, only the powers of ten over more, so that
+    the labels never crowd."""
+    low, high = sorted(axis.get_view_interval())
+    if value <= 0 or low <= 0:
+        return ""
+    decades = math.log10(high / low)
+    exponent = math.log10(value)
+    mantissa = round(10 ** (exponent - math.floor(exponent + 1e-9)))
+    if mantissa == 1 or decades <= 1 or (decades <= 3 and mantissa in (2, 5)):
+        return f"{value:g}"
+    return ""
 
 
 def _legend_label(name, what):

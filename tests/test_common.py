@@ -1,8 +1,17 @@
 """scikit-learn's estimator checks, with no expected failures."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skmlp import SoftplusMLPClassifier
+
+# Any warning fails a check but one: the checks train with the default
+# max_iter on data of their own, not always to convergence (scikit-learn's own
+# MLPClassifier warns in the same checks), so a ConvergenceWarning is expected.
+# Of a mark's filters, the last one given wins.
+pytestmark = pytest.mark.filterwarnings(
+    "error", "ignore::sklearn.exceptions.ConvergenceWarning"
+)
 
 ESTIMATORS = [
     SoftplusMLPClassifier(solver="gd"),

@@ -3,8 +3,11 @@
 skops tests skip when skops (the ``skops`` extra) is not installed.
 """
 
+import io
+import json
 import pickle
 import warnings
+import zipfile
 
 import joblib
 import numpy as np
@@ -12,9 +15,14 @@ import pytest
 from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import InconsistentVersionWarning as SklearnVersionWarning
 
 import skmlp
 from skmlp import SoftplusMLPClassifier
+
+# Any warning a test does not expect fails it (pytest.warns or a filter names
+# the expected ones).
+pytestmark = pytest.mark.filterwarnings("error")
 
 ESTIMATOR_CLASS = "skmlp._mlp.SoftplusMLPClassifier"
 LR = 0.1  # passed explicitly: the default may change
@@ -176,3 +184,88 @@ def test_loading_a_model_saved_by_the_same_version_does_not_warn(data):
         warnings.simplefilter("error")
         loaded = pickle.loads(pickle.dumps(clf))
     assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_version_warning_is_caught_by_a_filter_for_scikit_learns(data, monkeypatch):
+    X, y = data
+    dumped = _dumps_as_version(monkeypatch, pickle.dumps, _fit(X, y), "0.0.1")
+    assert issubclass(skmlp.InconsistentVersionWarning, SklearnVersionWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SklearnVersionWarning)
+        with pytest.raises(skmlp.InconsistentVersionWarning) as excinfo:
+            pickle.loads(dumped)
+    # A handler written for scikit-learn's warning finds its attributes.
+    warning = excinfo.value
+    assert warning.estimator_name == "SoftplusMLPClassifier"
+    assert warning.original_sklearn_version == warning.original_version == "0.0.1"
+    assert warning.current_sklearn_version == skmlp.__version__
+
+
+@pytest.mark.parametrize("library", ["pickle", "joblib", "skops"])
+def test_version_warning_points_at_the_line_that_loads(
+    data, monkeypatch, tmp_path, library
+):
+    X, y = data
+    clf = _fit(X, y)
+    if library == "skops":
+        sio = pytest.importorskip("skops.io")
+        dumped = _dumps_as_version(monkeypatch, sio.dumps, clf, "0.0.1")
+
+        def load():
+            return sio.loads(dumped, trusted=[ESTIMATOR_CLASS])
+    elif library == "joblib":
+        path = tmp_path / "model.joblib"
+        _dumps_as_version(
+            monkeypatch, lambda model: joblib.dump(model, path), clf, "0.0.1"
+        )
+
+        def load():
+            return joblib.load(path)
+    else:
+        dumped = _dumps_as_version(monkeypatch, pickle.dumps, clf, "0.0.1")
+
+        def load():
+            return pickle.loads(dumped)
+
+    with pytest.warns(skmlp.InconsistentVersionWarning) as record:
+        load()
+    (warning,) = record
+    assert warning.filename == __file__
+    assert warning.lineno == load.__code__.co_firstlineno + 1
+
+
+def _with_solver_class(dumped, name):
+    """A skops file whose saved solver class is renamed ``name``."""
+    with zipfile.ZipFile(io.BytesIO(dumped)) as source:
+        files = {info.filename: source.read(info) for info in source.infolist()}
+    # The name is a JSON string inside the JSON schema.
+    saved = json.dumps(json.dumps("NesterovAcceleratedGradient"))[1:-1]
+    schema = files["schema.json"].decode()
+    assert schema.count(saved) == 1
+    files["schema.json"] = schema.replace(
+        saved, json.dumps(json.dumps(name))[1:-1]
+    ).encode()
+    edited = io.BytesIO()
+    with zipfile.ZipFile(edited, "w") as target:
+        for filename, content in files.items():
+            target.writestr(filename, content)
+    return edited.getvalue()
+
+
+def test_skops_file_with_an_unknown_solver_class_raises_a_clear_error(data):
+    sio = pytest.importorskip("skops.io")
+    X, y = data
+    edited = _with_solver_class(sio.dumps(_fit(X, y, solver="nag")), "AdamSolver")
+    with pytest.raises(ValueError, match="damaged") as excinfo:
+        sio.loads(edited, trusted=[ESTIMATOR_CLASS])
+    message = str(excinfo.value)
+    assert "'AdamSolver'" in message
+    assert "GradientDescent, LBFGS, NesterovAcceleratedGradient" in message
+
+
+def test_pickled_state_with_an_unknown_solver_class_raises_a_clear_error(data):
+    X, y = data
+    state = _fit(X, y).__getstate__()
+    state["_solver"]["class"] = "builtins.eval"
+    with pytest.raises(ValueError, match="'builtins.eval'"):
+        SoftplusMLPClassifier.__new__(SoftplusMLPClassifier).__setstate__(state)

@@ -4,10 +4,17 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import SoftplusMLPClassifier, check_gradients
 from skmlp._objective import Objective
+
+# Any warning a test does not expect fails it (pytest.warns or a filter names
+# the expected ones).
+pytestmark = pytest.mark.filterwarnings("error")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +56,8 @@ def test_fitted_estimator_is_checked_at_its_weights(iris_subset, gradient_points
     clf = SoftplusMLPClassifier(
         hidden_layer_sizes=(6,), max_iter=30, learning_rate_init=0.5, random_state=0
     )
-    clf.fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
     gradient_points.clear()
     assert check_gradients(clf, X, y, weights) < 1e-7
     flat = np.concatenate(
@@ -142,8 +150,39 @@ def test_dropping_the_transposed_weights_is_caught(iris_subset, monkeypatch):
 def test_classes_unknown_to_a_fitted_estimator_are_rejected(iris_subset):
     X, y, _ = iris_subset
     clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
-    clf.fit(X[y < 2], y[y < 2])
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X[y < 2], y[y < 2])
     with pytest.raises(ValueError, match="not in the estimator's classes_"):
         check_gradients(clf, X, y)
     with pytest.raises(ValueError, match="epsilon"):
         check_gradients(clf, X[y < 2], y[y < 2], epsilon=0.0)
+
+
+def test_pipeline_is_checked_at_its_last_step_on_the_transformed_rows():
+    X, y = load_iris(return_X_y=True)
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(5,), alpha=0.1, random_state=0)
+    pipeline = make_pipeline(StandardScaler(), clf)
+    # Unfitted: the transformers are fitted on X, on a copy.
+    error = check_gradients(pipeline, X, y, random_state=3)
+    assert error < 1e-7
+    assert error == check_gradients(
+        clf, StandardScaler().fit_transform(X), y, random_state=3
+    )
+    assert not hasattr(pipeline[0], "mean_")
+    # Fitted: checked at the weights of the last step, on its input.
+    with pytest.warns(ConvergenceWarning):
+        pipeline.set_params(softplusmlpclassifier__max_iter=5).fit(X, y)
+    X_scaled = pipeline[0].transform(X[::3])
+    error = check_gradients(pipeline, X[::3], y[::3])
+    assert error < 1e-7
+    assert error == check_gradients(pipeline[-1], X_scaled, y[::3])
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [LogisticRegression(), make_pipeline(StandardScaler(), LogisticRegression())],
+)
+def test_other_estimators_are_rejected_with_what_check_gradients_takes(estimator):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(TypeError, match="takes a SoftplusMLPClassifier or a Pipeline"):
+        check_gradients(estimator, X, y)

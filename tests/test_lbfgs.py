@@ -262,7 +262,8 @@ def test_the_study_command_trains_lbfgs_beside_gd_and_nag(tmp_path):
     args = build_parser().parse_args(
         ["--solvers", "nag", "lbfgs", "--max-iter", "30", "--out", str(tmp_path)]
     )
-    rows = {row["solver"]: row for row in run_study(args)}
+    results, _ = run_study(args)
+    rows = {row["solver"]: row for row in results}
     assert rows["lbfgs"]["model"][-1].solver == "lbfgs"
     # The study's step 0.01 leaves NAG far behind L-BFGS in 30 iterations.
     assert rows["lbfgs"]["model"][-1].loss_ < 0.5 * rows["nag"]["model"][-1].loss_

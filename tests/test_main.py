@@ -1,14 +1,25 @@
 """``python -m skmlp``: the study command."""
 
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
 
+import skmlp.__main__ as cli
+from skmlp import SoftplusMLPClassifier
 from skmlp.__main__ import build_parser, main, run_study
+
+# Any warning a test does not expect fails it (pytest.warns or a filter names
+# the expected ones).
+pytestmark = pytest.mark.filterwarnings("error")
 
 
 def test_main_prints_table_and_writes_loadable_models(tmp_path, capsys):
@@ -60,7 +71,8 @@ def test_main_options_reach_the_estimator():
             "0.5",
         ]
     )
-    (row,) = run_study(args)
+    (row,), interrupted = run_study(args)
+    assert not interrupted
     clf = row["model"][-1]
     assert row["solver"] == "gd"
     assert clf.hidden_layer_sizes == (5,)
@@ -87,3 +99,213 @@ def test_module_runs_as_a_command(tmp_path):
     assert "nag" in result.stdout
     assert (tmp_path / "skmlp-gd.joblib").stat().st_size > 0
     assert (tmp_path / "skmlp-nag.joblib").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--learning-rate", "-0.1", "must be a positive finite number, got -0.1"),
+        ("--learning-rate", "nan", "must be a positive finite number, got nan"),
+        ("--hidden", "0", "must be a positive integer, got 0"),
+        ("--max-iter", "0", "must be a positive integer, got 0"),
+        ("--alpha", "-1", "must be a non-negative finite number, got -1"),
+        ("--test-size", "1.5", "strictly between 0 and 1, got 1.5"),
+        ("--seed", "-1", "must be from 0 to 2**32 - 1, got -1"),
+        ("--hidden", "two", "invalid int value: 'two'"),
+        # In range, but fewer test rows than classes for a stratified split.
+        ("--test-size", "0.01", "should be greater or equal to the number of"),
+    ],
+)
+def test_bad_option_values_exit_with_status_2_before_training(
+    tmp_path, capsys, option, value, message
+):
+    with pytest.raises(SystemExit) as excinfo:
+        main([option, value, "--out", str(tmp_path)])
+    assert excinfo.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    last = err.splitlines()[-1]
+    assert last.startswith(f"python -m skmlp: error: argument {option}: ")
+    assert message in last
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_diverging_training_prints_its_reason_in_one_line_and_exits_1(tmp_path, capsys):
+    code = main(["--learning-rate", "1e6", "--max-iter", "5", "--out", str(tmp_path)])
+    assert code == 1
+    out, err = capsys.readouterr()
+    (line,) = err.splitlines()
+    assert line.startswith("python -m skmlp: error: gd: ")
+    assert "diverged" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_folder_is_rejected_before_training(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--out", str(blocker / "out")])
+    assert excinfo.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # no table: nothing was trained
+    assert err.splitlines()[-1].startswith(
+        f"python -m skmlp: error: argument --out: cannot write into {blocker / 'out'}"
+    )
+
+
+def test_files_of_an_earlier_run_that_are_not_replaced_are_named(tmp_path, capsys):
+    stale = tmp_path / "skmlp-nag.joblib"
+    stale.write_text("an earlier run")
+    assert main(["--solvers", "gd", "--max-iter", "3", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == (
+        f"Left from an earlier run (not written by this one): {stale}"
+    )
+    assert stale.read_text() == "an earlier run"
+    # Files this run writes replace those of the earlier one silently.
+    assert main(["--solvers", "gd", "--max-iter", "4", "--out", str(tmp_path)]) == 0
+    assert joblib.load(tmp_path / "skmlp-gd.joblib")[-1].n_iter_ == 4
+
+
+def test_each_solver_is_trained_once_and_scored_after_every_epoch(monkeypatch):
+    epochs = []
+    fit, partial_fit = SoftplusMLPClassifier.fit, SoftplusMLPClassifier.partial_fit
+
+    def counted_fit(self, *args, **kwargs):
+        fit(self, *args, **kwargs)
+        epochs.append(self.n_iter_)
+        return self
+
+    def counted_partial_fit(self, *args, **kwargs):
+        before = getattr(self, "n_iter_", 0)
+        partial_fit(self, *args, **kwargs)
+        epochs.append(self.n_iter_ - before)
+        return self
+
+    monkeypatch.setattr(SoftplusMLPClassifier, "fit", counted_fit)
+    monkeypatch.setattr(SoftplusMLPClassifier, "partial_fit", counted_partial_fit)
+    args = build_parser().parse_args(["--max-iter", "12"])
+    rows, interrupted = run_study(args)
+    assert not interrupted
+    assert sum(epochs) == 2 * 12
+    monkeypatch.undo()
+
+    X_train, X_test, y_train, y_test = cli.split_iris(args)
+    for row in rows:
+        curve = row["test_accuracy_curve"]
+        assert len(curve) == len(row["loss_curve"]) == 12
+        assert curve[-1] == row["test_accuracy"] == row["model"].score(X_test, y_test)
+        # The model is the one fit gives with the same settings.
+        reference = clone(row["model"]).set_params(
+            softplusmlpclassifier__max_iter=12,
+            softplusmlpclassifier__tol=0.0,
+            softplusmlpclassifier__n_iter_no_change=12,
+        )
+        with pytest.warns(ConvergenceWarning):
+            reference.fit(X_train, y_train)
+        for coef, expected in zip(row["model"][-1].coefs_, reference[-1].coefs_):
+            np.testing.assert_array_equal(coef, expected)
+
+
+INTERRUPTED_STUDY = textwrap.dedent(
+    """
+    import signal, sys
+    from skmlp.__main__ import main
+
+    # As at a terminal, whatever the test runner inherited (a shell starts
+    # background jobs with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    print("READY", flush=True)
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_ctrl_c_ends_training_and_writes_the_results_of_the_epochs_done(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-c", INTERRUPTED_STUDY]
+        + ["--max-iter", "100000000", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout.readline() == "READY\n"
+        time.sleep(1.0)  # some epochs of GD
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    assert "Interrupted: training ended at the last finished epoch (gd " in err
+    (row,) = [line.split() for line in out.splitlines() if line.startswith("gd ")]
+    n_iter = int(row[1])
+    assert 0 < n_iter < 100000000
+    model = joblib.load(tmp_path / "skmlp-gd.joblib")
+    assert model[-1].n_iter_ == len(model[-1].loss_curve_) == n_iter
+    assert float(row[3]) == pytest.approx(model[-1].loss_, abs=5e-7)
+    assert (tmp_path / "skmlp-study.png").stat().st_size > 0
+    # Training ended: NAG, after GD, was not trained.
+    assert not (tmp_path / "skmlp-nag.joblib").exists()
+
+
+def test_ctrl_c_while_writing_stops_cleanly_and_names_what_was_written(
+    tmp_path, monkeypatch, capsys
+):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "plot_study", interrupted)
+    try:
+        code = main(["--max-iter", "3", "--out", str(tmp_path)])
+    except KeyboardInterrupt:  # would end the whole pytest session
+        pytest.fail("the second Ctrl-C escaped main()")
+    assert code == 130
+    err = capsys.readouterr().err
+    models = [tmp_path / f"skmlp-{solver}.joblib" for solver in ("gd", "nag")]
+    assert err.splitlines()[-1] == (
+        f"Interrupted again: stopped; written: {models[0]}, {models[1]}."
+    )
+    # No half-written file is left behind.
+    assert sorted(tmp_path.iterdir()) == models
+
+
+def _interrupting_partial_fit(monkeypatch, at_epoch, signals):
+    """partial_fit that receives ``signals`` Ctrl-Cs as epoch ``at_epoch``
+    starts, as a user's key press would land during an epoch."""
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not Python's default handler here")
+    partial_fit = SoftplusMLPClassifier.partial_fit
+
+    def interrupted(self, *args, **kwargs):
+        if getattr(self, "n_iter_", 0) + 1 == at_epoch:
+            for _ in range(signals):
+                signal.raise_signal(signal.SIGINT)
+        return partial_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(SoftplusMLPClassifier, "partial_fit", interrupted)
+
+
+def test_first_ctrl_c_during_an_epoch_ends_training_after_it(monkeypatch):
+    _interrupting_partial_fit(monkeypatch, at_epoch=5, signals=1)
+    rows, interrupted = run_study(build_parser().parse_args(["--max-iter", "50"]))
+    assert interrupted
+    (row,) = rows  # NAG, after GD, is not trained
+    assert row["solver"] == "gd"
+    assert row["iterations"] == len(row["test_accuracy_curve"]) == 5
+    assert row["model"][-1].n_iter_ == len(row["model"][-1].loss_curve_) == 5
+    # Python's handler is back once training ends.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_second_ctrl_c_ends_the_epoch_at_once_keeping_the_last_finished(
+    monkeypatch,
+):
+    _interrupting_partial_fit(monkeypatch, at_epoch=5, signals=2)
+    rows, interrupted = run_study(build_parser().parse_args(["--max-iter", "50"]))
+    assert interrupted
+    (row,) = rows
+    assert row["iterations"] == len(row["test_accuracy_curve"]) == 4
+    assert row["model"][-1].n_iter_ == len(row["model"][-1].loss_curve_) == 4
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

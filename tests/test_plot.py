@@ -7,6 +7,7 @@ import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from matplotlib.colors import to_hex
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -19,6 +20,10 @@ from sklearn.preprocessing import StandardScaler
 import skmlp.__main__
 from skmlp import LossCurveDisplay, SoftplusMLPClassifier, score_curve
 from skmlp._plot import plot_study
+
+# Any warning a test does not expect fails it (pytest.warns or a filter names
+# the expected ones).
+pytestmark = pytest.mark.filterwarnings("error")
 
 
 @pytest.fixture(autouse=True)
@@ -253,6 +258,8 @@ def test_plot_study_writes_the_png(tmp_path):
     assert legend_texts(loss_ax) == ["GD: training loss", "NAG: training loss"]
     assert legend_texts(score_ax) == ["GD: test accuracy", "NAG: test accuracy"]
     assert loss_ax.get_yscale() == "log"
+    # NAG's loss spans 1.1 to 0.2: ticks between the powers of ten.
+    assert len(labelled_ticks(loss_ax.yaxis)) >= 4
     assert score_ax.get_ylabel() == "Test accuracy"
     assert [text.get_text() for text in figure.texts] == ["GD vs NAG"]
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -293,3 +300,104 @@ def test_python_m_skmlp_writes_the_study_figure(tmp_path, capsys, monkeypatch):
         assert_array_equal(loss_line.get_ydata(), model[-1].loss_curve_)
         assert len(score_line.get_ydata()) == 40
         assert score_line.get_ydata()[-1] == model.score(X_test, y_test)
+
+
+def labelled_ticks(axis):
+    """(position, text) of the ticks of ``axis`` labelled in the drawn figure."""
+    axis.figure.canvas.draw()
+    low, high = sorted(axis.get_view_interval())
+    return [
+        (tick, label.get_text())
+        for tick, label in zip(
+            [*axis.get_majorticklocs(), *axis.get_minorticklocs()],
+            [*axis.get_majorticklabels(), *axis.get_minorticklabels()],
+        )
+        if label.get_text() and low <= tick <= high
+    ]
+
+
+def assert_legend_hides_nothing(display):
+    figure = display.figure_
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    legend = (display.score_ax_ or display.ax_).get_legend()
+    box = legend.get_window_extent(renderer)
+    # Outside the axes (so off every curve, wherever it runs), inside the
+    # figure, and off the x axis's tick labels and label.
+    assert not box.overlaps(display.ax_.get_window_extent(renderer))
+    assert figure.bbox.contains(box.x0, box.y0) and figure.bbox.contains(box.x1, box.y1)
+    assert not box.overlaps(display.ax_.xaxis.get_tightbbox(renderer))
+    for ax in {display.ax_, display.score_ax_} - {None}:
+        for line in ax.get_lines():
+            points = line.get_transform().transform(line.get_xydata())
+            assert not box.count_contains(points)
+
+
+def test_legend_hides_no_curve_of_two_models_with_scores(iris_split):
+    # The issue's case: the legend covered the end of GD's loss curve.
+    displays = []
+    for solver in ["gd", "nag"]:
+        trained, scores = scored_pipeline(iris_split, solver, 60)
+        displays.append(
+            LossCurveDisplay.from_estimator(
+                trained,
+                scores=scores,
+                score_name="test accuracy",
+                name=solver.upper(),
+                ax=displays[0].ax_ if displays else None,
+                log_scale=True,
+            )
+        )
+    displays[-1].ax_.set_title("A title keeps its place above the axes")
+    assert_legend_hides_nothing(displays[-1])
+    renderer = displays[-1].figure_.canvas.get_renderer()
+    assert not (
+        displays[-1]
+        .score_ax_.get_legend()
+        .get_window_extent(renderer)
+        .overlaps(displays[-1].ax_.title.get_window_extent(renderer))
+    )
+
+
+def test_legend_hides_no_curve_with_early_stopping(iris_split):
+    X_train, _, y_train, _ = iris_split
+    clf = SoftplusMLPClassifier(
+        hidden_layer_sizes=(8,), early_stopping=True, max_iter=40, random_state=0
+    )
+    clf = fit_quietly(clf, StandardScaler().fit_transform(X_train), y_train)
+    assert_legend_hides_nothing(LossCurveDisplay.from_estimator(clf, name="ES"))
+    # And a loss curve alone, on axes of the user's.
+    _, ax = plt.subplots(layout="constrained")
+    assert_legend_hides_nothing(
+        LossCurveDisplay(loss_curve=[3.0, 2.0, 1.5, 1.4]).plot(ax=ax)
+    )
+
+
+def test_log_loss_axis_labels_ticks_between_powers_of_ten():
+    # The loss of the study spans about a decade and a half: with
+    # matplotlib's default only 0.1 and 1 were labelled.
+    display = LossCurveDisplay(loss_curve=np.geomspace(1.1, 0.05, 30)).plot(
+        log_scale=True
+    )
+    ticks = labelled_ticks(display.ax_.yaxis)
+    assert len(ticks) >= 5
+    for position, text in ticks:
+        assert float(text) == pytest.approx(position)
+    assert {text for _, text in ticks} >= {"0.05", "0.1", "0.2", "0.5", "1"}
+    # Over many decades only the powers of ten are labelled.
+    display = LossCurveDisplay(loss_curve=np.geomspace(1.0, 1e-6, 30)).plot(
+        log_scale=True
+    )
+    ticks = labelled_ticks(display.ax_.yaxis)
+    assert all(np.log10(position) == pytest.approx(round(np.log10(position)))
+               for position, _ in ticks)  # fmt: skip
+
+
+@pytest.mark.parametrize("names", [["GD", "NAG"], ["NAG"], ["NAG", "GD"], ["GD"]])
+def test_each_solver_keeps_its_colour_in_the_study_figure(tmp_path, names):
+    histories = {name: ([1.1, 0.8, 0.5], [0.3, 0.6, 0.9]) for name in names}
+    figure = plot_study(histories, tmp_path / "study.png")
+    expected = {"GD": "tab:blue", "NAG": "tab:orange"}
+    for ax in figure.axes:
+        for name, line in zip(names, ax.get_lines()):
+            assert to_hex(line.get_color()) == to_hex(expected[name])
