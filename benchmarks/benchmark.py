@@ -37,6 +37,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 import warnings
@@ -128,7 +129,8 @@ class GemmFloor:
         self.W1 = rng.standard_normal((width, n_outputs)).astype(dtype)
         self.width, self.n_outputs = width, n_outputs
         self._full = None
-        self._workers = {}
+        self._free = []
+        self._lock = threading.Lock()
 
     def full(self):
         X, W0, W1 = self.X, self.W0, self.W1
@@ -147,27 +149,32 @@ class GemmFloor:
 
     def chunked(self):
         X, W0, W1 = self.X, self.W0, self.W1
-        chunk_size = skmlp._objective.CHUNK_SIZE
+        block_size = skmlp._objective.BLOCK_SIZE
 
-        def work(worker, start, stop):
-            if worker not in self._workers:
-                self._workers[worker] = self._buffers(chunk_size)
-            buffers = self._workers[worker]
-            A, Z, B = (buffer[: stop - start] for buffer in buffers[:3])
-            G0, G1 = buffers[3:]
-            x = X[start:stop]
-            np.matmul(x, W0, out=A)
-            np.matmul(A, W1, out=Z)
-            np.matmul(A.T, Z, out=G1)
-            np.matmul(Z, W1.T, out=B)
-            np.matmul(x.T, B, out=G0)
+        def work(part):
+            with self._lock:
+                buffers = self._free.pop() if self._free else None
+            if buffers is None:
+                buffers = self._buffers(block_size)
+            for start, stop in part:
+                A, Z, B = (buffer[: stop - start] for buffer in buffers[:3])
+                G0, G1 = buffers[3:]
+                x = X[start:stop]
+                np.matmul(x, W0, out=A)
+                np.matmul(A, W1, out=Z)
+                np.matmul(A.T, Z, out=G1)
+                np.matmul(Z, W1.T, out=B)
+                np.matmul(x.T, B, out=G0)
+            with self._lock:
+                self._free.append(buffers)
 
-        network = skmlp._execution
         work_per_row = X.shape[1] * self.width + self.width * self.n_outputs
-        with network.SingleThreadedBlas() as n_threads:
-            network._for_each_chunk(
-                X.shape[0], chunk_size, n_threads, work_per_row, work
-            )
+        parts = skmlp._objective._parts(X.shape[0], block_size)
+        with skmlp._execution.SingleThreadedBlas():
+            for _ in skmlp._execution.ThreadedExecutor().map(
+                work, parts, X.shape[0] * work_per_row
+            ):
+                pass
 
     def _buffers(self, rows):
         dtype, width, n_outputs = self.X.dtype, self.width, self.n_outputs
@@ -313,7 +320,7 @@ def chunk_breakdown(dtype, repeats, calls=50):
 
     Microseconds per call, the median of the repeats of ``calls`` calls.
     """
-    rows = skmlp._objective.CHUNK_SIZE
+    rows = skmlp._objective.BLOCK_SIZE
     n_features, width, n_outputs = 100, 256, 3
     X, y = synthetic(rows, n_features, n_outputs, dtype)
     network = ParameterLayout((n_features, width, n_outputs))
