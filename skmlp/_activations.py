@@ -7,10 +7,8 @@ input, so float32 data is trained and predicted in float32.
 import functools
 
 import numpy as np
-from scipy.special import log_softmax
 
 __all__ = [
-    "log_softmax",
     "log_softmax_inplace",
     "softplus",
     "softplus_inplace",

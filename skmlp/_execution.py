@@ -139,8 +139,10 @@ class ThreadedExecutor:
 
     def map(self, function, parts, cost=0):
         parts = list(parts)
+        if len(parts) < 2 or cost < self.min_work:
+            return map(function, parts)
         n_threads = min(self.n_threads or blas_thread_limit(), len(parts))
-        if n_threads <= 1 or cost < self.min_work:
+        if n_threads < 2:
             return map(function, parts)
         return _in_order(function, parts, n_threads)
 

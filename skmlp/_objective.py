@@ -19,8 +19,6 @@ in part order. So the result does not depend on the executor or on its
 number of threads.
 """
 
-import threading
-
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import get_blas_funcs
@@ -95,7 +93,7 @@ def forward_backward(
     a, sigma, H = block.a, block.sigma, len(params) - 1
     for layer in range(H + 1):
         z = block.z_out if layer == H else block.a[layer + 1][:-1]
-        if sp.issparse(a[layer]):
+        if layer == 0 and block.sparse:
             z.T[...] = a[layer] @ params[layer][:-1]
             z += params[layer][-1][:, np.newaxis]
         else:
@@ -113,7 +111,8 @@ def forward_backward(
         return loss
     d = np.multiply(e, rows.gradient_weight, out=e)
     for layer in range(H, -1, -1):
-        gradient.add_outer(layer, a[layer], d, block.ones, accumulate)
+        sparse = layer == 0 and block.sparse
+        gradient.add_outer(layer, a[layer], d, block.ones, sparse, accumulate)
         if layer > 0:
             # a[layer] served its last purpose just above: its buffer takes
             # d[layer] (its row of ones is left alone).
@@ -160,11 +159,14 @@ def forward_log_proba(
         workspace = workspaces.take()
         for start, stop in part:
             block = workspace.load(X[start:stop])
-            z = forward_backward(params, block)
-            log_proba = datafit.log_proba(z, block.work)
-            # A NaN can come only from outputs that overflowed: the
-            # log-softmax of finite logits is finite or -inf.
-            if np.isnan(np.sum(log_proba)):
+            # Outputs that overflow are reported below, with advice.
+            with np.errstate(over="ignore", invalid="ignore"):
+                z = forward_backward(params, block)
+                log_proba = datafit.log_proba(z, block.work)
+                # A NaN can come only from outputs that overflowed: the
+                # log-softmax of finite logits is finite or -inf.
+                overflowed = np.isnan(np.sum(log_proba))
+            if overflowed:
                 _raise_overflow(X[start:stop])
             np.copyto(out[start:stop], log_proba.T)
         workspaces.give(workspace)
@@ -362,22 +364,21 @@ class _Rows:
 
 class _Pool:
     """Objects made on demand and reused: a thread takes one and gives it
-    back when done, so there are as many as were ever in use at once."""
+    back when done, so there are as many as were ever in use at once.
+    (``list.pop`` and ``list.append`` are atomic: no lock is needed.)"""
 
     def __init__(self, make):
         self.new = make
         self._free = []
-        self._lock = threading.Lock()
 
     def take(self):
-        with self._lock:
-            if self._free:
-                return self._free.pop()
-        return self.new()
+        try:
+            return self._free.pop()
+        except IndexError:
+            return self.new()
 
     def give(self, item):
-        with self._lock:
-            self._free.append(item)
+        self._free.append(item)
 
 
 class _PartGradient:
@@ -389,10 +390,11 @@ class _PartGradient:
         self.blocks = layout.blocks(self.flat)
         self._gemm = get_blas_funcs("gemm", dtype=dtype)
 
-    def add_outer(self, layer, a, d, ones, accumulate):
-        """``blocks[layer] (+)= [a; 1] d^T``: the layer's gradient."""
+    def add_outer(self, layer, a, d, ones, sparse, accumulate):
+        """``blocks[layer] (+)= [a; 1] d^T``: the layer's gradient (for
+        ``sparse`` input ``a``, without its row of ones)."""
         out = self.blocks[layer]
-        if sp.issparse(a):
+        if sparse:
             coef, intercept = a.T @ d.T, d @ ones
             if accumulate:
                 out[:-1] += coef
@@ -461,6 +463,7 @@ class _Block:
             return buffer[: height * n_rows].reshape(height, n_rows)
 
         self.n_rows = n_rows
+        self.sparse = workspace._input is None
         n_features, *hidden = workspace._units
         inputs = workspace._input
         a0 = None if inputs is None else view(inputs, n_features + 1)

@@ -305,3 +305,33 @@ def test_set_rows_copies_the_rows_so_later_changes_do_not_matter():
     loss, gradient = moving.value_and_gradient(theta)
     assert loss == expected[0]
     assert_array_equal(gradient, expected[1])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_inputs_near_the_float64_limit_give_probabilities_or_a_clear_error(sparse):
+    # Features near the float64 limit: the log-softmax of finite logits is
+    # finite or -inf, whatever their size; logits that overflow raise,
+    # where a NaN probability would make predict say class 0 silently.
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    from skmlp import SoftplusMLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(16,), max_iter=50, random_state=0)
+    with pytest.warns(Warning):
+        clf.fit(X, y)
+
+    def rows(values):
+        rows = np.vstack([X[:3], *(np.full((1, 4), value) for value in values)])
+        return sp.csr_matrix(rows) if sparse else rows
+
+    with np.errstate(over="raise", invalid="raise"):
+        proba = clf.predict_proba(rows([1e307, -1e307]))
+    assert np.isfinite(proba).all()
+    assert_allclose(proba.sum(axis=1), 1.0)
+    assert_allclose(proba[:3], clf.predict_proba(X[:3]), rtol=1e-12)
+    for predict in (clf.predict, clf.predict_proba, clf.predict_log_proba):
+        with pytest.raises(ValueError, match="overflowed .* largest absolute value"):
+            predict(rows([1e308]))
