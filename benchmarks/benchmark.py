@@ -14,7 +14,8 @@ case once, in turn), with medians over the repeats:
 3. time to a target training objective on the digits against
    MLPClassifier's 'adam', 'sgd' and 'lbfgs', each at the best of a small
    grid;
-4. peak memory (tracemalloc) of a fit on (c) at two numbers of rows.
+4. peak memory (tracemalloc) of a fit on (c) at two numbers of rows, and of
+   a fit of 4 million parameters on 1, 2 and 8 threads.
 
 It writes a Markdown report (``benchmarks/results.md`` by default) and, with
 ``--update-docs``, puts it into ``docs/performance.md`` between the markers.
@@ -493,6 +494,30 @@ def memory_case(sizes, dtype):
     return {"dtype": np.dtype(dtype).name, "rows": rows}
 
 
+THREAD_COUNTS = (1, 2, 8)
+
+
+def thread_memory_case(n_samples, dtype=np.float64):
+    """Peak memory of one epoch of 'gd' on n x 2000 -> 2000 -> 3 (4 million
+    parameters) on 1, 2 and 8 threads: each thread running a part of the
+    rows holds a block's buffers and the part's gradient."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_samples, 2000)).astype(dtype)
+    y = np.arange(n_samples) % 3
+    n_params = ParameterLayout((2000, 2000, 3)).n_params
+    rows = []
+    for n_threads in THREAD_COUNTS:
+        with threadpool_limits(n_threads, user_api="blas"):
+            rows.append((n_threads, peak_memory(ours((2000,), "gd", 1), X, y)))
+    return {
+        "n_samples": n_samples,
+        "n_params": n_params,
+        "gradient_bytes": n_params * np.dtype(dtype).itemsize,
+        "dtype": np.dtype(dtype).name,
+        "rows": rows,
+    }
+
+
 # ----------------------------------------------------------------------------
 # Report
 
@@ -564,7 +589,17 @@ def case_a_loops(cases):
 
 
 def report(
-    info, cases, floors, breakdown, precision, race, memory, started, finished, args
+    info,
+    cases,
+    floors,
+    breakdown,
+    precision,
+    race,
+    memory,
+    thread_memory,
+    started,
+    finished,
+    args,
 ):
     lines = [
         "## Benchmark results",
@@ -759,7 +794,27 @@ def report(
         f"Growth per extra row: ours (1 thread) {ours_growth:.0f} bytes, "
         f"MLPClassifier {theirs_growth:.0f} bytes (a row of the 512-wide "
         "hidden layer is 4096 bytes in float64).",
+        "",
+        "### Peak memory of fit against the number of threads",
+        "",
+        f"One epoch of 'gd' on {thread_memory['n_samples']}x2000 -> 2000 -> 3 "
+        f"({thread_memory['n_params'] / 1e6:.1f} million parameters, a gradient "
+        f"of {thread_memory['gradient_bytes'] / 1e6:.0f} MB in "
+        f"{thread_memory['dtype']}), at each BLAS thread limit; the peak of the "
+        "memory allocated during fit (tracemalloc), not counting the input. "
+        "Each thread that runs a part of the rows holds the buffers of one "
+        "block and the gradient of its part.",
+        "",
+        "| threads | peak MB | more than on 1 thread, MB | in gradients |",
+        "| --- | --- | --- | --- |",
     ]
+    serial_peak = thread_memory["rows"][0][1]
+    for n_threads, peak in thread_memory["rows"]:
+        extra = peak - serial_peak
+        lines.append(
+            f"| {n_threads} | {peak / 1e6:.0f} | {extra / 1e6:.0f} "
+            f"| {extra / thread_memory['gradient_bytes']:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -883,6 +938,8 @@ def main(argv=None):
     sizes = (5000, 20000) if args.quick else (25000, 100000)
     memory = memory_case(sizes, np.float64)
     print(memory, file=sys.stderr)
+    thread_memory = thread_memory_case(4096 if args.quick else 16384)
+    print(thread_memory, file=sys.stderr)
 
     finished = datetime.datetime.now(datetime.timezone.utc)
     text = report(
@@ -893,6 +950,7 @@ def main(argv=None):
         precision,
         race,
         memory,
+        thread_memory,
         started,
         finished,
         args,
