@@ -10,7 +10,7 @@ case once, in turn), with medians over the repeats:
    float32 and float64;
 2. the bare-GEMM floor of (b) and (c): the matrix products of one step and
    nothing else, both on the full matrices (BLAS's own threads) and on the
-   chunks and threads that SoftplusMLPClassifier uses;
+   blocks, parts and threads that SoftplusMLPClassifier uses;
 3. time to a target training objective on the digits against
    MLPClassifier's 'adam', 'sgd' and 'lbfgs', each at the best of a small
    grid;
@@ -117,7 +117,7 @@ class GemmFloor:
     Forward ``X W0`` and ``A W1``, backward ``A^T D1``, ``D1 W1^T`` and
     ``X^T D0``: what every implementation must compute, nothing else.
     ``full`` runs them on the whole matrices with BLAS's own threads (as
-    MLPClassifier does); ``chunked`` on the chunks and worker threads of
+    MLPClassifier does); ``chunked`` on the blocks, parts and threads of
     SoftplusMLPClassifier, each with single-threaded BLAS.
     """
 
@@ -314,8 +314,8 @@ def epoch_case(
     return {"name": name, "dtype": X.dtype.name, "per_epoch": per_epoch}
 
 
-def chunk_breakdown(dtype, repeats, calls=50):
-    """Where one chunk of (b) goes, on one thread: the bare products of a
+def block_breakdown(dtype, repeats, calls=50):
+    """Where one block of (b) goes, on one thread: the bare products of a
     step, our whole evaluation, softplus with its derivative, and exp and
     log1p alone (the least any softplus computed by NumPy's ufuncs costs).
 
@@ -481,8 +481,8 @@ def peak_memory(estimator, X, y):
 
 def memory_case(sizes, dtype):
     """Peak memory of one epoch of 'gd' at each number of rows: ours on one
-    thread (one set of chunk buffers), ours on the threads in force (up to
-    two sets per thread, made as the threads need them), MLPClassifier."""
+    thread, ours on the threads in force (one block's buffers and one part's
+    gradient per thread), MLPClassifier."""
     rows = []
     for n_samples in sizes:
         X, y = synthetic(n_samples, 784, 10, dtype)
@@ -668,7 +668,7 @@ def report(
         "",
         "The matrix products of one step and nothing else: on the full "
         "matrices with BLAS's own threads (what MLPClassifier runs) and with "
-        "one BLAS thread, and on the chunks and worker threads of "
+        "one BLAS thread, and on the blocks, parts and worker threads of "
         "SoftplusMLPClassifier, each with single-threaded BLAS. Ours = one "
         "epoch of 'gd' (a whole step: forward, backward, update). The lowest "
         "of the three floors is the one the target refers to. On a busy "
@@ -702,7 +702,7 @@ def report(
         )
     lines += [
         "",
-        f"Where a chunk of (b) goes: one chunk of {breakdown[0]['rows']} rows "
+        f"Where a block of (b) goes: one block of {breakdown[0]['rows']} rows "
         "on one thread, microseconds. The bare products of a step; our whole "
         "evaluation (forward, softplus, softmax, loss, backward, penalty); "
         "softplus with its derivative alone (in place, as in the evaluation); "
@@ -768,9 +768,8 @@ def report(
         "One epoch of 'gd' on n x 784 -> 512 -> 10, "
         f"{memory['dtype']}; the peak of the memory allocated during fit "
         "(tracemalloc), not counting the input, which exists before. Ours "
-        "keeps the buffers of one chunk on one thread, up to two per thread "
-        "when threaded (made as the threads need them, so their number "
-        "varies), and vectors of n numbers (labels, weights); MLPClassifier "
+        "keeps the buffers of one block and the gradient of a part per "
+        "thread, and vectors of n numbers (labels, weights); MLPClassifier "
         "keeps the activations and deltas of all rows.",
         "",
         "| n_samples | input MB | ours, 1 thread MB | ours, threaded MB "
@@ -930,7 +929,7 @@ def main(argv=None):
     )
 
     breakdown = [
-        chunk_breakdown(dtype, args.repeats) for dtype in (np.float64, np.float32)
+        block_breakdown(dtype, args.repeats) for dtype in (np.float64, np.float32)
     ]
     print(breakdown, file=sys.stderr)
     race = digits_race(target=0.05, quick=args.quick)
