@@ -92,7 +92,7 @@ def log_softmax_inplace(z, proba, column):
     """Log-softmax of the columns of ``z`` in place, and the softmax.
 
     The classes run down the columns: the layout in which the network
-    computes a chunk of rows (``z`` is the transpose of the usual
+    computes a block of rows (``z`` is the transpose of the usual
     ``(n_rows, n_classes)`` array), so that every pass below runs over
     contiguous rows of ``n_rows`` numbers.
 
