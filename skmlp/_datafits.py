@@ -15,13 +15,14 @@ one block of rows laid out class-major, as the objective computes them
     The log-probabilities of the outputs, in place, for predictions.
 
 ``work`` is a pair of scratch arrays of the shapes of ``z`` and of one
-row. A second datafit (the logistic loss of multilabel targets) only has to
-declare the same three methods.
+row (the first may be ``error`` itself). :class:`SoftmaxCrossEntropy` is
+the datafit of one label per row; :class:`MultilabelLogistic`, of indicator
+targets, declares the same three methods.
 """
 
 import numpy as np
 
-from ._activations import log_softmax_inplace
+from ._activations import log_softmax_inplace, softplus_inplace
 
 
 class SoftmaxCrossEntropy:
@@ -51,3 +52,35 @@ class SoftmaxCrossEntropy:
 
     def log_proba(self, z, work):
         return log_softmax_inplace(z, *work)
+
+
+class MultilabelLogistic:
+    """Logistic outputs and the binary cross-entropy summed over labels.
+
+    For indicator targets (one column per label, 0 or 1), with
+    ``p = sigmoid(z)``, row ``i`` costs
+    ``l_i = -sum_k y_ik log p_ik + (1 - y_ik) log(1 - p_ik)``, which is
+    ``sum_k softplus(z_ik) - y_ik z_ik`` without overflow, and
+    ``dl_i / dz = p_i - y_i``: ``MLPClassifier``'s loss for multilabel
+    targets.
+    """
+
+    def block_targets(self, y):
+        """The indicator matrix of the block, class-major as ``z``."""
+        return np.ascontiguousarray(np.asarray(y).T, dtype=np.float64)
+
+    def loss(self, z, targets, weight, error=None, work=None):
+        # sum_k y_k z_k of every row, before z is overwritten.
+        label_terms = np.einsum("kn,kn->n", targets, z)
+        softplus_inplace(z, np.empty_like(z), error)
+        loss = float(np.dot(weight, np.sum(z, axis=0) - label_terms))
+        if error is not None:
+            # softplus_inplace wrote sigmoid(z) into it.
+            error -= targets
+        return loss
+
+    def log_proba(self, z, work):
+        # log(sigmoid(z)) = -softplus(-z), in place.
+        np.negative(z, out=z)
+        softplus_inplace(z, work[0])
+        return np.negative(z, out=z)

@@ -335,3 +335,63 @@ def test_inputs_near_the_float64_limit_give_probabilities_or_a_clear_error(spars
     for predict in (clf.predict, clf.predict_proba, clf.predict_log_proba):
         with pytest.raises(ValueError, match="overflowed .* largest absolute value"):
             predict(rows([1e308]))
+
+
+def _multilabel_problem(hidden, n_samples=23, alpha=0.3, **options):
+    from skmlp._datafits import MultilabelLogistic
+
+    rng = np.random.RandomState(0)
+    layout = ParameterLayout((N_FEATURES, *hidden, N_CLASSES))
+    theta = layout.initialize(rng, np.float64)
+    X = rng.normal(size=(n_samples, N_FEATURES))
+    Y = (rng.uniform(size=(n_samples, N_CLASSES)) < 0.4).astype(int)
+    weight = rng.uniform(0.2, 3.0, size=n_samples)
+    datafit = MultilabelLogistic()
+    objective = Objective(layout, X, Y, weight, alpha, datafit=datafit, **options)
+    return layout, objective, theta
+
+
+@pytest.mark.parametrize("hidden", [(), (5, 4)])
+def test_multilabel_logistic_datafit_is_the_binary_cross_entropy_summed_over_labels(
+    hidden,
+):
+    # A second datafit plugs into the same objective: the loss written out
+    # with the logistic function, and its gradient by central differences.
+    from scipy.special import expit
+
+    layout, objective, theta = _multilabel_problem(hidden)
+    coefs, intercepts = layout.unpack(theta)
+    a = objective.X
+    for layer, (W, b) in enumerate(zip(coefs, intercepts)):
+        z = a @ W + b
+        a = z if layer == len(coefs) - 1 else np.logaddexp(0.0, z)
+    p, Y, w = expit(a), objective.y, objective.sample_weight
+    per_row = -(Y * np.log(p) + (1 - Y) * np.log(1 - p)).sum(axis=1)
+    penalty = 0.3 / 2 * sum(float(np.sum(W**2)) for W in coefs)
+    expected = (np.dot(w, per_row) + penalty) / w.sum()
+    assert objective.value(theta) == pytest.approx(expected, rel=1e-12)
+
+    loss, gradient = objective.value_and_gradient(theta)
+    assert loss == pytest.approx(expected, rel=1e-12)
+    numerical = np.empty_like(theta)
+    for i in range(theta.size):
+        step = np.zeros_like(theta)
+        step[i] = 1e-6
+        numerical[i] = (
+            objective.value(theta + step) - objective.value(theta - step)
+        ) / 2e-6
+    assert np.linalg.norm(gradient - numerical) / np.linalg.norm(numerical) < 1e-8
+
+    log_proba = forward_log_proba(
+        coefs, intercepts, objective.X, datafit=objective.datafit
+    )
+    assert_allclose(log_proba, np.log(p), rtol=1e-12)
+
+
+def test_multilabel_objective_in_blocks_equals_one_block():
+    _, one_block, theta = _multilabel_problem((5,), n_samples=50)
+    _, blocked, _ = _multilabel_problem((5,), n_samples=50, block_size=7)
+    loss, gradient = one_block.value_and_gradient(theta)
+    blocked_loss, blocked_gradient = blocked.value_and_gradient(theta)
+    assert blocked_loss == pytest.approx(loss, rel=1e-13)
+    assert_allclose(blocked_gradient, gradient, rtol=1e-12, atol=1e-16)
