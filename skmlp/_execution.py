@@ -127,10 +127,11 @@ class ThreadedExecutor:
 
     Notes
     -----
-    At most ``n_threads + 1`` parts are started and not yet
-    handed back at any time, so that no more than that many partial
-    results (gradients, for the objective) exist at once, whatever the
-    number of parts.
+    At most ``n_threads`` parts are started and not yet handed back at any
+    time, so that no more than that many partial results (gradients, for
+    the objective) exist at once, whatever the number of parts: a thread
+    that finishes a part before the one in front of it waits for it to be
+    handed back. The calling thread takes the results in order meanwhile.
     """
 
     def __init__(self, n_threads=None, min_work=MIN_THREADED_WORK):
@@ -151,7 +152,7 @@ def _in_order(function, parts, n_threads):
     with _Pool(n_threads) as pool:
         pending = collections.deque()
         for part in parts:
-            if len(pending) > n_threads:
+            if len(pending) == n_threads:
                 yield pending.popleft().result()
             pending.append(pool.submit(function, part))
         while pending:

@@ -221,10 +221,9 @@ class Objective:
     Notes
     -----
     The objective keeps its buffers between calls, so one objective must
-    not be evaluated by two threads at once. It holds at most one block's
-    buffers per part running at once, and a gradient for each part
-    started and not yet added up (``n_threads + 1`` with the threaded
-    executor).
+    not be evaluated by two threads at once. It holds one block's buffers
+    per part running at once, and a gradient per part started and not yet
+    added up: at most ``MAX_PARTS`` of each, fewer with fewer threads.
     """
 
     def __init__(
