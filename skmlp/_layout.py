@@ -66,9 +66,9 @@ class ParameterLayout:
         """
         if len(coefs) != self.n_layers or len(intercepts) != self.n_layers:
             raise ValueError(
-                f"{len(coefs)} layers of weights and {len(intercepts)} of "
-                f"intercepts do not fit the network {self.layer_sizes}, which "
-                f"has {self.n_layers}."
+                f"The number of layers differs: {len(coefs)} weight matrices "
+                f"and {len(intercepts)} intercept vectors for the network "
+                f"{self.layer_sizes}, which has {self.n_layers} of each."
             )
         theta = np.empty(self.n_params, dtype=dtype)
         for (c, b, shape), coef, intercept in zip(self._slices, coefs, intercepts):

@@ -91,7 +91,10 @@ def test_pack_rejects_another_number_of_layers(hidden_before, hidden_after):
         before.initialize(np.random.RandomState(0), float)
     )
     after = ParameterLayout((4, *hidden_after, 3))
-    with pytest.raises(
-        ValueError, match=r"1 layers of weights .* has 2|2 layers .* has 1"
-    ):
+    n_before, n_after = len(hidden_before) + 1, len(hidden_after) + 1
+    message = (
+        f"number of layers differs: {n_before} weight matrices and {n_before} "
+        f"intercept vectors for the network .* which has {n_after} of each"
+    )
+    with pytest.raises(ValueError, match=message):
         after.pack(coefs, intercepts, np.float64)
