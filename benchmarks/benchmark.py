@@ -10,11 +10,12 @@ case once, in turn), with medians over the repeats:
    float32 and float64;
 2. the bare-GEMM floor of (b) and (c): the matrix products of one step and
    nothing else, both on the full matrices (BLAS's own threads) and on the
-   chunks and threads that SoftplusMLPClassifier uses;
+   blocks, parts and threads that SoftplusMLPClassifier uses;
 3. time to a target training objective on the digits against
    MLPClassifier's 'adam', 'sgd' and 'lbfgs', each at the best of a small
    grid;
-4. peak memory (tracemalloc) of a fit on (c) at two numbers of rows.
+4. peak memory (tracemalloc) of a fit on (c) at two numbers of rows, and of
+   a fit of 4 million parameters on 1, 2 and 8 threads.
 
 It writes a Markdown report (``benchmarks/results.md`` by default) and, with
 ``--update-docs``, puts it into ``docs/performance.md`` between the markers.
@@ -37,6 +38,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 import warnings
@@ -115,7 +117,7 @@ class GemmFloor:
     Forward ``X W0`` and ``A W1``, backward ``A^T D1``, ``D1 W1^T`` and
     ``X^T D0``: what every implementation must compute, nothing else.
     ``full`` runs them on the whole matrices with BLAS's own threads (as
-    MLPClassifier does); ``chunked`` on the chunks and worker threads of
+    MLPClassifier does); ``chunked`` on the blocks, parts and threads of
     SoftplusMLPClassifier, each with single-threaded BLAS.
     """
 
@@ -128,7 +130,8 @@ class GemmFloor:
         self.W1 = rng.standard_normal((width, n_outputs)).astype(dtype)
         self.width, self.n_outputs = width, n_outputs
         self._full = None
-        self._workers = {}
+        self._free = []
+        self._lock = threading.Lock()
 
     def full(self):
         X, W0, W1 = self.X, self.W0, self.W1
@@ -147,27 +150,32 @@ class GemmFloor:
 
     def chunked(self):
         X, W0, W1 = self.X, self.W0, self.W1
-        chunk_size = skmlp._objective.CHUNK_SIZE
+        block_size = skmlp._objective.BLOCK_SIZE
 
-        def work(worker, start, stop):
-            if worker not in self._workers:
-                self._workers[worker] = self._buffers(chunk_size)
-            buffers = self._workers[worker]
-            A, Z, B = (buffer[: stop - start] for buffer in buffers[:3])
-            G0, G1 = buffers[3:]
-            x = X[start:stop]
-            np.matmul(x, W0, out=A)
-            np.matmul(A, W1, out=Z)
-            np.matmul(A.T, Z, out=G1)
-            np.matmul(Z, W1.T, out=B)
-            np.matmul(x.T, B, out=G0)
+        def work(part):
+            with self._lock:
+                buffers = self._free.pop() if self._free else None
+            if buffers is None:
+                buffers = self._buffers(block_size)
+            for start, stop in part:
+                A, Z, B = (buffer[: stop - start] for buffer in buffers[:3])
+                G0, G1 = buffers[3:]
+                x = X[start:stop]
+                np.matmul(x, W0, out=A)
+                np.matmul(A, W1, out=Z)
+                np.matmul(A.T, Z, out=G1)
+                np.matmul(Z, W1.T, out=B)
+                np.matmul(x.T, B, out=G0)
+            with self._lock:
+                self._free.append(buffers)
 
-        network = skmlp._execution
         work_per_row = X.shape[1] * self.width + self.width * self.n_outputs
-        with network.SingleThreadedBlas() as n_threads:
-            network._for_each_chunk(
-                X.shape[0], chunk_size, n_threads, work_per_row, work
-            )
+        parts = skmlp._objective._parts(X.shape[0], block_size)
+        with skmlp._execution.SingleThreadedBlas():
+            for _ in skmlp._execution.ThreadedExecutor().map(
+                work, parts, X.shape[0] * work_per_row
+            ):
+                pass
 
     def _buffers(self, rows):
         dtype, width, n_outputs = self.X.dtype, self.width, self.n_outputs
@@ -306,14 +314,14 @@ def epoch_case(
     return {"name": name, "dtype": X.dtype.name, "per_epoch": per_epoch}
 
 
-def chunk_breakdown(dtype, repeats, calls=50):
-    """Where one chunk of (b) goes, on one thread: the bare products of a
+def block_breakdown(dtype, repeats, calls=50):
+    """Where one block of (b) goes, on one thread: the bare products of a
     step, our whole evaluation, softplus with its derivative, and exp and
     log1p alone (the least any softplus computed by NumPy's ufuncs costs).
 
     Microseconds per call, the median of the repeats of ``calls`` calls.
     """
-    rows = skmlp._objective.CHUNK_SIZE
+    rows = skmlp._objective.BLOCK_SIZE
     n_features, width, n_outputs = 100, 256, 3
     X, y = synthetic(rows, n_features, n_outputs, dtype)
     network = ParameterLayout((n_features, width, n_outputs))
@@ -473,8 +481,8 @@ def peak_memory(estimator, X, y):
 
 def memory_case(sizes, dtype):
     """Peak memory of one epoch of 'gd' at each number of rows: ours on one
-    thread (one set of chunk buffers), ours on the threads in force (up to
-    two sets per thread, made as the threads need them), MLPClassifier."""
+    thread, ours on the threads in force (one block's buffers and one part's
+    gradient per thread), MLPClassifier."""
     rows = []
     for n_samples in sizes:
         X, y = synthetic(n_samples, 784, 10, dtype)
@@ -484,6 +492,30 @@ def memory_case(sizes, dtype):
         theirs_peak = peak_memory(theirs((512,), "gd", 1, n_samples), X, y)
         rows.append((n_samples, X.nbytes, serial, threaded, theirs_peak))
     return {"dtype": np.dtype(dtype).name, "rows": rows}
+
+
+THREAD_COUNTS = (1, 2, 8)
+
+
+def thread_memory_case(n_samples, dtype=np.float64):
+    """Peak memory of one epoch of 'gd' on n x 2000 -> 2000 -> 3 (4 million
+    parameters) on 1, 2 and 8 threads: each thread running a part of the
+    rows holds a block's buffers and the part's gradient."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_samples, 2000)).astype(dtype)
+    y = np.arange(n_samples) % 3
+    n_params = ParameterLayout((2000, 2000, 3)).n_params
+    rows = []
+    for n_threads in THREAD_COUNTS:
+        with threadpool_limits(n_threads, user_api="blas"):
+            rows.append((n_threads, peak_memory(ours((2000,), "gd", 1), X, y)))
+    return {
+        "n_samples": n_samples,
+        "n_params": n_params,
+        "gradient_bytes": n_params * np.dtype(dtype).itemsize,
+        "dtype": np.dtype(dtype).name,
+        "rows": rows,
+    }
 
 
 # ----------------------------------------------------------------------------
@@ -557,7 +589,17 @@ def case_a_loops(cases):
 
 
 def report(
-    info, cases, floors, breakdown, precision, race, memory, started, finished, args
+    info,
+    cases,
+    floors,
+    breakdown,
+    precision,
+    race,
+    memory,
+    thread_memory,
+    started,
+    finished,
+    args,
 ):
     lines = [
         "## Benchmark results",
@@ -626,7 +668,7 @@ def report(
         "",
         "The matrix products of one step and nothing else: on the full "
         "matrices with BLAS's own threads (what MLPClassifier runs) and with "
-        "one BLAS thread, and on the chunks and worker threads of "
+        "one BLAS thread, and on the blocks, parts and worker threads of "
         "SoftplusMLPClassifier, each with single-threaded BLAS. Ours = one "
         "epoch of 'gd' (a whole step: forward, backward, update). The lowest "
         "of the three floors is the one the target refers to. On a busy "
@@ -660,7 +702,7 @@ def report(
         )
     lines += [
         "",
-        f"Where a chunk of (b) goes: one chunk of {breakdown[0]['rows']} rows "
+        f"Where a block of (b) goes: one block of {breakdown[0]['rows']} rows "
         "on one thread, microseconds. The bare products of a step; our whole "
         "evaluation (forward, softplus, softmax, loss, backward, penalty); "
         "softplus with its derivative alone (in place, as in the evaluation); "
@@ -726,9 +768,8 @@ def report(
         "One epoch of 'gd' on n x 784 -> 512 -> 10, "
         f"{memory['dtype']}; the peak of the memory allocated during fit "
         "(tracemalloc), not counting the input, which exists before. Ours "
-        "keeps the buffers of one chunk on one thread, up to two per thread "
-        "when threaded (made as the threads need them, so their number "
-        "varies), and vectors of n numbers (labels, weights); MLPClassifier "
+        "keeps the buffers of one block and the gradient of a part per "
+        "thread, and vectors of n numbers (labels, weights); MLPClassifier "
         "keeps the activations and deltas of all rows.",
         "",
         "| n_samples | input MB | ours, 1 thread MB | ours, threaded MB "
@@ -752,7 +793,27 @@ def report(
         f"Growth per extra row: ours (1 thread) {ours_growth:.0f} bytes, "
         f"MLPClassifier {theirs_growth:.0f} bytes (a row of the 512-wide "
         "hidden layer is 4096 bytes in float64).",
+        "",
+        "### Peak memory of fit against the number of threads",
+        "",
+        f"One epoch of 'gd' on {thread_memory['n_samples']}x2000 -> 2000 -> 3 "
+        f"({thread_memory['n_params'] / 1e6:.1f} million parameters, a gradient "
+        f"of {thread_memory['gradient_bytes'] / 1e6:.0f} MB in "
+        f"{thread_memory['dtype']}), at each BLAS thread limit; the peak of the "
+        "memory allocated during fit (tracemalloc), not counting the input. "
+        "Each thread that runs a part of the rows holds the buffers of one "
+        "block and the gradient of its part.",
+        "",
+        "| threads | peak MB | more than on 1 thread, MB | in gradients |",
+        "| --- | --- | --- | --- |",
     ]
+    serial_peak = thread_memory["rows"][0][1]
+    for n_threads, peak in thread_memory["rows"]:
+        extra = peak - serial_peak
+        lines.append(
+            f"| {n_threads} | {peak / 1e6:.0f} | {extra / 1e6:.0f} "
+            f"| {extra / thread_memory['gradient_bytes']:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -868,7 +929,7 @@ def main(argv=None):
     )
 
     breakdown = [
-        chunk_breakdown(dtype, args.repeats) for dtype in (np.float64, np.float32)
+        block_breakdown(dtype, args.repeats) for dtype in (np.float64, np.float32)
     ]
     print(breakdown, file=sys.stderr)
     race = digits_race(target=0.05, quick=args.quick)
@@ -876,6 +937,8 @@ def main(argv=None):
     sizes = (5000, 20000) if args.quick else (25000, 100000)
     memory = memory_case(sizes, np.float64)
     print(memory, file=sys.stderr)
+    thread_memory = thread_memory_case(4096 if args.quick else 16384)
+    print(thread_memory, file=sys.stderr)
 
     finished = datetime.datetime.now(datetime.timezone.utc)
     text = report(
@@ -886,6 +949,7 @@ def main(argv=None):
         precision,
         race,
         memory,
+        thread_memory,
         started,
         finished,
         args,

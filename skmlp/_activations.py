@@ -7,15 +7,8 @@ input, so float32 data is trained and predicted in float32.
 import functools
 
 import numpy as np
-from scipy.special import log_softmax
 
-__all__ = [
-    "log_softmax",
-    "log_softmax_inplace",
-    "softplus",
-    "softplus_inplace",
-    "softplus_with_derivative",
-]
+__all__ = ["log_softmax_inplace", "softplus_inplace"]
 
 
 @functools.cache
@@ -87,57 +80,6 @@ def softplus_inplace(z, scratch, derivative=None):
     return z
 
 
-def _float_copy(z):
-    """A copy of ``z`` in its floating dtype, or in float64 if not floating."""
-    z = np.asarray(z)
-    return np.array(z, dtype=z.dtype if z.dtype.kind == "f" else np.float64)
-
-
-def softplus(z):
-    """Softplus ``log(1 + exp(z))`` without overflow.
-
-    Exact to a few units in the last place for every finite ``z`` (the naive
-    form overflows for ``z`` above ~709 in float64 and ~88 in float32); see
-    :func:`softplus_inplace` for the formula.
-
-    Parameters
-    ----------
-    z : array-like of float
-        Pre-activations. Not modified.
-
-    Returns
-    -------
-    activation : ndarray
-        ``softplus(z)``, same shape and dtype as ``z``.
-    """
-    activation = _float_copy(z)
-    return softplus_inplace(activation, np.empty_like(activation))
-
-
-def softplus_with_derivative(z):
-    """Softplus of ``z`` and its derivative, the logistic sigmoid.
-
-    Both come from one ``exp``, which is where most of the time of a hidden
-    layer's nonlinearity goes; see :func:`softplus_inplace` for the formulas.
-
-    Parameters
-    ----------
-    z : array-like of float
-        Pre-activations. Not modified.
-
-    Returns
-    -------
-    activation : ndarray
-        ``softplus(z)``, same shape and dtype as ``z``.
-    derivative : ndarray
-        ``sigmoid(z) = 1 / (1 + exp(-z))``, same shape and dtype as ``z``.
-    """
-    activation = _float_copy(z)
-    derivative = np.empty_like(activation)
-    softplus_inplace(activation, np.empty_like(activation), derivative)
-    return activation, derivative
-
-
 @functools.cache
 def _ones(n, dtype):
     """A read-only vector of ``n`` ones."""
@@ -150,7 +92,7 @@ def log_softmax_inplace(z, proba, column):
     """Log-softmax of the columns of ``z`` in place, and the softmax.
 
     The classes run down the columns: the layout in which the network
-    computes a chunk of rows (``z`` is the transpose of the usual
+    computes a block of rows (``z`` is the transpose of the usual
     ``(n_rows, n_classes)`` array), so that every pass below runs over
     contiguous rows of ``n_rows`` numbers.
 

@@ -1,159 +1,159 @@
-"""Running the blocks of rows of an evaluation: threads and BLAS control."""
+"""Running the parts of an evaluation: executors, and BLAS on one thread.
 
+An evaluation of the objective (or a prediction) is cut into parts of rows
+that do not depend on the executor; an executor only runs a function on each
+part and hands the results back in the order of the parts, which is the
+order in which the objective adds them up. That is the whole interface::
+
+    executor.map(function, parts, cost) -> iterator of function(part), in order
+
+``cost`` is the number of multiply-adds of all the parts, by which a local
+executor decides whether threads pay. :class:`SerialExecutor` runs the parts
+on the calling thread, :class:`ThreadedExecutor` on a
+:class:`concurrent.futures.ThreadPoolExecutor`. Both expect BLAS to run on
+one thread (:class:`SingleThreadedBlas`): with more, OpenBLAS splits some
+products and long dot products between its threads, which changes their
+rounding, and its threads would compete with the workers.
+"""
+
+import collections
 import threading
+from concurrent.futures import ThreadPoolExecutor as _Pool
 
 from threadpoolctl import ThreadpoolController
 
-# The BLAS libraries loaded in the process, as threadpoolctl controls them;
-# looked up once, on first use.
-_blas_libraries = []
-_blas_lookup = threading.Lock()
-
-# Multiply-adds of a call below which the chunks run on the calling thread
-# alone: starting and synchronising threads ate the gain below about 1.5 ms
-# of work (a two-core AMD EPYC: 4.3 million multiply-adds ran 0.8 times as
-# fast on two threads, 8.5 million 1.1 times, 25 million 1.4 times).
+# Multiply-adds of an evaluation below which its parts run on the calling
+# thread alone: starting and synchronising threads costs more than they
+# save below it. The measurements behind the figure are in
+# docs/performance.md ("Controlling the threads").
 MIN_THREADED_WORK = 8_000_000
 
-# The limit that the outermost SingleThreadedBlas of each thread found.
-_blas_state = threading.local()
+_lock = threading.Lock()
+# The BLAS libraries of the process, as threadpoolctl controls them (looked
+# up on first use); how many threads are inside a SingleThreadedBlas
+# context; the limits that the first of them found; and how deep each
+# thread is in nested contexts.
+_libraries = None
+_n_threads_inside = 0
+_saved_limits = []
+_depth = threading.local()
 
 
-def _blas():
-    with _blas_lookup:
-        if not _blas_libraries:
-            controller = ThreadpoolController().select(user_api="blas")
-            _blas_libraries.append(controller.lib_controllers)
-    return _blas_libraries[0]
+def _blas_libraries():
+    global _libraries
+    if _libraries is None:
+        _libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _libraries
+
+
+def blas_thread_limit():
+    """The BLAS thread limit that the user set (``threadpoolctl``,
+    ``OPENBLAS_NUM_THREADS``): inside :class:`SingleThreadedBlas`, the one
+    in force when the first open context was entered."""
+    with _lock:
+        if _n_threads_inside:
+            return max(_saved_limits, default=1)
+        return max((library.num_threads for library in _blas_libraries()), default=1)
 
 
 class SingleThreadedBlas:
-    """Context in which BLAS runs on one thread; entering it gives the BLAS
-    thread limit that was in force (as ``threadpoolctl.threadpool_limits``
-    or ``OPENBLAS_NUM_THREADS`` set it), which is the number of threads the
-    chunks may use.
+    """Context in which BLAS runs on one thread, in the whole process.
 
-    With more threads, OpenBLAS splits some products and the sums of dot
-    products of more than 10000 numbers between them, which changes their
-    rounding: on one thread every product comes out the same whatever the
-    limit, and the worker threads of :func:`_for_each_chunk` do not
-    oversubscribe the cores. Entering and leaving costs a few microseconds,
-    and next to nothing when nested in another on the same thread (which
-    gives the outer one's limit), so a training loop can run wholly inside
-    it (reading the thread count first), which also keeps
-    OpenBLAS's own threads, which spin for about 0.1 s after a
-    multi-threaded call, from competing with the workers.
+    Entering it gives the BLAS thread limit that was in force (see
+    :func:`blas_thread_limit`), the number of threads that the user allows.
+
+    BLAS thread limits are process-wide, so the context is too: the first
+    thread to enter one saves the limits, each thread entering sets them to
+    1 if they are not (some OpenBLAS builds ignore a limit set by another
+    thread than the main one), and the last thread to leave sets them back.
+    So a prediction running in another thread, which enters and leaves its
+    own context, cannot give a fit's products more BLAS threads halfway
+    through (which would change their last bits). Nested in another on the
+    same thread it costs next to nothing, so a training loop can run wholly
+    inside one (reading the thread count first) and its evaluations enter
+    theirs again; that also keeps OpenBLAS's threads, which spin for about
+    0.1 s after a multi-threaded call, from competing with the workers.
     """
 
     def __enter__(self):
-        outer = getattr(_blas_state, "limit", None)
-        self._outer = outer is not None
-        if self._outer:
-            # Nested on this thread: BLAS is on one thread already.
-            return outer
-        self._libraries = _blas()
-        self._limits = [library.num_threads for library in self._libraries]
-        for library, limit in zip(self._libraries, self._limits):
-            if limit != 1:
-                library.set_num_threads(1)
-        _blas_state.limit = max(self._limits, default=1)
-        return _blas_state.limit
+        global _n_threads_inside
+        depth = getattr(_depth, "value", 0)
+        _depth.value = depth + 1
+        if depth:
+            return max(_saved_limits, default=1)
+        with _lock:
+            libraries = _blas_libraries()
+            limits = [library.num_threads for library in libraries]
+            if not _n_threads_inside:
+                _saved_limits[:] = limits
+            for library, limit in zip(libraries, limits):
+                if limit != 1:
+                    library.set_num_threads(1)
+            _n_threads_inside += 1
+            return max(_saved_limits, default=1)
 
     def __exit__(self, *exception):
-        if self._outer:
+        global _n_threads_inside
+        _depth.value -= 1
+        if _depth.value:
             return
-        _blas_state.limit = None
-        for library, limit in zip(self._libraries, self._limits):
-            if limit != 1:
-                library.set_num_threads(limit)
+        with _lock:
+            _n_threads_inside -= 1
+            if not _n_threads_inside:
+                for library, limit in zip(_blas_libraries(), _saved_limits):
+                    if limit != 1:
+                        library.set_num_threads(limit)
 
 
-def _for_each_chunk(n_samples, chunk_size, n_threads, work_per_row, work, commit=None):
-    """Call ``work(slot, start, stop)`` for every chunk of ``chunk_size``
-    rows, and after each chunk ``commit(slot)``, in chunk order.
+class SerialExecutor:
+    """Runs the parts one after the other on the calling thread."""
 
-    ``slot`` numbers the buffers that ``work`` fills and ``commit`` reads:
-    a slot is not handed out again before its chunk is committed, and
-    ``commit`` is called for chunk ``k`` only after it was called for chunks
-    ``0..k-1``, which fixes the order of any sum that it accumulates. The
-    chunks run on up to ``n_threads`` threads, at most one per chunk, and
-    on the calling thread alone (with slot 0) when the call has less than
-    ``MIN_THREADED_WORK`` multiply-adds (``work_per_row`` per row). Call it
-    within ``SingleThreadedBlas``.
+    n_threads = 1
+
+    def map(self, function, parts, cost=0):
+        return map(function, parts)
+
+
+class ThreadedExecutor:
+    """Runs the parts on up to ``n_threads`` threads, at most one per part.
+
+    Parameters
+    ----------
+    n_threads : int, default=None
+        None: the BLAS thread limit at each call (:func:`blas_thread_limit`).
+    min_work : int, default=MIN_THREADED_WORK
+        Calls of a smaller ``cost`` (multiply-adds) run on the calling
+        thread, where starting threads would cost more than they save.
+
+    Notes
+    -----
+    At most ``n_threads`` parts are started and not yet handed back at any
+    time, so that no more than that many partial results (gradients, for
+    the objective) exist at once, whatever the number of parts: a thread
+    that finishes a part before the one in front of it waits for it to be
+    handed back. The calling thread takes the results in order meanwhile.
     """
-    n_chunks = -(-n_samples // chunk_size)
-    n_threads = min(n_threads, n_chunks)
-    if n_threads > 1 and n_samples * work_per_row >= MIN_THREADED_WORK:
-        _run_threads(n_threads, n_samples, chunk_size, work, commit)
-        return
-    for start in range(0, n_samples, chunk_size):
-        work(0, start, min(start + chunk_size, n_samples))
-        if commit is not None:
-            commit(0)
+
+    def __init__(self, n_threads=None, min_work=MIN_THREADED_WORK):
+        self.n_threads = n_threads
+        self.min_work = min_work
+
+    def map(self, function, parts, cost=0):
+        parts = list(parts)
+        if len(parts) < 2 or cost < self.min_work:
+            return map(function, parts)
+        n_threads = min(self.n_threads or blas_thread_limit(), len(parts))
+        if n_threads < 2:
+            return map(function, parts)
+        return _in_order(function, parts, n_threads)
 
 
-def _run_threads(n_threads, n_samples, chunk_size, work, commit):
-    """The threaded part of ``_for_each_chunk``.
-
-    A thread takes the next chunk and a free slot, works, and leaves the
-    slot with the finished chunks; whichever thread finds the next chunk in
-    order among them commits it, and the ones after it, outside the lock.
-    Two slots per thread let a thread go on while the chunk before its own
-    is still running on a thread that the operating system has paused.
-    """
-    n_chunks = -(-n_samples // chunk_size)
-    lock = threading.Condition()
-    free_slots = list(range(2 * n_threads - 1, -1, -1))
-    finished = {}
-    next_chunk = 0
-    next_commit = 0
-    committing = False
-    failures = []
-
-    def commit_in_order():
-        nonlocal next_commit, committing
-        while True:
-            with lock:
-                slot = finished.pop(next_commit, None)
-                if slot is None or failures:
-                    committing = False
-                    return
-            if commit is not None:
-                commit(slot)
-            with lock:
-                next_commit += 1
-                free_slots.append(slot)
-                lock.notify_all()
-
-    def run():
-        nonlocal next_chunk, committing
-        try:
-            while True:
-                with lock:
-                    while not free_slots and not failures:
-                        lock.wait()
-                    if failures or next_chunk == n_chunks:
-                        return
-                    chunk, slot = next_chunk, free_slots.pop()
-                    next_chunk += 1
-                start = chunk * chunk_size
-                work(slot, start, min(start + chunk_size, n_samples))
-                with lock:
-                    finished[chunk] = slot
-                    if committing:
-                        continue
-                    committing = True
-                commit_in_order()
-        except BaseException as exc:
-            with lock:
-                failures.append(exc)
-                lock.notify_all()
-
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(n_threads - 1)]
-    for thread in threads:
-        thread.start()
-    run()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+def _in_order(function, parts, n_threads):
+    with _Pool(n_threads) as pool:
+        pending = collections.deque()
+        for part in parts:
+            if len(pending) == n_threads:
+                yield pending.popleft().result()
+            pending.append(pool.submit(function, part))
+        while pending:
+            yield pending.popleft().result()

@@ -59,7 +59,17 @@ class ParameterLayout:
         return [theta[block].reshape(shape) for block, shape in self._blocks]
 
     def pack(self, coefs, intercepts, dtype):
-        """A new flat vector holding copies of ``coefs`` and ``intercepts``."""
+        """A new flat vector holding copies of ``coefs`` and ``intercepts``.
+
+        Raises ``ValueError`` unless they are the layers of this network,
+        in number and in shape.
+        """
+        if len(coefs) != self.n_layers or len(intercepts) != self.n_layers:
+            raise ValueError(
+                f"The number of layers differs: {len(coefs)} weight matrices "
+                f"and {len(intercepts)} intercept vectors for the network "
+                f"{self.layer_sizes}, which has {self.n_layers} of each."
+            )
         theta = np.empty(self.n_params, dtype=dtype)
         for (c, b, shape), coef, intercept in zip(self._slices, coefs, intercepts):
             if coef.shape != shape or intercept.shape != shape[1:]:

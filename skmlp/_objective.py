@@ -1,139 +1,292 @@
-"""The training objective of a set of rows as a function of the flat vector.
+"""The training objective as a function of the flat parameter vector.
 
-``Objective`` is the training objective of one set of rows as a function of
-``theta`` (see :class:`~skmlp._layout.ParameterLayout` for its layout);
-``forward_log_proba`` is the forward pass alone. Solvers see only the flat
-vector and the objective, never layers.
+For rows ``x_i`` with targets ``y_i`` and sample weights ``w_i``::
 
-The objective is scikit-learn's ``MLPClassifier`` one, with sample weights::
+    L(theta) = sum_i w_i l(f(x_i), y_i) / sum_i w_i + P(theta) / sum_i w_i
 
-    L(theta) = sum_i w_i CE_i / sum_i w_i + alpha / (2 sum_i w_i) * sum_l ||W_l||_F^2
+where ``f`` is the network, ``l`` the datafit (:mod:`skmlp._datafits`; the
+softmax cross-entropy by default) and ``P`` the penalty
+(:mod:`skmlp._penalties`; ``alpha / 2 * sum_l ||W_l||^2``). This is
+scikit-learn's ``MLPClassifier`` objective, derived in the user guide.
 
-Rows are processed in chunks of ``CHUNK_SIZE`` rows, in preallocated buffers,
-so that no buffer grows with the number of samples and a chunk's activations
-stay in cache. The chunks may be processed by several threads (see
-:func:`~skmlp._execution._for_each_chunk`), each with single-threaded BLAS;
-their boundaries and the order in which their partial sums are added up
-depend on nothing but the data, so results do not depend on the number of
-threads.
+The rows are evaluated in blocks of ``block_size`` rows, in buffers made
+once (:class:`_Workspace`), by :func:`forward_backward`, the one function
+that holds the forward and backward passes. The blocks are grouped into at
+most ``MAX_PARTS`` parts fixed by the number of rows alone; an executor
+(:mod:`skmlp._execution`) runs the parts, each adding its blocks' gradients
+in block order into one vector, and the objective adds the parts' results
+in part order. So the result does not depend on the executor or on its
+number of threads.
 """
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import get_blas_funcs
 
-from ._activations import log_softmax_inplace, softplus_inplace
-from ._execution import SingleThreadedBlas, _for_each_chunk
+from ._activations import softplus_inplace
+from ._datafits import SoftmaxCrossEntropy
+from ._execution import SingleThreadedBlas, ThreadedExecutor
 from ._layout import ParameterLayout
+from ._penalties import L2
 
-# Rows per chunk: small enough for a chunk's activations to stay in cache,
-# large enough for the matrix products to run at full BLAS speed. Changing it
-# changes results at the rounding level (the order of the sums over rows).
-CHUNK_SIZE = 512
+# Rows per block: few enough for a block's activations to stay in the CPU
+# cache between the forward and the backward pass, enough for the matrix
+# products to run at full BLAS speed. Changing it changes results at the
+# rounding level (the order of the sums over rows).
+BLOCK_SIZE = 512
 
-
-def forward_log_proba(coefs, intercepts, X, n_threads=None):
-    """Log-probabilities of the classes for the rows of ``X``.
-
-    Works chunk by chunk, on up to ``n_threads`` threads (by default the
-    BLAS thread limit in force, see :class:`SingleThreadedBlas`); ``X`` may
-    be dense or sparse CSR.
-    """
-    n_samples = X.shape[0]
-    dtype = np.result_type(X.dtype, coefs[0].dtype)
-    layer_sizes = (X.shape[1], *(coef.shape[1] for coef in coefs))
-    layers = _Layers([np.vstack([c, b]) for c, b in zip(coefs, intercepts)])
-    out = np.empty((n_samples, layer_sizes[-1]), dtype=dtype)
-    workspaces = {}
-
-    def work(slot, start, stop):
-        if slot not in workspaces:
-            rows = min(CHUNK_SIZE, n_samples)
-            workspaces[slot] = _Workspace(layer_sizes, rows, dtype, X, False)
-        chunk = workspaces[slot].chunk(X[start:stop], with_gradient=False)
-        _forward(chunk, layers, chunk.logits)
-        log_softmax_inplace(chunk.logits, chunk.proba, chunk.row)
-        np.copyto(out[start:stop], chunk.logits.T)
-
-    with SingleThreadedBlas() as blas_threads:
-        _for_each_chunk(
-            n_samples,
-            CHUNK_SIZE,
-            n_threads or blas_threads,
-            _work_per_row(layer_sizes),
-            work,
-        )
-    return out
+# The most parts the blocks are grouped into: the most threads an
+# evaluation can use, and the most gradients it can hold at once.
+MAX_PARTS = 8
 
 
-class Objective:
-    """Training objective of a set of rows as a function of ``theta``.
+def forward_backward(
+    params, block, datafit=None, rows=None, gradient=None, accumulate=False
+):
+    """The loss of one block of rows and, with ``gradient``, its gradient.
+
+    The user guide's derivation ("The gradient, step by step"), with its
+    names: ``a[0] = x``, ``z[l] = W[l-1] a[l-1] + b[l-1]``,
+    ``a[l] = softplus(z[l])`` for the hidden layers ``l = 1..H``, the
+    output ``z[H+1]``; then ``e = dL/dz[H+1]`` from the datafit, and going
+    back ``dL/dW[l] = d[l+1] a[l]^T`` and
+    ``d[l] = sigmoid(z[l]) * (W[l]^T d[l+1])`` with ``d[H+1] = e``. The
+    code's ``layer`` is the guide's ``l``.
+
+    Two layouts pay for speed, and are why the code looks as it does:
+
+    - **Class-major blocks.** The block is computed transposed, one column
+      per row, exactly as the guide writes one row as a column vector
+      (``a[l]`` has shape ``(n_l, n_rows)``): every elementwise pass
+      (softplus, the softmax, the derivatives) then runs over contiguous
+      lines of ``n_rows`` numbers, however narrow the layer.
+    - **A row of ones for the intercepts.** ``a[l]`` carries a row of ones
+      below it and ``params[l]`` is ``W[l]^T`` stacked over ``b[l]`` (which
+      is how they lie in ``theta``, see ``ParameterLayout.blocks``), so one
+      product ``params[l]^T a[l]`` is ``W[l] a[l] + b[l]``, and one product
+      ``a[l] d^T`` gives the gradients of both. Sparse input has no row of
+      ones: its intercepts are added and summed apart.
 
     Parameters
     ----------
-    network : ParameterLayout
+    params : list of ndarray
+        ``params[l]`` of shape ``(n_l + 1, n_{l+1})``: ``W[l]^T`` over
+        ``b[l]``.
+    block : _Block
+        The buffers of the block, its input loaded (``_Workspace.load``).
+    datafit : datafit, default=None
+        None: the forward pass alone; returns ``z[H+1]``.
+    rows : _Rows, default=None
+        The block's targets, sample weights ``w_i`` and ``w_i / sum(w)``.
+    gradient : _PartGradient, default=None
+        Receives the block's gradient.
+    accumulate : bool, default=False
+        Add the block's gradient to what ``gradient`` holds (the blocks
+        before it in its part) rather than overwrite it.
+
+    Returns
+    -------
+    loss : float
+        ``sum_i w_i l_i`` over the block (the forward pass alone returns
+        ``z[H+1]``).
+    """
+    a, sigma, H = block.a, block.sigma, len(params) - 1
+    for layer in range(H + 1):
+        z = block.z_out if layer == H else block.a[layer + 1][:-1]
+        if layer == 0 and block.sparse:
+            z.T[...] = a[layer] @ params[layer][:-1]
+            z += params[layer][-1][:, np.newaxis]
+        else:
+            np.matmul(params[layer].T, a[layer], out=z)
+        if layer < H:
+            # In place: z[layer+1] becomes a[layer+1], and the backward
+            # pass keeps sigmoid(z[layer+1]), the derivative of softplus.
+            derivative = None if gradient is None else sigma[layer + 1]
+            softplus_inplace(z, block.scratch[layer + 1], derivative)
+    if datafit is None:
+        return block.z_out
+    e = None if gradient is None else block.error
+    loss = datafit.loss(block.z_out, rows.targets, rows.weight, e, block.work)
+    if gradient is None:
+        return loss
+    d = np.multiply(e, rows.gradient_weight, out=e)
+    for layer in range(H, -1, -1):
+        sparse = layer == 0 and block.sparse
+        gradient.add_outer(layer, a[layer], d, block.ones, sparse, accumulate)
+        if layer > 0:
+            # a[layer] served its last purpose just above: its buffer takes
+            # d[layer] (its row of ones is left alone).
+            back = a[layer][:-1]
+            np.matmul(params[layer][:-1], d, out=back)
+            d = np.multiply(back, sigma[layer], out=back)
+    return loss
+
+
+def forward_log_proba(
+    coefs,
+    intercepts,
+    X,
+    n_threads=None,
+    *,
+    datafit=None,
+    executor=None,
+    block_size=BLOCK_SIZE,
+):
+    """Log-probabilities of the outputs for the rows of ``X``.
+
+    Block by block, on up to ``n_threads`` threads (by default the BLAS
+    thread limit, see :class:`~skmlp._execution.SingleThreadedBlas`);
+    ``X`` may be dense or sparse CSR. ``datafit``, ``executor`` and
+    ``block_size`` are those of :class:`Objective`.
+
+    Raises
+    ------
+    ValueError
+        If the network's outputs overflow (inputs far outside the range of
+        the training data): a NaN would otherwise predict class 0.
+    """
+    datafit = SoftmaxCrossEntropy() if datafit is None else datafit
+    dtype = np.result_type(X.dtype, coefs[0].dtype)
+    layout = ParameterLayout((X.shape[1], *(coef.shape[1] for coef in coefs)))
+    params = layout.blocks(layout.pack(coefs, intercepts, dtype))
+    n_samples = X.shape[0]
+    out = np.empty((n_samples, layout.layer_sizes[-1]), dtype)
+    workspaces = _Pool(
+        lambda: _Workspace(layout.layer_sizes, min(block_size, n_samples), dtype, X)
+    )
+
+    def predict_part(part):
+        workspace = workspaces.take()
+        for start, stop in part:
+            block = workspace.load(X[start:stop])
+            # Outputs that overflow are reported below, with advice.
+            with np.errstate(over="ignore", invalid="ignore"):
+                z = forward_backward(params, block)
+                log_proba = datafit.log_proba(z, block.work)
+                # A NaN can come only from outputs that overflowed: the
+                # log-softmax of finite logits is finite or -inf.
+                overflowed = np.isnan(np.sum(log_proba))
+            if overflowed:
+                _raise_overflow(X[start:stop])
+            np.copyto(out[start:stop], log_proba.T)
+        workspaces.give(workspace)
+
+    cost = n_samples * _work_per_row(layout.layer_sizes)
+    with SingleThreadedBlas():
+        if executor is None:
+            executor = ThreadedExecutor(n_threads)
+        for _ in executor.map(predict_part, _parts(n_samples, block_size), cost):
+            pass
+    return out
+
+
+def _raise_overflow(X):
+    largest = abs(X).max()
+    raise ValueError(
+        "The network's outputs overflowed (are not finite) for some rows of "
+        f"X, whose largest absolute value is {largest:.3g}: X is far outside "
+        "the range of the training data. Scale it as the training data was "
+        "scaled (for example with the StandardScaler fitted on it)."
+    )
+
+
+class Objective:
+    """The training objective of a set of rows, as a function of ``theta``.
+
+    Parameters
+    ----------
+    layout : ParameterLayout
         The layout of ``theta``.
     X : {ndarray, sparse CSR matrix} of shape (n_samples, n_features)
-        Input rows. They must not change while the objective is in use:
-        the rows of an objective of one chunk are copied into its work
-        buffers once, at the first evaluation.
-    y : ndarray of int of shape (n_samples,)
-        Class indices in ``range(n_outputs)``.
+        Input rows, of the floating dtype in which the objective computes.
+    y : ndarray of shape (n_samples,)
+        The targets, as the datafit takes them (class indices in
+        ``range(n_outputs)`` for the softmax cross-entropy).
     sample_weight : ndarray of shape (n_samples,)
         Non-negative weights with a positive sum.
     alpha : float
         Strength of the L2 penalty on the weights (not the intercepts).
     n_threads : int, default=None
-        The most threads an evaluation may use; None: the BLAS thread limit
-        in force at each evaluation (see :class:`SingleThreadedBlas`).
+        The most threads of the default executor; None: the BLAS thread
+        limit in force at each evaluation.
+    datafit : datafit, default=None
+        None: :class:`~skmlp._datafits.SoftmaxCrossEntropy`.
+    executor : executor, default=None
+        Runs the parts of an evaluation (see :mod:`skmlp._execution`);
+        None: a :class:`~skmlp._execution.ThreadedExecutor` of
+        ``n_threads``.
+    block_size : int, default=BLOCK_SIZE
+        Rows per block.
 
     Notes
     -----
-    The rows are cut into chunks of ``CHUNK_SIZE`` rows (its value when the
-    objective is made), evaluated on the threads of :func:`_for_each_chunk`
-    with single-threaded BLAS.
-    An objective keeps the work buffers of two chunks per thread between
-    calls, so one objective must not be evaluated by two threads at once.
+    The objective keeps its buffers between calls, so one objective must
+    not be evaluated by two threads at once. It holds one block's buffers
+    per part running at once, and a gradient per part started and not yet
+    added up: at most ``MAX_PARTS`` of each, fewer with fewer threads.
     """
 
-    def __init__(self, network, X, y, sample_weight, alpha, n_threads=None):
-        self.network = network
-        self.alpha = alpha
-        self.n_threads = n_threads
-        self.n_evaluations = 0
-        self._chunk_size = CHUNK_SIZE
-        # 1 on the weights and 0 on the intercepts: the gradient of the
-        # penalty is alpha / sum(w) times this times theta.
-        self._penalized = np.zeros(network.n_params)
-        for coef in network.unpack(self._penalized)[0]:
-            coef[...] = 1.0
-        self._penalty_scale = None
-        self._work_per_row = _work_per_row(network.layer_sizes)
-        self._workspaces = {}
-        self._theta = self._layers = None
+    def __init__(
+        self,
+        layout,
+        X,
+        y,
+        sample_weight,
+        alpha,
+        n_threads=None,
+        *,
+        datafit=None,
+        executor=None,
+        block_size=BLOCK_SIZE,
+    ):
+        self.layout = layout
+        self.datafit = SoftmaxCrossEntropy() if datafit is None else datafit
+        self.penalty = L2(layout, alpha)
+        self.executor = ThreadedExecutor(n_threads) if executor is None else executor
+        self.block_size = block_size
+        self._workspaces = self._gradients = self._loaded = None
         self.set_rows(X, y, sample_weight)
 
     def set_rows(self, X, y, sample_weight):
-        """Make this the objective of other rows, keeping the work buffers.
+        """Make this the objective of other rows, keeping the buffers.
 
-        What a mini-batch epoch does for every batch: the network, ``alpha``
-        and the buffers (made again only if the new rows need more room)
-        stay; the parameters are those of :class:`Objective`.
+        What a mini-batch epoch does for every batch. What the blocks need
+        of the rows is made here, once: their targets and weights and, when
+        the rows are one block of dense input, their transposed copy.
         """
-        self.X = X
-        self.y = y
-        self.sample_weight = sample_weight
+        self.X, self.y, self.sample_weight = X, y, sample_weight
         self.weight_sum = float(sample_weight.sum())
-        # Where each row's own class sits in its chunk's flattened
-        # (n_outputs, rows) block of log-probabilities.
         n_samples = X.shape[0]
-        rows = np.arange(n_samples)
-        if n_samples <= self._chunk_size:
-            self._target_index = y * n_samples + rows
-        else:
-            chunk_start = rows - rows % self._chunk_size
-            chunk_rows = np.minimum(self._chunk_size, n_samples - chunk_start)
-            self._target_index = y * chunk_rows + rows - chunk_start
-        self._gradient_weight = sample_weight / self.weight_sum
+        dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
+        rows = min(self.block_size, n_samples)
+        kind = (dtype, sp.issparse(X))
+        if self._workspaces is None or self._kind != kind or self._rows < rows:
+            # Buffers for the new rows; those made before are let go.
+            sizes = self.layout.layer_sizes
+            self._workspaces = _Pool(lambda: _Workspace(sizes, rows, dtype, X))
+            self._gradients = _Pool(lambda: _PartGradient(self.layout, dtype))
+            self._kind, self._rows, self._loaded = kind, rows, None
+        gradient_weight = sample_weight / self.weight_sum
+        self._parts = [
+            [
+                _Rows(
+                    start,
+                    stop,
+                    self.datafit.block_targets(y[start:stop]),
+                    sample_weight[start:stop],
+                    gradient_weight[start:stop],
+                )
+                for start, stop in part
+            ]
+            for part in _parts(n_samples, self.block_size)
+        ]
+        self._cost = n_samples * _work_per_row(self.layout.layer_sizes)
+        if self._loaded is not None:
+            self._workspaces.give(self._loaded_workspace)
+        self._loaded = None
+        if n_samples <= self.block_size:
+            self._loaded_workspace = self._workspaces.take()
+            self._loaded = self._loaded_workspace.load(X)
 
     def value(self, theta):
         """The objective at ``theta``."""
@@ -144,297 +297,52 @@ class Objective:
         return self._evaluate(theta, with_gradient=True)
 
     def _evaluate(self, theta, with_gradient):
-        self.n_evaluations += 1
-        # Views of theta stay valid as its values change: a solver that
-        # evaluates one array again and again (steepest descent) saves
-        # making them.
-        if theta is not self._theta:
-            self._layers = _Layers(self.network.blocks(theta))
-            self._theta = theta
-        layers = self._layers
-        X = self.X
-        n_samples = X.shape[0]
-        dtype = np.result_type(X.dtype, theta.dtype)
-        # alpha / sum(w) on the weights and 0 on the intercepts, in one pass
-        # over theta; made again only when the weight sum changes (mini-
-        # batches of equal weight share it).
-        if self._penalty_scale is None or self._penalty_key != (
-            dtype,
-            self.weight_sum,
-        ):
-            self._penalty_scale = (
-                self._penalized * (self.alpha / self.weight_sum)
-            ).astype(dtype)
-            self._penalty_key = (dtype, self.weight_sum)
-        with SingleThreadedBlas() as blas_threads:
-            # The penalty's gradient is a new vector: the chunks' gradients
-            # are added into it, in chunk order.
-            gradient = theta * self._penalty_scale
-            penalty = 0.5 * float(np.dot(gradient, theta))
-            if n_samples <= self._chunk_size:
-                # One chunk, on this thread (what _for_each_chunk would do,
-                # without its machinery: this is the case of tiny problems
-                # and mini-batches, where every microsecond shows).
-                cross_entropy = self._chunk(
-                    0, 0, n_samples, layers, dtype, with_gradient
+        params = self.layout.blocks(theta)
+
+        def evaluate_part(part):
+            gradient = self._gradients.take() if with_gradient else None
+            if self._loaded is not None:
+                block = self._loaded
+                loss = forward_backward(params, block, self.datafit, part[0], gradient)
+                return loss, gradient
+            workspace = self._workspaces.take()
+            loss = 0.0
+            for k, rows in enumerate(part):
+                block = workspace.load(self.X[rows.start : rows.stop])
+                loss += forward_backward(
+                    params, block, self.datafit, rows, gradient, accumulate=k > 0
                 )
+            self._workspaces.give(workspace)
+            return loss, gradient
+
+        with SingleThreadedBlas():
+            penalty, gradient = self.penalty.value_and_gradient(
+                theta, 1 / self.weight_sum
+            )
+            datafit = 0.0
+            for loss, part_gradient in self.executor.map(
+                evaluate_part, self._parts, self._cost
+            ):
+                datafit += loss
                 if with_gradient:
-                    gradient += self._workspaces[0].gradient
-            else:
-                cross_entropy = self._chunks(
-                    n_samples, layers, dtype, gradient, with_gradient, blas_threads
-                )
-        loss = cross_entropy / self.weight_sum + penalty
-        return loss, gradient if with_gradient else None
-
-    def _chunks(self, n_samples, layers, dtype, gradient, with_gradient, threads):
-        """The cross-entropy of all the chunks (unnormalised), their gradients
-        added into ``gradient`` in chunk order if ``with_gradient``."""
-        chunk_losses = {}
-        cross_entropy = 0.0
-        total = gradient if with_gradient else None
-
-        def work(slot, start, stop):
-            chunk_losses[slot] = self._chunk(
-                slot, start, stop, layers, dtype, with_gradient
-            )
-
-        def commit(slot):
-            nonlocal cross_entropy
-            cross_entropy += chunk_losses[slot]
-            if with_gradient:
-                np.add(total, self._workspaces[slot].gradient, out=total)
-
-        _for_each_chunk(
-            n_samples,
-            self._chunk_size,
-            self.n_threads or threads,
-            self._work_per_row,
-            work,
-            commit,
-        )
-        return cross_entropy
-
-    def _chunk(self, slot, start, stop, layers, dtype, with_gradient):
-        """The cross-entropy of rows ``start:stop`` (unnormalised), computed
-        in the buffers of ``slot``, and with ``with_gradient`` their gradient
-        in the workspace's."""
-        workspace = self._workspace(slot, dtype, with_gradient)
-        X = self.X
-        # The whole of X when it is one chunk: the workspace then sees the
-        # same rows again and does not copy them.
-        one_chunk = stop - start == X.shape[0]
-        rows = X if one_chunk else X[start:stop]
-        chunk = workspace.chunk(rows, with_gradient)
-        _forward(chunk, layers, chunk.logits)
-        log_proba = log_softmax_inplace(chunk.logits, chunk.proba, chunk.row)
-        if one_chunk:
-            targets, weight = self._target_index, self.sample_weight
-            gradient_weight = self._gradient_weight
-        else:
-            targets = self._target_index[start:stop]
-            weight = self.sample_weight[start:stop]
-            gradient_weight = self._gradient_weight[start:stop]
-        cross_entropy = -float(np.dot(weight, log_proba.reshape(-1)[targets]))
-        if with_gradient:
-            # dCE/dz of the output layer: softmax(z) - onehot(y), weighted.
-            delta = chunk.proba
-            delta.reshape(-1)[targets] -= 1
-            delta *= gradient_weight
-            _backward(chunk, layers, delta, workspace)
-        return cross_entropy
-
-    def _workspace(self, slot, dtype, with_gradient):
-        """The buffers of ``slot`` (see ``_for_each_chunk``), made on first
-        use."""
-        workspace = self._workspaces.get(slot)
-        rows = min(self._chunk_size, self.X.shape[0])
-        if (
-            workspace is None
-            or workspace.dtype != dtype
-            or (with_gradient and workspace.gradient is None)
-            or workspace.rows < rows
-            or workspace.sparse != sp.issparse(self.X)
-        ):
-            workspace = _Workspace(
-                self.network.layer_sizes, rows, dtype, self.X, with_gradient
-            )
-            self._workspaces[slot] = workspace
-        return workspace
+                    gradient += part_gradient.flat
+                    self._gradients.give(part_gradient)
+        return datafit / self.weight_sum + penalty, gradient if with_gradient else None
 
 
-class _Layers:
-    """The parameters of every layer: its coefficients stacked over its
-    intercepts (see ``ParameterLayout.blocks``), and views of both parts."""
-
-    def __init__(self, blocks):
-        self.blocks = blocks
-        self.coefs = [block[:-1] for block in blocks]
-        self.intercepts = [block[-1] for block in blocks]
-
-
-class _Workspace:
-    """Preallocated buffers of one slot (see ``_for_each_chunk``), for chunks
-    of up to ``rows`` rows.
-
-    A chunk is computed transposed, one row per unit and one column per
-    input row: every elementwise pass then runs over contiguous rows of
-    the chunk's length, however narrow the layer. Each layer's input
-    carries a row of ones below it, so that the layer's matrix product
-    adds its intercepts and the transposed product sums dL/dz into their
-    gradient, which saves two passes over each layer (see
-    ``ParameterLayout.blocks``). For dense input that takes a transposed copy of
-    the chunk's rows, made only once when an objective is one chunk;
-    sparse input is used as it is, with the first layer's intercepts added
-    apart.
-
-    Per hidden layer: the activations with their row of ones (where
-    back-propagation writes dL/dz) and, for the gradient, the derivatives
-    of softplus; one scratch array shared by the layers; the logits, the
-    softmax and a vector of the output layer; for the gradient, a flat
-    vector laid out as ``theta``. The views of a chunk of ``n`` rows take
-    the first ``(units + 1) * n`` numbers of each buffer, so that they are
-    contiguous for every ``n``.
-    """
-
-    def __init__(self, layer_sizes, rows, dtype, X, with_gradient):
-        rows = max(rows, 1)
-        n_features, *hidden, n_outputs = layer_sizes
-        self.rows = rows
-        self.sparse = sp.issparse(X)
-        self.dtype = np.dtype(dtype)
-        self._hidden_sizes = hidden
-        self._inputs = None
-        self._source = None
-        if not sp.issparse(X):
-            self._inputs = np.empty((n_features + 1) * rows, dtype)
-        self._hidden = [np.empty((width + 1) * rows, dtype) for width in hidden]
-        self._derivatives = [
-            np.empty(width * rows, dtype) if with_gradient else None for width in hidden
-        ]
-        self._scratch = np.empty(rows * max(hidden, default=0), dtype)
-        self._logits = np.empty(n_outputs * rows, dtype)
-        self._proba = np.empty_like(self._logits)
-        self._row = np.empty(rows, dtype)
-        self._ones = np.ones(rows, dtype)
-        self._chunks = {}
-        self._n_rows = None
-        self.gradient = None
-        if with_gradient:
-            network = ParameterLayout(layer_sizes)
-            self.gradient = np.empty(network.n_params, dtype)
-            self.grad_blocks = network.blocks(self.gradient)
-            self.grad_coefs, self.grad_intercepts = network.unpack(self.gradient)
-
-    def chunk(self, X, with_gradient):
-        """The buffers' views for the rows ``X`` of one chunk, with the input
-        copied in (for dense ``X``, unless they hold it already: ``X`` is
-        the very array of the last call)."""
-        n_rows = X.shape[0]
-        key = (n_rows, with_gradient)
-        chunk = self._chunks.get(key)
-        if chunk is None:
-            chunk = self._chunks[key] = self._views(n_rows, with_gradient)
-        if n_rows != self._n_rows:
-            # The views of another length overlap the rows of ones.
-            for layer_input in chunk.hidden:
-                layer_input[-1] = 1
-            if chunk.inputs is not None:
-                chunk.inputs[-1] = 1
-            self._n_rows = n_rows
-            self._source = None
-        if self._inputs is None:
-            chunk.inputs = X
-        elif X is not self._source:
-            np.copyto(chunk.inputs[:-1], X.T)
-            # Kept alive, so that no other array can take its identity.
-            self._source = X
-        return chunk
-
-    def _views(self, n_rows, with_gradient):
-        def view(buffer, height):
-            return buffer[: height * n_rows].reshape(height, n_rows)
-
-        hidden = self._hidden_sizes
-        return _Chunk(
-            inputs=None
-            if self._inputs is None
-            else view(self._inputs, self._inputs.size // self._row.size),
-            hidden=[view(h, width + 1) for h, width in zip(self._hidden, hidden)],
-            derivatives=[
-                view(d, width) if with_gradient else None
-                for d, width in zip(self._derivatives, hidden)
-            ],
-            scratch=[view(self._scratch, width) for width in hidden],
-            logits=view(self._logits, self._logits.size // self._row.size),
-            proba=view(self._proba, self._proba.size // self._row.size),
-            row=self._row[:n_rows],
-            ones=self._ones[:n_rows],
-        )
-
-
-class _Chunk:
-    """Named views of a workspace's buffers for chunks of one size, each of
-    shape ``(units, n_rows)``.
-
-    ``hidden[l]`` is the input of layer ``l + 1``: the activations of
-    hidden layer ``l`` over a row of ones; ``activations[l]`` is its view
-    without the ones. ``inputs`` is the input of the first layer: the rows
-    transposed over a row of ones when dense (``augmented``), the sparse
-    rows as they are otherwise.
-    """
-
-    def __init__(self, inputs, hidden, derivatives, scratch, logits, proba, row, ones):
-        self.inputs = inputs
-        self.augmented = inputs is not None
-        self.hidden = hidden
-        self.activations = [h[:-1] for h in hidden]
-        self.derivatives = derivatives
-        self.scratch = scratch
-        self.logits = logits
-        self.proba = proba
-        self.row = row
-        self.ones = ones
-
-
-def _forward(chunk, layers, logits):
-    """Forward pass of one chunk: the hidden activations (and derivatives,
-    where the chunk has room for them) in place, and the logits in
-    ``logits``, all transposed (see ``_Workspace``)."""
-    last = len(layers.blocks) - 1
-    inputs = chunk.inputs
-    for layer in range(last + 1):
-        z = logits if layer == last else chunk.activations[layer]
-        if layer == 0 and not chunk.augmented:
-            _product(inputs, layers.coefs[0], z.T)
-            z += layers.intercepts[0][:, np.newaxis]
-        else:
-            np.matmul(layers.blocks[layer].T, inputs, out=z)
-        if layer != last:
-            softplus_inplace(z, chunk.scratch[layer], chunk.derivatives[layer])
-            inputs = chunk.hidden[layer]
-
-
-def _backward(chunk, layers, delta, workspace):
-    """Back-propagate ``delta = dL/dz`` of the output layer of one chunk
-    (transposed, as ``chunk.logits``) into the workspace's gradient (after
-    ``_forward``)."""
-    for layer in range(len(layers.blocks) - 1, -1, -1):
-        if layer == 0 and not chunk.augmented:
-            _product(chunk.inputs.T, delta.T, workspace.grad_coefs[0])
-            # A matrix-vector product sums the rows several times faster
-            # than np.sum(axis=1).
-            np.matmul(delta, chunk.ones, out=workspace.grad_intercepts[0])
-        else:
-            inputs = chunk.inputs if layer == 0 else chunk.hidden[layer - 1]
-            np.matmul(inputs, delta.T, out=workspace.grad_blocks[layer])
-        if layer > 0:
-            # This layer's input, the activations below, served its last
-            # purpose in this layer's gradient just above: its buffer takes
-            # dL/dz of the layer below (its row of ones is left alone).
-            back = chunk.activations[layer - 1]
-            np.matmul(layers.coefs[layer], delta, out=back)
-            delta = np.multiply(back, chunk.derivatives[layer - 1], out=back)
+def _parts(n_samples, block_size):
+    """The ``(start, stop)`` of every block of rows, grouped into at most
+    ``MAX_PARTS`` parts of consecutive blocks; all fixed by the number of
+    rows alone."""
+    blocks = [
+        (start, min(start + block_size, n_samples))
+        for start in range(0, n_samples, block_size)
+    ]
+    n_parts = min(len(blocks), MAX_PARTS)
+    return [
+        blocks[k * len(blocks) // n_parts : (k + 1) * len(blocks) // n_parts]
+        for k in range(n_parts)
+    ]
 
 
 def _work_per_row(layer_sizes):
@@ -442,9 +350,130 @@ def _work_per_row(layer_sizes):
     return sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
 
 
-def _product(a, b, out):
-    """``out[...] = a @ b`` for dense or sparse ``a``."""
-    if sp.issparse(a):
-        out[...] = a @ b
-    else:
-        np.matmul(a, b, out=out)
+class _Rows:
+    """What a block of rows needs of the objective's rows: where they are,
+    their targets as the datafit reads them, ``w_i`` and ``w_i / sum(w)``."""
+
+    def __init__(self, start, stop, targets, weight, gradient_weight):
+        self.start, self.stop = start, stop
+        self.targets = targets
+        self.weight = weight
+        self.gradient_weight = gradient_weight
+
+
+class _Pool:
+    """Objects made on demand and reused: a thread takes one and gives it
+    back when done, so there are as many as were ever in use at once.
+    (``list.pop`` and ``list.append`` are atomic: no lock is needed.)"""
+
+    def __init__(self, make):
+        self.new = make
+        self._free = []
+
+    def take(self):
+        try:
+            return self._free.pop()
+        except IndexError:
+            return self.new()
+
+    def give(self, item):
+        self._free.append(item)
+
+
+class _PartGradient:
+    """The gradient of one part: a flat vector laid out as ``theta``, and
+    its views ``blocks[l]`` laid out as ``params[l]``."""
+
+    def __init__(self, layout, dtype):
+        self.flat = np.empty(layout.n_params, dtype)
+        self.blocks = layout.blocks(self.flat)
+        self._gemm = get_blas_funcs("gemm", dtype=dtype)
+
+    def add_outer(self, layer, a, d, ones, sparse, accumulate):
+        """``blocks[layer] (+)= [a; 1] d^T``: the layer's gradient (for
+        ``sparse`` input ``a``, without its row of ones)."""
+        out = self.blocks[layer]
+        if sparse:
+            coef, intercept = a.T @ d.T, d @ ones
+            if accumulate:
+                out[:-1] += coef
+                out[-1] += intercept
+            else:
+                out[:-1] = coef
+                out[-1] = intercept
+        elif accumulate:
+            # BLAS's C = A B + C, on the transposes of these C-ordered
+            # arrays: the product is added in place, with no temporary of
+            # the size of the layer.
+            self._gemm(1.0, d.T, a.T, beta=1.0, c=out.T, trans_a=1, overwrite_c=1)
+        else:
+            np.matmul(a, d.T, out=out)
+
+
+class _Workspace:
+    """Preallocated buffers for blocks of up to ``rows`` rows.
+
+    Per hidden layer ``l``: ``a[l]`` over its row of ones (``z[l]`` before
+    softplus; ``d[l]`` during the backward pass), ``sigmoid(z[l])`` and a
+    scratch array; the input ``a[0]`` over its row of ones, for dense
+    input; ``z[H+1]``, the error ``e`` (the datafit's scratch array when
+    there is no gradient) and one line of scratch. The views of a block
+    of ``n`` rows take the first ``(units + 1) * n`` numbers of each
+    buffer, so that they are contiguous for every ``n``.
+    """
+
+    def __init__(self, layer_sizes, rows, dtype, X):
+        rows = max(rows, 1)
+        n_features, *hidden, n_outputs = layer_sizes
+        self._units = [n_features, *hidden]
+        self._n_outputs = n_outputs
+        self._input = (
+            None if sp.issparse(X) else np.empty((n_features + 1) * rows, dtype)
+        )
+        self._hidden = [np.empty((width + 1) * rows, dtype) for width in hidden]
+        self._sigma = [np.empty(width * rows, dtype) for width in hidden]
+        self._scratch = np.empty(rows * max(hidden, default=0), dtype)
+        self._z_out = np.empty(n_outputs * rows, dtype)
+        self._error = np.empty(n_outputs * rows, dtype)
+        self._line = np.empty(rows, dtype)
+        self._ones = np.ones(rows, dtype)
+        self._block = None
+
+    def load(self, X):
+        """The block of the rows ``X``, with ``X`` as its input: for dense
+        ``X``, copied in transposed, over the row of ones."""
+        n_rows = X.shape[0]
+        if self._block is None or self._block.n_rows != n_rows:
+            self._block = _Block(self, n_rows)
+        block = self._block
+        if self._input is None:
+            block.a[0] = X
+        else:
+            np.copyto(block.a[0][:-1], X.T)
+        return block
+
+
+class _Block:
+    """Views of a workspace's buffers for a block of ``n_rows`` rows, each
+    of shape ``(units, n_rows)``, named as in :func:`forward_backward`."""
+
+    def __init__(self, workspace, n_rows):
+        def view(buffer, height):
+            return buffer[: height * n_rows].reshape(height, n_rows)
+
+        self.n_rows = n_rows
+        self.sparse = workspace._input is None
+        n_features, *hidden = workspace._units
+        inputs = workspace._input
+        a0 = None if inputs is None else view(inputs, n_features + 1)
+        self.a = [a0, *(view(h, w + 1) for h, w in zip(workspace._hidden, hidden))]
+        # Views of another length overlap the rows of ones: set them again.
+        for layer_input in self.a:
+            if layer_input is not None:
+                layer_input[-1] = 1
+        self.sigma = [None, *(view(s, w) for s, w in zip(workspace._sigma, hidden))]
+        self.scratch = [None, *(view(workspace._scratch, w) for w in hidden)]
+        self.z_out = view(workspace._z_out, workspace._n_outputs)
+        self.error = view(workspace._error, workspace._n_outputs)
+        self.work = (self.error, workspace._line[:n_rows])
+        self.ones = workspace._ones[:n_rows]

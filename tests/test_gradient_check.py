@@ -95,7 +95,7 @@ def test_unfitted_estimator_is_checked_at_fits_initial_weights(
 def _scale_first_layer_gradient(real, factor):
     def wrong(self, theta):
         loss, gradient = real(self, theta)
-        coefs, _ = self.network.unpack(gradient)
+        coefs, _ = self.layout.unpack(gradient)
         coefs[0] *= factor
         return loss, gradient
 
@@ -131,8 +131,8 @@ def test_dropping_the_transposed_weights_is_caught(iris_subset, monkeypatch):
 
     def buggy(self, theta):
         loss, gradient = real(self, theta)
-        (W0, W1), (b0, b1) = self.network.unpack(theta)
-        (gW0, _), (gb0, _) = self.network.unpack(gradient)
+        (W0, W1), (b0, b1) = self.layout.unpack(theta)
+        (gW0, _), (gb0, _) = self.layout.unpack(gradient)
         z1 = self.X @ W0 + b0
         logits = np.logaddexp(0, z1) @ W1 + b1
         e2 = np.exp(logits - logits.max(axis=1, keepdims=True))

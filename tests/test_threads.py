@@ -1,6 +1,13 @@
-"""Worker threads: results that do not depend on their number, BLAS limits."""
+"""Threads: results that do not depend on their number or on other threads,
+BLAS limits, and the executors."""
 
+import concurrent.futures
+import os
+import subprocess
+import sys
+import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,17 +17,24 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import skmlp._execution
-import skmlp._objective
 from skmlp import SoftplusMLPClassifier
-from skmlp._execution import SingleThreadedBlas
+from skmlp._datafits import SoftmaxCrossEntropy
+from skmlp._execution import (
+    MIN_THREADED_WORK,
+    SerialExecutor,
+    SingleThreadedBlas,
+    ThreadedExecutor,
+)
 from skmlp._layout import ParameterLayout
 from skmlp._objective import Objective, forward_log_proba
 
-# 1100 rows are three chunks of 512 rows, the last one short.
+# 2200 rows are five blocks of 512 rows, the last one short; with 12 inputs
+# and hidden layers of 256 and 8 units an evaluation has 11 million
+# multiply-adds, enough to run on threads.
 X, Y = make_classification(
-    n_samples=1100, n_features=12, n_informative=6, n_classes=3, random_state=0
+    n_samples=2200, n_features=12, n_informative=6, n_classes=3, random_state=0
 )
+HIDDEN = (256, 8)
 
 
 def _blas_threads():
@@ -30,10 +44,9 @@ def _blas_threads():
 
 
 @pytest.fixture
-def two_threads(monkeypatch):
-    """Two BLAS threads, hence two workers, even for the small problems of
-    these tests; skip where BLAS cannot have two."""
-    monkeypatch.setattr(skmlp._execution, "MIN_THREADED_WORK", 0)
+def two_threads():
+    """A BLAS limit of two, hence two workers; skip where BLAS cannot have
+    two."""
     if not _blas_threads():
         pytest.skip("threadpoolctl finds no BLAS library to read the limit from")
     with threadpool_limits(2, user_api="blas"):
@@ -43,24 +56,39 @@ def two_threads(monkeypatch):
 
 
 @pytest.fixture
-def threaded_calls(monkeypatch):
-    """The number of times the chunks of a call ran on several threads."""
-    calls = []
-    real = skmlp._execution._run_threads
+def pools(monkeypatch):
+    """The number of threads of every thread pool started."""
+    sizes = []
+    real = concurrent.futures.ThreadPoolExecutor.__init__
 
-    def counting(n_threads, *args):
-        calls.append(n_threads)
-        return real(n_threads, *args)
+    def recording(self, max_workers=None, *args, **kwargs):
+        sizes.append(max_workers)
+        real(self, max_workers, *args, **kwargs)
 
-    monkeypatch.setattr(skmlp._execution, "_run_threads", counting)
-    return calls
+    monkeypatch.setattr(concurrent.futures.ThreadPoolExecutor, "__init__", recording)
+    return sizes
+
+
+class RecordingDatafit(SoftmaxCrossEntropy):
+    """The softmax cross-entropy, noting the thread and the BLAS limits of
+    each block, and failing on blocks of ``failing_rows`` rows."""
+
+    def __init__(self, failing_rows=None):
+        self.threads, self.blas, self.failing_rows = set(), set(), failing_rows
+
+    def loss(self, z, *args, **kwargs):
+        self.threads.add(threading.get_ident())
+        self.blas.update(_blas_threads())
+        if z.shape[1] == self.failing_rows:
+            raise FloatingPointError(f"a block of {self.failing_rows} rows")
+        return super().loss(z, *args, **kwargs)
 
 
 def _fit(X, dtype=np.float64, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return SoftplusMLPClassifier(
-            hidden_layer_sizes=(24, 8), max_iter=5, random_state=0, **params
+            hidden_layer_sizes=HIDDEN, max_iter=4, random_state=0, **params
         ).fit(X.astype(dtype), Y)
 
 
@@ -73,153 +101,236 @@ def _assert_same_model(a, b):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("solver", ["gd", "nag"])
 def test_fit_on_one_and_two_threads_gives_identical_weights(
-    two_threads, threaded_calls, solver, dtype
+    two_threads, pools, solver, dtype
 ):
     on_two = _fit(X, dtype, solver=solver)
-    n_threaded = len(threaded_calls)
-    assert n_threaded and set(threaded_calls) == {2}
+    assert pools and set(pools) == {2}
+    n_pools = len(pools)
     with threadpool_limits(1, user_api="blas"):
         on_one = _fit(X, dtype, solver=solver)
-    assert len(threaded_calls) == n_threaded
+    assert len(pools) == n_pools
     _assert_same_model(on_one, on_two)
 
 
 @pytest.mark.parametrize("solver", ["gd", "nag"])
 def test_minibatch_fit_on_one_and_two_threads_gives_identical_weights(
-    two_threads, threaded_calls, solver
+    two_threads, pools, solver
 ):
-    # Batches of 700 rows are two chunks, run on two threads, and one of
-    # 400; one objective moves from batch to batch with its buffers.
-    on_two = _fit(X, solver=solver, batch_size=700)
-    assert threaded_calls and set(threaded_calls) == {2}
+    # Batches of 1700 rows are four blocks, run on two threads, and one of
+    # 500; one objective moves from batch to batch with its buffers.
+    on_two = _fit(X, solver=solver, batch_size=1700)
+    assert pools and set(pools) == {2}
     with threadpool_limits(1, user_api="blas"):
-        on_one = _fit(X, solver=solver, batch_size=700)
+        on_one = _fit(X, solver=solver, batch_size=1700)
     _assert_same_model(on_one, on_two)
 
 
-def test_sparse_fit_on_one_and_two_threads_gives_identical_weights(
-    two_threads, threaded_calls
-):
+def test_sparse_fit_on_one_and_two_threads_gives_identical_weights(two_threads, pools):
     X_sparse = sp.csr_matrix(np.where(np.abs(X) > 0.7, X, 0.0))
     on_two = _fit(X_sparse)
-    assert threaded_calls
+    assert pools
     with threadpool_limits(1, user_api="blas"):
         on_one = _fit(X_sparse)
     _assert_same_model(on_one, on_two)
 
 
 @pytest.mark.parametrize(
-    "chunk_size, hidden, alpha",
-    [(7, (16, 5), 0.1), (64, (16, 5), 0.1), (1100, (16, 5), 0.1), (512, (1024,), 1e4)],
+    "block_size, hidden, alpha",
+    [(7, (16, 5), 0.1), (64, (16, 5), 0.1), (2200, (16, 5), 0.1), (512, (1024,), 1e4)],
 )
 def test_objective_and_log_proba_do_not_depend_on_the_number_of_threads(
-    monkeypatch, two_threads, chunk_size, hidden, alpha
+    two_threads, block_size, hidden, alpha
 ):
-    # Many chunks (7 rows), a few, and one; with sample weights and a
-    # penalty, which the sums of the partial results carry. The wide layer
-    # has 12288 weights, whose sum of squares OpenBLAS would split between
-    # its threads (it does so for dot products of more than 10000 numbers),
-    # changing its rounding; the large alpha makes that sum the loss.
-    monkeypatch.setattr(skmlp._objective, "CHUNK_SIZE", chunk_size)
-    # Seed 1: with seed 0 the two sums of squares happen to round alike.
+    # Many blocks (7 rows, in 8 parts), a few, and one; with sample weights
+    # and a penalty, which the sums of the partial results carry. The wide
+    # layer has 12288 weights, whose sum of squares OpenBLAS would split
+    # between its threads (it does so for dot products of more than 10000
+    # numbers), changing its rounding; the large alpha makes that sum the
+    # loss.
     rng = np.random.RandomState(1)
-    network = ParameterLayout((X.shape[1], *hidden, 3))
-    theta = network.initialize(rng, np.float64)
+    layout = ParameterLayout((X.shape[1], *hidden, 3))
+    theta = layout.initialize(rng, np.float64)
     weight = rng.uniform(0.5, 2.0, len(Y))
-    objective = Objective(network, X, Y, weight, alpha)
-    loss, gradient = objective.value_and_gradient(theta)
-    value = objective.value(theta)
-    log_proba = forward_log_proba(*network.unpack(theta), X)
-    with threadpool_limits(1, user_api="blas"):
-        serial = Objective(network, X, Y, weight, alpha)
-        serial_loss, serial_gradient = serial.value_and_gradient(theta)
-        assert serial.value(theta) == value
-        assert_array_equal(forward_log_proba(*network.unpack(theta), X), log_proba)
-    assert serial_loss == loss == value
-    assert_array_equal(serial_gradient, gradient)
+    results = []
+    for executor in (ThreadedExecutor(min_work=0), SerialExecutor()):
+        datafit = RecordingDatafit()
+        options = dict(block_size=block_size, executor=executor, datafit=datafit)
+        objective = Objective(layout, X, Y, weight, alpha, **options)
+        loss, gradient = objective.value_and_gradient(theta)
+        assert objective.value(theta) == loss
+        log_proba = forward_log_proba(*layout.unpack(theta), X, **options)
+        results.append((loss, gradient, log_proba, len(datafit.threads)))
+    (loss, gradient, log_proba, threads), (loss1, gradient1, log_proba1, one) = results
+    # Each evaluation starts threads of its own: more than two in all.
+    assert (threads == 1) == (block_size == 2200) and one == 1
+    assert loss == loss1
+    assert_array_equal(gradient, gradient1)
+    assert_array_equal(log_proba, log_proba1)
 
 
 def test_a_loop_within_single_threaded_blas_passes_the_thread_count_on(
-    two_threads, threaded_calls
+    two_threads, pools
 ):
-    network = ParameterLayout((X.shape[1], 16, 3))
-    theta = network.initialize(np.random.RandomState(0), np.float64)
+    layout = ParameterLayout((X.shape[1], *HIDDEN, 3))
+    theta = layout.initialize(np.random.RandomState(0), np.float64)
     with SingleThreadedBlas() as n_threads:
         assert n_threads == 2
         assert set(_blas_threads()) == {1}
-        objective = Objective(network, X, Y, np.ones(len(Y)), 0.1, n_threads)
+        objective = Objective(layout, X, Y, np.ones(len(Y)), 0.1, n_threads)
         loss, gradient = objective.value_and_gradient(theta)
-        log_proba = forward_log_proba(*network.unpack(theta), X, n_threads)
-    assert threaded_calls == [2, 2]
+        log_proba = forward_log_proba(*layout.unpack(theta), X, n_threads)
+    assert pools == [2, 2]
     assert set(_blas_threads()) == {2}
     with threadpool_limits(1, user_api="blas"):
-        serial = Objective(network, X, Y, np.ones(len(Y)), 0.1)
+        serial = Objective(layout, X, Y, np.ones(len(Y)), 0.1)
         serial_loss, serial_gradient = serial.value_and_gradient(theta)
-        assert_array_equal(forward_log_proba(*network.unpack(theta), X), log_proba)
+        assert_array_equal(forward_log_proba(*layout.unpack(theta), X), log_proba)
     assert serial_loss == loss
     assert_array_equal(serial_gradient, gradient)
 
 
-def test_blas_limit_of_one_runs_serially(monkeypatch, threaded_calls):
-    monkeypatch.setattr(skmlp._execution, "MIN_THREADED_WORK", 0)
+def test_blas_limit_of_one_runs_serially(pools):
     with threadpool_limits(1, user_api="blas"):
         _fit(X)
-    assert threaded_calls == []
+    assert pools == []
 
 
-def test_calls_with_little_work_run_serially(two_threads, monkeypatch, threaded_calls):
-    # 1100 rows x (12*24 + 24*8 + 8*3) multiply-adds: 554400.
-    monkeypatch.setattr(skmlp._execution, "MIN_THREADED_WORK", 554401)
-    _fit(X)
-    assert threaded_calls == []
-    monkeypatch.setattr(skmlp._execution, "MIN_THREADED_WORK", 554400)
-    _fit(X)
-    assert threaded_calls
+def test_calls_with_little_work_run_on_the_calling_thread(two_threads):
+    def thread(_):
+        return threading.get_ident()
+
+    executor = ThreadedExecutor()
+    parts = range(4)
+    small = set(executor.map(thread, parts, MIN_THREADED_WORK - 1))
+    assert small == {threading.get_ident()}
+    large = list(executor.map(thread, parts, MIN_THREADED_WORK))
+    assert threading.get_ident() not in large and len(set(large)) <= 2
 
 
-def test_chunks_run_with_single_threaded_blas_and_the_limit_comes_back(
-    monkeypatch, two_threads
-):
-    seen = []
-    real = skmlp._objective._forward
+def test_executors_hand_the_results_back_in_the_order_of_the_parts(two_threads):
+    # Parts that finish in the reverse order of their start.
+    def part(k):
+        threading.Event().wait(0.002 * (10 - k))
+        return k
 
-    def recording(*args):
-        seen.extend(_blas_threads())
-        return real(*args)
+    for executor in (ThreadedExecutor(min_work=0), SerialExecutor()):
+        assert list(executor.map(part, range(10))) == list(range(10))
 
-    monkeypatch.setattr(skmlp._objective, "_forward", recording)
+
+def test_blocks_run_with_single_threaded_blas_and_the_limit_comes_back(two_threads):
+    layout = ParameterLayout((X.shape[1], *HIDDEN, 3))
+    theta = layout.initialize(np.random.RandomState(0), np.float64)
+    datafit = RecordingDatafit()
     before = _blas_threads()
-    _fit(X)
-    assert seen and set(seen) == {1}
+    Objective(layout, X, Y, np.ones(len(Y)), 0.1, datafit=datafit).value(theta)
+    assert len(datafit.threads) == 2 and datafit.blas == {1}
+    assert threading.get_ident() not in datafit.threads
     assert _blas_threads() == before
 
 
-@pytest.mark.parametrize("failing_rows", [512, 76])
-def test_an_error_in_a_chunk_reaches_the_caller_and_restores_blas(
-    monkeypatch, two_threads, failing_rows
+@pytest.mark.parametrize("failing_rows", [512, 152])
+def test_an_error_in_a_block_reaches_the_caller_and_restores_blas(
+    two_threads, failing_rows
 ):
-    # Chunks of 512 rows fail on both threads; the last, short one on one.
-    real = skmlp._objective._forward
-
-    def failing(chunk, layers, logits):
-        if logits.shape[1] == failing_rows:
-            raise FloatingPointError(f"a chunk of {failing_rows} rows")
-        return real(chunk, layers, logits)
-
-    monkeypatch.setattr(skmlp._objective, "_forward", failing)
-    network = ParameterLayout((X.shape[1], 16, 3))
-    theta = network.initialize(np.random.RandomState(0), np.float64)
-    objective = Objective(network, X, Y, np.ones(len(Y)), alpha=0.0)
+    # Blocks of 512 rows fail on both threads; the last, short one on one.
+    layout = ParameterLayout((X.shape[1], *HIDDEN, 3))
+    theta = layout.initialize(np.random.RandomState(0), np.float64)
+    datafit = RecordingDatafit(failing_rows)
+    objective = Objective(layout, X, Y, np.ones(len(Y)), 0.0, datafit=datafit)
     before = _blas_threads()
-    with pytest.raises(FloatingPointError, match=f"a chunk of {failing_rows} rows"):
+    with pytest.raises(FloatingPointError, match=f"a block of {failing_rows} rows"):
         objective.value_and_gradient(theta)
     assert _blas_threads() == before
 
 
-def test_a_fit_inside_single_threaded_blas_still_uses_the_threads(
-    two_threads, threaded_calls
-):
-    # The estimator runs its loop inside the context, and its evaluations
-    # enter it again: they must still see the outer limit of two.
-    _fit(X)
-    assert threaded_calls and set(threaded_calls) == {2}
+def test_single_threaded_blas_is_process_wide(two_threads):
+    # A context opened and closed by another thread (a prediction) while
+    # this one's is open (a fit) neither gives this one a limit of 1 nor
+    # gives BLAS its threads back halfway through; the last one out does.
+    entered, release, left = threading.Event(), threading.Event(), threading.Event()
+
+    def other_thread():
+        with SingleThreadedBlas():
+            entered.set()
+            release.wait(10)
+        left.set()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        with SingleThreadedBlas() as n_threads:
+            assert n_threads == 2
+            release.set()
+            assert left.wait(10)
+            assert set(_blas_threads()) == {1}
+        assert set(_blas_threads()) == {2}
+    finally:
+        release.set()
+        thread.join()
+
+
+# The reproduction of the defect, run in a process of its own: some OpenBLAS
+# builds ignore a thread limit set by another thread than the main one once
+# the main one has set one, as this test session's has. predict_proba loops
+# in a background thread during a mini-batch fit whose products OpenBLAS
+# would split between its threads if it could; then a quiet fit.
+PREDICTING_DURING_A_FIT = """
+import sys, threading, warnings
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+from skmlp import SoftplusMLPClassifier
+
+warnings.simplefilter("ignore", ConvergenceWarning)
+X, y = make_classification(
+    n_samples=1000, n_features=200, n_informative=10, n_classes=3, random_state=0
+)
+limit = None if sys.argv[1] == "None" else int(sys.argv[1])
+
+
+def fit():
+    with threadpool_limits(limit, user_api="blas"):
+        return SoftplusMLPClassifier(
+            hidden_layer_sizes=(512,), batch_size=500, max_iter=2, random_state=0
+        ).fit(X, y)
+
+
+predictor = SoftplusMLPClassifier(hidden_layer_sizes=(4,), max_iter=1)
+fitting = threading.Thread(target=predictor.fit, args=(X, y))
+fitting.start()
+fitting.join()
+stop = threading.Event()
+
+
+def predict():
+    while not stop.is_set():
+        predictor.predict_proba(X[:20])
+
+
+predicting = threading.Thread(target=predict)
+predicting.start()
+stop.wait(0.05)
+try:
+    noisy = fit()
+finally:
+    stop.set()
+    predicting.join()
+quiet = fit()
+for a, b in zip(quiet.coefs_ + quiet.intercepts_, noisy.coefs_ + noisy.intercepts_):
+    print(float(np.abs(a - b).max()))
+"""
+
+
+@pytest.mark.parametrize("limit", [None, 1])
+def test_predictions_in_another_thread_do_not_change_the_bits_of_a_fit(limit):
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", PREDICTING_DURING_A_FIT, str(limit)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=True,
+    )
+    assert [float(line) for line in result.stdout.split()] == [0.0] * 4

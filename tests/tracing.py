@@ -20,31 +20,38 @@ def _tracing(trace):
         sys.settrace(previous)
 
 
-def count_calls(counts, folder):
+def count_calls(counts, where):
     """Count in the dict ``counts`` the calls of the functions named by its
-    keys (methods of any class: a protocol's names) defined under
-    ``folder``."""
-    folder = str(folder)
+    keys (methods of any class: a protocol's names) defined in the file or
+    under the folder ``where``."""
+    where = str(where)
 
     def trace(frame, event, arg):
         code = frame.f_code
         if (
             event == "call"
             and code.co_name in counts
-            and code.co_filename.startswith(folder)
+            and code.co_filename.startswith(where)
         ):
             counts[code.co_name] += 1
 
     return _tracing(trace)
 
 
-def interrupt_at_call(function_name, n):
-    """Ctrl-C as the ``n``-th call of a function named ``function_name`` starts."""
+def interrupt_at_call(function_name, n, where=""):
+    """Ctrl-C as the ``n``-th call of a function named ``function_name``
+    (defined in the file or under the folder ``where``) starts."""
     calls = 0
+    where = str(where)
 
     def trace(frame, event, arg):
         nonlocal calls
-        if event == "call" and frame.f_code.co_name == function_name:
+        code = frame.f_code
+        if (
+            event == "call"
+            and code.co_name == function_name
+            and code.co_filename.startswith(where)
+        ):
             calls += 1
             if calls == n:
                 raise KeyboardInterrupt

@@ -1,0 +1,86 @@
+"""Datafits: the loss of the network's outputs against the targets.
+
+A datafit is the part of the objective that sees the targets. It works on
+one block of rows laid out class-major, as the objective computes them
+(``z`` of shape ``(n_outputs, n_rows)``, one column per row, see
+:func:`~skmlp._objective.forward_backward`), and declares three methods:
+
+``block_targets(y)``
+    The targets of one block of rows, in the form that ``loss`` reads
+    fastest; made once per block when the objective's rows are set.
+``loss(z, targets, weight, error=None, work=None)``
+    ``sum_i weight_i l(z_i, y_i)`` over the block, ``z`` overwritten; with
+    ``error``, also writes ``dl_i / dz_i`` (unweighted) into it.
+``log_proba(z, work)``
+    The log-probabilities of the outputs, in place, for predictions.
+
+``work`` is a pair of scratch arrays of the shapes of ``z`` and of one
+row (the first may be ``error`` itself). :class:`SoftmaxCrossEntropy` is
+the datafit of one label per row; :class:`MultilabelLogistic`, of indicator
+targets, declares the same three methods.
+"""
+
+import numpy as np
+
+from ._activations import log_softmax_inplace, softplus_inplace
+
+
+class SoftmaxCrossEntropy:
+    """Softmax outputs and the cross-entropy of one label per row.
+
+    With ``p = softmax(z)``, row ``i`` of label ``y_i`` costs
+    ``l_i = -log p_{y_i}``, and ``dl_i / dz = p - onehot(y_i)``: the
+    collapse of the softmax's Jacobian derived in the user guide ("The
+    gradient, step by step", step 1).
+    """
+
+    def block_targets(self, y):
+        """Where each row's own class lies in the block's flattened
+        ``(n_outputs, n_rows)`` array: one fancy index picks the
+        log-probabilities of all the rows' classes."""
+        return np.asarray(y) * len(y) + np.arange(len(y))
+
+    def loss(self, z, targets, weight, error=None, work=None):
+        # The softmax, a by-product of the log-softmax, goes straight into
+        # ``error``, which then only needs the one-hot labels taken off.
+        proba, column = work
+        log_proba = log_softmax_inplace(z, proba if error is None else error, column)
+        loss = -float(np.dot(weight, log_proba.reshape(-1)[targets]))
+        if error is not None:
+            error.reshape(-1)[targets] -= 1
+        return loss
+
+    def log_proba(self, z, work):
+        return log_softmax_inplace(z, *work)
+
+
+class MultilabelLogistic:
+    """Logistic outputs and the binary cross-entropy summed over labels.
+
+    For indicator targets (one column per label, 0 or 1), with
+    ``p = sigmoid(z)``, row ``i`` costs
+    ``l_i = -sum_k y_ik log p_ik + (1 - y_ik) log(1 - p_ik)``, which is
+    ``sum_k softplus(z_ik) - y_ik z_ik`` without overflow, and
+    ``dl_i / dz = p_i - y_i``: ``MLPClassifier``'s loss for multilabel
+    targets.
+    """
+
+    def block_targets(self, y):
+        """The indicator matrix of the block, class-major as ``z``."""
+        return np.ascontiguousarray(np.asarray(y).T, dtype=np.float64)
+
+    def loss(self, z, targets, weight, error=None, work=None):
+        # sum_k y_k z_k of every row, before z is overwritten.
+        label_terms = np.einsum("kn,kn->n", targets, z)
+        softplus_inplace(z, np.empty_like(z), error)
+        loss = float(np.dot(weight, np.sum(z, axis=0) - label_terms))
+        if error is not None:
+            # softplus_inplace wrote sigmoid(z) into it.
+            error -= targets
+        return loss
+
+    def log_proba(self, z, work):
+        # log(sigmoid(z)) = -softplus(-z), in place.
+        np.negative(z, out=z)
+        softplus_inplace(z, work[0])
+        return np.negative(z, out=z)

@@ -1,0 +1,397 @@
+"""The objective: datafit plus penalty, its gradient, blocks, parts and rows."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skmlp._execution import SerialExecutor
+from skmlp._layout import ParameterLayout
+from skmlp._objective import Objective, forward_log_proba
+
+N_FEATURES = 4
+N_CLASSES = 3
+
+
+def _problem(hidden, n_samples=23, alpha=0.3, seed=0, dtype=np.float64, **options):
+    """A small random network and objective with sample weights and alpha > 0;
+    ``options`` go to the objective (``block_size``, ``executor``)."""
+    rng = np.random.RandomState(seed)
+    layout = ParameterLayout((N_FEATURES, *hidden, N_CLASSES))
+    theta = layout.initialize(rng, dtype)
+    X = rng.normal(size=(n_samples, N_FEATURES)).astype(dtype)
+    y = np.arange(n_samples) % N_CLASSES
+    sample_weight = rng.uniform(0.2, 3.0, size=n_samples).astype(dtype)
+    objective = Objective(layout, X, y, sample_weight, alpha, **options)
+    return layout, objective, theta
+
+
+def _same_rows(objective, alpha=0.3, X=None, **options):
+    """An objective of the rows of ``objective`` (or of ``X`` instead)."""
+    return Objective(
+        objective.layout,
+        objective.X if X is None else X,
+        objective.y,
+        objective.sample_weight,
+        alpha,
+        **options,
+    )
+
+
+def _reference_loss(coefs, intercepts, X, y, sample_weight, alpha):
+    """The objective written out sample by sample."""
+    total = 0.0
+    for x, label, weight in zip(X, y, sample_weight):
+        a = np.asarray(x, dtype=float)
+        for layer, (W, b) in enumerate(zip(coefs, intercepts)):
+            z = a @ W + b
+            a = z if layer == len(coefs) - 1 else np.logaddexp(0.0, z)
+        p = np.exp(a - a.max())
+        p /= p.sum()
+        total += weight * -np.log(p[label])
+    weight_sum = float(np.sum(sample_weight))
+    penalty = sum(float(np.sum(W**2)) for W in coefs)
+    return total / weight_sum + alpha / (2 * weight_sum) * penalty
+
+
+def _reference_gradient_one_hidden_layer(W0, b0, W1, b1, X, y, sample_weight, alpha):
+    """Backprop for x -> softplus(W0^T x + b0) -> softmax(W1^T a1 + b1), per
+    sample, with the W1^T factor in the hidden delta (the user guide's step 3)."""
+    gW0, gb0 = np.zeros_like(W0), np.zeros_like(b0)
+    gW1, gb1 = np.zeros_like(W1), np.zeros_like(b1)
+    weight_sum = float(np.sum(sample_weight))
+    for x, label, weight in zip(X, y, sample_weight):
+        z1 = x @ W0 + b0
+        a1 = np.logaddexp(0.0, z1)
+        z2 = a1 @ W1 + b1
+        p = np.exp(z2 - z2.max())
+        p /= p.sum()
+        e2 = p - np.eye(len(b1))[label]
+        # Coefficient matrices are (fan_in, fan_out), so "W1^T e2" of the
+        # (fan_out, fan_in) convention is W1 @ e2 here.
+        d1 = (1.0 / (1.0 + np.exp(-z1))) * (W1 @ e2)
+        scale = weight / weight_sum
+        gW1 += scale * np.outer(a1, e2)
+        gb1 += scale * e2
+        gW0 += scale * np.outer(x, d1)
+        gb0 += scale * d1
+    gW0 += alpha / weight_sum * W0
+    gW1 += alpha / weight_sum * W1
+    return gW0, gb0, gW1, gb1
+
+
+@pytest.mark.parametrize("hidden", [(), (3,), (4, 3)])
+def test_value_equals_loss_of_value_and_gradient(hidden):
+    _, objective, theta = _problem(hidden)
+    loss, _ = objective.value_and_gradient(theta)
+    assert objective.value(theta) == pytest.approx(loss, rel=1e-14)
+
+
+@pytest.mark.parametrize("hidden", [(), (3,), (4, 3)])
+def test_loss_equals_per_sample_weighted_cross_entropy_plus_l2_reference(hidden):
+    layout, objective, theta = _problem(hidden, alpha=0.7)
+    coefs, intercepts = layout.unpack(theta)
+    expected = _reference_loss(
+        coefs, intercepts, objective.X, objective.y, objective.sample_weight, 0.7
+    )
+    assert objective.value(theta) == pytest.approx(expected, rel=1e-12)
+
+
+def test_intercepts_are_not_penalised():
+    layout, penalised, theta = _problem((3,), alpha=5.0)
+    unpenalised = _same_rows(penalised, alpha=0.0)
+    shifted = theta.copy()
+    for intercept in layout.unpack(shifted)[1]:
+        intercept += 10.0
+    # The penalty (penalised - unpenalised) does not see the intercepts ...
+    penalty = penalised.value(theta) - unpenalised.value(theta)
+    assert penalised.value(shifted) - unpenalised.value(shifted) == pytest.approx(
+        penalty, rel=1e-10
+    )
+    assert penalty > 0.0
+    # ... and adds nothing to their gradient.
+    _, gradient = penalised.value_and_gradient(theta)
+    _, gradient_unpenalised = unpenalised.value_and_gradient(theta)
+    coefs_difference, intercepts_difference = layout.unpack(
+        gradient - gradient_unpenalised
+    )
+    for difference in intercepts_difference:
+        assert_array_equal(difference, 0.0)
+    for difference, coef in zip(coefs_difference, layout.unpack(theta)[0]):
+        assert_allclose(difference, 5.0 / penalised.weight_sum * coef, rtol=1e-10)
+
+
+def test_penalty_is_alpha_over_twice_weight_sum_times_squared_weights():
+    layout, objective, theta = _problem((3,), alpha=0.0)
+    coefs, _ = layout.unpack(theta)
+    squares = sum(float(np.sum(c**2)) for c in coefs)
+    weight_sum = objective.sample_weight.sum()
+    penalised = _same_rows(objective, alpha=2.5)
+    assert penalised.value(theta) - objective.value(theta) == pytest.approx(
+        2.5 / (2 * weight_sum) * squares, rel=1e-12
+    )
+
+
+def test_gradient_equals_reference_backprop_with_w1_transpose():
+    layout, objective, theta = _problem((5,), alpha=0.4)
+    (W0, W1), (b0, b1) = layout.unpack(theta)
+    expected = _reference_gradient_one_hidden_layer(
+        W0, b0, W1, b1, objective.X, objective.y, objective.sample_weight, 0.4
+    )
+    _, gradient = objective.value_and_gradient(theta)
+    (gW0, gW1), (gb0, gb1) = layout.unpack(gradient)
+    for actual, reference in zip((gW0, gb0, gW1, gb1), expected):
+        assert_allclose(actual, reference, rtol=1e-12, atol=1e-15)
+
+
+def test_gradient_is_a_new_vector_and_theta_is_not_modified():
+    _, objective, theta = _problem((3,))
+    theta_before = theta.copy()
+    _, gradient = objective.value_and_gradient(theta)
+    assert not np.shares_memory(gradient, theta)
+    assert_array_equal(theta, theta_before)
+
+
+@pytest.mark.parametrize("hidden", [(), (3,), (4, 3)])
+def test_gradient_matches_central_finite_differences(hidden):
+    _, objective, theta = _problem(hidden, alpha=0.3)
+    _, gradient = objective.value_and_gradient(theta)
+    h = 1e-6
+    numerical = np.empty_like(theta)
+    for i in range(theta.size):
+        step = np.zeros_like(theta)
+        step[i] = h
+        numerical[i] = (
+            objective.value(theta + step) - objective.value(theta - step)
+        ) / (2 * h)
+    relative_error = np.linalg.norm(gradient - numerical) / np.linalg.norm(numerical)
+    assert relative_error < 1e-8
+
+
+# 50 rows: one block at the default block size, eight (7 rows each and a last
+# one of 1) at a block size of 7, grouped into at most 8 parts; 9 rows per
+# block make 6 blocks, of which the last is short.
+BLOCKINGS = [{}, {"block_size": 7}, {"block_size": 9}, {"block_size": 3}]
+
+
+@pytest.mark.parametrize("hidden", [(), (4, 3)])
+@pytest.mark.parametrize("blocking", BLOCKINGS[1:])
+def test_objective_in_blocks_and_parts_equals_one_block(hidden, blocking):
+    # Block size 3: 17 blocks in 8 parts of two or three blocks, whose
+    # gradients are added up inside each part, then part by part.
+    layout, one_block, theta = _problem(hidden, n_samples=50)
+    loss, gradient = one_block.value_and_gradient(theta)
+    blocked = _same_rows(one_block, **blocking)
+    blocked_loss, blocked_gradient = blocked.value_and_gradient(theta)
+    assert blocked_loss == pytest.approx(loss, rel=1e-13)
+    assert blocked.value(theta) == pytest.approx(loss, rel=1e-13)
+    assert_allclose(blocked_gradient, gradient, rtol=1e-12, atol=1e-16)
+    coefs, intercepts = layout.unpack(theta)
+    assert_allclose(
+        forward_log_proba(coefs, intercepts, one_block.X, **blocking),
+        forward_log_proba(coefs, intercepts, one_block.X),
+        rtol=1e-14,
+    )
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS[:2])
+def test_sparse_csr_input_gives_the_dense_objective(blocking):
+    layout, dense, theta = _problem((4, 3), n_samples=40)
+    X = dense.X.copy()
+    X[np.abs(X) < 0.8] = 0.0  # about half the entries
+    dense = _same_rows(dense, X=X, **blocking)
+    sparse = _same_rows(dense, X=sp.csr_matrix(X), **blocking)
+    loss, gradient = dense.value_and_gradient(theta)
+    sparse_loss, sparse_gradient = sparse.value_and_gradient(theta)
+    assert sparse_loss == pytest.approx(loss, rel=1e-13)
+    assert sparse.value(theta) == pytest.approx(loss, rel=1e-13)
+    assert_allclose(sparse_gradient, gradient, rtol=1e-12, atol=1e-16)
+    coefs, intercepts = layout.unpack(theta)
+    assert_allclose(
+        forward_log_proba(coefs, intercepts, sp.csr_matrix(X), **blocking),
+        forward_log_proba(coefs, intercepts, X, **blocking),
+        rtol=1e-13,
+    )
+
+
+def test_the_serial_executor_gives_the_bits_of_the_default_one():
+    _, objective, theta = _problem((5, 4), n_samples=50, block_size=3)
+    serial = _same_rows(objective, block_size=3, executor=SerialExecutor())
+    loss, gradient = objective.value_and_gradient(theta)
+    serial_loss, serial_gradient = serial.value_and_gradient(theta)
+    assert serial_loss == loss
+    assert_array_equal(serial_gradient, gradient)
+
+
+def _fresh_evaluation(objective, theta, **blocking):
+    """value_and_gradient of a new objective on the same rows at ``theta``."""
+    return _same_rows(objective, **blocking).value_and_gradient(theta.copy())
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS[:2])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_evaluations_in_any_order_give_what_a_fresh_objective_gives(blocking, sparse):
+    # An objective keeps its buffers between calls, and its blocks of 7 rows
+    # end with one of 1 (whose rows of ones overlap the others' numbers):
+    # gradients, values and thetas changed in place, in any order, must not
+    # see stale buffers.
+    layout, objective, theta = _problem((5, 4), n_samples=50, **blocking)
+    if sparse:
+        X = objective.X.copy()
+        X[np.abs(X) < 0.8] = 0.0
+        objective = _same_rows(objective, X=sp.csr_matrix(X), **blocking)
+    rng = np.random.RandomState(1)
+    for _ in range(3):
+        expected_loss, expected_gradient = _fresh_evaluation(
+            objective, theta, **blocking
+        )
+        assert objective.value(theta) == expected_loss
+        loss, gradient = objective.value_and_gradient(theta)
+        assert loss == expected_loss
+        assert_array_equal(gradient, expected_gradient)
+        other = theta + rng.normal(scale=0.1, size=theta.shape)
+        assert (
+            objective.value(other) == _fresh_evaluation(objective, other, **blocking)[0]
+        )
+        # The same array, changed in place.
+        theta -= 0.5 * gradient
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS[:2])
+def test_forward_log_proba_gives_the_log_softmax_of_every_row(blocking):
+    # The class-major layout of a block is transposed back into one row per
+    # sample.
+    layout, objective, theta = _problem((5,), n_samples=50)
+    coefs, intercepts = layout.unpack(theta)
+    X = objective.X
+    logits = np.logaddexp(0.0, X @ coefs[0] + intercepts[0]) @ coefs[1] + intercepts[1]
+    expected = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+    assert_allclose(
+        forward_log_proba(coefs, intercepts, X, **blocking), expected, rtol=1e-13
+    )
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS[:2])
+def test_set_rows_gives_the_objective_of_the_new_rows(blocking):
+    # A mini-batch epoch moves one objective from batch to batch, keeping
+    # its buffers: batches of 20, 5 and 30 rows (more than the buffers were
+    # made for) with other weight sums, then sparse rows, must each give
+    # what a fresh objective of those rows gives.
+    layout, objective, theta = _problem((5, 4), n_samples=50)
+    X, y, weight = objective.X, objective.y, objective.sample_weight
+    moving = Objective(layout, X[:20], y[:20], weight[:20], 0.3, **blocking)
+    moving.value_and_gradient(theta)
+    batches = [slice(20, 25), slice(5, 35), slice(0, 50)]
+    for rows, sparse in [(batch, False) for batch in batches] + [(batches[1], True)]:
+        X_rows = sp.csr_matrix(X[rows]) if sparse else X[rows]
+        moving.set_rows(X_rows, y[rows], weight[rows])
+        fresh = Objective(layout, X_rows, y[rows], weight[rows], 0.3, **blocking)
+        assert moving.weight_sum == fresh.weight_sum
+        loss, gradient = moving.value_and_gradient(theta)
+        expected_loss, expected_gradient = fresh.value_and_gradient(theta)
+        assert loss == expected_loss
+        assert_array_equal(gradient, expected_gradient)
+        assert moving.value(theta) == expected_loss
+
+
+def test_set_rows_copies_the_rows_so_later_changes_do_not_matter():
+    # The rows of a one-block objective are copied when they are set: the
+    # caller may reuse its array (as a loop over batches may).
+    layout, objective, theta = _problem((5,), n_samples=30)
+    X = objective.X.copy()
+    moving = _same_rows(objective, X=X)
+    expected = moving.value_and_gradient(theta)
+    X[...] = 0.0
+    loss, gradient = moving.value_and_gradient(theta)
+    assert loss == expected[0]
+    assert_array_equal(gradient, expected[1])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_inputs_near_the_float64_limit_give_probabilities_or_a_clear_error(sparse):
+    # Features near the float64 limit: the log-softmax of finite logits is
+    # finite or -inf, whatever their size; logits that overflow raise,
+    # where a NaN probability would make predict say class 0 silently.
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    from skmlp import SoftplusMLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(16,), max_iter=50, random_state=0)
+    with pytest.warns(Warning):
+        clf.fit(X, y)
+
+    def rows(values):
+        rows = np.vstack([X[:3], *(np.full((1, 4), value) for value in values)])
+        return sp.csr_matrix(rows) if sparse else rows
+
+    with np.errstate(over="raise", invalid="raise"):
+        proba = clf.predict_proba(rows([1e307, -1e307]))
+    assert np.isfinite(proba).all()
+    assert_allclose(proba.sum(axis=1), 1.0)
+    assert_allclose(proba[:3], clf.predict_proba(X[:3]), rtol=1e-12)
+    for predict in (clf.predict, clf.predict_proba, clf.predict_log_proba):
+        with pytest.raises(ValueError, match="overflowed .* largest absolute value"):
+            predict(rows([1e308]))
+
+
+def _multilabel_problem(hidden, n_samples=23, alpha=0.3, **options):
+    from skmlp._datafits import MultilabelLogistic
+
+    rng = np.random.RandomState(0)
+    layout = ParameterLayout((N_FEATURES, *hidden, N_CLASSES))
+    theta = layout.initialize(rng, np.float64)
+    X = rng.normal(size=(n_samples, N_FEATURES))
+    Y = (rng.uniform(size=(n_samples, N_CLASSES)) < 0.4).astype(int)
+    weight = rng.uniform(0.2, 3.0, size=n_samples)
+    datafit = MultilabelLogistic()
+    objective = Objective(layout, X, Y, weight, alpha, datafit=datafit, **options)
+    return layout, objective, theta
+
+
+@pytest.mark.parametrize("hidden", [(), (5, 4)])
+def test_multilabel_logistic_datafit_is_the_binary_cross_entropy_summed_over_labels(
+    hidden,
+):
+    # A second datafit plugs into the same objective: the loss written out
+    # with the logistic function, and its gradient by central differences.
+    from scipy.special import expit
+
+    layout, objective, theta = _multilabel_problem(hidden)
+    coefs, intercepts = layout.unpack(theta)
+    a = objective.X
+    for layer, (W, b) in enumerate(zip(coefs, intercepts)):
+        z = a @ W + b
+        a = z if layer == len(coefs) - 1 else np.logaddexp(0.0, z)
+    p, Y, w = expit(a), objective.y, objective.sample_weight
+    per_row = -(Y * np.log(p) + (1 - Y) * np.log(1 - p)).sum(axis=1)
+    penalty = 0.3 / 2 * sum(float(np.sum(W**2)) for W in coefs)
+    expected = (np.dot(w, per_row) + penalty) / w.sum()
+    assert objective.value(theta) == pytest.approx(expected, rel=1e-12)
+
+    loss, gradient = objective.value_and_gradient(theta)
+    assert loss == pytest.approx(expected, rel=1e-12)
+    numerical = np.empty_like(theta)
+    for i in range(theta.size):
+        step = np.zeros_like(theta)
+        step[i] = 1e-6
+        numerical[i] = (
+            objective.value(theta + step) - objective.value(theta - step)
+        ) / 2e-6
+    assert np.linalg.norm(gradient - numerical) / np.linalg.norm(numerical) < 1e-8
+
+    log_proba = forward_log_proba(
+        coefs, intercepts, objective.X, datafit=objective.datafit
+    )
+    assert_allclose(log_proba, np.log(p), rtol=1e-12)
+
+
+def test_multilabel_objective_in_blocks_equals_one_block():
+    _, one_block, theta = _multilabel_problem((5,), n_samples=50)
+    _, blocked, _ = _multilabel_problem((5,), n_samples=50, block_size=7)
+    loss, gradient = one_block.value_and_gradient(theta)
+    blocked_loss, blocked_gradient = blocked.value_and_gradient(theta)
+    assert blocked_loss == pytest.approx(loss, rel=1e-13)
+    assert_allclose(blocked_gradient, gradient, rtol=1e-12, atol=1e-16)
