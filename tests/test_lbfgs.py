@@ -388,3 +388,9 @@ def test_a_wrong_gradient_leaves_the_iterate_and_forgets_the_pairs():
     solver.step(theta, Quadratic(np.diag([1.0, 4.0]), sign=-1.0))
     np.testing.assert_array_equal(theta, kept)
     assert solver.s_pairs == [] and solver.y_pairs == []
+    # Steepest descent is tried next; where it fails too, a further step
+    # would repeat it exactly, so the solver reports that it is done.
+    assert not solver.converged
+    solver.step(theta, Quadratic(np.diag([1.0, 4.0]), sign=-1.0))
+    np.testing.assert_array_equal(theta, kept)
+    assert solver.converged
