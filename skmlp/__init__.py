@@ -1,4 +1,4 @@
-"""A scikit-learn MLP classifier with softplus hidden layers, trained by GD or NAG."""
+"""A scikit-learn MLP classifier of softplus units, trained by GD, NAG or L-BFGS."""
 
 from ._gradient_check import check_gradients
 from ._mlp import DivergenceError, SoftplusMLPClassifier

@@ -23,6 +23,10 @@ _MAX_EVALUATIONS = 20
 # While the curvature condition fails at a trial that still decreases the
 # loss, the next trial steps this many times further.
 _EXTRAPOLATION = 4.0
+# The relative decrease of the loss at which a step counts as converged:
+# scipy's L-BFGS-B default (factr = 1e7 times the float64 epsilon), the
+# test that MLPClassifier(solver='lbfgs') stops by.
+FTOL = 1e7 * float(np.finfo(np.float64).eps)
 
 
 def two_loop_direction(gradient, s_pairs, y_pairs):
@@ -134,6 +138,16 @@ class LBFGS:
     ``learning_rate`` has no role: it is ``a_k``, the last step taken
     along the direction.
 
+    After each step the solver tests convergence as scipy's L-BFGS-B does,
+    with what the line search computed anyway: ``converged`` is set when
+    ``max |g_{k+1}| <= tol`` or when the relative decrease
+    ``(L(x_k) - L(x_{k+1})) / max(|L(x_k)|, |L(x_{k+1})|, 1) <= FTOL``. A
+    step that finds no decrease at all (the line search fails, or the
+    decrease the direction promises is below the rounding of the loss)
+    forgets the pairs, so that the next step tries steepest descent; if the
+    step was already steepest descent, the next one would repeat it
+    exactly, and it sets ``converged`` too. The training loop stops on it.
+
     A step needs the loss and gradient at ``x_k``, which the line search of
     the step before computed: the solver keeps them, with the point, as a
     memo (not state: a snapshot leaves it out, since the next call of
@@ -144,6 +158,9 @@ class LBFGS:
     ----------
     memory : int, default=10
         Number of pairs kept (scipy's ``maxcor``).
+    tol : float, default=0.0
+        Largest gradient entry at which a step counts as converged
+        (scipy's ``gtol``; the estimator's ``tol``).
 
     Attributes
     ----------
@@ -153,6 +170,8 @@ class LBFGS:
         ``a_k`` of the last step (1 before the first).
     n_evaluations : int
         Evaluations of the loss and gradient so far.
+    converged : bool
+        Whether the last step met the convergence test above.
 
     References
     ----------
@@ -160,14 +179,23 @@ class LBFGS:
        Springer (2006), chapters 3 and 7.
     .. [2] D. C. Liu and J. Nocedal, "On the limited memory BFGS method for
        large scale optimization", Math. Program. 45 (1989), 503-528.
+    .. [3] R. H. Byrd, P. Lu, J. Nocedal and C. Zhu, "A limited memory
+       algorithm for bound constrained optimization", SIAM J. Sci. Comput.
+       16(5) (1995), 1190-1208 (L-BFGS-B, and its stopping tests).
     """
 
-    def __init__(self, memory=10):
+    # The training loop stops on ``converged`` instead of its rule on the
+    # loss (n_iter_no_change epochs without an improvement by tol).
+    tests_convergence = True
+
+    def __init__(self, memory=10, tol=0.0):
         self.memory = memory
+        self.tol = tol
         self.s_pairs = []
         self.y_pairs = []
         self.last_step = 1.0
         self.n_evaluations = 0
+        self.converged = False
         self._memo = None
 
     @property
@@ -180,11 +208,12 @@ class LBFGS:
 
     def snapshot(self):
         """An independent copy of the state, without the memo."""
-        clone = LBFGS(self.memory)
+        clone = LBFGS(self.memory, self.tol)
         clone.s_pairs = [s.copy() for s in self.s_pairs]
         clone.y_pairs = [y.copy() for y in self.y_pairs]
         clone.last_step = self.last_step
         clone.n_evaluations = self.n_evaluations
+        clone.converged = self.converged
         return clone
 
     def _loss_and_gradient(self, theta, objective):
@@ -198,6 +227,7 @@ class LBFGS:
         """One L-BFGS iteration from ``theta`` (in place); returns ``L(theta)``."""
         loss, gradient = self._loss_and_gradient(theta, objective)
         self._memo = (theta.copy(), loss, gradient)
+        self.converged = False
         if diverged(loss, gradient):
             return loss  # for the training loop to report
         direction = two_loop_direction(gradient, self.s_pairs, self.y_pairs)
@@ -211,6 +241,7 @@ class LBFGS:
             # The decrease the quadratic model predicts, -slope / 2, is
             # below the rounding of the loss (see the step size's
             # ROUNDING_ULPS): no line search could see it.
+            self._no_decrease()
             return loss
         if self.s_pairs:
             first_trial = 1.0
@@ -221,9 +252,7 @@ class LBFGS:
         )
         self.n_evaluations += n_evaluations
         if found is None:
-            # No decrease along the direction: start the curvature afresh
-            # from steepest descent at the next step.
-            self._forget_pairs()
+            self._no_decrease()
             return loss
         self.last_step, new_loss, new_gradient = found
         s = self.last_step * direction
@@ -235,7 +264,19 @@ class LBFGS:
                 del self.s_pairs[0], self.y_pairs[0]
         theta += s
         self._memo = (theta.copy(), new_loss, new_gradient)
+        decrease = (loss - new_loss) / max(abs(loss), abs(new_loss), 1.0)
+        self.converged = bool(
+            np.abs(new_gradient).max() <= self.tol or decrease <= FTOL
+        )
         return loss
+
+    def _no_decrease(self):
+        """After a step that could not decrease the loss: start the curvature
+        afresh from steepest descent, or, if that was the step, stop."""
+        if self.s_pairs:
+            self._forget_pairs()
+        else:
+            self.converged = True
 
     def _forget_pairs(self):
         self.s_pairs = []

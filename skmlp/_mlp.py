@@ -1,48 +1,38 @@
-"""The scikit-learn estimator: validation, the pieces of training, the fitted model.
+"""The scikit-learn estimator: its parameters, validation, the fitted model.
 
-The epochs themselves run in :mod:`skmlp._training`.
+The training run is built and its epochs run in :mod:`skmlp._training`.
 """
 
-import copy
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _callbacks, _persistence, _validation
 from ._execution import SingleThreadedBlas
-from ._layout import ParameterLayout
-from ._objective import Objective, forward_log_proba
+from ._objective import forward_log_proba
 from ._sklearn_compat import (
     Interval,
     Options,
     StrOptions,
     _fit_context,
 )
-from ._solvers import make_solver
-from ._training import (
-    DivergenceError,
-    History,
-    Schedule,
-    TrainingData,
-    TrainingRun,
-    TrainingState,
-)
+from ._training import DivergenceError, build_run
 
 __all__ = ["DivergenceError", "SoftplusMLPClassifier"]
 
 
 @_callbacks.with_callback_support
 class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
-    """Multilayer perceptron with softplus hidden layers, trained by GD or NAG.
+    """Softplus multilayer perceptron classifier, trained by GD, NAG or L-BFGS.
 
     The network maps the input through softplus hidden layers to a softmax
     over the classes and minimises the cross-entropy with an L2 penalty, the
     objective of :class:`~sklearn.neural_network.MLPClassifier`. It is
     trained by steepest descent (``solver='gd'``) or Nesterov's accelerated
-    gradient (``solver='nag'``), on the full batch or on mini-batches.
+    gradient (``solver='nag'``), on the full batch or on mini-batches, or by
+    the quasi-Newton method L-BFGS (``solver='lbfgs'``) on the full batch.
 
     Parameters
     ----------
@@ -119,11 +109,18 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     tol : float, default=1e-4
         Training stops when the loss (or the validation accuracy, with
         ``early_stopping``) has not improved by at least ``tol`` for
-        ``n_iter_no_change`` consecutive epochs.
+        ``n_iter_no_change`` consecutive epochs. ``'lbfgs'`` stops instead
+        by the tests of scipy's L-BFGS-B, as MLPClassifier's does: when the
+        largest entry of the gradient at the new iterate is at most ``tol``,
+        or when a step decreases the loss by a relative
+        ``(f_k - f_{k+1}) / max(|f_k|, |f_{k+1}|, 1)`` of at most 2.2e-9
+        (scipy's default ``ftol``); with ``early_stopping`` also by the
+        validation accuracy.
 
     n_iter_no_change : int or np.inf, default=10
         Number of epochs without improvement by ``tol`` before stopping;
-        ``np.inf`` never stops before ``max_iter``.
+        ``np.inf`` never stops before ``max_iter``. Used by ``'lbfgs'``
+        only with ``early_stopping``.
 
     shuffle : bool, default=True
         Whether to shuffle the rows before each epoch of mini-batches. Has no
@@ -229,10 +226,11 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     parameters live in one flat vector; ``coefs_`` and ``intercepts_`` are
     its layers.
 
-    A step that produces a non-finite loss or parameter, or a loss far above
-    the start of training (at a step or at the point that ends the call),
-    raises a :class:`DivergenceError` and leaves the estimator as it was
-    before the call. A Ctrl-C keeps the model of the last finished epoch.
+    A step whose loss or parameters are not finite, or whose loss exceeds
+    1e4 times the larger of ``log(n_classes)`` and the first loss of the
+    training run (at a step or at the point that ends the call), raises a
+    :class:`DivergenceError` (a ValueError) and leaves the estimator as it
+    was before the call. A Ctrl-C keeps the model of the last finished epoch.
     The fitted attributes are written together at the end of a call, so that
     ``predict`` in another thread sees the model before or after it.
 
@@ -407,9 +405,17 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probability of each class, columns in the order of
-            ``classes_``.
+            ``classes_``: the log-softmax of the output layer, exact where
+            ``log(predict_proba(X))`` rounds (probabilities near 1 and
+            below the smallest normal float), and ``-inf`` where
+            ``predict_proba`` underflows to 0 (a log-probability below
+            about -745 in float64, -103 in float32), since scikit-learn
+            requires ``predict_log_proba`` to be the log of
+            ``predict_proba``.
         """
-        return self._predict_log_proba(self._fitted_model(), X)
+        log_proba = self._predict_log_proba(self._fitted_model(), X)
+        log_proba[np.exp(log_proba) == 0.0] = -np.inf
+        return log_proba
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -425,7 +431,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             Probability of each class, columns in the order of ``classes_``;
             rows sum to 1.
         """
-        return np.exp(self.predict_log_proba(X))
+        return np.exp(self._predict_log_proba(self._fitted_model(), X))
 
     def predict(self, X):
         """Predict class labels.
@@ -526,55 +532,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             model, X, y, sample_weight, incremental, classes
         )
         callbacks.set_validated(model)
-
-        hidden = _validation.hidden_layer_sizes(self.hidden_layer_sizes)
-        layout = ParameterLayout((X.shape[1], *hidden, len(model.classes_)))
-        continuing = incremental and not first_call
-        # fit draws from a new generator, even with a warm start; partial_fit
-        # goes on with a copy of the previous call's.
-        if continuing:
-            rng = copy.deepcopy(model._rng)
-        else:
-            rng = check_random_state(self.random_state)
-        theta = (
-            layout.initialize(rng, X.dtype)
-            if first_call
-            else layout.pack(model.coefs_, model.intercepts_, X.dtype)
-        )
-
-        if continuing:
-            history = History.continuing(model)
-        else:
-            history = History(self.early_stopping, self.tol)
-
-        train, validation = (X, y, sample_weight), None
-        if self.early_stopping:
-            train, validation = _validation.validation_split(
-                train, rng, self.validation_fraction
-            )
-        n_train = train[0].shape[0]
-        solver = make_solver(
-            self.solver,
-            self.learning_rate_init,
-            self.restart,
-            self.momentum,
-            full_batch=self.batch_size is None or self.batch_size >= n_train,
-            continued=model._solver if continuing else None,
-        )
-        objective = Objective(layout, *train, self.alpha, n_threads)
-        schedule = Schedule(
-            max_epochs=1 if incremental else self.max_iter,
-            warn_unconverged=not incremental,
-            batch_size=self.batch_size or X.shape[0],
-            shuffle=self.shuffle,
-            n_iter_no_change=self.n_iter_no_change,
-            verbose=self.verbose,
-        )
-        run = TrainingRun(
-            layout,
-            TrainingState(theta, solver, rng, history),
-            TrainingData(train, validation, objective, n_threads),
-            schedule,
-            callbacks,
+        run = build_run(
+            model, (X, y, sample_weight), incremental, first_call, callbacks, n_threads
         )
         return model, run

@@ -4,7 +4,10 @@ A solver owns its update rule and its state (nothing else): ``step`` takes the
 current iterate ``theta`` (updated in place) and an objective with
 ``value(theta)`` and ``value_and_gradient(theta)``, and returns the objective
 at the point where the gradient was taken. The training loop only builds a
-solver (:func:`make_solver`) and loops.
+solver (:func:`make_solver`) and loops. A solver with a convergence test of
+its own (``tests_convergence``: L-BFGS, whose line search computes the
+gradient at the new iterate anyway) reports it in ``converged`` after each
+step, and the loop stops on it instead of on the loss.
 
 A solver's state is its instance attributes, all plain values (floats,
 strings, arrays, a dict of them), listed in each class's Attributes. It is
@@ -49,6 +52,11 @@ def _copy(value):
 
 class _Solver:
     """What GD and NAG share: the snapshot and the step size in use."""
+
+    # A first-order step has no convergence test of its own: the training
+    # loop stops on the loss (n_iter_no_change epochs without improvement).
+    tests_convergence = False
+    converged = False
 
     def snapshot(self):
         """An independent copy of the solver: its arrays are copied."""
@@ -309,7 +317,9 @@ def resolve_momentum(momentum, full_batch):
     return "fista" if full_batch else MINIBATCH_MOMENTUM
 
 
-def make_solver(solver, learning_rate, restart, momentum, full_batch, continued=None):
+def make_solver(
+    solver, learning_rate, restart, momentum, tol, full_batch, continued=None
+):
     """The solver an estimator's parameters ask for.
 
     Parameters
@@ -322,6 +332,8 @@ def make_solver(solver, learning_rate, restart, momentum, full_batch, continued=
         NAG's restart.
     momentum : 'auto', 'fista' or float
         NAG's momentum; ``'auto'`` resolves with ``full_batch``.
+    tol : float
+        L-BFGS's convergence tolerance on the largest gradient entry.
     full_batch : bool
         Whether every step sees all the training rows.
     continued : solver or None
@@ -339,7 +351,7 @@ def make_solver(solver, learning_rate, restart, momentum, full_batch, continued=
         momentum = resolve_momentum(momentum, full_batch)
         new = NesterovAcceleratedGradient(learning_rate, restart, momentum)
     elif full_batch:
-        new = LBFGS()
+        new = LBFGS(tol=tol)
     else:
         raise ValueError(
             "solver='lbfgs' trains on the full batch: its line search and "
@@ -353,6 +365,8 @@ def make_solver(solver, learning_rate, restart, momentum, full_batch, continued=
     if isinstance(solver, NesterovAcceleratedGradient):
         solver.restart = restart
         solver.momentum = momentum
+    elif isinstance(solver, LBFGS):
+        solver.tol = tol
     return solver
 
 

@@ -1,20 +1,22 @@
 """The epoch loop: batches, stopping, history, interrupts and divergence.
 
 A :class:`TrainingRun` is one call of ``fit`` or ``partial_fit`` once the
-estimator has validated the data and built the pieces (the parameter layout,
-the starting point, the solver). It runs the epochs, watches for divergence,
-and after every finished epoch takes one :class:`Checkpoint` of everything a
-fitted model holds: the point, the solver's state, the random generator and
-the history. A user's Ctrl-C keeps the last checkpoint, whichever line it
-lands on, since the checkpoint is replaced whole in one assignment.
+estimator has validated the data; :func:`build_run` builds it from the
+estimator's parameters (the parameter layout, the starting point, the
+solver, the objective, the schedule). It runs the epochs, watches for
+divergence, and after every finished epoch takes one :class:`Checkpoint` of
+everything a fitted model holds: the point, the solver's state, the random
+generator and the history. A user's Ctrl-C keeps the last checkpoint,
+whichever line it lands on, since the checkpoint is replaced whole in one
+assignment.
 
 The solver calls the objective; the loop itself uses only ``step``,
-``snapshot``, ``reset_momentum`` and ``learning_rate`` of the solver, and
-``set_rows``, ``value`` and ``weight_sum`` of the objective (the estimator
-builds both, and calls ``set_learning_rate`` and sets ``restart`` on a solver
-carried over between ``partial_fit`` calls).
+``snapshot``, ``reset_momentum``, ``learning_rate``, ``converged`` and
+``tests_convergence`` of the solver, and ``set_rows``, ``value`` and
+``weight_sum`` of the objective.
 """
 
+import copy
 import math
 import operator
 from collections import namedtuple
@@ -22,9 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import gen_batches
+from sklearn.utils import check_random_state, gen_batches
 
-from ._objective import forward_log_proba
+from . import _validation
+from ._layout import ParameterLayout
+from ._objective import Objective, forward_log_proba
+from ._solvers import make_solver
 from ._warnings import warn_at_user_code
 
 # A loss above this many times the larger of the chance level log(n_classes)
@@ -67,7 +72,9 @@ class Schedule:
     shuffle : bool
         Whether mini-batches are drawn in a new random order every epoch.
     n_iter_no_change : int or inf
-        Epochs without improvement by ``tol`` before stopping.
+        Epochs without improvement by ``tol`` before stopping (of the
+        validation score, or of the loss for a solver without a convergence
+        test of its own).
     verbose : bool
         Whether to print a line per epoch.
     """
@@ -350,9 +357,10 @@ class TrainingRun:
                     print(f"Iteration {history.n_iter}, loss = {loss:.8f}")
                 if self.callbacks.end_epoch(self.layout, theta, history.n_iter):
                     break
-                if history.should_stop(self.schedule.n_iter_no_change):
+                stopping = self._stopping_message()
+                if stopping is not None:
                     if self.schedule.verbose:
-                        print(self._stopping_message())
+                        print(stopping)
                     break
             else:
                 self.reached_max_epochs = True
@@ -476,9 +484,96 @@ class TrainingRun:
         return epoch_loss
 
     def _stopping_message(self):
-        history = self.state.history
+        """Why the run stops after this epoch, or None to go on.
+
+        It stops when the solver's own convergence test passed (L-BFGS), or
+        after ``n_iter_no_change`` epochs without an improvement by ``tol``
+        of the validation score (with early stopping) or of the loss (for a
+        solver without a test of its own).
+        """
+        solver, history = self.state.solver, self.state.history
+        if solver.converged:
+            return f"{type(solver).__name__} converged (tol={history.tol:g}). Stopping."
+        if solver.tests_convergence and not history.early_stopping:
+            return None
+        if not history.should_stop(self.schedule.n_iter_no_change):
+            return None
         what = "Validation score" if history.early_stopping else "Training loss"
         return (
             f"{what} did not improve more than tol={history.tol:f} for "
             f"{self.schedule.n_iter_no_change} consecutive epochs. Stopping."
         )
+
+
+def build_run(model, train, incremental, first_call, callbacks, n_threads):
+    """The training run of one call of ``fit`` or ``partial_fit``.
+
+    Parameters
+    ----------
+    model : SoftplusMLPClassifier
+        The estimator's validated view: its parameters, and the fitted
+        model (weights, solver, generator, history) that a warm start or a
+        continued ``partial_fit`` goes on from.
+    train : tuple
+        The validated ``(X, y, sample_weight)``, ``y`` as class indices.
+    incremental : bool
+        Whether the call is ``partial_fit``.
+    first_call : bool
+        Whether the call starts afresh (see ``_validation.validate_call``).
+    callbacks : EpochCallbacks
+        The callback hooks of the call.
+    n_threads : int
+        The threads that evaluate the objective.
+
+    Returns
+    -------
+    run : TrainingRun
+    """
+    X = train[0]
+    hidden = _validation.hidden_layer_sizes(model.hidden_layer_sizes)
+    layout = ParameterLayout((X.shape[1], *hidden, len(model.classes_)))
+    continuing = incremental and not first_call
+    # fit draws from a new generator, even with a warm start; partial_fit
+    # goes on with a copy of the previous call's.
+    if continuing:
+        rng = copy.deepcopy(model._rng)
+        history = History.continuing(model)
+    else:
+        rng = check_random_state(model.random_state)
+        history = History(model.early_stopping, model.tol)
+    if first_call:
+        theta = layout.initialize(rng, X.dtype)
+    else:
+        theta = layout.pack(model.coefs_, model.intercepts_, X.dtype)
+
+    validation = None
+    if model.early_stopping:
+        train, validation = _validation.validation_split(
+            train, rng, model.validation_fraction
+        )
+    n_train = train[0].shape[0]
+    solver = make_solver(
+        model.solver,
+        model.learning_rate_init,
+        model.restart,
+        model.momentum,
+        model.tol,
+        full_batch=model.batch_size is None or model.batch_size >= n_train,
+        continued=model._solver if continuing else None,
+    )
+    schedule = Schedule(
+        max_epochs=1 if incremental else model.max_iter,
+        warn_unconverged=not incremental,
+        batch_size=model.batch_size or X.shape[0],
+        shuffle=model.shuffle,
+        n_iter_no_change=model.n_iter_no_change,
+        verbose=model.verbose,
+    )
+    objective = Objective(layout, *train, model.alpha, n_threads)
+    return TrainingRun(
+        layout,
+        TrainingState(theta, solver, rng, history),
+        TrainingData(train, validation, objective, n_threads),
+        schedule,
+        callbacks,
+    )

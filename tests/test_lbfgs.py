@@ -2,10 +2,12 @@
 and the estimator's training loop around it."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 from scipy.optimize import minimize
+from scipy.special import log_softmax
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
@@ -209,6 +211,89 @@ def test_lbfgs_trains_the_loss_far_below_nags_in_as_many_epochs(iris):
     assert lbfgs.loss_ < 0.5 * nag.loss_
 
 
+# scipy's L-BFGS-B default ftol (factr = 1e7 times the float64 epsilon).
+SCIPY_FTOL = 1e7 * np.finfo(np.float64).eps
+
+
+def _logistic(**params):
+    """Softmax regression (no hidden layer) trained by L-BFGS."""
+    params = {"alpha": 1.0, "random_state": 0, **params}
+    return SoftplusMLPClassifier((), solver="lbfgs", **params)
+
+
+def _logistic_iterates(iris, alpha, n_steps):
+    """The iterates of L-BFGS on the network with no hidden layer, one
+    ``partial_fit`` each, with the loss and the largest gradient entry at
+    each computed by hand (softmax regression, the user guide's objective):
+    ``G_W = X^T (P - Y) / n + alpha W / n``, ``G_b = mean(P - Y)``."""
+    X, y = iris
+    n, Y = len(y), np.eye(3)[y]
+    clf = _logistic(alpha=alpha, tol=0.0)
+    iterates, losses, largest = [], [], []
+    for _ in range(n_steps):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+        W, b = clf.coefs_[0], clf.intercepts_[0]
+        log_p = log_softmax(X @ W + b, axis=1)
+        losses.append(-np.sum(Y * log_p) / n + alpha / (2 * n) * np.sum(W * W))
+        residual = np.exp(log_p) - Y
+        gradient = np.concatenate(
+            [(X.T @ residual / n + alpha * W / n).ravel(), residual.mean(axis=0)]
+        )
+        largest.append(np.abs(gradient).max())
+        iterates.append(W.copy())
+    return iterates, np.array(losses), np.array(largest)
+
+
+def _first_converged(losses, largest, tol):
+    """1-based: the first step after which scipy's L-BFGS-B would stop."""
+    previous = np.concatenate([[np.inf], losses[:-1]])
+    scale = np.maximum(np.maximum(np.abs(previous), np.abs(losses)), 1.0)
+    decrease = (previous - losses) / scale
+    return int(np.flatnonzero((largest <= tol) | (decrease <= SCIPY_FTOL))[0]) + 1
+
+
+def test_lbfgs_stops_at_the_first_iterate_whose_gradient_is_below_tol(iris):
+    X, y = iris
+    iterates, losses, largest = _logistic_iterates(iris, alpha=1.0, n_steps=30)
+    tol = 1e-4
+    k = _first_converged(losses, largest, tol)
+    # The gradient, not the decrease, decides, at a step well into the run.
+    assert largest[k - 1] <= tol < largest[: k - 1].min()
+    assert 5 < k < 30
+    # The loss improves by less than tol for two epochs in a row before k:
+    # the loss rule with n_iter_no_change=1 would have stopped earlier.
+    small = np.diff(losses[: k - 1]) > -tol
+    assert (small[1:] & small[:-1]).any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = _logistic(tol=tol, n_iter_no_change=1, max_iter=100).fit(X, y)
+    assert clf.n_iter_ == k
+    # The kept model is the iterate whose gradient passed the test.
+    np.testing.assert_array_equal(clf.coefs_[0], iterates[k - 1])
+    # partial_fit goes on from there as the steps of an unstopped fit.
+    longer = _logistic(tol=0.0, max_iter=k + 3).fit(X, y)
+    for _ in range(3):
+        clf.partial_fit(X, y)
+    np.testing.assert_array_equal(clf.coefs_[0], longer.coefs_[0])
+    np.testing.assert_array_equal(clf.coefs_[0], iterates[k + 2])
+    assert clf.loss_curve_ == longer.loss_curve_
+
+
+def test_lbfgs_stops_when_the_relative_decrease_is_below_scipys_ftol(iris):
+    # tol=0: only the decrease can stop it, as in scipy with gtol=0.
+    iterates, losses, largest = _logistic_iterates(iris, alpha=1.0, n_steps=40)
+    k = _first_converged(losses, largest, 0.0)
+    assert (largest > 0).all() and 5 < k < 40
+    clf = _logistic(tol=0.0, max_iter=100).fit(*iris)
+    assert clf.n_iter_ == k
+    np.testing.assert_array_equal(clf.coefs_[0], iterates[k - 1])
+
+
+def test_an_unconverged_lbfgs_fit_warns_as_mlpclassifier(iris):
+    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
+        _logistic(max_iter=3).fit(*iris)
+
+
 def test_lbfgs_with_mini_batches_is_an_error(iris):
     with pytest.raises(ValueError, match="solver='lbfgs' trains on the full batch"):
         _clf(batch_size=32).fit(*iris)
@@ -304,3 +389,9 @@ def test_a_wrong_gradient_leaves_the_iterate_and_forgets_the_pairs():
     solver.step(theta, Quadratic(np.diag([1.0, 4.0]), sign=-1.0))
     np.testing.assert_array_equal(theta, kept)
     assert solver.s_pairs == [] and solver.y_pairs == []
+    # Steepest descent is tried next; where it fails too, a further step
+    # would repeat it exactly, so the solver reports that it is done.
+    assert not solver.converged
+    solver.step(theta, Quadratic(np.diag([1.0, 4.0]), sign=-1.0))
+    np.testing.assert_array_equal(theta, kept)
+    assert solver.converged
