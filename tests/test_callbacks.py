@@ -271,6 +271,30 @@ def test_callbacks_of_a_pipeline_reach_the_epochs(data):
 
 
 @requires_callbacks
+def test_a_scoring_monitor_scores_a_pipelines_epochs_only_set_on_the_classifier(data):
+    # What the scaling-out page says: ScoringMonitor scores the estimator it
+    # is set on, so on the pipeline it logs nothing; set on the classifier it
+    # scores each epoch's model on the data the pipeline passes it.
+    X, y = data
+    on_pipeline = sklearn_callback.ScoringMonitor(scoring="accuracy")
+    make_pipeline(StandardScaler(), _clf(max_iter=3)).set_callbacks(on_pipeline).fit(
+        X, y
+    )
+    with pytest.raises(ValueError, match="No logs"):
+        on_pipeline.get_logs()
+    monitor = sklearn_callback.ScoringMonitor(scoring="accuracy")
+    pipeline = make_pipeline(StandardScaler(), _clf(max_iter=3))
+    pipeline[-1].set_callbacks(monitor)
+    pipeline.fit(X, y)
+    scores = list(monitor.get_logs().data_as_pandas["accuracy"])
+    assert len(scores) == 4  # the fit, and its three epochs
+    X_scaled = pipeline[0].transform(X)
+    for epoch in (1, 2, 3):
+        model = make_pipeline(StandardScaler(), _clf(max_iter=epoch)).fit(X, y)
+        assert accuracy_score(y, model[-1].predict(X_scaled)) in scores
+
+
+@requires_callbacks
 def test_progress_bar_shows_the_epochs_of_the_fit(data, capsys):
     pytest.importorskip("rich")
     X, y = data

@@ -42,7 +42,8 @@ def test_main_prints_table_and_writes_loadable_models(tmp_path, capsys):
     assert set(rows) == {"gd", "nag"}
     for solver, row in rows.items():
         assert row[1] == "350"
-        # 4 -> 16 -> 3: 16*4 + 16 + 3*16 + 3 (ERRATA, item 3).
+        # 4 -> 16 -> 3: 16*4 + 16 + 3*16 + 3 (the user guide, "The number of
+        # learnable parameters").
         assert row[2] == "131"
         path = tmp_path / f"skmlp-{solver}.joblib"
         assert f"Wrote {path}" in out
