@@ -19,8 +19,8 @@ case once, in turn), with medians over the repeats:
 
 It writes a Markdown report (``benchmarks/results.md`` by default) and, with
 ``--update-docs``, puts it into ``docs/performance.md`` between the markers.
-On the console it also prints the targets the developers check (the ratios
-that issue 11 asks for), which the report, a user page, leaves out.
+On the console it also prints the targets the developers check (the speed
+ratios of issue 11, met or not), which the report, a user page, leaves out.
 
 ``--baseline PATH`` also times the estimator of another checkout of skmlp
 (for example ``git worktree add /tmp/base <rev>``) on (a) and (b), interleaved
@@ -31,8 +31,8 @@ so the two may differ in every internal. The comparison goes into
 
 Run from the repository root::
 
-    python benchmarks/benchmark.py            # a few minutes
-    python benchmarks/benchmark.py --quick    # about a minute, smaller (c)
+    python benchmarks/benchmark.py            # about ten minutes on two cores
+    python benchmarks/benchmark.py --quick    # a few minutes, smaller (c)
     python benchmarks/benchmark.py --baseline /tmp/base
 
 On machines where ``OPENBLAS_CORETYPE`` (and ``OPENBLAS_L2_SIZE``) are set to
