@@ -67,17 +67,6 @@ def test_docs_cite_only_names_their_offline_inventories_can_link():
     assert unknown == []
 
 
-def _prose_outside_generated_tables(path):
-    # performance.md's tables are rewritten by benchmarks/benchmark.py.
-    text = path.read_text(encoding="utf-8")
-    return re.sub(
-        r"<!-- benchmark results: begin -->.*<!-- benchmark results: end -->",
-        "",
-        text,
-        flags=re.S,
-    )
-
-
 def test_user_pages_carry_no_commit_hashes_test_paths_or_study_history():
     developer_text = re.compile(
         r"commit `?[0-9a-f]{7}|\(\w*[0-9a-f]{7}\)|tests/test_\w+\.py|the tests ask"
@@ -89,6 +78,6 @@ def test_user_pages_carry_no_commit_hashes_test_paths_or_study_history():
     found = [
         f"{path.relative_to(ROOT)}: {match.group(0)}"
         for path in pages
-        for match in developer_text.finditer(_prose_outside_generated_tables(path))
+        for match in developer_text.finditer(path.read_text(encoding="utf-8"))
     ]
     assert found == []
