@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _callbacks, _persistence, _validation
+from ._datafits import DATAFITS
 from ._execution import SingleThreadedBlas
 from ._objective import forward_log_proba
 from ._sklearn_compat import (
@@ -448,7 +449,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         """
         model = self._fitted_model()
         log_proba = self._predict_log_proba(model, X)
-        return model.classes_[np.argmax(log_proba, axis=1)]
+        return DATAFITS[model.out_activation_]().predict(log_proba, model.classes_)
 
     def __getstate__(self):
         return _persistence.saved_state(super().__getstate__())
@@ -459,6 +460,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.classifier_tags.multi_label = True
         return tags
 
     def _view(self):
@@ -477,7 +479,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     @staticmethod
     def _predict_log_proba(model, X):
         X = _validation.validate_input(model, X)
-        return forward_log_proba(model.coefs_, model.intercepts_, X)
+        datafit = DATAFITS[model.out_activation_]()
+        return forward_log_proba(model.coefs_, model.intercepts_, X, datafit=datafit)
 
     # ------------------------------------------------------------------
     # Training
