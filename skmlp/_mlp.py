@@ -33,7 +33,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     objective of :class:`~sklearn.neural_network.MLPClassifier`. It is
     trained by steepest descent (``solver='gd'``) or Nesterov's accelerated
     gradient (``solver='nag'``), on the full batch or on mini-batches, or by
-    the quasi-Newton method L-BFGS (``solver='lbfgs'``) on the full batch.
+    the quasi-Newton method L-BFGS (``solver='lbfgs'``) on the full batch. An
+    indicator matrix ``y`` (multilabel targets) gets logistic outputs, one
+    per label, and the binary cross-entropy summed over labels, as in
+    MLPClassifier.
 
     Parameters
     ----------
@@ -140,8 +143,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         raises a ValueError instead).
 
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data (stratified),
-        stop when its accuracy stops improving, and keep the weights of the
+        Hold out ``validation_fraction`` of the training data (stratified,
+        but for multilabel targets), stop when its accuracy (subset accuracy
+        for multilabel targets) stops improving, and keep the weights of the
         best epoch. Not available in ``partial_fit``.
 
     validation_fraction : float, default=0.1
@@ -153,7 +157,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels; ``arange(n_labels)`` for multilabel targets.
 
     coefs_ : list of ndarray
         ``coefs_[l]`` is the weight matrix of layer ``l``, of shape
@@ -201,10 +205,11 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Number of layers, input and output included.
 
     n_outputs_ : int
-        Number of outputs, ``len(classes_)`` (also 2 for binary problems).
+        Number of outputs, ``len(classes_)`` (also 2 for binary problems;
+        the number of labels for multilabel targets).
 
     out_activation_ : str
-        Always ``'softmax'``.
+        ``'softmax'``, or ``'logistic'`` for multilabel targets.
 
     See Also
     --------
@@ -219,13 +224,14 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         L(theta) = sum_i w_i CE_i / sum_i w_i
                    + alpha / (2 sum_i w_i) * sum_l ||W_l||_F^2
 
-    over the rows of the full batch or of one mini-batch. Softplus is computed
-    as ``max(z, log1p(exp(min(z, c))))``, where ``c`` is the point above
-    which softplus rounds to ``z`` in the dtype (about 38 in float64, 18 in
-    float32), and the log-softmax with the row maximum subtracted, so neither
-    overflows and softplus is accurate to a few units in the last place. All
-    parameters live in one flat vector; ``coefs_`` and ``intercepts_`` are
-    its layers.
+    over the rows of the full batch or of one mini-batch (for multilabel
+    targets ``CE_i`` is the binary cross-entropy summed over the labels).
+    Softplus is computed as ``max(z, log1p(exp(min(z, c))))``, where ``c``
+    is the point above which softplus rounds to ``z`` in the dtype (about 38
+    in float64, 18 in float32), and the log-softmax with the row maximum
+    subtracted, so neither overflows and softplus is accurate to a few units
+    in the last place. All parameters live in one flat vector; ``coefs_``
+    and ``intercepts_`` are its layers.
 
     A step whose loss or parameters are not finite, or whose loss exceeds
     1e4 times the larger of ``log(n_classes)`` and the first loss of the
@@ -346,8 +352,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
 
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or an indicator matrix (0 or 1) of multilabel
+            targets.
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows; None weighs every row 1.
@@ -375,12 +382,13 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
 
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or an indicator matrix of multilabel targets.
 
         classes : array-like of shape (n_classes,), default=None
-            All the classes that ``y`` can take over all calls. Required on
-            the first call, ignored on later ones.
+            All the classes that ``y`` can take over all calls
+            (``range(n_labels)`` for multilabel targets). Required on the
+            first call, checked on later ones.
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows; None weighs every row 1.
@@ -430,7 +438,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``;
-            rows sum to 1.
+            rows sum to 1 but for multilabel targets, where each column is
+            the probability of its label.
         """
         return np.exp(self._predict_log_proba(self._fitted_model(), X))
 
@@ -444,8 +453,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
-            The most probable class of each row.
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            The most probable class of each row; for multilabel targets,
+            the indicator matrix of the labels of probability above 0.5.
         """
         model = self._fitted_model()
         log_proba = self._predict_log_proba(model, X)
