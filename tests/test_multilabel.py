@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
-from skmlp import SoftplusMLPClassifier, check_gradients
+from skmlp import SoftplusMLPClassifier, check_gradients, score_curve
 
 N_LABELS = 5
 
@@ -322,3 +322,27 @@ def test_sparse_indicator_y_fits_as_the_dense_one(scaled):
     dense = _fit(X, y)
     sparse = _fit(X, sp.csr_matrix(y))
     assert_array_equal(sparse.predict_proba(X), dense.predict_proba(X))
+
+
+def test_float32_and_mini_batches_fit_as_float64_and_the_full_batch_do(scaled):
+    X, y = scaled
+    single = _fit(X.astype(np.float32), y)
+    double = _fit(X, y)
+    assert single.predict_proba(X.astype(np.float32)).dtype == np.float32
+    assert_allclose(single.predict_proba(X), double.predict_proba(X), atol=1e-5)
+    # One mini-batch of all the rows is the full batch.
+    whole = _fit(X, y, batch_size=len(X), solver="gd")
+    batched = _fit(X, y, batch_size=len(X) + 7, solver="gd")
+    assert_array_equal(whole.coefs_[0], batched.coefs_[0])
+    minibatch = _fit(X, y, batch_size=16)
+    assert minibatch.predict_proba(X).shape == y.shape
+
+
+def test_score_curve_trains_on_multilabel_targets(scaled):
+    X, y = scaled
+    clf, scores = score_curve(
+        SoftplusMLPClassifier(hidden_layer_sizes=(8,), random_state=0),
+        X[:40], y[:40], X[40:], y[40:], max_iter=4,
+    )  # fmt: skip
+    assert clf.out_activation_ == "logistic"
+    assert scores[-1] == clf.score(X[40:], y[40:])
