@@ -143,9 +143,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         raises a ValueError instead).
 
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data (stratified,
-        but for multilabel targets), stop when its accuracy (subset accuracy
-        for multilabel targets) stops improving, and keep the weights of the
+        Hold out ``validation_fraction`` of the training data (stratified
+        but for multilabel targets), stop when its accuracy (``score``)
+        stops improving, and keep the weights of the
         best epoch. Not available in ``partial_fit``.
 
     validation_fraction : float, default=0.1
@@ -224,14 +224,13 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         L(theta) = sum_i w_i CE_i / sum_i w_i
                    + alpha / (2 sum_i w_i) * sum_l ||W_l||_F^2
 
-    over the rows of the full batch or of one mini-batch (for multilabel
-    targets ``CE_i`` is the binary cross-entropy summed over the labels).
-    Softplus is computed as ``max(z, log1p(exp(min(z, c))))``, where ``c``
-    is the point above which softplus rounds to ``z`` in the dtype (about 38
-    in float64, 18 in float32), and the log-softmax with the row maximum
-    subtracted, so neither overflows and softplus is accurate to a few units
-    in the last place. All parameters live in one flat vector; ``coefs_``
-    and ``intercepts_`` are its layers.
+    over the rows of the full batch or of one mini-batch. Softplus is computed
+    as ``max(z, log1p(exp(min(z, c))))``, where ``c`` is the point above
+    which softplus rounds to ``z`` in the dtype (about 38 in float64, 18 in
+    float32), and the log-softmax with the row maximum subtracted, so neither
+    overflows and softplus is accurate to a few units in the last place. All
+    parameters live in one flat vector; ``coefs_`` and ``intercepts_`` are
+    its layers.
 
     A step whose loss or parameters are not finite, or whose loss exceeds
     1e4 times the larger of ``log(n_classes)`` and the first loss of the
@@ -353,8 +352,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             Training data.
 
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels, or an indicator matrix (0 or 1) of multilabel
-            targets.
+            Class labels, or an indicator matrix of multilabel targets.
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows; None weighs every row 1.
@@ -438,8 +436,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``;
-            rows sum to 1 but for multilabel targets, where each column is
-            the probability of its label.
+            rows sum to 1 (for multilabel targets: one probability per label).
         """
         return np.exp(self._predict_log_proba(self._fitted_model(), X))
 

@@ -161,11 +161,14 @@ def test_without_hidden_layer_it_is_one_logistic_regression_per_label(scaled):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y, sample_weight=weight)
+    # L-BFGS stops at scipy's relative decrease of 2.2e-9 per step, which
+    # leaves the weights about 1e-5 from the minimum; a wrong scaling of the
+    # penalty moves them by 1e-1.
     for label in range(N_LABELS):
         reference = LogisticRegression(C=1 / alpha, tol=1e-12, max_iter=10_000)
         reference.fit(X, y[:, label], sample_weight=weight)
-        assert_allclose(clf.coefs_[0][:, label], reference.coef_[0], atol=1e-5)
-        assert_allclose(clf.intercepts_[0][label], reference.intercept_[0], atol=1e-5)
+        assert_allclose(clf.coefs_[0][:, label], reference.coef_[0], atol=2e-4)
+        assert_allclose(clf.intercepts_[0][label], reference.intercept_[0], atol=2e-4)
 
 
 def test_integer_sample_weights_equal_repeated_rows(scaled):
