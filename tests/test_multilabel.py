@@ -234,7 +234,9 @@ def test_round_trip_gives_identical_predictions(scaled, tmp_path, library):
     if library == "skops":
         sio = pytest.importorskip("skops.io")
         sio.dump(clf, path)
-        loaded = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+        estimator_class = "skmlp._mlp.SoftplusMLPClassifier"
+        assert sio.get_untrusted_types(file=path) == [estimator_class]
+        loaded = sio.load(path, trusted=[estimator_class])
     else:
         joblib.dump(clf, path)
         loaded = joblib.load(path)
