@@ -111,7 +111,7 @@ def check_gradients(
     # Validation writes to a view (as in fit), never to the estimator.
     model = estimator._view()
     X, y = validate_input(model, X, y, reset=not fitted)
-    X = X.astype(np.float64)
+    X = X.astype(np.float64, copy=False)
     check_classification_targets(y)
     if fitted:
         classes = estimator.classes_
