@@ -141,5 +141,4 @@ def _fitted_attributes(network, theta, n_iter):
         "n_iter_": n_iter,
         "n_layers_": network.n_layers + 1,
         "n_outputs_": network.layer_sizes[-1],
-        "out_activation_": "softmax",
     }

@@ -13,6 +13,11 @@ one block of rows laid out class-major, as the objective computes them
     ``error``, also writes ``dl_i / dz_i`` (unweighted) into it.
 ``log_proba(z, work)``
     The log-probabilities of the outputs, in place, for predictions.
+``predict(log_proba, classes)``
+    The predicted targets of rows of log-probabilities, in ``classes``.
+
+and ``out_activation``, the output layer's name in ``MLPClassifier``'s
+``out_activation_``.
 
 ``work`` is a pair of scratch arrays of the shapes of ``z`` and of one
 row (the first may be ``error`` itself). :class:`SoftmaxCrossEntropy` is
@@ -34,6 +39,8 @@ class SoftmaxCrossEntropy:
     gradient, step by step", step 1).
     """
 
+    out_activation = "softmax"
+
     def block_targets(self, y):
         """Where each row's own class lies in the block's flattened
         ``(n_outputs, n_rows)`` array: one fancy index picks the
@@ -53,6 +60,10 @@ class SoftmaxCrossEntropy:
     def log_proba(self, z, work):
         return log_softmax_inplace(z, *work)
 
+    def predict(self, log_proba, classes):
+        """The most probable class of each row."""
+        return classes[np.argmax(log_proba, axis=1)]
+
 
 class MultilabelLogistic:
     """Logistic outputs and the binary cross-entropy summed over labels.
@@ -64,6 +75,8 @@ class MultilabelLogistic:
     ``dl_i / dz = p_i - y_i``: ``MLPClassifier``'s loss for multilabel
     targets.
     """
+
+    out_activation = "logistic"
 
     def block_targets(self, y):
         """The indicator matrix of the block, class-major as ``z``."""
@@ -84,3 +97,16 @@ class MultilabelLogistic:
         np.negative(z, out=z)
         softplus_inplace(z, work[0])
         return np.negative(z, out=z)
+
+    def predict(self, log_proba, classes):
+        """The indicator matrix of the labels of probability above 0.5, as
+        ``MLPClassifier`` (through ``LabelBinarizer``) predicts them: ints,
+        one column per label of ``classes``."""
+        return np.array(np.exp(log_proba) > 0.5, dtype=int)
+
+
+# The datafit of each output layer, by ``out_activation_``.
+DATAFITS = {
+    datafit.out_activation: datafit
+    for datafit in (SoftmaxCrossEntropy, MultilabelLogistic)
+}

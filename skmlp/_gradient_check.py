@@ -3,17 +3,18 @@
 import copy
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from ._datafits import DATAFITS
 from ._layout import ParameterLayout
 from ._mlp import SoftplusMLPClassifier
 from ._objective import Objective
 from ._sklearn_compat import _check_sample_weight
+from ._validation import encode_labels, validate_input
 from ._validation import hidden_layer_sizes as hidden_layer_sizes_of
 
 
@@ -45,8 +46,11 @@ def check_gradients(
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Rows of the objective (for a pipeline, before its first step).
 
-    y : array-like of shape (n_samples,)
-        Class labels; for a fitted estimator, labels of ``classes_``.
+    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        Class labels, or an indicator matrix of multilabel targets (whose
+        objective is the binary cross-entropy of logistic outputs, as in
+        ``fit``); for a fitted estimator, targets of the kind it was fitted
+        on, labels of ``classes_``.
 
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the rows; None weighs every row 1.
@@ -99,31 +103,33 @@ def check_gradients(
         )
     if not epsilon > 0:
         raise ValueError(f"epsilon must be positive, got {epsilon}.")
-    if hasattr(estimator, "coefs_"):
+    fitted = hasattr(estimator, "coefs_")
+    if fitted:
         check_is_fitted(estimator)
-        X, y = validate_data(
-            estimator,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            dtype=np.float64,
-            reset=False,
-        )
+    else:
+        estimator._validate_params()
+    # Validation writes to a view (as in fit), never to the estimator.
+    model = estimator._view()
+    X, y = validate_input(model, X, y, reset=not fitted)
+    X = X.astype(np.float64, copy=False)
+    check_classification_targets(y)
+    if fitted:
         classes = estimator.classes_
-        unseen = np.setdiff1d(unique_labels(y), classes)
+        unseen = np.setdiff1d(unique_labels(y), classes) if y.ndim == 1 else []
         if len(unseen):
             raise ValueError(
                 f"`y` has classes {unseen} not in the estimator's classes_ {classes}."
             )
+        targets = encode_labels(model, y, incremental=True, first_call=False)
         layer_sizes = (X.shape[1], *(coef.shape[1] for coef in estimator.coefs_))
         network = ParameterLayout(layer_sizes)
         theta = network.pack(estimator.coefs_, estimator.intercepts_, np.float64)
     else:
-        estimator._validate_params()
-        X, y = check_X_y(X, y, accept_sparse=["csr", "csc"], dtype=np.float64)
-        classes = unique_labels(y)
+        targets = encode_labels(model, y, incremental=False, first_call=True)
         hidden_layer_sizes = hidden_layer_sizes_of(estimator.hidden_layer_sizes)
-        network = ParameterLayout((X.shape[1], *hidden_layer_sizes, len(classes)))
+        network = ParameterLayout(
+            (X.shape[1], *hidden_layer_sizes, len(model.classes_))
+        )
         if random_state is None:
             random_state = estimator.random_state
         # fit draws from check_random_state(random_state) first of all: the
@@ -131,17 +137,19 @@ def check_gradients(
         # RandomState instance (the user's or the estimator's) where it was.
         rng = copy.deepcopy(check_random_state(random_state))
         theta = network.initialize(rng, np.float64)
-    check_classification_targets(y)
     sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
     if sample_weight.sum() <= 0:
         raise ValueError("The sum of sample_weight must be positive.")
-    if sp.issparse(X):
-        X = X.tocsr()
 
     objective = Objective(
-        network, X, np.searchsorted(classes, y), sample_weight, estimator.alpha
+        network,
+        X,
+        targets,
+        sample_weight,
+        estimator.alpha,
+        datafit=DATAFITS[model.out_activation_](),
     )
     _, gradient = objective.value_and_gradient(theta)
     numeric = np.empty_like(theta)

@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import _callbacks, _persistence, _validation
+from ._datafits import DATAFITS
 from ._execution import SingleThreadedBlas
 from ._objective import forward_log_proba
 from ._sklearn_compat import (
@@ -32,7 +33,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     objective of :class:`~sklearn.neural_network.MLPClassifier`. It is
     trained by steepest descent (``solver='gd'``) or Nesterov's accelerated
     gradient (``solver='nag'``), on the full batch or on mini-batches, or by
-    the quasi-Newton method L-BFGS (``solver='lbfgs'``) on the full batch.
+    the quasi-Newton method L-BFGS (``solver='lbfgs'``) on the full batch. An
+    indicator matrix ``y`` (multilabel targets) gets logistic outputs, one
+    per label, and the binary cross-entropy summed over labels, as in
+    MLPClassifier.
 
     Parameters
     ----------
@@ -139,8 +143,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         raises a ValueError instead).
 
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data (stratified),
-        stop when its accuracy stops improving, and keep the weights of the
+        Hold out ``validation_fraction`` of the training data (stratified
+        but for multilabel targets), stop when its accuracy (``score``)
+        stops improving, and keep the weights of the
         best epoch. Not available in ``partial_fit``.
 
     validation_fraction : float, default=0.1
@@ -152,7 +157,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels; ``arange(n_labels)`` for multilabel targets.
 
     coefs_ : list of ndarray
         ``coefs_[l]`` is the weight matrix of layer ``l``, of shape
@@ -200,10 +205,11 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Number of layers, input and output included.
 
     n_outputs_ : int
-        Number of outputs, ``len(classes_)`` (also 2 for binary problems).
+        Number of outputs, ``len(classes_)`` (also 2 for binary problems;
+        the number of labels for multilabel targets).
 
     out_activation_ : str
-        Always ``'softmax'``.
+        ``'softmax'``, or ``'logistic'`` for multilabel targets.
 
     See Also
     --------
@@ -345,8 +351,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
 
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or an indicator matrix of multilabel targets.
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows; None weighs every row 1.
@@ -374,12 +380,13 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
 
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or an indicator matrix of multilabel targets.
 
         classes : array-like of shape (n_classes,), default=None
-            All the classes that ``y`` can take over all calls. Required on
-            the first call, ignored on later ones.
+            All the classes that ``y`` can take over all calls
+            (``range(n_labels)`` for multilabel targets). Required on the
+            first call, checked on later ones.
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows; None weighs every row 1.
@@ -429,7 +436,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``;
-            rows sum to 1.
+            rows sum to 1 (for multilabel targets: one probability per label).
         """
         return np.exp(self._predict_log_proba(self._fitted_model(), X))
 
@@ -443,12 +450,13 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
-            The most probable class of each row.
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            The most probable class of each row; for multilabel targets,
+            the indicator matrix of the labels of probability above 0.5.
         """
         model = self._fitted_model()
         log_proba = self._predict_log_proba(model, X)
-        return model.classes_[np.argmax(log_proba, axis=1)]
+        return DATAFITS[model.out_activation_]().predict(log_proba, model.classes_)
 
     def __getstate__(self):
         return _persistence.saved_state(super().__getstate__())
@@ -459,6 +467,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.classifier_tags.multi_label = True
         return tags
 
     def _view(self):
@@ -477,7 +486,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     @staticmethod
     def _predict_log_proba(model, X):
         X = _validation.validate_input(model, X)
-        return forward_log_proba(model.coefs_, model.intercepts_, X)
+        datafit = DATAFITS[model.out_activation_]()
+        return forward_log_proba(model.coefs_, model.intercepts_, X, datafit=datafit)
 
     # ------------------------------------------------------------------
     # Training

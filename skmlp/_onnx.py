@@ -11,6 +11,12 @@ The graph is the forward pass of :func:`skmlp._objective.forward_log_proba`::
     a_l = Softplus(MatMul(a_{l-1}, coefs_[l-1]) + intercepts_[l-1])   (hidden)
     probabilities = Softmax(MatMul(a_L, coefs_[L]) + intercepts_[L])
     label = classes_[ArgMax(probabilities)]
+
+and for a model fitted on multilabel targets (``out_activation_ ==
+'logistic'``), as skl2onnx converts ``MLPClassifier``'s::
+
+    probabilities = Sigmoid(MatMul(a_L, coefs_[L]) + intercepts_[L])
+    label = Cast(probabilities > 0.5, int64)        (the indicator matrix)
 """
 
 import numpy as np
@@ -33,6 +39,12 @@ def register_onnx_converter():
     example ``options={SoftplusMLPClassifier: {"zipmap": False}}`` gives a
     float tensor of shape ``(n_samples, n_classes)``. The ``nocl`` option
     (default False) replaces the class labels by their indices ``0..K-1``.
+
+    A model fitted on multilabel targets converts as skl2onnx converts
+    :class:`~sklearn.neural_network.MLPClassifier`'s: ``label`` is the
+    int64 indicator matrix of shape ``(n_samples, n_labels)`` that
+    ``predict`` returns and ``probabilities`` the probability of each label
+    (``predict_proba``; with ZipMap, ``{label index: probability}``).
 
     Calling it again is harmless: the registration is replaced by an
     identical one.
@@ -58,6 +70,7 @@ def register_onnx_converter():
     """
     try:
         from skl2onnx import update_registered_converter
+        from skl2onnx.common.data_types import Int64TensorType
         from skl2onnx.common.shape_calculator import (
             calculate_linear_classifier_output_shapes,
         )
@@ -72,10 +85,18 @@ def register_onnx_converter():
 
     from ._mlp import SoftplusMLPClassifier
 
+    def output_shapes(operator):
+        calculate_linear_classifier_output_shapes(operator)
+        model = operator.raw_operator
+        if model.out_activation_ == "logistic":
+            # skl2onnx declares a label per row; multilabel has one per label.
+            n_rows = operator.inputs[0].get_first_dimension()
+            operator.outputs[0].type = Int64TensorType([n_rows, model.n_outputs_])
+
     update_registered_converter(
         SoftplusMLPClassifier,
         _ALIAS,
-        calculate_linear_classifier_output_shapes,
+        output_shapes,
         _convert,
         options={"zipmap": [True, False, "columns"], "nocl": [False, True]},
     )
@@ -89,7 +110,9 @@ def _convert(scope, operator, container):
         OnnxArgMax,
         OnnxCast,
         OnnxGather,
+        OnnxGreater,
         OnnxMatMul,
+        OnnxSigmoid,
         OnnxSoftmax,
     )
     from skl2onnx.common.data_types import guess_numpy_type
@@ -117,6 +140,19 @@ def _convert(scope, operator, container):
         if layer < last:
             activation = _softplus(activation, dtype, opset)
 
+    if model.out_activation_ == "logistic":
+        probabilities = OnnxSigmoid(
+            activation, op_version=opset, output_names=[proba_output]
+        )
+        label = OnnxCast(
+            OnnxGreater(probabilities, np.array([0.5], dtype), op_version=opset),
+            to=TensorProto.INT64,
+            op_version=opset,
+            output_names=[label_output],
+        )
+        probabilities.add_to(scope, container)
+        label.add_to(scope, container)
+        return
     probabilities = OnnxSoftmax(
         activation, axis=1, op_version=opset, output_names=[proba_output]
     )

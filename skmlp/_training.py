@@ -27,6 +27,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state, gen_batches
 
 from . import _validation
+from ._datafits import DATAFITS
 from ._layout import ParameterLayout
 from ._objective import Objective, forward_log_proba
 from ._solvers import make_solver
@@ -232,12 +233,16 @@ def check_loss(loss, start_loss, n_classes):
         )
 
 
-def _accuracy(layout, theta, X, y, sample_weight, n_threads):
-    """Weighted accuracy of the network ``theta`` on ``X``, ``y``."""
+def _accuracy(layout, theta, X, y, sample_weight, n_threads, datafit):
+    """Weighted accuracy of the network ``theta`` on ``X``, ``y``, as
+    ``accuracy_score`` gives it: for multilabel targets, the subset accuracy
+    (a row counts if all its labels are right)."""
     coefs, intercepts = layout.unpack(theta)
-    log_proba = forward_log_proba(coefs, intercepts, X, n_threads)
-    predicted = np.argmax(log_proba, axis=1)
-    return float(np.average(predicted == y, weights=sample_weight))
+    log_proba = forward_log_proba(coefs, intercepts, X, n_threads, datafit=datafit)
+    correct = datafit.predict(log_proba, np.arange(log_proba.shape[1])) == y
+    if correct.ndim == 2:
+        correct = correct.all(axis=1)
+    return float(np.average(correct, weights=sample_weight))
 
 
 @dataclass
@@ -259,9 +264,10 @@ class TrainingData:
     """The rows of a run and what evaluates them.
 
     ``train`` and ``validation`` (None without early stopping) are
-    ``(X, y, sample_weight)`` with ``y`` as class indices. ``objective`` is
-    the objective of the training rows; mini-batches move it onto their rows
-    with ``set_rows``. ``n_threads`` runs the validation forward passes.
+    ``(X, y, sample_weight)`` with ``y`` as the objective's datafit takes
+    it. ``objective`` is the objective of the training rows; mini-batches
+    move it onto their rows with ``set_rows``. ``n_threads`` runs the
+    validation forward passes.
     """
 
     train: tuple
@@ -346,7 +352,11 @@ class TrainingRun:
                 history.add_epoch(loss, data.train[0].shape[0])
                 if data.validation is not None:
                     score = _accuracy(
-                        self.layout, theta, *data.validation, data.n_threads
+                        self.layout,
+                        theta,
+                        *data.validation,
+                        data.n_threads,
+                        data.objective.datafit,
                     )
                     history.add_validation(score, theta)
                 # The one assignment that keeps the epoch.
@@ -433,7 +443,6 @@ class TrainingRun:
             "_rng": self.state.rng,
             "n_layers_": self.layout.n_layers + 1,
             "n_outputs_": self.layout.layer_sizes[-1],
-            "out_activation_": "softmax",
             **self.state.history.attributes(kept.history),
         }
 
@@ -569,7 +578,8 @@ def build_run(model, train, incremental, first_call, callbacks, n_threads):
         n_iter_no_change=model.n_iter_no_change,
         verbose=model.verbose,
     )
-    objective = Objective(layout, *train, model.alpha, n_threads)
+    datafit = DATAFITS[model.out_activation_]()
+    objective = Objective(layout, *train, model.alpha, n_threads, datafit=datafit)
     return TrainingRun(
         layout,
         TrainingState(theta, solver, rng, history),

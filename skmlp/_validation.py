@@ -12,15 +12,16 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import column_or_1d, validate_data
 
 from ._sklearn_compat import _check_partial_fit_first_call, _check_sample_weight
 
 
 def learned_attributes(model):
     """What validating the data of a fit wrote to ``model``: ``classes_``,
-    ``n_features_in_`` and, if ``X`` had column names, ``feature_names_in_``."""
-    names = ("classes_", "n_features_in_", "feature_names_in_")
+    ``out_activation_``, ``n_features_in_`` and, if ``X`` had column names,
+    ``feature_names_in_``."""
+    names = ("classes_", "out_activation_", "n_features_in_", "feature_names_in_")
     return {name: vars(model)[name] for name in names if name in vars(model)}
 
 
@@ -28,10 +29,12 @@ def validate_call(model, X, y, sample_weight, incremental, classes):
     """Validate the arguments of ``fit`` (``incremental=False``) or
     ``partial_fit`` on ``model``, a view of the estimator.
 
-    Returns ``X``, ``y`` as indices into ``model.classes_``, the sample
-    weights, and whether the call starts afresh (``first_call``): a first
-    call, a ``fit`` without ``warm_start``, or a ``fit`` for a network whose
-    hidden layers changed since the last (the old weights cannot start it).
+    Returns ``X``, ``y`` as the datafit takes it (indices into
+    ``model.classes_``, or a float indicator matrix for multilabel
+    targets, see :func:`encode_labels`), the sample weights, and whether
+    the call starts afresh (``first_call``): a first call, a ``fit``
+    without ``warm_start``, or a ``fit`` for a network whose hidden layers
+    changed since the last (the old weights cannot start it).
     """
     hidden = hidden_layer_sizes(model.hidden_layer_sizes)
     fitted = hasattr(model, "coefs_")
@@ -62,6 +65,8 @@ def validate_input(model, X, y="no_validation", reset=False):
 
     Returns ``X``, or ``(X, y)`` when ``y`` is given.
     """
+    # An indicator matrix of multilabel targets is one y per row.
+    targets = {} if isinstance(y, str) else {"multi_output": True}
     validated = validate_data(
         model,
         X,
@@ -69,11 +74,19 @@ def validate_input(model, X, y="no_validation", reset=False):
         accept_sparse=["csr", "csc"],
         dtype=(np.float64, np.float32),
         reset=reset,
+        **targets,
     )
     X, y = validated if isinstance(validated, tuple) else (validated, None)
     if sp.issparse(X):
         X = X.tocsr()
-    return X if y is None else (X, y)
+    if y is None:
+        return X
+    if sp.issparse(y):
+        y = y.toarray()
+    if y.ndim == 2 and y.shape[1] == 1:
+        # A column is one label per row, with MLPClassifier's warning.
+        y = column_or_1d(y, warn=True)
+    return X, y
 
 
 def hidden_layer_sizes(sizes):
@@ -93,28 +106,94 @@ def fitted_hidden_layer_sizes(model):
 
 
 def encode_labels(model, y, incremental, first_call):
-    """Set or check ``model.classes_``; return ``y`` as indices into it."""
-    labels = unique_labels(y)
-    if not incremental and first_call:
+    """Set or check ``model.classes_`` and ``model.out_activation_``; return
+    ``y`` as the datafit takes it.
+
+    One label per row gives ``out_activation_ = 'softmax'`` and ``y`` as
+    indices into ``classes_``. An indicator matrix (multilabel targets)
+    gives ``'logistic'``, ``classes_ = arange(n_labels)`` as
+    ``MLPClassifier`` sets them, and ``y`` as a float matrix of 0s and 1s.
+    """
+    multilabel = is_multilabel(y)
+    kind = "logistic" if multilabel else "softmax"
+    labels = np.arange(y.shape[1]) if multilabel else unique_labels(y)
+    if first_call and not incremental:
         model.classes_ = labels
+    elif first_call:
+        # _check_partial_fit_first_call set classes_ from `classes`.
+        check_partial_fit_classes(model.classes_, labels, multilabel)
     else:
-        unseen = np.setdiff1d(labels, model.classes_)
-        if (
-            not incremental
-            and model.warm_start
-            and len(np.setdiff1d(model.classes_, labels)) + len(unseen)
-        ):
+        check_same_kind(model.out_activation_, kind)
+        if multilabel and len(labels) != len(model.classes_):
+            # scikit-learn's words (label_binarize).
+            raise ValueError(
+                f"classes {model.classes_} mismatch with the labels {labels} "
+                "found in the data"
+            )
+        if not incremental and model.warm_start and set(labels) != set(model.classes_):
             raise ValueError(
                 "warm_start can only be used where `y` has the same classes "
                 f"as in the previous call to fit. Previously got "
                 f"{model.classes_}, `y` has {labels}"
             )
+    if first_call:
+        model.out_activation_ = kind
+    if incremental or not first_call:
+        unseen = np.setdiff1d(labels, model.classes_)
         if len(unseen):
             raise ValueError(
                 "`y` has classes not in `self.classes_`. "
                 f"`self.classes_` has {model.classes_}. 'y' has {labels}."
             )
+    if multilabel:
+        return np.asarray(y, dtype=np.float64)
     return np.searchsorted(model.classes_, y)
+
+
+def is_multilabel(y):
+    """Whether ``y`` (checked by ``check_classification_targets``) is an
+    indicator matrix of multilabel targets; a ValueError for a matrix of
+    other values."""
+    if y.ndim < 2:
+        return False
+    values = np.unique(y)
+    if not np.isin(values, (0, 1)).all():
+        # scikit-learn's words (LabelBinarizer), then what is expected.
+        raise ValueError(
+            "Multioutput target data is not supported with label "
+            "binarization: a 2-D y must be an indicator matrix of multilabel "
+            f"targets, of 0s and 1s only; y has the values {values}."
+        )
+    return True
+
+
+def check_partial_fit_classes(classes, labels, multilabel):
+    """On a first ``partial_fit`` call with multilabel targets, ``classes``
+    must be the labels ``0..n_labels-1``, which ``classes_`` becomes."""
+    if multilabel and not np.array_equal(classes, labels):
+        raise ValueError(
+            f"classes={classes.tolist()} does not name the {len(labels)} labels "
+            "of the multilabel y: for an indicator matrix y, pass "
+            f"classes=range({len(labels)}), one class per column."
+        )
+
+
+def check_same_kind(fitted, given):
+    """A model of one label per row cannot go on with multilabel targets,
+    nor the other way round."""
+    if fitted == given:
+        return
+    if given == "logistic":
+        # scikit-learn's words (LabelBinarizer), then why.
+        raise ValueError(
+            "The object was not fitted with multilabel input. The model was "
+            "fitted on one label per row: y cannot be an indicator matrix now."
+        )
+    raise ValueError(
+        "The model was fitted on multilabel targets (an indicator matrix y): "
+        "y must be an indicator matrix of the same labels, not one label per "
+        "row."
+    )
 
 
 def check_weight_sum(sample_weight):
@@ -138,12 +217,14 @@ def check_weight_sum(sample_weight):
 
 def validation_split(train, rng, validation_fraction):
     """Hold out ``validation_fraction`` of ``train = (X, y, sample_weight)``,
-    stratified; returns the training and the validation triple."""
+    stratified for one label per row (not for multilabel targets, as
+    ``MLPClassifier``); returns the training and the validation triple."""
+    y = train[1]
     X, X_val, y, y_val, weight, weight_val = train_test_split(
         *train,
         random_state=rng,
         test_size=validation_fraction,
-        stratify=train[1],
+        stratify=y if y.ndim == 1 else None,
     )
     if X_val.shape[0] < 2:
         raise ValueError(

@@ -365,3 +365,16 @@ def test_without_the_callback_api_the_estimator_trains_as_before(data, tmp_path)
     assert_array_equal(
         np.load(tmp_path / "proba.npy"), _fit_for(4, X, y).predict_proba(X)
     )
+
+
+@requires_callbacks
+def test_the_model_of_each_epoch_predicts_multilabel_targets(data):
+    X, _ = data
+    y = np.column_stack([X[:, 0] > 0, X[:, 1] > 0, X[:, 0] + X[:, 2] > 0])
+    recorder = Recorder()
+    _clf(max_iter=3).set_callbacks(recorder).fit(X, y.astype(int))
+    for n_epochs, model in enumerate(recorder.epoch_models, start=1):
+        expected = _fit_for(n_epochs, X, y.astype(int))
+        assert model.out_activation_ == "logistic"
+        assert_array_equal(model.predict(X), expected.predict(X))
+        assert_array_equal(model.predict_proba(X), expected.predict_proba(X))

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import make_classification
+from sklearn.datasets import make_classification, make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -183,3 +183,39 @@ def test_importing_skmlp_does_not_import_skl2onnx():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_multilabel_model_converts_as_skl2onnx_converts_mlpclassifiers(
+    onnx_runtime, dtype
+):
+    # skl2onnx's MLPClassifier converter: the probability of each label, and
+    # as label the int64 indicator matrix that predict returns.
+    to_onnx, run = onnx_runtime
+    X, y = make_multilabel_classification(n_samples=120, random_state=0)
+    X = StandardScaler().fit_transform(X).astype(dtype)
+    clf = _fit(X, y, hidden_layer_sizes=(8,))
+    model = to_onnx(clf, X[:1], options={SoftplusMLPClassifier: {"zipmap": False}})
+    label_shape = model.graph.output[0].type.tensor_type.shape.dim
+    assert [dim.dim_value for dim in label_shape][1:] == [y.shape[1]]
+    out = run(model, X)
+    assert_allclose(out["probabilities"], clf.predict_proba(X), atol=1e-5)
+    # The threshold in float32 may flip only a label of probability 0.5.
+    expected = clf.predict(X)
+    assert out["label"].dtype == np.int64
+    flipped = out["label"] != expected
+    assert_allclose(clf.predict_proba(X)[flipped], 0.5, atol=1e-5)
+    assert 0 < expected.mean() < 1
+
+
+def test_multilabel_zipmap_gives_one_dict_of_label_probabilities_per_row(
+    onnx_runtime,
+):
+    to_onnx, run = onnx_runtime
+    X, y = make_multilabel_classification(n_samples=60, random_state=0)
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    clf = _fit(X, y, hidden_layer_sizes=(8,))
+    out = run(to_onnx(clf, X[:1]), X)
+    rows = out["output_probability"]
+    as_array = np.array([[row[k] for k in range(y.shape[1])] for row in rows])
+    assert_allclose(as_array, clf.predict_proba(X), atol=1e-5)
