@@ -15,6 +15,9 @@ one block of rows laid out class-major, as the objective computes them
     The log-probabilities of the outputs, in place, for predictions.
 ``predict(log_proba, classes)``
     The predicted targets of rows of log-probabilities, in ``classes``.
+``chance_loss(n_outputs)``
+    The loss of one row predicted at chance level, the floor of the
+    training loop's divergence rule.
 
 and ``out_activation``, the output layer's name in ``MLPClassifier``'s
 ``out_activation_``.
@@ -22,8 +25,10 @@ and ``out_activation``, the output layer's name in ``MLPClassifier``'s
 ``work`` is a pair of scratch arrays of the shapes of ``z`` and of one
 row (the first may be ``error`` itself). :class:`SoftmaxCrossEntropy` is
 the datafit of one label per row; :class:`MultilabelLogistic`, of indicator
-targets, declares the same three methods.
+targets, declares the same methods.
 """
+
+import math
 
 import numpy as np
 
@@ -59,6 +64,11 @@ class SoftmaxCrossEntropy:
 
     def log_proba(self, z, work):
         return log_softmax_inplace(z, *work)
+
+    def chance_loss(self, n_outputs):
+        """The loss of a row predicted as uniform over its ``n_outputs``
+        classes, ``log(n_outputs)``: the divergence rule's floor."""
+        return math.log(n_outputs)
 
     def predict(self, log_proba, classes):
         """The most probable class of each row."""
@@ -97,6 +107,12 @@ class MultilabelLogistic:
         np.negative(z, out=z)
         softplus_inplace(z, work[0])
         return np.negative(z, out=z)
+
+    def chance_loss(self, n_outputs):
+        """The loss of a row whose ``n_outputs`` labels are each predicted
+        with probability 1/2, ``n_outputs * log(2)``: the divergence rule's
+        floor."""
+        return n_outputs * math.log(2.0)
 
     def predict(self, log_proba, classes):
         """The indicator matrix of the labels of probability above 0.5, as

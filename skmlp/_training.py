@@ -33,7 +33,8 @@ from ._objective import Objective, forward_log_proba
 from ._solvers import make_solver
 from ._warnings import warn_at_user_code
 
-# A loss above this many times the larger of the chance level log(n_classes)
+# A loss above this many times the larger of the chance level (log(n_classes),
+# or n_labels log 2 for multilabel targets)
 # and the first loss of the training run (the loss at its starting weights)
 # means that training has diverged, though the loss is finite. The evidence
 # for the factor is in docs/solver_measurements.md, "The divergence
@@ -50,7 +51,8 @@ _ADVICE = (
 class DivergenceError(ValueError):
     """Training produced a non-finite loss or parameter, or a loss more
     than ten thousand times its start (or the chance level
-    ``log(n_classes)``, if that is larger).
+    ``log(n_classes)``, ``n_labels log 2`` for multilabel targets, if that
+    is larger).
 
     A subclass of ValueError, raised by ``fit`` and ``partial_fit``; the
     estimator is left exactly as it was before the call.
@@ -212,24 +214,25 @@ class History:
         return attributes
 
 
-def check_loss(loss, start_loss, n_classes):
+def check_loss(loss, start_loss, chance_loss):
     """Raise :class:`DivergenceError` if ``loss`` shows a diverged training.
 
     That is a non-finite loss, or one above ``DIVERGENCE_FACTOR`` times the
-    larger of ``start_loss`` (the first loss of the training run) and the
-    chance level ``log(n_classes)``.
+    larger of ``start_loss`` (the first loss of the training run) and
+    ``chance_loss``, the loss of predicting every output at chance level
+    (the datafit's ``chance_loss``).
     """
     if not math.isfinite(loss):
         raise DivergenceError(
             "Training diverged: the loss or a parameter became non-finite "
             f"(inf or NaN). {_ADVICE}"
         )
-    reference = max(math.log(n_classes), start_loss)
+    reference = max(chance_loss, start_loss)
     if loss > DIVERGENCE_FACTOR * reference:
         raise DivergenceError(
             f"Training diverged: the loss reached {loss:.3g}, more than "
             f"{DIVERGENCE_FACTOR:.0e} times {reference:.3g} (the larger of its "
-            f"first value and the chance level log(n_classes)). {_ADVICE}"
+            f"first value and the loss at chance level). {_ADVICE}"
         )
 
 
@@ -460,7 +463,8 @@ class TrainingRun:
         history = self.state.history
         if history.start_loss is None:
             history.start_loss = loss
-        check_loss(loss, history.start_loss, self.layout.layer_sizes[-1])
+        chance = self.data.objective.datafit.chance_loss(self.layout.layer_sizes[-1])
+        check_loss(loss, history.start_loss, chance)
 
     def _step(self):
         """One full-batch step; returns its loss."""

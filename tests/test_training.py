@@ -17,6 +17,7 @@ import skmlp
 import skmlp._objective
 from skmlp import SoftplusMLPClassifier
 from skmlp._callbacks import EpochCallbacks
+from skmlp._datafits import SoftmaxCrossEntropy
 from skmlp._layout import ParameterLayout
 from skmlp._solvers import GradientDescent
 from skmlp._training import (
@@ -206,7 +207,10 @@ def test_the_convergence_warnings_of_a_grid_search_point_at_the_users_line():
 class Quadratic:
     """``L(theta) = 1/2 ||theta - center||^2``, through the objective protocol
     the loop and the solvers use: a stand-in for the network, so that what
-    the loop does can be computed by hand."""
+    the loop does can be computed by hand. Its datafit gives the loop the
+    chance level of the divergence rule."""
+
+    datafit = SoftmaxCrossEntropy()
 
     def __init__(self, center):
         self.center = center
