@@ -20,7 +20,7 @@ gradient. An accelerated method feeds it the look-ahead points where it
 takes its gradients; ``c = 1`` is then the local form of FISTA's own
 condition ``step <= 1 / L`` (what Beck and Teboulle's backtracking accepts),
 and needs the solver's adaptive restart as its safeguard: without one it
-diverged on two of the four measured networks (see
+diverged on three of four small data sets at the default ``alpha`` (see
 ``docs/auto_step_measurements.md``).
 """
 
