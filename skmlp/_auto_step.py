@@ -8,10 +8,12 @@ where a gradient was taken::
     lambda_k = min(sqrt(1 + theta_{k-1}) lambda_{k-1}, 1 / (c L_k))
     theta_k  = lambda_k / lambda_{k-1}
 
-``L_k`` is the mean curvature of the objective along the segment from
-``x_{k-1}`` to ``x_k`` (exact on a quadratic along that direction), so the
-step needs no evaluation beyond the gradient the solver takes anyway: no
-line search, no loss. The first term caps how fast the step may grow, the
+``L_k`` measures the curvature along the last move: the Hessian averaged
+over the segment from ``x_{k-1}`` to ``x_k``, applied to the move's
+direction (``||A d|| / ||d||`` on a quadratic with Hessian ``A`` and move
+``d``), at most the Lipschitz constant of the gradient. So the step needs no
+evaluation beyond the gradient the solver takes anyway: no line search, no
+loss. The first term caps how fast the step may grow, the
 second keeps it under the local curvature.
 
 With ``c = 2`` this is the rule of the paper, whose proof gives gradient

@@ -11,6 +11,7 @@ from sklearn.preprocessing import StandardScaler
 from skmlp._auto_step import AdaptiveStep
 from skmlp._layout import ParameterLayout
 from skmlp._objective import Objective
+from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
 
 SQRT_EPS = math.sqrt(np.finfo(np.float64).eps)
 
@@ -85,6 +86,23 @@ def fista(objective, x, n_steps, rule, restart=None):
         t = 1.0 if restarted else t_next
         iterates.append(x)
     return iterates
+
+
+@pytest.mark.parametrize("restart", [None, "gradient"])
+def test_the_reference_loops_with_a_fixed_step_are_skmlps_solvers(logistic, restart):
+    # What the rule is driven by here is what it will be composed into.
+    objective, x_star, _ = logistic
+    x0 = np.full_like(x_star, 0.3)
+    for run, solver in [
+        (gradient_descent, GradientDescent(3.0)),
+        (fista, NesterovAcceleratedGradient(3.0, restart)),
+    ]:
+        args = () if run is gradient_descent else (restart,)
+        ours = run(objective, x0, 40, Fixed(3.0), *args)
+        theta = x0.copy()
+        for x in ours:
+            solver.step(theta, objective)
+            np.testing.assert_array_equal(theta, x)
 
 
 def test_the_step_on_a_quadratic_follows_the_rule_by_hand():
