@@ -10,9 +10,11 @@ Run from the repository root::
     PYTHONPATH=$PWD python benchmarks/auto_step_study.py --alpha 0 1e-4 \\
         --sets iris wine breast_cancer digits
     PYTHONPATH=$PWD python benchmarks/auto_step_study.py --alpha 0 --sets synthetic
+    PYTHONPATH=$PWD python benchmarks/auto_step_study.py --sets --longer 350
 
 The small sets take about two minutes; the synthetic set (60000 rows, 100
-iterations, each evaluation about 0.3 s) about fifteen on two cores.
+iterations, each evaluation 0.1 to 0.3 s) 5 to 15 minutes, and so does the
+longer check, depending on the load of the machine.
 """
 
 import argparse
@@ -167,13 +169,21 @@ def data_sets(names):
 
 
 def measure(objective, theta, n_iter, run, rule):
-    """Final loss, and evaluations per iteration (loss, gradient)."""
+    """Final loss, evaluations per iteration (loss, gradient), and the rises
+    of the loss from one iteration to the next (how many, the largest)."""
     counted = Counted(objective)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # overflow of large steps
         losses = run(counted, theta, n_iter, rule)
     loss = losses[-1] if np.isfinite(losses[-1]) else math.inf
-    return loss, counted.values / n_iter, counted.gradients / n_iter
+    rises = np.diff(losses)
+    rises = rises[rises > 0]
+    return (
+        loss,
+        counted.values / n_iter,
+        counted.gradients / n_iter,
+        (len(rises), rises.max() if len(rises) else 0.0),
+    )
 
 
 def seconds_per_iteration(objective, theta, n_iter, run, make_rule, repeats):
@@ -232,9 +242,10 @@ def study(alpha, names):
         "AdGD c=2 | AdGD c=1 | BB short | backtracking (today) | "
         "chosen / best | evaluations per iteration: fixed, chosen, backtracking "
         "(loss + gradient) | time per iteration, chosen / fixed | "
-        "the rule's own time per iteration |"
+        "the rule's own time per iteration | loss rises, best fixed step and "
+        "chosen rule: how many (largest) |"
     )
-    print("|---" * 13 + "|")
+    print("|---" * 14 + "|")
     for name, X, y, hidden, n_iter in data_sets(names):
         repeats = 1 if name == "synthetic" else 5
         layout = ParameterLayout((X.shape[1], *hidden, len(np.unique(y))))
@@ -294,7 +305,35 @@ def study(alpha, names):
                 f"{fixed[1]:.2f} + {fixed[2]:.2f}, {mine[1]:.2f} + {mine[2]:.2f}, "
                 f"{backtracking[1]:.2f} + {backtracking[2]:.2f} | "
                 f"{seconds[1] / seconds[0]:.2f} ({1e3 * seconds[0]:.3g} ms) | "
-                f"{1e6 * rule_seconds(layout.n_params, factor):.3g} us |",
+                f"{1e6 * rule_seconds(layout.n_params, factor):.3g} us | "
+                f"{fixed[3][0]} ({fixed[3][1]:.2g}), {mine[3][0]} ({mine[3][1]:.2g}) |",
+                flush=True,
+            )
+
+
+def longer_synthetic(n_iter):
+    """The chosen rules against the best fixed steps of the 100-iteration
+    grid, over more iterations (the whole grid would take hours)."""
+    print(f"\n### Synthetic set, {n_iter} iterations, alpha = 0\n")
+    print(
+        "| solver | fixed step | iteration | fixed step's loss | rule's loss | ratio |"
+    )
+    print("|---|---|---|---|---|---|")
+    ((_, X, y, hidden, _),) = data_sets(["synthetic"])
+    layout = ParameterLayout((X.shape[1], *hidden, len(np.unique(y))))
+    objective = Objective(layout, X, y, np.ones(len(y)), 0.0)
+    theta = layout.initialize(check_random_state(0), np.float64)
+    for solver, step, factor in [("gd", 3.0, 2.0), ("nag", 1.0, 1.0)]:
+        if solver == "gd":
+            fixed = gradient_descent(objective, theta, n_iter, FixedStep(step))
+            rule = gradient_descent(objective, theta, n_iter, AdaptiveStep(factor))
+        else:
+            fixed = fista(objective, theta, n_iter, FixedStep(step), "gradient")
+            rule = fista(objective, theta, n_iter, AdaptiveStep(factor), "gradient")
+        for k in sorted({100, n_iter // 2, n_iter}):
+            print(
+                f"| {solver} | {step} | {k} | {fixed[k - 1]:.3g} | {rule[k - 1]:.3g} "
+                f"| {rule[k - 1] / fixed[k - 1]:.3g} |",
                 flush=True,
             )
 
@@ -304,8 +343,14 @@ def main():
     parser.add_argument("--alpha", type=float, nargs="+", default=[0.0])
     parser.add_argument(
         "--sets",
-        nargs="+",
+        nargs="*",
         default=["iris", "wine", "breast_cancer", "digits", "synthetic"],
+    )
+    parser.add_argument(
+        "--longer",
+        type=int,
+        default=0,
+        help="then the chosen rules on the synthetic set over this many iterations",
     )
     args = parser.parse_args()
     print(
@@ -313,8 +358,10 @@ def main():
         f"{platform.python_version()}, NumPy {np.__version__}, scikit-learn "
         f"{sklearn.__version__}, {platform.machine()}"
     )
-    for alpha in args.alpha:
+    for alpha in args.alpha if args.sets else ():
         study(alpha, args.sets)
+    if args.longer:
+        longer_synthetic(args.longer)
 
 
 if __name__ == "__main__":

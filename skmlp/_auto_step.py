@@ -81,38 +81,18 @@ class AdaptiveStep:
     def next_step(self, point, gradient):
         """The step to move from ``point`` along ``-gradient``; remembers both.
 
-        A gradient that is not finite leaves the state as it is and returns
-        the last step, so that the solver moves and its caller sees the
-        divergence.
+        A gradient that is not finite (or whose change overflows) leaves the
+        state as it is and returns the last step, so that the solver moves
+        and its caller sees the divergence.
         """
-        if not np.isfinite(gradient).all():
-            return 0.0 if self.step is None else self.step
-        if self.point is not None:
-            step = self._step_from_curvature(point, gradient)
-        elif self.step is not None:
-            step = self.step
-        else:
-            step = self._first_step(point, gradient)
-            if step == 0.0:
-                # A zero gradient: stay, and start when there is a direction.
-                return step
-        self.point = point.copy()
-        self.gradient = gradient.copy()
-        self.step = step
-        return step
-
-    def _first_step(self, point, gradient):
-        gradient_norm = float(np.linalg.norm(gradient))
-        if gradient_norm == 0.0:
-            return 0.0
-        distance = math.sqrt(np.finfo(point.dtype).eps) * max(
-            float(np.linalg.norm(point)), 1.0
-        )
-        return distance / gradient_norm
-
-    def _step_from_curvature(self, point, gradient):
-        moved = float(np.linalg.norm(point - self.point))
-        turned = float(np.linalg.norm(gradient - self.gradient))
+        # Few NumPy calls: on small networks the rule's Python overhead is
+        # what it costs (docs/auto_step_measurements.md).
+        if self.point is None:
+            return self._start(point, gradient)
+        moved = _norm(point - self.point)
+        turned = _norm(gradient - self.gradient)
+        if not math.isfinite(turned):
+            return self.step
         grown = math.sqrt(1.0 + self.growth) * self.step
         if moved and turned:
             step = min(grown, moved / (self.curvature_factor * turned))
@@ -121,7 +101,24 @@ class AdaptiveStep:
             # only the growth cap holds, and before any cap the step stays.
             step = grown if math.isfinite(grown) else self.step
         self.growth = step / self.step
+        self.step = step
+        np.copyto(self.point, point)
+        np.copyto(self.gradient, gradient)
         return step
+
+    def _start(self, point, gradient):
+        """The step with no last point: the last step, or the first probe."""
+        gradient_norm = _norm(gradient)
+        if not math.isfinite(gradient_norm):
+            return 0.0 if self.step is None else self.step
+        if self.step is None:
+            if gradient_norm == 0.0:
+                # A zero gradient: stay, and start when there is a direction.
+                return 0.0
+            distance = math.sqrt(np.finfo(point.dtype).eps) * max(_norm(point), 1.0)
+            self.step = distance / gradient_norm
+        self.point, self.gradient = point.copy(), gradient.copy()
+        return self.step
 
     def forget(self):
         """Drop the last point and gradient, keep the step.
@@ -140,3 +137,8 @@ class AdaptiveStep:
         if self.point is not None:
             clone.point, clone.gradient = self.point.copy(), self.gradient.copy()
         return clone
+
+
+def _norm(vector):
+    # np.linalg.norm costs several times this on short vectors.
+    return math.sqrt(float(np.dot(vector, vector)))
