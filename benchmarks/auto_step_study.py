@@ -11,6 +11,8 @@ Run from the repository root::
         --sets iris wine breast_cancer digits
     PYTHONPATH=$PWD python benchmarks/auto_step_study.py --alpha 0 --sets synthetic
     PYTHONPATH=$PWD python benchmarks/auto_step_study.py --sets --longer 350
+    PYTHONPATH=$PWD python benchmarks/auto_step_study.py --sets \\
+        --timing iris wine breast_cancer digits synthetic
 
 The small sets take about two minutes; the synthetic set (60000 rows, 100
 iterations, each evaluation 0.1 to 0.3 s) 5 to 15 minutes, and so does the
@@ -338,6 +340,47 @@ def longer_synthetic(n_iter):
             )
 
 
+def timing(names, n_iter=20, repeats=7):
+    """Time per iteration, rule against fixed step, interleaved runs.
+
+    Short runs taken in turns, the least of ``repeats`` each: a load that
+    comes and goes on the shared machine then hits both alike.
+    """
+    print(f"\n### Time per iteration ({n_iter} iterations, least of {repeats})\n")
+    print("| data | solver | fixed step | rule | ratio |")
+    print("|---|---|---|---|---|")
+    for name, X, y, hidden, _ in data_sets(names):
+        layout = ParameterLayout((X.shape[1], *hidden, len(np.unique(y))))
+        objective = Objective(layout, X, y, np.ones(len(y)), 0.0)
+        theta = layout.initialize(check_random_state(0), np.float64)
+        for solver, factor in [("gd", 2.0), ("nag", 1.0)]:
+            if solver == "gd":
+                run = gradient_descent
+            else:
+                run = _fista_gradient_restart
+            best = [math.inf, math.inf]
+            for _ in range(repeats):
+                for i, make in enumerate(
+                    (
+                        functools.partial(FixedStep, 0.1),
+                        functools.partial(AdaptiveStep, factor),
+                    )
+                ):
+                    seconds = seconds_per_iteration(
+                        objective, theta, n_iter, run, make, 1
+                    )
+                    best[i] = min(best[i], seconds)
+            print(
+                f"| {name} | {solver} | {1e3 * best[0]:.3g} ms | "
+                f"{1e3 * best[1]:.3g} ms | {best[1] / best[0]:.3f} |",
+                flush=True,
+            )
+
+
+def _fista_gradient_restart(objective, theta, n_iter, rule):
+    return fista(objective, theta, n_iter, rule, "gradient")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alpha", type=float, nargs="+", default=[0.0])
@@ -352,6 +395,9 @@ def main():
         default=0,
         help="then the chosen rules on the synthetic set over this many iterations",
     )
+    parser.add_argument(
+        "--timing", nargs="*", default=[], help="then time these sets, interleaved"
+    )
     args = parser.parse_args()
     print(
         f"{time.strftime('%Y-%m-%d', time.gmtime())}, Python "
@@ -362,6 +408,8 @@ def main():
         study(alpha, args.sets)
     if args.longer:
         longer_synthetic(args.longer)
+    if args.timing:
+        timing(args.timing)
 
 
 if __name__ == "__main__":
