@@ -23,7 +23,11 @@ takes its gradients; ``c = 1`` is then the local form of FISTA's own
 condition ``step <= 1 / L`` (what Beck and Teboulle's backtracking accepts),
 and needs the solver's adaptive restart as its safeguard: without one it
 diverged on three of four small data sets at the default ``alpha`` (see
-``docs/auto_step_measurements.md``).
+``docs/solver_measurements.md``, "A free automatic step").
+
+The rule's state is a dict of plain values (floats, arrays, None), which
+the solver holds among its own state (its ``step_size`` dict): a snapshot of
+the solver copies it and a saved model holds it.
 """
 
 import math
@@ -31,30 +35,45 @@ import math
 import numpy as np
 
 
+def new_adaptive_state(step=0.0):
+    """The state of a new rule: no point yet, and ``step`` (0: a probe first)."""
+    return {
+        "rule": "adaptive",
+        "learning_rate": float(step),
+        "previous_learning_rate": 0.0,
+        "growth": math.inf,
+        "point": None,
+        "gradient": None,
+        "remeasure": False,
+    }
+
+
 class AdaptiveStep:
     """Step sizes from consecutive gradients, with no extra evaluation.
 
     A solver calls :meth:`next_step` once per step with the point where it
     took its gradient and that gradient, and moves by the step it returns.
+    The rule keeps no state of its own: it reads and updates ``state``.
 
     Parameters
     ----------
     curvature_factor : float, default=2.0
         ``c``: the step is at most ``1 / (c L_k)``, with ``L_k`` the
         curvature seen between the last two gradients.
+    state : dict or None, default=None
+        Updated in place; None starts a new one (:func:`new_adaptive_state`):
 
-    Attributes
-    ----------
-    step : float or None
-        ``lambda_k``, the last step returned (None before the first).
-    growth : float
-        ``theta_k = lambda_k / lambda_{k-1}``; infinite before the first
-        curvature estimate, so that nothing caps the first one.
-    point : ndarray or None
-        Where the last gradient was taken (None before the first step and
-        after :meth:`forget`).
-    gradient : ndarray or None
-        The last gradient.
+        - ``learning_rate`` (float): ``lambda_k``, the last step returned;
+          0 before the first move (the next step is then a probe);
+        - ``previous_learning_rate`` (float): the step returned before it
+          (0 before), for NAG's momentum;
+        - ``growth`` (float): ``theta_k = lambda_k / lambda_{k-1}``; infinite
+          before the first curvature estimate, so that nothing caps it;
+        - ``point``, ``gradient`` (ndarray or None): where the last gradient
+          was taken and that gradient (None before the first step and after
+          :meth:`forget`);
+        - ``remeasure`` (bool): the objective may have changed since
+          ``gradient`` was taken (set by :meth:`objective_may_have_changed`).
 
     Notes
     -----
@@ -71,12 +90,25 @@ class AdaptiveStep:
        Learning, PMLR 119 (2020), 6702-6712.
     """
 
-    def __init__(self, curvature_factor=2.0):
+    def __init__(self, curvature_factor=2.0, state=None):
         self.curvature_factor = curvature_factor
-        self.step = None
-        self.growth = math.inf
-        self.point = None
-        self.gradient = None
+        self.state = new_adaptive_state() if state is None else state
+
+    @property
+    def step(self):
+        return self.state["learning_rate"]
+
+    @property
+    def growth(self):
+        return self.state["growth"]
+
+    @property
+    def point(self):
+        return self.state["point"]
+
+    @property
+    def gradient(self):
+        return self.state["gradient"]
 
     def next_step(self, point, gradient):
         """The step to move from ``point`` along ``-gradient``; remembers both.
@@ -85,58 +117,94 @@ class AdaptiveStep:
         state as it is and returns the last step, so that the solver moves
         and its caller sees the divergence.
         """
+        state = self.state
         # Few NumPy calls: on small networks the rule's Python overhead is
-        # what it costs (docs/auto_step_measurements.md).
-        if self.point is None:
-            return self._start(point, gradient)
-        moved = _norm(point - self.point)
-        turned = _norm(gradient - self.gradient)
+        # what it costs (docs/solver_measurements.md).
+        if state["point"] is None:
+            return self._took(self._start(point, gradient))
+        moved = _norm(point - state["point"])
+        turned = _norm(gradient - state["gradient"])
+        last = state["learning_rate"]
         if not math.isfinite(turned):
-            return self.step
-        grown = math.sqrt(1.0 + self.growth) * self.step
+            return self._took(last)
+        grown = math.sqrt(1.0 + state["growth"]) * last
         if moved and turned:
             step = min(grown, moved / (self.curvature_factor * turned))
         else:
             # No curvature seen (no move, or no change in the gradient):
             # only the growth cap holds, and before any cap the step stays.
-            step = grown if math.isfinite(grown) else self.step
-        self.growth = step / self.step
-        self.step = step
-        np.copyto(self.point, point)
-        np.copyto(self.gradient, gradient)
+            step = grown if math.isfinite(grown) else last
+        state["growth"] = step / last
+        np.copyto(state["point"], point)
+        np.copyto(state["gradient"], gradient)
+        return self._took(step)
+
+    def _took(self, step):
+        state = self.state
+        state["previous_learning_rate"] = state["learning_rate"]
+        state["learning_rate"] = step
         return step
 
     def _start(self, point, gradient):
         """The step with no last point: the last step, or the first probe."""
+        state = self.state
         gradient_norm = _norm(gradient)
         if not math.isfinite(gradient_norm):
-            return 0.0 if self.step is None else self.step
-        if self.step is None:
+            return state["learning_rate"]
+        step = state["learning_rate"]
+        if not step:
             if gradient_norm == 0.0:
                 # A zero gradient: stay, and start when there is a direction.
                 return 0.0
             distance = math.sqrt(np.finfo(point.dtype).eps) * max(_norm(point), 1.0)
-            self.step = distance / gradient_norm
-        self.point, self.gradient = point.copy(), gradient.copy()
-        return self.step
+            step = distance / gradient_norm
+        state["point"], state["gradient"] = point.copy(), gradient.copy()
+        return step
 
     def forget(self):
         """Drop the last point and gradient, keep the step.
 
-        For when the objective changes (new rows): a gradient difference
-        across two objectives is not a curvature. The next step is then the
-        last one, and the one after it comes from the curvature alone.
+        A gradient difference across two objectives is not a curvature. The
+        next step is then the last one, and the one after it comes from the
+        curvature alone.
         """
-        self.point = self.gradient = None
-        self.growth = math.inf
+        self.state.update(point=None, gradient=None, growth=math.inf, remeasure=False)
+
+    def objective_may_have_changed(self):
+        """The next gradient may come from another objective (other rows):
+        :meth:`remeasure` before the next step."""
+        self.state["remeasure"] = self.state["point"] is not None
+
+    def remeasure(self, objective):
+        """If the objective may have changed, take the last gradient again
+        on ``objective``, at the last point.
+
+        The pair then measures the curvature of ``objective`` alone: the
+        same gradient to the bit if the objective did not change, the new
+        objective's if it did. One gradient evaluation, once per change. A
+        gradient that is not finite there drops the pair instead.
+        """
+        state = self.state
+        if not state["remeasure"]:
+            return
+        state["remeasure"] = False
+        _, gradient = objective.value_and_gradient(state["point"])
+        if math.isfinite(_norm(gradient)):
+            state["gradient"] = gradient
+        else:
+            self.forget()
 
     def snapshot(self):
-        """An independent copy of the state."""
-        clone = AdaptiveStep(self.curvature_factor)
-        clone.step, clone.growth = self.step, self.growth
-        if self.point is not None:
-            clone.point, clone.gradient = self.point.copy(), self.gradient.copy()
-        return clone
+        """An independent copy of the rule and its state."""
+        return AdaptiveStep(self.curvature_factor, copy_state(self.state))
+
+
+def copy_state(state):
+    """A copy of a step rule's state dict, its arrays copied."""
+    return {
+        key: value.copy() if isinstance(value, np.ndarray) else value
+        for key, value in state.items()
+    }
 
 
 def _norm(vector):

@@ -1,14 +1,20 @@
 """The automatic step from consecutive gradients, against hand computations."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from tracing import count_calls
 
-from skmlp._auto_step import AdaptiveStep
+import skmlp._objective
+from skmlp import SoftplusMLPClassifier
+from skmlp._auto_step import AdaptiveStep, copy_state
 from skmlp._layout import ParameterLayout
 from skmlp._objective import Objective
 from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
@@ -139,7 +145,7 @@ def test_the_step_from_given_gradients_by_hand():
     assert rule.next_step(np.array([4.0, 4.0]), np.array([0.0, 3.0])) == 0.5
     assert rule.growth == 0.5 / (SQRT_EPS * 5.0)
     # Curvature 0.01 / 1: the growth cap sqrt(1 + theta) * 0.5 holds instead.
-    rule.growth = 1.0
+    rule.state["growth"] = 1.0
     assert rule.next_step(np.array([4.0, 5.0]), np.array([0.0, 3.01])) == (
         math.sqrt(2.0) * 0.5
     )
@@ -255,7 +261,7 @@ def test_a_gradient_that_is_not_finite_is_passed_through_unmeasured():
 def test_a_zero_first_gradient_waits_for_a_direction():
     rule = AdaptiveStep()
     assert rule.next_step(np.ones(2), np.zeros(2)) == 0.0
-    assert rule.step is None
+    assert rule.step == 0.0 and rule.point is None
     assert rule.next_step(np.ones(2), np.array([0.0, 2.0])) == SQRT_EPS * (
         math.sqrt(2.0) / 2.0
     )
@@ -272,3 +278,171 @@ def test_a_snapshot_is_independent_of_the_rule():
     np.testing.assert_array_equal(snapshot.gradient, [1.0, 2.0, 3.0])
     rule.point[...] = 7.0
     np.testing.assert_array_equal(snapshot.point, np.ones(3))
+
+
+# The estimator: learning_rate_init='auto' on the full batch is the rule.
+
+ALPHA = 1e-4  # the estimator's default
+HIDDEN = (6,)
+# (solver, restart, c): c = 1 with NAG's gradient restart, 2 otherwise.
+FULL_BATCH_CASES = [("gd", None, 2.0), ("nag", None, 2.0), ("nag", "gradient", 1.0)]
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def network(X, y):
+    """The layout, the estimator's starting point (random_state=0) and the
+    objective of the rows ``X``, ``y``."""
+    layout = ParameterLayout((X.shape[1], *HIDDEN, 3))
+    theta = layout.initialize(check_random_state(0), np.float64)
+    return layout, theta, Objective(layout, X, y, np.ones(len(y)), ALPHA)
+
+
+def auto(**params):
+    params = {"learning_rate_init": "auto", "random_state": 0, "tol": 0.0, **params}
+    return SoftplusMLPClassifier(HIDDEN, **params)
+
+
+def fitted(clf, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X, y)
+
+
+def point(layout, clf):
+    return layout.pack(clf.coefs_, clf.intercepts_, np.float64)
+
+
+@pytest.mark.parametrize("solver, restart, c", FULL_BATCH_CASES)
+def test_auto_on_the_full_batch_is_the_adaptive_rule_step_for_step(
+    iris, solver, restart, c
+):
+    X, y = iris
+    layout, theta, objective = network(X, y)
+    rule = AdaptiveStep(c)
+    if solver == "gd":
+        iterates = gradient_descent(objective, theta, 20, rule)
+    else:
+        iterates = fista(objective, theta, 20, rule, restart)
+    clf = fitted(auto(solver=solver, restart=restart, max_iter=20), X, y)
+    np.testing.assert_array_equal(point(layout, clf), iterates[-1])
+    assert clf.learning_rate_ == rule.step
+
+
+@pytest.mark.parametrize("solver, restart, _", FULL_BATCH_CASES)
+def test_auto_on_the_full_batch_costs_one_gradient_per_step_and_no_loss(
+    iris, solver, restart, _
+):
+    X, y = iris
+    counts = {"value": 0, "value_and_gradient": 0}
+    clf = auto(solver=solver, restart=restart, max_iter=10)
+    with count_calls(counts, skmlp._objective.__file__):
+        fitted(clf, X, y)
+    # The one loss is the check of the final point, which every fit makes.
+    assert counts == {"value": 1, "value_and_gradient": 10}
+    counts = dict.fromkeys(counts, 0)
+    with count_calls(counts, skmlp._objective.__file__):
+        clf.partial_fit(X, y)
+    # A new call may bring other rows: the last gradient is taken again on
+    # them before the step.
+    assert counts == {"value": 1, "value_and_gradient": 2}
+
+
+@pytest.mark.parametrize("solver, restart, _", FULL_BATCH_CASES)
+def test_partial_fit_with_auto_goes_on_exactly_as_fit(iris, solver, restart, _):
+    X, y = iris
+    whole = fitted(auto(solver=solver, restart=restart, max_iter=12), X, y)
+    incremental = auto(solver=solver, restart=restart)
+    for _ in range(12):
+        incremental.partial_fit(X, y, classes=[0, 1, 2])
+    for a, b in zip(
+        incremental.coefs_ + incremental.intercepts_, whole.coefs_ + whole.intercepts_
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert incremental.loss_curve_ == whole.loss_curve_
+    assert incremental.learning_rate_ == whole.learning_rate_
+
+
+def test_partial_fit_on_other_rows_measures_the_curvature_of_those_rows(iris):
+    X, y = iris
+    first = np.arange(len(y)) % 2 == 0
+    layout, _, other = network(X[~first], y[~first])
+    # GD's last gradient was taken at the point before the last step.
+    before = fitted(auto(solver="gd", max_iter=9), X[first], y[first])
+    clf = fitted(auto(solver="gd", max_iter=10), X[first], y[first])
+    x_before, x = point(layout, before), point(layout, clf)
+    growth = clf.learning_rate_ / before.learning_rate_
+    grown = math.sqrt(1 + growth) * clf.learning_rate_
+
+    def step_from(g_before):
+        _, g = other.value_and_gradient(x)
+        curvature = np.linalg.norm(g - g_before) / np.linalg.norm(x - x_before)
+        return min(grown, 1 / (2 * curvature)), g
+
+    expected, g = step_from(other.value_and_gradient(x_before)[1])
+    clf.partial_fit(X[~first], y[~first])
+    assert clf.learning_rate_ == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(point(layout, clf), x - expected * g, rtol=1e-12)
+    # With the first rows' last gradient the step would be another.
+    _, old_objective = network(X[first], y[first])[1:]
+    mixed, _ = step_from(old_objective.value_and_gradient(x_before)[1])
+    assert abs(mixed / expected - 1) > 0.01
+
+
+def test_switching_learning_rate_init_between_partial_fit_calls(iris):
+    X, y = iris
+    layout, _, objective = network(X, y)
+    clf = auto(solver="gd", learning_rate_init=0.1)
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    x_a = point(layout, clf)
+    clf.set_params(learning_rate_init="auto").partial_fit(X, y)
+    # No last gradient yet: the adaptive rule starts from the step in use.
+    assert clf.learning_rate_ == 0.1
+    x_b = point(layout, clf)
+    clf.partial_fit(X, y)
+    # Then the curvature between the two gradients alone (no growth cap).
+    _, g_a = objective.value_and_gradient(x_a)
+    _, g_b = objective.value_and_gradient(x_b)
+    expected = np.linalg.norm(x_b - x_a) / (2 * np.linalg.norm(g_b - g_a))
+    assert clf.learning_rate_ == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(point(layout, clf), x_b - expected * g_b, rtol=1e-12)
+    # Back to a float: a fixed step, exactly.
+    x_c = point(layout, clf)
+    clf.set_params(learning_rate_init=0.3).partial_fit(X, y)
+    assert clf.learning_rate_ == 0.3
+    _, g_c = objective.value_and_gradient(x_c)
+    np.testing.assert_array_equal(point(layout, clf), x_c - 0.3 * g_c)
+    clf.set_params(learning_rate_init="auto").partial_fit(X, y)
+    assert clf.learning_rate_ == 0.3
+
+
+@pytest.mark.parametrize("momentum", ["fista", 0.9])
+def test_auto_on_mini_batches_still_searches_by_backtracking(iris, momentum):
+    X, y = iris
+    counts = {"value": 0, "value_and_gradient": 0}
+    clf = auto(batch_size=50, max_iter=3, momentum=momentum)
+    with count_calls(counts, skmlp._objective.__file__):
+        fitted(clf, X, y)
+    # Each of the 9 steps tries at least one step by its loss; the steps
+    # are powers of two.
+    assert counts["value"] >= 9 + 1
+    assert math.log2(clf.learning_rate_).is_integer()
+
+
+def test_reset_momentum_leaves_the_adaptive_step_alone(logistic):
+    objective, x_star, _ = logistic
+    solver = NesterovAcceleratedGradient("adaptive", restart="gradient")
+    theta = np.zeros_like(x_star)
+    for _ in range(5):
+        solver.step(theta, objective)
+    state = copy_state(solver.step_size)
+    solver.reset_momentum()
+    assert solver.step_size.keys() == state.keys()
+    for key, value in state.items():
+        np.testing.assert_array_equal(solver.step_size[key], value)
+    assert solver.previous is None and solver.t == 0.0

@@ -124,13 +124,17 @@ def test_skops_load_without_trusting_the_estimator_raises(data):
     assert_array_equal(loaded.predict(X), _fit(X, y).predict(X))
 
 
+@pytest.mark.parametrize("learning_rate_init", [LR, "auto"])
 @pytest.mark.parametrize("solver", ["gd", "nag"])
-def test_partial_fit_continues_identically_after_a_skops_round_trip(data, solver):
-    # The solver's state (NAG's previous iterate and t) survives the file.
+def test_partial_fit_continues_identically_after_a_skops_round_trip(
+    data, solver, learning_rate_init
+):
+    # The solver's state (NAG's previous iterate and t; with 'auto' the
+    # adaptive step's last point and gradient) survives the file.
     sio = pytest.importorskip("skops.io")
     X, y = data
     classes = np.unique(y)
-    clf = _clf(solver=solver)
+    clf = _clf(solver=solver, learning_rate_init=learning_rate_init)
     for _ in range(3):
         clf.partial_fit(X, y, classes=classes)
     loaded = sio.loads(sio.dumps(clf), trusted=[ESTIMATOR_CLASS])
@@ -140,6 +144,7 @@ def test_partial_fit_continues_identically_after_a_skops_round_trip(data, solver
     for coef, loaded_coef in zip(clf.coefs_, loaded.coefs_):
         assert_array_equal(loaded_coef, coef)
     assert loaded.n_iter_ == clf.n_iter_ == 5
+    assert loaded.learning_rate_ == clf.learning_rate_
 
 
 def _dumps_as_version(monkeypatch, dumps, clf, version):
