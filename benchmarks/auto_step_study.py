@@ -1,4 +1,4 @@
-"""The automatic step against a grid of fixed steps: docs/auto_step_measurements.md.
+"""The automatic step against fixed steps: docs/solver_measurements.md, last section.
 
 Drives the iterations itself over ``skmlp._objective.Objective`` (full batch),
 with reference implementations of gradient descent and FISTA that are first
@@ -241,7 +241,7 @@ def study(alpha, names):
     print(f"\n### alpha = {alpha}\n")
     print(
         "| data | solver | restart | iterations | best fixed step (loss) | "
-        "AdGD c=2 | AdGD c=1 | BB short | backtracking (today) | "
+        "AdGD c=2 | AdGD c=1 | BB short | backtracking | "
         "chosen / best | evaluations per iteration: fixed, chosen, backtracking "
         "(loss + gradient) | time per iteration, chosen / fixed | "
         "the rule's own time per iteration | loss rises, best fixed step and "
