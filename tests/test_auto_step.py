@@ -421,6 +421,38 @@ def test_switching_learning_rate_init_between_partial_fit_calls(iris):
     assert clf.learning_rate_ == 0.3
 
 
+def test_auto_moves_between_backtracking_and_the_adaptive_step_with_the_rows(iris):
+    X, y = iris
+    layout, _, objective = network(X[:40], y[:40])
+    clf = auto(solver="gd", batch_size=50)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    searched = clf.learning_rate_
+    assert math.log2(searched).is_integer()
+    # 40 rows fit in one batch of 50: the adaptive step starts from the
+    # searched one, then measures the curvature.
+    x_a = point(layout, clf)
+    clf.partial_fit(X[:40], y[:40])
+    assert clf.learning_rate_ == searched
+    x_b = point(layout, clf)
+    clf.partial_fit(X[:40], y[:40])
+    _, g_a = objective.value_and_gradient(x_a)
+    _, g_b = objective.value_and_gradient(x_b)
+    expected = np.linalg.norm(x_b - x_a) / (2 * np.linalg.norm(g_b - g_a))
+    assert clf.learning_rate_ == pytest.approx(expected, rel=1e-10)
+    # Back to mini-batches: a search from the adaptive step.
+    counts = {"value": 0, "value_and_gradient": 0}
+    with count_calls(counts, skmlp._objective.__file__):
+        clf.partial_fit(X, y)
+    assert counts["value"] >= 3 + 1
+
+
+def test_auto_in_float32_trains_in_float32(iris):
+    X, y = iris
+    clf = fitted(auto(max_iter=50), X.astype(np.float32), y)
+    assert clf.coefs_[0].dtype == np.float32
+    assert clf.loss_curve_[-1] < 0.2 * clf.loss_curve_[0]
+
+
 @pytest.mark.parametrize("momentum", ["fista", 0.9])
 def test_auto_on_mini_batches_still_searches_by_backtracking(iris, momentum):
     X, y = iris

@@ -53,12 +53,14 @@ def _clf(**params):
 
 
 # Every kind of fitted state: both solvers, mini-batches (the RNG is kept),
+# the adaptive step of 'auto' (its last point and gradient),
 # early stopping, a RandomState instance as random_state, and partial_fit
 # (which keeps NAG's momentum between calls).
 FITTED_STATES = {
     "gd": {"solver": "gd"},
     "nag": {"solver": "nag"},
     "mini-batch": {"solver": "nag", "batch_size": 32},
+    "auto-full-batch": {"solver": "nag", "learning_rate_init": "auto"},
     "early-stopping": {"early_stopping": True, "validation_fraction": 0.2},
 }
 ALL_STATES = [*FITTED_STATES, "random-state-instance", "partial-fit"]
