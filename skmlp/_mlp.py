@@ -66,16 +66,20 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         NAG's momentum runs on across mini-batches and epochs.
 
     learning_rate_init : float or 'auto', default=0.1
-        The step size of every solver step, or ``'auto'``: backtracking on
-        the Lipschitz constant of the gradient, so that no step size needs
-        tuning. Each step takes the largest step ``s`` (a power of 2) with
-        Beck and Teboulle's sufficient decrease
-        ``L(x - s g) <= L(x) - s/2 ||g||^2`` at the point ``x`` where the
-        gradient ``g`` is taken, starting from twice the last step when that
-        one passed at once; for NAG, ``t`` follows Scheinberg, Goldfarb and
-        Bai's rule for changing steps. It costs about 1.6 loss evaluations
-        per step (the user guide and the solver measurements give the
-        details). The step in use is ``learning_rate_``.
+        The step size of every solver step, or ``'auto'``. On the full
+        batch, ``'auto'`` is Malitsky and Mishchenko's adaptive step from
+        the last two gradients, ``s_k = min(sqrt(1 + s_{k-1} / s_{k-2})
+        s_{k-1}, 1 / (c L_k))`` with ``L_k`` the curvature between them
+        (``c = 1`` for NAG with ``restart='gradient'``, else 2): no
+        evaluation beyond each step's gradient (``partial_fit`` takes one
+        more per call, on its rows). It ended within 10% of the best fixed
+        step of a grid, or far below it, on wine, breast cancer, digits and
+        (GD) Iris, but not on Iris with NAG (6.6 times with ``alpha=0``,
+        1.5 times without restart) nor on 60000 synthetic rows (1.5 to 1.7
+        times after 100 iterations); see the user guide. On mini-batches,
+        whose gradients measure no curvature, ``'auto'`` is backtracking
+        (Beck and Teboulle's sufficient decrease, about 1.6 loss
+        evaluations per step). The step in use is ``learning_rate_``.
 
     restart : {'function', 'gradient'} or None, default='gradient'
         Adaptive restart of NAG's momentum (O'Donoghue and Candes): after a

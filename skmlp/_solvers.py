@@ -17,15 +17,27 @@ training is interrupted), and what a saved model holds (the persistence
 module saves ``vars(solver)``). A solver may write into its own arrays: a
 snapshot copies them.
 
-The step size is a :class:`~skmlp._step_size.StepSize` rule, fixed or
-backtracking, composed into the solver: its state is the solver's
-``step_size`` dict.
+The step size is a :class:`~skmlp._step_size.StepSize` rule, fixed,
+backtracking or adaptive, composed into the solver: its state is the
+solver's ``step_size`` dict.
+
+The adaptive step measures the curvature between the gradient of the last
+step and this one, which holds only if both come from the same objective.
+Within one call of ``fit`` or ``partial_fit`` on the full batch the rows do
+not change (mini-batches use backtracking). Between ``partial_fit`` calls
+they may: :func:`make_solver`, which the estimator calls once per call,
+marks a continued solver's rule, and its first step takes the last gradient
+again on the new call's objective (one gradient evaluation per call). The
+solver compares no rows: the same rows give the same gradient to the bit,
+so that ``partial_fit`` goes on exactly as ``fit`` would, and other rows
+give a pair that measures their own curvature.
 """
 
 import math
 
 import numpy as np
 
+from ._auto_step import AdaptiveStep, copy_state
 from ._lbfgs import LBFGS
 from ._step_size import (
     MAX_SEARCH,
@@ -41,12 +53,19 @@ from ._step_size import (
 # default of MLPClassifier and of Sutskever et al.'s experiments.
 MINIBATCH_MOMENTUM = 0.9
 
+# The adaptive step's c (step <= 1 / (c L_k)): the paper's 2 for GD and for
+# NAG without a gradient restart, FISTA's own 1 / L with one, whose restart
+# is then its safeguard (docs/solver_measurements.md, "A free automatic
+# step").
+CURVATURE_FACTOR = 2.0
+CURVATURE_FACTOR_WITH_GRADIENT_RESTART = 1.0
+
 
 def _copy(value):
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, dict):
-        return dict(value)  # the step size's, of scalars
+        return copy_state(value)  # the step size's
     return value
 
 
@@ -72,10 +91,19 @@ class _Solver:
     def set_learning_rate(self, learning_rate):
         """Follow a changed ``learning_rate_init`` between ``partial_fit`` calls.
 
-        A float replaces the step; ``'auto'`` keeps a running search as it
-        is, or starts one from the current step.
+        A float replaces the step; ``'auto'`` (backtracking) and
+        ``'adaptive'`` keep a running rule of their kind as it is, or start
+        one from the current step.
         """
         StepSize(self.step_size).set_learning_rate(learning_rate)
+
+    def objective_may_have_changed(self):
+        """The next step's objective may not be the last one's (a new call
+        with its own rows): the adaptive step measures its last gradient
+        again before it uses it. Nothing else in the solver depends on the
+        objective."""
+        if self.step_size["rule"] == "adaptive":
+            AdaptiveStep(state=self.step_size).objective_may_have_changed()
 
 
 class GradientDescent(_Solver):
@@ -83,11 +111,13 @@ class GradientDescent(_Solver):
 
     Parameters
     ----------
-    learning_rate : float or 'auto'
+    learning_rate : float, 'auto' or 'adaptive'
         The step size ``lr``, or ``'auto'``: each step takes the largest
         ``s = s_0 * 2**-i`` with ``L(x - s g) <= L(x) - s/2 ||g||^2``, where
         ``s_0`` is twice the last step if that one passed at its first trial
-        and the last step otherwise.
+        and the last step otherwise; or ``'adaptive'``: Malitsky and
+        Mishchenko's step from the last two gradients, ``c = 2``
+        (:class:`~skmlp._auto_step.AdaptiveStep`), at no extra evaluation.
 
     Attributes
     ----------
@@ -103,7 +133,14 @@ class GradientDescent(_Solver):
     def step(self, theta, objective):
         """One step from ``theta`` (in place); returns ``L(theta)`` before it."""
         loss, gradient = objective.value_and_gradient(theta)
-        StepSize(self.step_size).descend(theta, loss, gradient, objective, out=theta)
+        StepSize(self.step_size).descend(
+            theta,
+            loss,
+            gradient,
+            objective,
+            out=theta,
+            curvature_factor=CURVATURE_FACTOR,
+        )
         return loss
 
     def reset_momentum(self):
@@ -149,15 +186,24 @@ class NesterovAcceleratedGradient(_Solver):
     gradient evaluation, except right after a restart, where there is no
     momentum. With a constant momentum ``y_k`` does not depend on ``s_k``.
 
+    With the adaptive step, ``s_k`` comes from ``grad L(y_k)`` and the last
+    gradient, after ``y_k`` was built with ``t_k``: so ``t_k`` follows the
+    same rule one step late, with the last two steps known,
+    ``t_k (t_k - 1) = (s_{k-2} / s_{k-1}) t_{k-1}^2``. That lag is outside
+    Scheinberg, Goldfarb and Bai's proof; the restart is the safeguard, and
+    ``c`` is 1 (FISTA's ``s <= 1 / L``) with ``restart='gradient'``, 2
+    otherwise.
+
     Parameters
     ----------
-    learning_rate : float or 'auto'
+    learning_rate : float, 'auto' or 'adaptive'
         The step size ``lr``, at most ``1 / Lipschitz(grad L)`` for FISTA's
-        convergence guarantee, or ``'auto'`` for backtracking.
+        convergence guarantee, ``'auto'`` for backtracking, or
+        ``'adaptive'`` for the adaptive step.
     restart : {None, 'function', 'gradient'}, default=None
         The adaptive restart; None never restarts. ``'function'`` needs
         ``L(x_k)``: one extra evaluation of the objective per step with a
-        fixed ``lr``, none with ``'auto'``.
+        fixed or adaptive ``lr``, none with ``'auto'``.
     momentum : 'fista' or float in [0, 1), default='fista'
         FISTA's ``beta_k``, or a constant one.
 
@@ -210,7 +256,9 @@ class NesterovAcceleratedGradient(_Solver):
         """``t_k`` for the step ``step`` after a step ``previous_step``."""
         if self.previous is None:
             return 1.0
-        ratio = previous_step / step  # exactly 1 with a fixed step
+        # Exactly 1 with a fixed step; 1 while the adaptive step has no two
+        # steps to compare.
+        ratio = previous_step / step if previous_step and step else 1.0
         return (1.0 + math.sqrt(1.0 + 4.0 * ratio * self.t * self.t)) / 2.0
 
     def _lookahead(self, theta, t_next):
@@ -226,10 +274,15 @@ class NesterovAcceleratedGradient(_Solver):
         lookahead += theta
         return lookahead
 
+    def _curvature_factor(self):
+        if self.restart == "gradient":
+            return CURVATURE_FACTOR_WITH_GRADIENT_RESTART
+        return CURVATURE_FACTOR
+
     def _momentum_moves_with_the_step(self):
         return (
             self.momentum == "fista"
-            and self.step_size["backtracking"]
+            and self.step_size["rule"] == "backtracking"
             and self.previous is not None
             and self.t != 1.0
         )
@@ -246,15 +299,29 @@ class NesterovAcceleratedGradient(_Solver):
         else:
             # y_k does not depend on the step: one gradient is enough.
             previous_step = self.learning_rate
-            t_next = self._next_t(previous_step, previous_step)
+            adaptive = self.step_size["rule"] == "adaptive"
+            if adaptive:
+                # The lagged ratio s_{k-2} / s_{k-1}: s_k is not known yet.
+                t_next = self._next_t(
+                    self.step_size["previous_learning_rate"], previous_step
+                )
+            else:
+                t_next = self._next_t(previous_step, previous_step)
             new_theta = self._lookahead(theta, t_next)
             loss, gradient = objective.value_and_gradient(new_theta)
-            # x_k = y_k - s g, over y_k. A fixed step scales the gradient,
-            # which keeps its direction, all the restart test below needs.
+            # x_k = y_k - s g, over y_k. A fixed or adaptive step scales the
+            # gradient, which keeps its direction, all the restart test below
+            # needs.
             new_loss = StepSize(self.step_size).descend(
-                new_theta, loss, gradient, objective, out=new_theta
+                new_theta,
+                loss,
+                gradient,
+                objective,
+                out=new_theta,
+                curvature_factor=self._curvature_factor(),
             )
-            t_next = self._next_t(previous_step, self.learning_rate)
+            if not adaptive:
+                t_next = self._next_t(previous_step, self.learning_rate)
         if self.previous is None:
             # y_1 = x_0: the loss just computed is L(x_0).
             self.previous_loss = loss
@@ -302,7 +369,9 @@ class NesterovAcceleratedGradient(_Solver):
         raise no_step_found(step)
 
     def reset_momentum(self):
-        """Start the momentum afresh from the current iterate; keep the step."""
+        """Start the momentum afresh from the current iterate; keep the step
+        and the step rule's state (its last gradient is still one of the
+        objective's)."""
         self.t = 0.0
         self.previous = None
         self.restarted = False
@@ -327,7 +396,9 @@ def make_solver(
     solver : {'gd', 'nag', 'lbfgs'}
         Which solver.
     learning_rate : float or 'auto'
-        ``learning_rate_init`` (not used by L-BFGS).
+        ``learning_rate_init`` (not used by L-BFGS). ``'auto'`` is the
+        adaptive step on the full batch, backtracking on mini-batches (whose
+        consecutive gradients, of different rows, measure no curvature).
     restart : {None, 'function', 'gradient'}
         NAG's restart.
     momentum : 'auto', 'fista' or float
@@ -339,12 +410,15 @@ def make_solver(
     continued : solver or None
         The solver of the previous ``partial_fit`` call: if of the same
         class, a snapshot of it goes on with the parameters above (a smaller
-        rate after a divergence, say), keeping its state.
+        rate after a divergence, say), keeping its state; its rows may have
+        changed since (see the module's docstring).
 
     Returns
     -------
     solver : GradientDescent, NesterovAcceleratedGradient or LBFGS
     """
+    if learning_rate == "auto" and full_batch:
+        learning_rate = "adaptive"
     if solver == "gd":
         new = GradientDescent(learning_rate)
     elif solver == "nag":
@@ -362,6 +436,8 @@ def make_solver(
         return new
     solver = continued.snapshot()
     solver.set_learning_rate(learning_rate)
+    if isinstance(solver, _Solver):
+        solver.objective_may_have_changed()
     if isinstance(solver, NesterovAcceleratedGradient):
         solver.restart = restart
         solver.momentum = momentum

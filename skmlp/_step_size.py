@@ -1,10 +1,15 @@
 """Step rules: how far a solver moves along minus the gradient.
 
-A step rule is either fixed (``learning_rate`` a float) or a backtracking
-search on the Lipschitz constant of the gradient (``learning_rate='auto'``):
-Beck and Teboulle's sufficient decrease, with the step allowed to grow again
-at every step (Scheinberg, Goldfarb and Bai's FISTA with full backtracking)
-so that it can follow a curvature that falls as training goes on.
+A step rule is fixed (``learning_rate`` a float), a backtracking search on
+the Lipschitz constant of the gradient (``learning_rate='auto'``): Beck and
+Teboulle's sufficient decrease, with the step allowed to grow again at every
+step (Scheinberg, Goldfarb and Bai's FISTA with full backtracking) so that
+it can follow a curvature that falls as training goes on; or Malitsky and
+Mishchenko's adaptive step from consecutive gradients
+(``learning_rate='adaptive'``, :mod:`skmlp._auto_step`), which costs no
+evaluation but needs the same objective at every step. The estimator's
+``learning_rate_init='auto'`` is the adaptive step on the full batch and
+backtracking on mini-batches (:func:`skmlp._solvers.make_solver`).
 
 A solver composes one rule with its own update: it holds a :class:`StepSize`
 and asks it for the step. The rule's state is plain values (the step in use,
@@ -15,6 +20,8 @@ saved model holds it.
 import math
 
 import numpy as np
+
+from ._auto_step import AdaptiveStep, new_adaptive_state
 
 # Backtracking: the first trial step, the factor by which a step is grown or
 # shrunk, and how many shrinks are tried before giving up: 2**-64 times a
@@ -92,15 +99,24 @@ def _backtrack(point, loss, gradient, objective, step, search_up):
     raise no_step_found(step)
 
 
-def new_step_state(learning_rate):
-    """The state of a new step rule, plain values (see :class:`StepSize`)."""
-    backtracking = learning_rate == "auto"
-    return {
-        "backtracking": backtracking,
-        "learning_rate": INITIAL_STEP if backtracking else float(learning_rate),
-        "first_search": backtracking,
-        "grow": False,
-    }
+def new_step_state(learning_rate, step=None):
+    """The state of a new step rule, plain values (see :class:`StepSize`).
+
+    ``learning_rate`` is a float, ``'auto'`` (backtracking) or
+    ``'adaptive'``; ``step`` the step a backtracking search or the adaptive
+    rule starts from (by default ``INITIAL_STEP``, or the adaptive rule's
+    probe).
+    """
+    if learning_rate == "adaptive":
+        return new_adaptive_state(step or 0.0)
+    if learning_rate == "auto":
+        return {
+            "rule": "backtracking",
+            "learning_rate": step or INITIAL_STEP,
+            "first_search": True,
+            "grow": False,
+        }
+    return {"rule": "fixed", "learning_rate": float(learning_rate)}
 
 
 class StepSize:
@@ -119,7 +135,8 @@ class StepSize:
     state : dict
         Updated in place, from :func:`new_step_state`:
 
-        - ``backtracking`` (bool): whether the step is searched;
+        - ``rule`` (str): ``'fixed'``, ``'backtracking'`` or ``'adaptive'``
+          (whose other keys :class:`~skmlp._auto_step.AdaptiveStep` lists);
         - ``learning_rate`` (float): the step of the last step taken (with
           backtracking, before the first step: ``INITIAL_STEP``);
         - ``first_search`` (bool): the next search is the first, which may
@@ -134,15 +151,18 @@ class StepSize:
     def set_learning_rate(self, learning_rate):
         """Follow a changed ``learning_rate_init`` between ``partial_fit`` calls.
 
-        A float replaces the step; ``'auto'`` keeps a running search as it
-        is, or starts one from the current step.
+        A float replaces the step; ``'auto'`` (backtracking) and
+        ``'adaptive'`` keep a running rule of their kind as it is, or start
+        one from the current step (the adaptive rule from a probe if no step
+        was taken yet).
         """
         state = self.state
-        if learning_rate != "auto":
-            state["backtracking"] = False
-            state["learning_rate"] = float(learning_rate)
-        elif not state["backtracking"]:
-            state.update(backtracking=True, first_search=True, grow=False)
+        rule = {"auto": "backtracking", "adaptive": "adaptive"}.get(learning_rate)
+        if rule is not None and state["rule"] == rule:
+            return
+        new = new_step_state(learning_rate, state["learning_rate"])
+        state.clear()
+        state.update(new)
 
     def first_trial(self):
         """The step a search starts from."""
@@ -157,13 +177,19 @@ class StepSize:
         self.state.update(grow=step >= first_trial, first_search=False)
         self.state["learning_rate"] = step
 
-    def descend(self, point, loss, gradient, objective, out):
+    def descend(self, point, loss, gradient, objective, out, curvature_factor=2.0):
         """Write ``point - s * gradient`` into ``out``; its loss if known.
 
         ``out`` may be ``point``. ``gradient`` is the caller's own: a fixed
-        step scales it in place.
+        or adaptive step scales it in place. ``curvature_factor`` is the
+        adaptive rule's ``c``.
         """
-        if not self.state["backtracking"]:
+        rule = self.state["rule"]
+        if rule != "backtracking":
+            if rule == "adaptive":
+                adaptive = AdaptiveStep(curvature_factor, self.state)
+                adaptive.remeasure(objective)
+                adaptive.next_step(point, gradient)
             gradient *= self.state["learning_rate"]
             np.subtract(point, gradient, out=out)
             return None

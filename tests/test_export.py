@@ -53,12 +53,14 @@ def _clf(**params):
 
 
 # Every kind of fitted state: both solvers, mini-batches (the RNG is kept),
+# the adaptive step of 'auto' (its last point and gradient),
 # early stopping, a RandomState instance as random_state, and partial_fit
 # (which keeps NAG's momentum between calls).
 FITTED_STATES = {
     "gd": {"solver": "gd"},
     "nag": {"solver": "nag"},
     "mini-batch": {"solver": "nag", "batch_size": 32},
+    "auto-full-batch": {"solver": "nag", "learning_rate_init": "auto"},
     "early-stopping": {"early_stopping": True, "validation_fraction": 0.2},
 }
 ALL_STATES = [*FITTED_STATES, "random-state-instance", "partial-fit"]
@@ -124,13 +126,17 @@ def test_skops_load_without_trusting_the_estimator_raises(data):
     assert_array_equal(loaded.predict(X), _fit(X, y).predict(X))
 
 
+@pytest.mark.parametrize("learning_rate_init", [LR, "auto"])
 @pytest.mark.parametrize("solver", ["gd", "nag"])
-def test_partial_fit_continues_identically_after_a_skops_round_trip(data, solver):
-    # The solver's state (NAG's previous iterate and t) survives the file.
+def test_partial_fit_continues_identically_after_a_skops_round_trip(
+    data, solver, learning_rate_init
+):
+    # The solver's state (NAG's previous iterate and t; with 'auto' the
+    # adaptive step's last point and gradient) survives the file.
     sio = pytest.importorskip("skops.io")
     X, y = data
     classes = np.unique(y)
-    clf = _clf(solver=solver)
+    clf = _clf(solver=solver, learning_rate_init=learning_rate_init)
     for _ in range(3):
         clf.partial_fit(X, y, classes=classes)
     loaded = sio.loads(sio.dumps(clf), trusted=[ESTIMATOR_CLASS])
@@ -140,6 +146,7 @@ def test_partial_fit_continues_identically_after_a_skops_round_trip(data, solver
     for coef, loaded_coef in zip(clf.coefs_, loaded.coefs_):
         assert_array_equal(loaded_coef, coef)
     assert loaded.n_iter_ == clf.n_iter_ == 5
+    assert loaded.learning_rate_ == clf.learning_rate_
 
 
 def _dumps_as_version(monkeypatch, dumps, clf, version):

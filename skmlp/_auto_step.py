@@ -1,0 +1,212 @@
+"""The automatic step size, from the gradients a solver computes anyway.
+
+Malitsky and Mishchenko's rule ("adaptive gradient descent without
+descent") sets each step from the curvature seen between the last two points
+where a gradient was taken::
+
+    L_k      = ||g_k - g_{k-1}|| / ||x_k - x_{k-1}||
+    lambda_k = min(sqrt(1 + theta_{k-1}) lambda_{k-1}, 1 / (c L_k))
+    theta_k  = lambda_k / lambda_{k-1}
+
+``L_k`` measures the curvature along the last move: the Hessian averaged
+over the segment from ``x_{k-1}`` to ``x_k``, applied to the move's
+direction (``||A d|| / ||d||`` on a quadratic with Hessian ``A`` and move
+``d``), at most the Lipschitz constant of the gradient. So the step needs no
+evaluation beyond the gradient the solver takes anyway: no line search, no
+loss. The first term caps how fast the step may grow, the
+second keeps it under the local curvature.
+
+With ``c = 2`` this is the rule of the paper, whose proof gives gradient
+descent its ``O(1/k)`` rate on convex objectives with a locally Lipschitz
+gradient. An accelerated method feeds it the look-ahead points where it
+takes its gradients; ``c = 1`` is then the local form of FISTA's own
+condition ``step <= 1 / L`` (what Beck and Teboulle's backtracking accepts),
+and needs the solver's adaptive restart as its safeguard: without one it
+diverged on three of four small data sets at the default ``alpha`` (see
+``docs/solver_measurements.md``, "A free automatic step").
+
+The rule's state is a dict of plain values (floats, arrays, None), which
+the solver holds among its own state (its ``step_size`` dict): a snapshot of
+the solver copies it and a saved model holds it.
+"""
+
+import math
+
+import numpy as np
+
+
+def new_adaptive_state(step=0.0):
+    """The state of a new rule: no point yet, and ``step`` (0: a probe first)."""
+    return {
+        "rule": "adaptive",
+        "learning_rate": float(step),
+        "previous_learning_rate": 0.0,
+        "growth": math.inf,
+        "point": None,
+        "gradient": None,
+        "remeasure": False,
+    }
+
+
+class AdaptiveStep:
+    """Step sizes from consecutive gradients, with no extra evaluation.
+
+    A solver calls :meth:`next_step` once per step with the point where it
+    took its gradient and that gradient, and moves by the step it returns.
+    The rule keeps no state of its own: it reads and updates ``state``.
+
+    Parameters
+    ----------
+    curvature_factor : float, default=2.0
+        ``c``: the step is at most ``1 / (c L_k)``, with ``L_k`` the
+        curvature seen between the last two gradients.
+    state : dict or None, default=None
+        Updated in place; None starts a new one (:func:`new_adaptive_state`):
+
+        - ``learning_rate`` (float): ``lambda_k``, the last step returned;
+          0 before the first move (the next step is then a probe);
+        - ``previous_learning_rate`` (float): the step returned before it
+          (0 before), for NAG's momentum;
+        - ``growth`` (float): ``theta_k = lambda_k / lambda_{k-1}``; infinite
+          before the first curvature estimate, so that nothing caps it;
+        - ``point``, ``gradient`` (ndarray or None): where the last gradient
+          was taken and that gradient (None before the first step and after
+          :meth:`forget`);
+        - ``remeasure`` (bool): the objective may have changed since
+          ``gradient`` was taken (set by :meth:`objective_may_have_changed`).
+
+    Notes
+    -----
+    The very first step has no curvature to go by: it moves ``point`` by
+    ``sqrt(eps) * max(||point||, 1)`` (``eps`` of its dtype), a distance
+    short enough for the next gradient difference to measure the curvature
+    at the start, long enough to stand above rounding. From the second step
+    on, the step is the rule of the module's docstring.
+
+    References
+    ----------
+    .. [1] Y. Malitsky and K. Mishchenko, "Adaptive gradient descent without
+       descent", Proceedings of the 37th International Conference on Machine
+       Learning, PMLR 119 (2020), 6702-6712.
+    """
+
+    def __init__(self, curvature_factor=2.0, state=None):
+        self.curvature_factor = curvature_factor
+        self.state = new_adaptive_state() if state is None else state
+
+    @property
+    def step(self):
+        return self.state["learning_rate"]
+
+    @property
+    def growth(self):
+        return self.state["growth"]
+
+    @property
+    def point(self):
+        return self.state["point"]
+
+    @property
+    def gradient(self):
+        return self.state["gradient"]
+
+    def next_step(self, point, gradient):
+        """The step to move from ``point`` along ``-gradient``; remembers both.
+
+        A gradient that is not finite (or whose change overflows) leaves the
+        state as it is and returns the last step, so that the solver moves
+        and its caller sees the divergence.
+        """
+        state = self.state
+        # Few NumPy calls: on small networks the rule's Python overhead is
+        # what it costs (docs/solver_measurements.md).
+        if state["point"] is None:
+            return self._took(self._start(point, gradient))
+        moved = _norm(point - state["point"])
+        turned = _norm(gradient - state["gradient"])
+        last = state["learning_rate"]
+        if not math.isfinite(turned):
+            return self._took(last)
+        grown = math.sqrt(1.0 + state["growth"]) * last
+        if moved and turned:
+            step = min(grown, moved / (self.curvature_factor * turned))
+        else:
+            # No curvature seen (no move, or no change in the gradient):
+            # only the growth cap holds, and before any cap the step stays.
+            step = grown if math.isfinite(grown) else last
+        state["growth"] = step / last
+        np.copyto(state["point"], point)
+        np.copyto(state["gradient"], gradient)
+        return self._took(step)
+
+    def _took(self, step):
+        state = self.state
+        state["previous_learning_rate"] = state["learning_rate"]
+        state["learning_rate"] = step
+        return step
+
+    def _start(self, point, gradient):
+        """The step with no last point: the last step, or the first probe."""
+        state = self.state
+        gradient_norm = _norm(gradient)
+        if not math.isfinite(gradient_norm):
+            return state["learning_rate"]
+        step = state["learning_rate"]
+        if not step:
+            if gradient_norm == 0.0:
+                # A zero gradient: stay, and start when there is a direction.
+                return 0.0
+            distance = math.sqrt(np.finfo(point.dtype).eps) * max(_norm(point), 1.0)
+            step = distance / gradient_norm
+        state["point"], state["gradient"] = point.copy(), gradient.copy()
+        return step
+
+    def forget(self):
+        """Drop the last point and gradient, keep the step.
+
+        A gradient difference across two objectives is not a curvature. The
+        next step is then the last one, and the one after it comes from the
+        curvature alone.
+        """
+        self.state.update(point=None, gradient=None, growth=math.inf, remeasure=False)
+
+    def objective_may_have_changed(self):
+        """The next gradient may come from another objective (other rows):
+        :meth:`remeasure` before the next step."""
+        self.state["remeasure"] = self.state["point"] is not None
+
+    def remeasure(self, objective):
+        """If the objective may have changed, take the last gradient again
+        on ``objective``, at the last point.
+
+        The pair then measures the curvature of ``objective`` alone: the
+        same gradient to the bit if the objective did not change, the new
+        objective's if it did. One gradient evaluation, once per change. A
+        gradient that is not finite there drops the pair instead.
+        """
+        state = self.state
+        if not state["remeasure"]:
+            return
+        state["remeasure"] = False
+        _, gradient = objective.value_and_gradient(state["point"])
+        if math.isfinite(_norm(gradient)):
+            state["gradient"] = gradient
+        else:
+            self.forget()
+
+    def snapshot(self):
+        """An independent copy of the rule and its state."""
+        return AdaptiveStep(self.curvature_factor, copy_state(self.state))
+
+
+def copy_state(state):
+    """A copy of a step rule's state dict, its arrays copied."""
+    return {
+        key: value.copy() if isinstance(value, np.ndarray) else value
+        for key, value in state.items()
+    }
+
+
+def _norm(vector):
+    # np.linalg.norm costs several times this on short vectors.
+    return math.sqrt(float(np.dot(vector, vector)))

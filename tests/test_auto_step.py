@@ -1,0 +1,480 @@
+"""The automatic step from consecutive gradients, against hand computations."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from tracing import count_calls
+
+import skmlp._objective
+from skmlp import SoftplusMLPClassifier
+from skmlp._auto_step import AdaptiveStep, copy_state
+from skmlp._layout import ParameterLayout
+from skmlp._objective import Objective
+from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
+
+SQRT_EPS = math.sqrt(np.finfo(np.float64).eps)
+
+
+class Counted:
+    """An objective that counts its evaluations."""
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.values = self.gradients = 0
+
+    def value(self, x):
+        self.values += 1
+        return self.objective.value(x)
+
+    def value_and_gradient(self, x):
+        self.gradients += 1
+        return self.objective.value_and_gradient(x)
+
+
+class Quadratic:
+    """``f(x) = x.A x / 2 - b.x``."""
+
+    def __init__(self, A, b):
+        self.A, self.b = np.asarray(A, float), np.asarray(b, float)
+
+    def value(self, x):
+        return float(x @ self.A @ x / 2 - self.b @ x)
+
+    def value_and_gradient(self, x):
+        return self.value(x), self.A @ x - self.b
+
+
+class Fixed:
+    def __init__(self, step):
+        self.step = step
+
+    def next_step(self, point, gradient):
+        return self.step
+
+
+def gradient_descent(objective, x, n_steps, rule):
+    """``x <- x - s_k grad f(x)`` with ``s_k`` from ``rule``; the iterates."""
+    x = x.copy()
+    iterates = []
+    for _ in range(n_steps):
+        _, gradient = objective.value_and_gradient(x)
+        x -= rule.next_step(x, gradient) * gradient
+        iterates.append(x.copy())
+    return iterates
+
+
+def fista(objective, x, n_steps, rule, restart=None):
+    """FISTA, gradient at the look-ahead ``y_k``, ``t_k`` by Scheinberg,
+    Goldfarb and Bai's rule with the last two steps known (the step of
+    ``x_k`` comes with ``grad f(y_k)``, after ``y_k`` was built); the iterates.
+    """
+    previous, t, steps = None, 0.0, [None, None]
+    iterates = []
+    for _ in range(n_steps):
+        if previous is None:
+            t_next, y = 1.0, x.copy()
+        else:
+            ratio = steps[0] / steps[1] if steps[0] else 1.0
+            t_next = (1.0 + math.sqrt(1.0 + 4.0 * ratio * t * t)) / 2.0
+            y = x + ((t - 1.0) / t_next) * (x - previous)
+        _, gradient = objective.value_and_gradient(y)
+        steps = [steps[1], rule.next_step(y, gradient)]
+        new = y - steps[1] * gradient
+        restarted = restart == "gradient" and float(gradient @ (new - x)) > 0.0
+        previous, x = x, new
+        t = 1.0 if restarted else t_next
+        iterates.append(x)
+    return iterates
+
+
+@pytest.mark.parametrize("restart", [None, "gradient"])
+def test_the_reference_loops_with_a_fixed_step_are_skmlps_solvers(logistic, restart):
+    # What the rule is driven by here is what it will be composed into.
+    objective, x_star, _ = logistic
+    x0 = np.full_like(x_star, 0.3)
+    for run, solver in [
+        (gradient_descent, GradientDescent(3.0)),
+        (fista, NesterovAcceleratedGradient(3.0, restart)),
+    ]:
+        args = () if run is gradient_descent else (restart,)
+        ours = run(objective, x0, 40, Fixed(3.0), *args)
+        theta = x0.copy()
+        for x in ours:
+            solver.step(theta, objective)
+            np.testing.assert_array_equal(theta, x)
+
+
+def test_the_step_on_a_quadratic_follows_the_rule_by_hand():
+    # On a quadratic, x_k - x_{k-1} = -s_{k-1} g_{k-1} and g_k - g_{k-1} =
+    # A (x_k - x_{k-1}): the curvature seen is ||A g_{k-1}|| / ||g_{k-1}||,
+    # exactly, with no difference of rounded vectors.
+    A = np.diag([1.0, 4.0, 10.0, 30.0])
+    quadratic = Quadratic(A, [1.0, 1.0, 1.0, 1.0])
+    x = np.array([1.0, -2.0, 1.0, 0.5])
+    rule = AdaptiveStep(curvature_factor=2.0)
+    _, g = quadratic.value_and_gradient(x)
+    expected = SQRT_EPS * np.linalg.norm(x) / np.linalg.norm(g)
+    growth = math.inf
+    capped_by = set()
+    for _ in range(40):
+        _, g = quadratic.value_and_gradient(x)
+        step = rule.next_step(x, g)
+        assert step == pytest.approx(expected, rel=1e-6)
+        x = x - step * g
+        _, g_next = quadratic.value_and_gradient(x)
+        grown = math.sqrt(1 + growth) * step
+        local = np.linalg.norm(g) / (2 * np.linalg.norm(A @ g))
+        capped_by.add("growth" if grown < local else "curvature")
+        expected, growth = min(grown, local), min(grown, local) / step
+    # Both terms of the min were exercised.
+    assert capped_by == {"growth", "curvature"}
+
+
+def test_the_step_from_given_gradients_by_hand():
+    rule = AdaptiveStep(curvature_factor=1.0)
+    x0, g0 = np.array([3.0, 4.0]), np.array([0.0, 1.0])
+    assert rule.next_step(x0, g0) == SQRT_EPS * 5.0
+    # Curvature ||(0, 2)|| / ||(1, 0)|| = 2; nothing caps the first estimate.
+    assert rule.next_step(np.array([4.0, 4.0]), np.array([0.0, 3.0])) == 0.5
+    assert rule.growth == 0.5 / (SQRT_EPS * 5.0)
+    # Curvature 0.01 / 1: the growth cap sqrt(1 + theta) * 0.5 holds instead.
+    rule.state["growth"] = 1.0
+    assert rule.next_step(np.array([4.0, 5.0]), np.array([0.0, 3.01])) == (
+        math.sqrt(2.0) * 0.5
+    )
+    assert rule.growth == pytest.approx(math.sqrt(2.0))
+
+
+@pytest.mark.parametrize("L", [0.5, 3.0, 100.0])
+def test_gd_on_a_scalar_quadratic_halves_x_at_each_step(L):
+    quadratic = Quadratic([[L]], [0.0])
+    rule = AdaptiveStep(curvature_factor=2.0)
+    iterates = gradient_descent(quadratic, np.array([1.0]), 30, rule)
+    # The first step is a short probe; then the step is 1 / (2 L), exactly
+    # the curvature's, and x_{k+1} = x_k - x_k / 2.
+    assert rule.step == pytest.approx(1 / (2 * L), rel=1e-12)
+    ratios = [b[0] / a[0] for a, b in zip(iterates[:-1], iterates[1:])]
+    np.testing.assert_allclose(ratios, 0.5, rtol=1e-6)
+
+
+@pytest.mark.parametrize("restart", [None, "gradient"])
+def test_fista_with_step_one_over_L_on_a_scalar_quadratic_lands_on_zero(restart):
+    L = 7.0
+    quadratic = Quadratic([[L]], [0.0])
+    iterates = fista(quadratic, np.array([1.0]), 20, AdaptiveStep(1.0), restart)
+    # Step 1 is the probe; from step 2 on, s = 1/L and y - s L y = 0.
+    assert abs(iterates[0][0]) > 0.5
+    assert max(abs(x[0]) for x in iterates[1:]) < 1e-12
+
+
+@pytest.fixture(scope="module")
+def logistic():
+    """Logistic regression on Iris (no hidden layer), alpha = 1, and its
+    optimum from scikit-learn (C = 1 / alpha)."""
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    alpha = 1.0
+    layout = ParameterLayout((4, 3))
+    objective = Objective(layout, X, y, np.ones(len(y)), alpha)
+    reference = LogisticRegression(C=1 / alpha, tol=1e-13, max_iter=10_000)
+    reference.fit(X, y)
+    x_star = np.concatenate([reference.coef_.T.ravel(), reference.intercept_])
+    X_aug = np.hstack([X, np.ones((len(y), 1))])
+    lipschitz = 0.5 * np.linalg.norm(X_aug, 2) ** 2 / len(y) + alpha / len(y)
+    return objective, x_star, lipschitz
+
+
+@pytest.mark.parametrize(
+    "method, curvature_factor, restart",
+    [("gd", 2.0, None), ("nag", 1.0, "gradient"), ("nag", 2.0, None)],
+)
+def test_logistic_regression_reaches_scikit_learns_optimum(
+    logistic, method, curvature_factor, restart
+):
+    objective, x_star, lipschitz = logistic
+    f_star = objective.value(x_star)
+    x0 = np.zeros_like(x_star)
+    rule = AdaptiveStep(curvature_factor)
+    run = gradient_descent if method == "gd" else fista
+    restart_args = () if method == "gd" else (restart,)
+    iterates = run(objective, x0, 300, rule, *restart_args)
+    fixed = run(objective, x0, 50, Fixed(1 / lipschitz), *restart_args)
+    gap = objective.value(iterates[-1]) - f_star
+    assert abs(gap) < 1e-10
+    # The smallest curvature is about alpha / n = 1 / 150: a gap of 1e-12
+    # leaves the parameters up to sqrt(2 * 150 * 1e-12) ~ 2e-5 apart.
+    np.testing.assert_allclose(iterates[-1], x_star, atol=1e-4)
+    # Measured after 50 steps: gaps 150 to 2400 times smaller than with the
+    # fixed step 1 / L of the global bound.
+    early_gap = objective.value(iterates[49]) - f_star
+    assert early_gap < 0.02 * (objective.value(fixed[-1]) - f_star)
+
+
+@pytest.mark.parametrize("method", ["gd", "nag"])
+def test_the_rule_costs_no_evaluation_beyond_the_solvers_gradient(logistic, method):
+    objective, x_star, lipschitz = logistic
+    run = gradient_descent if method == "gd" else fista
+    counts = []
+    for rule in (Fixed(1 / lipschitz), AdaptiveStep()):
+        counted = Counted(objective)
+        run(counted, np.zeros_like(x_star), 50, rule)
+        counts.append((counted.values, counted.gradients))
+    # One gradient per step, no loss: as many as with a fixed step.
+    assert counts == [(0, 50), (0, 50)]
+
+
+def test_forget_keeps_the_step_and_waits_for_a_new_pair():
+    quadratic = Quadratic(np.diag([1.0, 8.0]), [1.0, 0.0])
+    rule = AdaptiveStep()
+    gradient_descent(quadratic, np.array([2.0, 1.0]), 10, rule)
+    step = rule.step
+    rule.forget()
+    # A gradient from a different objective: no curvature is measured
+    # across the change, the last step is used as it is.
+    assert rule.next_step(np.array([5.0, 5.0]), np.array([-9.0, 4.0])) == step
+    # The next one comes from the curvature alone (4 along this move),
+    # however far that is from the last step.
+    x = np.array([5.0, 5.0]) - step * np.array([-9.0, 4.0])
+    assert rule.next_step(x, np.array([-9.0, 4.0]) + 4.0 * (x - [5.0, 5.0])) == (
+        pytest.approx(1 / 8)
+    )
+
+
+def test_a_gradient_that_is_not_finite_is_passed_through_unmeasured():
+    rule = AdaptiveStep()
+    assert rule.next_step(np.ones(2), np.array([np.nan, 1.0])) == 0.0
+    assert rule.point is None
+    step = rule.next_step(np.ones(2), np.array([1.0, 1.0]))
+    point, gradient = rule.point.copy(), rule.gradient.copy()
+    assert rule.next_step(np.zeros(2), np.array([np.inf, 0.0])) == step
+    np.testing.assert_array_equal(rule.point, point)
+    np.testing.assert_array_equal(rule.gradient, gradient)
+
+
+def test_a_zero_first_gradient_waits_for_a_direction():
+    rule = AdaptiveStep()
+    assert rule.next_step(np.ones(2), np.zeros(2)) == 0.0
+    assert rule.step == 0.0 and rule.point is None
+    assert rule.next_step(np.ones(2), np.array([0.0, 2.0])) == SQRT_EPS * (
+        math.sqrt(2.0) / 2.0
+    )
+
+
+def test_a_snapshot_is_independent_of_the_rule():
+    rule = AdaptiveStep()
+    rule.next_step(np.ones(3), np.array([1.0, 2.0, 3.0]))
+    snapshot = rule.snapshot()
+    rule.next_step(np.zeros(3), np.array([2.0, 2.0, 2.0]))
+    assert snapshot.step == SQRT_EPS * math.sqrt(3.0) / math.sqrt(14.0)
+    assert snapshot.growth == math.inf
+    np.testing.assert_array_equal(snapshot.point, np.ones(3))
+    np.testing.assert_array_equal(snapshot.gradient, [1.0, 2.0, 3.0])
+    rule.point[...] = 7.0
+    np.testing.assert_array_equal(snapshot.point, np.ones(3))
+
+
+# The estimator: learning_rate_init='auto' on the full batch is the rule.
+
+ALPHA = 1e-4  # the estimator's default
+HIDDEN = (6,)
+# (solver, restart, c): c = 1 with NAG's gradient restart, 2 otherwise.
+FULL_BATCH_CASES = [("gd", None, 2.0), ("nag", None, 2.0), ("nag", "gradient", 1.0)]
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def network(X, y):
+    """The layout, the estimator's starting point (random_state=0) and the
+    objective of the rows ``X``, ``y``."""
+    layout = ParameterLayout((X.shape[1], *HIDDEN, 3))
+    theta = layout.initialize(check_random_state(0), np.float64)
+    return layout, theta, Objective(layout, X, y, np.ones(len(y)), ALPHA)
+
+
+def auto(**params):
+    params = {"learning_rate_init": "auto", "random_state": 0, "tol": 0.0, **params}
+    return SoftplusMLPClassifier(HIDDEN, **params)
+
+
+def fitted(clf, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X, y)
+
+
+def point(layout, clf):
+    return layout.pack(clf.coefs_, clf.intercepts_, np.float64)
+
+
+@pytest.mark.parametrize("solver, restart, c", FULL_BATCH_CASES)
+def test_auto_on_the_full_batch_is_the_adaptive_rule_step_for_step(
+    iris, solver, restart, c
+):
+    X, y = iris
+    layout, theta, objective = network(X, y)
+    rule = AdaptiveStep(c)
+    if solver == "gd":
+        iterates = gradient_descent(objective, theta, 20, rule)
+    else:
+        iterates = fista(objective, theta, 20, rule, restart)
+    clf = fitted(auto(solver=solver, restart=restart, max_iter=20), X, y)
+    np.testing.assert_array_equal(point(layout, clf), iterates[-1])
+    assert clf.learning_rate_ == rule.step
+
+
+@pytest.mark.parametrize("solver, restart, _", FULL_BATCH_CASES)
+def test_auto_on_the_full_batch_costs_one_gradient_per_step_and_no_loss(
+    iris, solver, restart, _
+):
+    X, y = iris
+    counts = {"value": 0, "value_and_gradient": 0}
+    clf = auto(solver=solver, restart=restart, max_iter=10)
+    with count_calls(counts, skmlp._objective.__file__):
+        fitted(clf, X, y)
+    # The one loss is the check of the final point, which every fit makes.
+    assert counts == {"value": 1, "value_and_gradient": 10}
+    counts = dict.fromkeys(counts, 0)
+    with count_calls(counts, skmlp._objective.__file__):
+        clf.partial_fit(X, y)
+    # A new call may bring other rows: the last gradient is taken again on
+    # them before the step.
+    assert counts == {"value": 1, "value_and_gradient": 2}
+
+
+@pytest.mark.parametrize("solver, restart, _", FULL_BATCH_CASES)
+def test_partial_fit_with_auto_goes_on_exactly_as_fit(iris, solver, restart, _):
+    X, y = iris
+    whole = fitted(auto(solver=solver, restart=restart, max_iter=12), X, y)
+    incremental = auto(solver=solver, restart=restart)
+    for _ in range(12):
+        incremental.partial_fit(X, y, classes=[0, 1, 2])
+    for a, b in zip(
+        incremental.coefs_ + incremental.intercepts_, whole.coefs_ + whole.intercepts_
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert incremental.loss_curve_ == whole.loss_curve_
+    assert incremental.learning_rate_ == whole.learning_rate_
+
+
+def test_partial_fit_on_other_rows_measures_the_curvature_of_those_rows(iris):
+    X, y = iris
+    first = np.arange(len(y)) % 2 == 0
+    layout, _, other = network(X[~first], y[~first])
+    # GD's last gradient was taken at the point before the last step.
+    before = fitted(auto(solver="gd", max_iter=9), X[first], y[first])
+    clf = fitted(auto(solver="gd", max_iter=10), X[first], y[first])
+    x_before, x = point(layout, before), point(layout, clf)
+    growth = clf.learning_rate_ / before.learning_rate_
+    grown = math.sqrt(1 + growth) * clf.learning_rate_
+
+    def step_from(g_before):
+        _, g = other.value_and_gradient(x)
+        curvature = np.linalg.norm(g - g_before) / np.linalg.norm(x - x_before)
+        return min(grown, 1 / (2 * curvature)), g
+
+    expected, g = step_from(other.value_and_gradient(x_before)[1])
+    clf.partial_fit(X[~first], y[~first])
+    assert clf.learning_rate_ == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(point(layout, clf), x - expected * g, rtol=1e-12)
+    # With the first rows' last gradient the step would be another.
+    _, old_objective = network(X[first], y[first])[1:]
+    mixed, _ = step_from(old_objective.value_and_gradient(x_before)[1])
+    assert abs(mixed / expected - 1) > 0.01
+
+
+def test_switching_learning_rate_init_between_partial_fit_calls(iris):
+    X, y = iris
+    layout, _, objective = network(X, y)
+    clf = auto(solver="gd", learning_rate_init=0.1)
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    x_a = point(layout, clf)
+    clf.set_params(learning_rate_init="auto").partial_fit(X, y)
+    # No last gradient yet: the adaptive rule starts from the step in use.
+    assert clf.learning_rate_ == 0.1
+    x_b = point(layout, clf)
+    clf.partial_fit(X, y)
+    # Then the curvature between the two gradients alone (no growth cap).
+    _, g_a = objective.value_and_gradient(x_a)
+    _, g_b = objective.value_and_gradient(x_b)
+    expected = np.linalg.norm(x_b - x_a) / (2 * np.linalg.norm(g_b - g_a))
+    assert clf.learning_rate_ == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(point(layout, clf), x_b - expected * g_b, rtol=1e-12)
+    # Back to a float: a fixed step, exactly.
+    x_c = point(layout, clf)
+    clf.set_params(learning_rate_init=0.3).partial_fit(X, y)
+    assert clf.learning_rate_ == 0.3
+    _, g_c = objective.value_and_gradient(x_c)
+    np.testing.assert_array_equal(point(layout, clf), x_c - 0.3 * g_c)
+    clf.set_params(learning_rate_init="auto").partial_fit(X, y)
+    assert clf.learning_rate_ == 0.3
+
+
+def test_auto_moves_between_backtracking_and_the_adaptive_step_with_the_rows(iris):
+    X, y = iris
+    layout, _, objective = network(X[:40], y[:40])
+    clf = auto(solver="gd", batch_size=50)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    searched = clf.learning_rate_
+    assert math.log2(searched).is_integer()
+    # 40 rows fit in one batch of 50: the adaptive step starts from the
+    # searched one, then measures the curvature.
+    x_a = point(layout, clf)
+    clf.partial_fit(X[:40], y[:40])
+    assert clf.learning_rate_ == searched
+    x_b = point(layout, clf)
+    clf.partial_fit(X[:40], y[:40])
+    _, g_a = objective.value_and_gradient(x_a)
+    _, g_b = objective.value_and_gradient(x_b)
+    expected = np.linalg.norm(x_b - x_a) / (2 * np.linalg.norm(g_b - g_a))
+    assert clf.learning_rate_ == pytest.approx(expected, rel=1e-10)
+    # Back to mini-batches: a search from the adaptive step.
+    counts = {"value": 0, "value_and_gradient": 0}
+    with count_calls(counts, skmlp._objective.__file__):
+        clf.partial_fit(X, y)
+    assert counts["value"] >= 3 + 1
+
+
+def test_auto_in_float32_trains_in_float32(iris):
+    X, y = iris
+    clf = fitted(auto(max_iter=50), X.astype(np.float32), y)
+    assert clf.coefs_[0].dtype == np.float32
+    assert clf.loss_curve_[-1] < 0.2 * clf.loss_curve_[0]
+
+
+@pytest.mark.parametrize("momentum", ["fista", 0.9])
+def test_auto_on_mini_batches_still_searches_by_backtracking(iris, momentum):
+    X, y = iris
+    counts = {"value": 0, "value_and_gradient": 0}
+    clf = auto(batch_size=50, max_iter=3, momentum=momentum)
+    with count_calls(counts, skmlp._objective.__file__):
+        fitted(clf, X, y)
+    # Each of the 9 steps tries at least one step by its loss; the steps
+    # are powers of two.
+    assert counts["value"] >= 9 + 1
+    assert math.log2(clf.learning_rate_).is_integer()
+
+
+def test_reset_momentum_leaves_the_adaptive_step_alone(logistic):
+    objective, x_star, _ = logistic
+    solver = NesterovAcceleratedGradient("adaptive", restart="gradient")
+    theta = np.zeros_like(x_star)
+    for _ in range(5):
+        solver.step(theta, objective)
+    state = copy_state(solver.step_size)
+    solver.reset_momentum()
+    assert solver.step_size.keys() == state.keys()
+    for key, value in state.items():
+        np.testing.assert_array_equal(solver.step_size[key], value)
+    assert solver.previous is None and solver.t == 0.0
