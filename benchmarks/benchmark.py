@@ -281,6 +281,7 @@ def loop_runner(estimator, X, y, epochs):
             estimator.learning_rate_init,
             estimator.restart,
             estimator.momentum,
+            estimator.tol,
             full_batch=True,
         )
         for _ in range(epochs):
