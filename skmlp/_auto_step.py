@@ -201,10 +201,11 @@ class AdaptiveStep:
 
 def copy_state(state):
     """A copy of a step rule's state dict, its arrays copied."""
-    return {
-        key: value.copy() if isinstance(value, np.ndarray) else value
-        for key, value in state.items()
-    }
+    copy = state.copy()
+    for key, value in state.items():
+        if type(value) is np.ndarray:
+            copy[key] = value.copy()
+    return copy
 
 
 def _norm(vector):

@@ -325,6 +325,7 @@ class TrainingRun:
         self.interrupted = False
         self.final_point_checked = False
         self.kept = self._checkpoint()
+        self._chance_loss = data.objective.datafit.chance_loss(layout.layer_sizes[-1])
 
     @property
     def n_new_epochs(self):
@@ -463,8 +464,7 @@ class TrainingRun:
         history = self.state.history
         if history.start_loss is None:
             history.start_loss = loss
-        chance = self.data.objective.datafit.chance_loss(self.layout.layer_sizes[-1])
-        check_loss(loss, history.start_loss, chance)
+        check_loss(loss, history.start_loss, self._chance_loss)
 
     def _step(self):
         """One full-batch step; returns its loss."""
