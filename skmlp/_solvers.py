@@ -61,8 +61,6 @@ CURVATURE_FACTOR = 2.0
 CURVATURE_FACTOR_WITH_GRADIENT_RESTART = 1.0
 
 
-
-
 class _Solver:
     """What GD and NAG share: the snapshot and the step size in use."""
 
