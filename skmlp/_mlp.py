@@ -27,7 +27,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _callbacks, _persistence
+from . import _callbacks, _dask, _persistence
 from ._execution import SingleThreadedBlas
 from ._layout import ParameterLayout
 from ._objective import Objective, forward_log_proba
@@ -407,9 +407,11 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probability of each class, columns in the order of
-            ``classes_``.
+            ``classes_``. A lazy Dask array for a Dask array or DataFrame.
         """
         check_is_fitted(self)
+        if _dask.is_dask_collection(X):
+            return _dask.predict_log_proba(self, X)
         X = validate_data(
             self,
             X,
@@ -433,7 +435,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``;
-            rows sum to 1.
+            rows sum to 1. A lazy Dask array for a Dask array or DataFrame.
         """
         return np.exp(self.predict_log_proba(X))
 
@@ -448,10 +450,37 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         y : ndarray of shape (n_samples,)
-            The most probable class of each row.
+            The most probable class of each row. A lazy Dask array for a
+            Dask array or DataFrame.
         """
+        if _dask.is_dask_collection(X):
+            return _dask.predict(self, X)
         log_proba = self.predict_log_proba(X)
         return self.classes_[np.argmax(log_proba, axis=1)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on ``X`` and ``y``, weighted by ``sample_weight``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test rows; for a Dask array or DataFrame the accuracy is computed
+            where its blocks are.
+
+        y : array-like of shape (n_samples,)
+            True labels of the rows.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows.
+
+        Returns
+        -------
+        score : float
+            Weighted fraction of rows whose predicted class is ``y``.
+        """
+        if _dask.is_dask_collection(X):
+            return _dask.score(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight)
 
     def __getstate__(self):
         return _persistence.saved_state(super().__getstate__())
@@ -485,12 +514,15 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_unsafe(self, X, y, sample_weight, incremental, classes, callbacks):
-        hidden_layer_sizes = self._validate_hidden_layer_sizes()
         fitted = hasattr(self, "coefs_")
         if incremental:
             first_call = _check_partial_fit_first_call(self, classes)
         else:
             first_call = not (self.warm_start and fitted)
+        if _dask.on_cluster(X):
+            # Rows held by a Dask cluster stay there: see skmlp/_dask.py.
+            _dask.fit(self, X, y, sample_weight, incremental, first_call, callbacks)
+            return
         X, y = validate_data(
             self,
             X,
@@ -506,27 +538,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
         y_codes = self._encode_labels(y, incremental, first_call)
-
-        network = ParameterLayout((X.shape[1], *hidden_layer_sizes, len(self.classes_)))
-        if first_call or not fitted:
-            self._rng = check_random_state(self.random_state)
-            theta = network.initialize(self._rng, X.dtype)
-        else:
-            if not incremental:
-                self._rng = check_random_state(self.random_state)
-            theta = network.pack(self.coefs_, self.intercepts_, X.dtype)
-        rng = copy.deepcopy(self._rng) if incremental else self._rng
-
-        solver = self._new_solver()
-        if incremental and not first_call and type(self._solver) is type(solver):
-            # Carry the state over, but follow parameters changed since the
-            # last call (a smaller rate after a divergence, say).
-            solver = copy.deepcopy(self._solver)
-            solver.set_learning_rate(self.learning_rate_init)
-            if self.solver == "nag":
-                solver.restart = self.restart
-
-        history = _History.start(self, continuing=incremental and not first_call)
+        network, theta, solver, rng, history = self._start_training(
+            X.shape[1], X.dtype, incremental, first_call
+        )
         if self.early_stopping:
             X, X_val, y_codes, y_val, sample_weight, sw_val = train_test_split(
                 X,
@@ -566,6 +580,40 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                 n_threads=n_threads,
             )
 
+        self._finish_training(network, theta, solver, rng, history, callbacks)
+
+    # The start and the end of a training run, shared by the rows in memory
+    # (above) and the rows on a Dask cluster (skmlp/_dask.py).
+
+    def _start_training(self, n_features, dtype, incremental, first_call):
+        """The layout, initial ``theta``, solver, random generator and history
+        of a training run."""
+        network = ParameterLayout(
+            (n_features, *self._validate_hidden_layer_sizes(), len(self.classes_))
+        )
+        if first_call or not hasattr(self, "coefs_"):
+            self._rng = check_random_state(self.random_state)
+            theta = network.initialize(self._rng, dtype)
+        else:
+            if not incremental:
+                self._rng = check_random_state(self.random_state)
+            theta = network.pack(self.coefs_, self.intercepts_, dtype)
+        rng = copy.deepcopy(self._rng) if incremental else self._rng
+
+        solver = self._new_solver()
+        if incremental and not first_call and type(self._solver) is type(solver):
+            # Carry the state over, but follow parameters changed since the
+            # last call (a smaller rate after a divergence, say).
+            solver = copy.deepcopy(self._solver)
+            solver.set_learning_rate(self.learning_rate_init)
+            if self.solver == "nag":
+                solver.restart = self.restart
+
+        history = _History.start(self, continuing=incremental and not first_call)
+        return network, theta, solver, rng, history
+
+    def _finish_training(self, network, theta, solver, rng, history, callbacks):
+        """Write the fitted attributes of a finished training run."""
         coefs, intercepts = network.unpack(theta)
         self.coefs_ = coefs
         self.intercepts_ = intercepts
@@ -596,17 +644,21 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Returns the final ``theta``, solver and random generator: those of
         the last finished epoch if the user interrupts training.
         """
-        X, y, sample_weight = train
-        n_samples = X.shape[0]
-        batch_size = min(self.batch_size or n_samples, n_samples)
-        if batch_size == n_samples:
-            full_objective = Objective(
-                network, X, y, sample_weight, self.alpha, n_threads
-            )
-            batches = None
+        if not isinstance(train, tuple):
+            # The full-batch objective of rows held elsewhere (a Dask cluster).
+            full_objective, n_samples, batches = train, train.n_samples, None
         else:
-            full_objective = None
-            batches = list(gen_batches(n_samples, batch_size))
+            X, y, sample_weight = train
+            n_samples = X.shape[0]
+            batch_size = min(self.batch_size or n_samples, n_samples)
+            if batch_size == n_samples:
+                full_objective = Objective(
+                    network, X, y, sample_weight, self.alpha, n_threads
+                )
+                batches = None
+            else:
+                full_objective = None
+                batches = list(gen_batches(n_samples, batch_size))
 
         shuffling = batches is not None and self.shuffle
 
@@ -648,7 +700,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                         self._check_finite(np.inf)
 
                     history.add_epoch(epoch_loss, n_samples)
-                    if validation is not None:
+                    if callable(validation):
+                        # Scored where the held-out rows live (a Dask cluster).
+                        history.add_validation(validation(theta), theta)
+                    elif validation is not None:
                         history.add_validation(
                             _accuracy(network, theta, *validation, n_threads), theta
                         )
