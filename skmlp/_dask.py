@@ -31,7 +31,7 @@ from concurrent.futures import CancelledError
 import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import check_non_negative, validate_data
 
 from ._execution import SingleThreadedBlas
 from ._layout import ParameterLayout
@@ -71,19 +71,52 @@ class ClusterError(RuntimeError):
 # The one call into the objective of the core.
 
 
-def _block_sums(objective, theta, with_gradient):
+def _block_sums(rows, theta, with_gradient):
     """``sum_i w_i CE_i`` over the rows of one block, and its gradient.
 
-    ``objective`` is the block's :class:`~skmlp._objective.Objective` with
-    ``alpha=0``, which gives the weighted mean; times the block's weight it
-    is the sum. (An objective that returned the sum of a block itself would
-    save the two products; they change the result at the rounding level.)
+    The block's :class:`~skmlp._objective.Objective` with ``alpha=0`` gives
+    the weighted mean; times the block's weight it is the sum. (An objective
+    that returned the sum of a block itself would save the two products;
+    they change the result at the rounding level.)
     """
+    objective = rows.objective()
     if not with_gradient:
-        return objective.value(theta) * objective.weight_sum, None
+        return objective.value(theta) * rows.weight_sum, None
     mean, gradient = objective.value_and_gradient(theta)
-    gradient *= objective.weight_sum
-    return mean * objective.weight_sum, gradient
+    gradient *= rows.weight_sum
+    return mean * rows.weight_sum, gradient
+
+
+class _TrainingRows:
+    """The training rows of one block, on a worker, and their objective.
+
+    The objective (with its work buffers, whose views a copy would not
+    keep) is made on first use by the worker that holds the rows, and not
+    pickled: a worker that receives a copy of the rows makes its own.
+    """
+
+    def __init__(self, X, y, sample_weight, layer_sizes):
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+        self.layer_sizes = layer_sizes
+        self.weight_sum = float(sample_weight.sum())
+        self._objective = None
+
+    def objective(self):
+        if self._objective is None:
+            self._objective = Objective(
+                ParameterLayout(self.layer_sizes),
+                self.X,
+                self.y,
+                self.sample_weight,
+                alpha=0.0,
+                n_threads=1,
+            )
+        return self._objective
+
+    def __getstate__(self):
+        return {**self.__dict__, "_objective": None}
 
 
 # ---------------------------------------------------------------------------
@@ -91,20 +124,30 @@ def _block_sums(objective, theta, with_gradient):
 
 
 def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout):
-    """The training objective of one block of rows, its held-out rows, and
-    their sizes and weights.
+    """The training rows of one block, its held-out rows, and their sizes
+    and weights.
 
-    Returns ``(objective, held_out, summary)``: ``objective`` is None when
-    the training rows weigh nothing; ``held_out`` is ``(X, y, sample_weight)``
+    Returns ``(rows, held_out, summary)``: ``rows`` are ``_TrainingRows``;
+    ``held_out`` is ``(X, y, sample_weight)``
     of the rows held out for early stopping (``holdout`` is then
     ``(fraction, seed)``), or None; ``summary`` is
     ``(n_train, train_weight, n_held_out, held_out_weight)``.
     """
     # scikit-learn's checks and messages, block by block (NaN, dtype, ...).
-    X = check_array(X, accept_sparse="csr", dtype=dtype, ensure_min_samples=0)
-    sample_weight = _check_sample_weight(
-        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+    X = check_array(
+        X, accept_sparse="csr", dtype=dtype, ensure_min_samples=0, input_name="X"
     )
+    # Not _check_sample_weight, which refuses a block that weighs nothing.
+    if sample_weight is None:
+        sample_weight = np.ones(X.shape[0], X.dtype)
+    sample_weight = check_array(
+        sample_weight,
+        ensure_2d=False,
+        dtype=X.dtype,
+        ensure_min_samples=0,
+        input_name="sample_weight",
+    )
+    check_non_negative(sample_weight, "`sample_weight`")
     codes = np.searchsorted(classes, y)
     held_out = None
     if holdout is not None:
@@ -112,16 +155,11 @@ def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout):
         held = _held_out_rows(codes, fraction, np.random.RandomState(seed))
         held_out = (X[held], codes[held], sample_weight[held])
         X, codes, sample_weight = X[~held], codes[~held], sample_weight[~held]
-    weight = float(sample_weight.sum())
-    objective = None
-    if weight > 0:
-        objective = Objective(
-            ParameterLayout(layer_sizes), X, codes, sample_weight, 0.0, n_threads=1
-        )
-    summary = (X.shape[0], weight, 0, 0.0)
+    rows = _TrainingRows(X, codes, sample_weight, layer_sizes)
+    summary = (X.shape[0], rows.weight_sum, 0, 0.0)
     if held_out is not None:
         summary = (*summary[:2], held_out[0].shape[0], float(held_out[2].sum()))
-    return objective, held_out, summary
+    return rows, held_out, summary
 
 
 def _held_out_rows(codes, fraction, random_state):
@@ -148,10 +186,16 @@ def _block_correct(held_out, theta, layer_sizes):
 
 
 def _block_log_proba(X, coefs, intercepts, dtype):
-    X = check_array(X, accept_sparse="csr", dtype=dtype, ensure_min_samples=0)
+    X = check_array(
+        X, accept_sparse="csr", dtype=dtype, ensure_min_samples=0, input_name="X"
+    )
     if X.shape[0] == 0:
         return np.empty((0, coefs[-1].shape[1]), np.result_type(X, coefs[0]))
     return forward_log_proba(coefs, intercepts, X, 1)
+
+
+def _theta(theta):
+    return theta
 
 
 def _block_labels(log_proba, classes):
@@ -180,7 +224,11 @@ class _ClusterBlocks:
         failures = (KilledWorker, CancelledError, OSError, TimeoutError)
         client = self.client
         try:
-            [on_workers] = client.scatter([theta], broadcast=True, hash=False)
+            # A task rather than scattered data: the scheduler can compute it
+            # again if the worker holding it dies; workers copy it from each
+            # other, not from the client. A copy, since the task is sent
+            # after submit returns, and solvers write into their vectors.
+            on_workers = client.submit(_theta, theta.copy(), pure=False)
             parts = client.map(
                 function, self.futures, theta=on_workers, pure=False, **kwargs
             )
@@ -203,7 +251,7 @@ class ClusterObjective:
     Parameters
     ----------
     blocks : _ClusterBlocks
-        The objectives of the blocks with a positive weight (``alpha=0``).
+        The ``_TrainingRows`` of the blocks with a positive weight.
     weight_sum : float
         The total weight of the rows, ``sum_i w_i``.
     n_samples : int
@@ -386,7 +434,7 @@ def fit(estimator, X, y, sample_weight, incremental, first_call, callbacks):
     # Computed and kept where they are computed: the rows never come here.
     futures = client.compute([part for block in parts for part in block])
     try:
-        objectives, held_out, summaries = (futures[i::3] for i in range(3))
+        training, held_out, summaries = (futures[i::3] for i in range(3))
         summaries = client.gather(summaries)
         n_train, train_weights, n_held_out, held_out_weights = zip(*summaries)
         if estimator.early_stopping and sum(n_held_out) < 2:
@@ -401,7 +449,7 @@ def fit(estimator, X, y, sample_weight, incremental, first_call, callbacks):
         objective = ClusterObjective(
             _ClusterBlocks(
                 client,
-                [f for f, weight in zip(objectives, train_weights) if weight > 0],
+                [f for f, weight in zip(training, train_weights) if weight > 0],
             ),
             weight_sum,
             sum(n_train),
