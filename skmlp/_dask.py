@@ -235,9 +235,9 @@ class _ClusterBlocks:
             return client.gather(parts)
         except failures as error:
             raise ClusterError(
-                f"The Dask cluster failed during training ({error!r}) and "
-                "could not recompute the lost blocks; the estimator was left "
-                "as it was before this call."
+                f"The Dask cluster failed during training ({error!r}): the "
+                "rows or workers of the fit were lost and could not be "
+                "recovered. The estimator was left as it was before this call."
             ) from error
 
 

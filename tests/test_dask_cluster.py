@@ -343,3 +343,44 @@ def test_a_worker_lost_mid_fit_is_recovered_with_the_same_result(client, data):
     assert_same_model(clf, in_memory)
     # The nanny starts a new worker in its place, for the tests that follow.
     client.wait_for_workers(2, timeout=60)
+
+
+def test_a_fit_on_a_cluster_that_loses_its_blocks_for_good_leaves_the_model(
+    client, data
+):
+    # A restart of every worker at epoch 3 drops every block and task of the
+    # fit (its futures are cancelled): nothing is left to recompute them from.
+    X, y, _ = data
+    clf = _fit(_clf(max_iter=3), X, y)
+    fitted = {name: getattr(clf, name) for name in ("coefs_", "n_iter_", "loss_")}
+    clf.set_params(max_iter=20, verbose=True, warm_start=True)
+    stdout = _RestartClusterAfter(client, epoch=3)
+    with (
+        contextlib.redirect_stdout(stdout),
+        pytest.raises(
+            RuntimeError, match="cluster failed during training.*left as it was"
+        ),
+    ):
+        _fit(clf, *_on_cluster(X, y))
+    assert stdout.restarted
+    assert clf.n_iter_ == fitted["n_iter_"] and clf.loss_ == fitted["loss_"]
+    for coef, saved in zip(clf.coefs_, fitted["coefs_"]):
+        assert_array_equal(coef, saved)
+    client.wait_for_workers(2, timeout=60)
+
+
+class _RestartClusterAfter(io.StringIO):
+    """A stand-in for stdout that restarts the cluster's workers when the
+    verbose fit reports its epoch ``epoch``."""
+
+    def __init__(self, client, epoch):
+        super().__init__()
+        self.client = client
+        self.line = f"Iteration {epoch},"
+        self.restarted = False
+
+    def write(self, text):
+        if not self.restarted and text.startswith(self.line):
+            self.client.restart()
+            self.restarted = True
+        return super().write(text)
