@@ -128,10 +128,9 @@ def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout):
     and weights.
 
     Returns ``(rows, held_out, summary)``: ``rows`` are ``_TrainingRows``;
-    ``held_out`` is ``(X, y, sample_weight)``
-    of the rows held out for early stopping (``holdout`` is then
-    ``(fraction, seed)``), or None; ``summary`` is
-    ``(n_train, train_weight, n_held_out, held_out_weight)``.
+    ``held_out`` is ``(X, y, sample_weight)`` of the rows held out for early
+    stopping (``holdout`` is then ``(fraction, seed)``), or None; ``summary``
+    is ``(n_train, train_weight, n_held_out, held_out_weight)``.
     """
     # scikit-learn's checks and messages, block by block (NaN, dtype, ...).
     X = check_array(

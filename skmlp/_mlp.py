@@ -345,7 +345,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+            Training data. A Dask array or DataFrame, with a ``distributed``
+            client running, is trained where its blocks are (see
+            :ref:`scaling_out`).
 
         y : array-like of shape (n_samples,)
             Class labels.
@@ -374,7 +376,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+            Training data. On a Dask array or DataFrame, with a ``distributed``
+            client running, one full-batch step where its blocks are.
 
         y : array-like of shape (n_samples,)
             Class labels.
