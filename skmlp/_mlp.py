@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from . import _callbacks, _persistence, _validation
+from . import _callbacks, _dask, _persistence, _validation
 from ._execution import SingleThreadedBlas
 from ._objective import forward_log_proba
 from ._sklearn_compat import (
@@ -343,7 +343,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+            Training data; for a Dask array or DataFrame see :ref:`scaling_out`.
 
         y : array-like of shape (n_samples,)
             Class labels.
@@ -372,7 +372,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+            Training data; for a Dask array or DataFrame see :ref:`scaling_out`.
 
         y : array-like of shape (n_samples,)
             Class labels.
@@ -411,7 +411,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             ``predict_proba`` underflows to 0 (a log-probability below
             about -745 in float64, -103 in float32), since scikit-learn
             requires ``predict_log_proba`` to be the log of
-            ``predict_proba``.
+            ``predict_proba``. Lazy for Dask input.
         """
         log_proba = self._predict_log_proba(self._fitted_model(), X)
         log_proba[np.exp(log_proba) == 0.0] = -np.inf
@@ -429,7 +429,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``;
-            rows sum to 1.
+            rows sum to 1; lazy for Dask input.
         """
         return np.exp(self._predict_log_proba(self._fitted_model(), X))
 
@@ -444,11 +444,15 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         y : ndarray of shape (n_samples,)
-            The most probable class of each row.
+            The most probable class of each row; lazy for Dask input.
         """
         model = self._fitted_model()
+        if _dask.is_dask_collection(X):
+            return _dask.predict(model, X)
         log_proba = self._predict_log_proba(model, X)
         return model.classes_[np.argmax(log_proba, axis=1)]
+
+    score = _dask.scored_where_the_rows_are(ClassifierMixin.score)
 
     def __getstate__(self):
         return _persistence.saved_state(super().__getstate__())
@@ -476,6 +480,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _predict_log_proba(model, X):
+        if _dask.is_dask_collection(X):
+            return _dask.predict_log_proba(model, X)
         X = _validation.validate_input(model, X)
         return forward_log_proba(model.coefs_, model.intercepts_, X)
 
@@ -526,8 +532,12 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _prepare(self, X, y, sample_weight, incremental, classes, callbacks, n_threads):
         """Validate the call's data (on a view, see ``_view``, which it
-        returns) and build its training run."""
+        returns) and build its training run; rows held by a Dask cluster stay
+        there (skmlp/_dask.py)."""
         model = self._view()
+        if _dask.on_cluster(X):
+            args = (model, X, y, sample_weight, incremental, classes, callbacks)
+            return model, _dask.build_run(*args)
         X, y, sample_weight, first_call = _validation.validate_call(
             model, X, y, sample_weight, incremental, classes
         )

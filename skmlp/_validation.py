@@ -33,6 +33,20 @@ def validate_call(model, X, y, sample_weight, incremental, classes):
     call, a ``fit`` without ``warm_start``, or a ``fit`` for a network whose
     hidden layers changed since the last (the old weights cannot start it).
     """
+    first_call = starts_afresh(model, incremental, classes)
+    X, y = validate_input(model, X, y, reset=first_call)
+    check_classification_targets(y)
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+    )
+    check_weight_sum(sample_weight)
+    y = encode_labels(model, y, incremental, first_call)
+    return X, y, sample_weight, first_call
+
+
+def starts_afresh(model, incremental, classes):
+    """Whether the call starts afresh (see :func:`validate_call`); checks
+    ``classes`` of a first ``partial_fit`` and a network's shape."""
     hidden = hidden_layer_sizes(model.hidden_layer_sizes)
     fitted = hasattr(model, "coefs_")
     reshaped = fitted and fitted_hidden_layer_sizes(model) != hidden
@@ -44,17 +58,8 @@ def validate_call(model, X, y, sample_weight, incremental, classes):
                 "model was fitted: partial_fit cannot go on training a "
                 "network of another shape. Call fit to train the new one."
             )
-        first_call = _check_partial_fit_first_call(model, classes)
-    else:
-        first_call = not (model.warm_start and fitted) or reshaped
-    X, y = validate_input(model, X, y, reset=first_call)
-    check_classification_targets(y)
-    sample_weight = _check_sample_weight(
-        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-    )
-    check_weight_sum(sample_weight)
-    y = encode_labels(model, y, incremental, first_call)
-    return X, y, sample_weight, first_call
+        return _check_partial_fit_first_call(model, classes)
+    return not (model.warm_start and fitted) or reshaped
 
 
 def validate_input(model, X, y="no_validation", reset=False):
