@@ -386,3 +386,36 @@ class _RestartClusterAfter(io.StringIO):
             self.client.restart()
             self.restarted = True
         return super().write(text)
+
+
+class _InterruptAfter(io.StringIO):
+    """A stand-in for stdout that raises KeyboardInterrupt (a user's Ctrl-C)
+    when the verbose fit reports its epoch ``epoch``."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.line = f"Iteration {epoch},"
+
+    def write(self, text):
+        super().write(text)
+        if text.startswith(self.line):
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("solver", ["nag", "lbfgs"])
+def test_ctrl_c_during_a_cluster_fit_keeps_the_last_finished_epoch(
+    client, data, solver
+):
+    # The epoch loop of any fit: the model of epoch 3 is kept, as the
+    # in-memory fit of 3 epochs gives it, with the warning of an interrupt.
+    X, y, sample_weight = data
+    in_memory = _fit(
+        _clf(solver=solver, max_iter=3, tol=0.0), X, y, sample_weight=sample_weight
+    )
+    clf = _clf(solver=solver, max_iter=20, tol=0.0, verbose=True)
+    with (
+        contextlib.redirect_stdout(_InterruptAfter(epoch=3)),
+        pytest.warns(UserWarning, match="interrupted by user.*epoch \\(3\\)"),
+    ):
+        clf.fit(*_on_cluster(X, y, sample_weight))
+    assert_same_model(clf, in_memory)
