@@ -22,7 +22,7 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
-from skmlp import SoftplusMLPClassifier
+from skmlp import DivergenceError, SoftplusMLPClassifier
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
@@ -419,3 +419,16 @@ def test_ctrl_c_during_a_cluster_fit_keeps_the_last_finished_epoch(
     ):
         clf.fit(*_on_cluster(X, y, sample_weight))
     assert_same_model(clf, in_memory)
+
+
+def test_a_diverging_cluster_fit_raises_and_leaves_the_model(client, data):
+    # The divergence rule of any fit, on the losses summed over the blocks.
+    X, y, sample_weight = data
+    clf = _fit(_clf(max_iter=3), *_on_cluster(X, y, sample_weight))
+    fitted = [coef.copy() for coef in clf.coefs_]
+    clf.set_params(learning_rate_init=1e3, warm_start=True)
+    with pytest.raises(DivergenceError, match="Training diverged"):
+        clf.fit(*_on_cluster(X, y, sample_weight))
+    assert clf.n_iter_ == 3 and clf.learning_rate_ == 0.3
+    for coef, saved in zip(clf.coefs_, fitted):
+        assert_array_equal(coef, saved)
