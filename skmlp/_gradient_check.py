@@ -14,7 +14,7 @@ from ._layout import ParameterLayout
 from ._mlp import SoftplusMLPClassifier
 from ._objective import Objective
 from ._sklearn_compat import _check_sample_weight
-from ._validation import encode_labels, validate_input
+from ._validation import encode_labels, validate_input, view
 from ._validation import hidden_layer_sizes as hidden_layer_sizes_of
 
 
@@ -109,7 +109,7 @@ def check_gradients(
     else:
         estimator._validate_params()
     # Validation writes to a view (as in fit), never to the estimator.
-    model = estimator._view()
+    model = view(estimator)
     X, y = validate_input(model, X, y, reset=not fitted)
     X = X.astype(np.float64, copy=False)
     check_classification_targets(y)

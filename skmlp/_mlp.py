@@ -7,9 +7,8 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
-from . import _callbacks, _persistence, _validation
+from . import _callbacks, _dask, _persistence, _validation
 from ._datafits import DATAFITS
 from ._execution import SingleThreadedBlas
 from ._objective import forward_log_proba
@@ -50,11 +49,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         accelerated gradient, the gradient taken at the look-ahead point,
         with the momentum of ``momentum`` (FISTA on the full batch).
         ``'lbfgs'``: limited-memory BFGS (10 pairs) with a strong Wolfe line
-        search, one iteration per epoch, on the full batch only (a
-        ``batch_size`` below the number of samples is an error); it needs
-        no ``learning_rate_init`` and far fewer passes over the data on
-        small and medium data sets, and ``learning_rate_`` is the step of
-        its last line search along the quasi-Newton direction.
+        search, one iteration per epoch, on the full batch only; it needs no
+        ``learning_rate_init``, and ``learning_rate_`` is the step of its
+        last line search.
 
     alpha : float, default=1e-4
         Strength of the L2 penalty on the weights (not the intercepts),
@@ -72,14 +69,11 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         s_{k-1}, 1 / (c L_k))`` with ``L_k`` the curvature between them
         (``c = 1`` for NAG with ``restart='gradient'``, else 2): no
         evaluation beyond each step's gradient (``partial_fit`` takes one
-        more per call, on its rows). It ended within 10% of the best fixed
-        step of a grid, or far below it, on wine, breast cancer, digits and
-        (GD) Iris, but not on Iris with NAG (6.6 times with ``alpha=0``,
-        1.5 times without restart) nor on 60000 synthetic rows (1.5 to 1.7
-        times after 100 iterations); see the user guide. On mini-batches,
-        whose gradients measure no curvature, ``'auto'`` is backtracking
-        (Beck and Teboulle's sufficient decrease, about 1.6 loss
-        evaluations per step). The step in use is ``learning_rate_``.
+        more per call). Not yet the default: on some data sets the best
+        fixed step of a grid does better (the user guide says by how much).
+        On mini-batches, whose gradients measure no curvature, ``'auto'`` is
+        backtracking (Beck and Teboulle's sufficient decrease). The step in
+        use is ``learning_rate_``.
 
     restart : {'function', 'gradient'} or None, default='gradient'
         Adaptive restart of NAG's momentum (O'Donoghue and Candes): after a
@@ -89,11 +83,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         ``grad L(y_k) . (x_k - x_{k-1}) > 0``, at no cost. A restart sets
         FISTA's ``t`` back to 1 (or, with a constant ``momentum``, drops the
         momentum of one step), so the next step starts with no momentum.
-        None is plain FISTA. Restarts speed up ill-conditioned convex
-        problems by orders of magnitude and rescue too large fixed steps;
-        with a well-chosen step on the measured networks they rarely fire.
-        With mini-batches the tests use the current mini-batch's objective.
-        Only used by ``solver='nag'``.
+        None is plain FISTA. Restarts rescue too large fixed steps and speed
+        up ill-conditioned problems; with mini-batches the tests use the
+        current mini-batch's objective. Only used by ``solver='nag'``.
 
     momentum : 'auto', 'fista' or float in [0, 1), default='auto'
         NAG's momentum ``beta_k`` in ``y_{k+1} = x_k + beta_k (x_k -
@@ -104,12 +96,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Nesterov's method in the form of Sutskever et al. (2013), the
         ``momentum`` of MLPClassifier with ``nesterovs_momentum=True``.
         ``'auto'`` (the default) is ``'fista'`` on the full batch and 0.9
-        on mini-batches, so that full-batch training is exact FISTA and
-        mini-batch training matches MLPClassifier's default momentum (see
-        the user guide for the measurements). ``partial_fit`` sees one call's
-        rows: for chunks of a larger data set (out of core), which are
-        mini-batches that ``'auto'`` takes for full batches, give a float.
-        Only used by ``solver='nag'``.
+        (MLPClassifier's default) on mini-batches. ``partial_fit`` sees one
+        call's rows: for chunks of a larger data set (out of core), which
+        ``'auto'`` takes for full batches, give a float. Only used by
+        ``solver='nag'``.
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
@@ -354,7 +344,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+            Training data; for a Dask array or DataFrame see :ref:`scaling_out`.
 
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or an indicator matrix of multilabel targets.
@@ -383,7 +373,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+            Training data; for a Dask array or DataFrame see :ref:`scaling_out`.
 
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or an indicator matrix of multilabel targets.
@@ -423,9 +413,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             ``predict_proba`` underflows to 0 (a log-probability below
             about -745 in float64, -103 in float32), since scikit-learn
             requires ``predict_log_proba`` to be the log of
-            ``predict_proba``.
+            ``predict_proba``. Lazy for Dask input.
         """
-        log_proba = self._predict_log_proba(self._fitted_model(), X)
+        log_proba = self._predict_log_proba(_validation.fitted_view(self), X)
         log_proba[np.exp(log_proba) == 0.0] = -np.inf
         return log_proba
 
@@ -441,9 +431,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, columns in the order of ``classes_``;
-            rows sum to 1 (for multilabel targets: one probability per label).
+            rows sum to 1 (for multilabel targets: one probability per
+            label); lazy for Dask input.
         """
-        return np.exp(self._predict_log_proba(self._fitted_model(), X))
+        return np.exp(self._predict_log_proba(_validation.fitted_view(self), X))
 
     def predict(self, X):
         """Predict class labels.
@@ -457,11 +448,16 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
             The most probable class of each row; for multilabel targets,
-            the indicator matrix of the labels of probability above 0.5.
+            the indicator matrix of the labels of probability above 0.5;
+            lazy for Dask input.
         """
-        model = self._fitted_model()
+        model = _validation.fitted_view(self)
+        if _dask.is_dask_collection(X):
+            return _dask.predict(model, X)
         log_proba = self._predict_log_proba(model, X)
         return DATAFITS[model.out_activation_]().predict(log_proba, model.classes_)
+
+    score = _dask.scored_where_the_rows_are(ClassifierMixin.score)
 
     def __getstate__(self):
         return _persistence.saved_state(super().__getstate__())
@@ -475,21 +471,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_label = True
         return tags
 
-    def _view(self):
-        """An estimator with a copy of this one's attributes as they are:
-        as ``_commit`` writes all fitted attributes at once, a view holds the
-        model before a fit or after it, never a mix."""
-        view = object.__new__(type(self))
-        view.__dict__ = dict(self.__dict__)
-        return view
-
-    def _fitted_model(self):
-        model = self._view()
-        check_is_fitted(model)
-        return model
-
     @staticmethod
     def _predict_log_proba(model, X):
+        if _dask.is_dask_collection(X):
+            return _dask.predict_log_proba(model, X)
         X = _validation.validate_input(model, X)
         datafit = DATAFITS[model.out_activation_]()
         return forward_log_proba(model.coefs_, model.intercepts_, X, datafit=datafit)
@@ -540,9 +525,13 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__ = state
 
     def _prepare(self, X, y, sample_weight, incremental, classes, callbacks, n_threads):
-        """Validate the call's data (on a view, see ``_view``, which it
-        returns) and build its training run."""
-        model = self._view()
+        """Validate the call's data (on a view, see ``_validation.view``,
+        which it returns) and build its training run; rows held by a Dask cluster stay
+        there (skmlp/_dask.py)."""
+        model = _validation.view(self)
+        if _dask.on_cluster(X):
+            args = (model, X, y, sample_weight, incremental, classes, callbacks)
+            return model, _dask.build_run(*args)
         X, y, sample_weight, first_call = _validation.validate_call(
             model, X, y, sample_weight, incremental, classes
         )

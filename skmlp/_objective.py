@@ -288,6 +288,25 @@ class Objective:
             self._loaded_workspace = self._workspaces.take()
             self._loaded = self._loaded_workspace.load(X)
 
+    def __getstate__(self):
+        # The rows and the parameters, not the buffers: a copy of a block's
+        # views would be arrays of their own, no longer filled by loading
+        # the block, and the pools make their items with closures.
+        return {
+            "layout": self.layout,
+            "datafit": self.datafit,
+            "penalty": self.penalty,
+            "executor": self.executor,
+            "block_size": self.block_size,
+            "rows": (self.X, self.y, self.sample_weight),
+        }
+
+    def __setstate__(self, state):
+        rows = state.pop("rows")
+        self.__dict__.update(state)
+        self._workspaces = self._gradients = self._loaded = None
+        self.set_rows(*rows)
+
     def value(self, theta):
         """The objective at ``theta``."""
         return self._evaluate(theta, with_gradient=False)[0]

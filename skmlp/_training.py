@@ -18,7 +18,6 @@ The solver calls the objective; the loop itself uses only ``step``,
 
 import copy
 import math
-import operator
 from collections import namedtuple
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from sklearn.utils import check_random_state, gen_batches
 
 from . import _validation
 from ._datafits import DATAFITS
+from ._history import History
 from ._layout import ParameterLayout
 from ._objective import Objective, forward_log_proba
 from ._solvers import make_solver
@@ -104,116 +104,6 @@ class Checkpoint:
     history: tuple
 
 
-class History:
-    """Loss curve, stopping counters and validation scores of a training run.
-
-    The curves only grow, so a :meth:`record` of the scalars is enough to
-    give back the history of any earlier epoch.
-
-    Parameters
-    ----------
-    early_stopping : bool
-        Whether validation scores, not the loss, decide when to stop.
-    tol : float
-        The improvement that resets the count of epochs without one.
-    """
-
-    _SCALARS = (
-        "start_loss",
-        "best_loss",
-        "best_validation_score",
-        "best_theta",
-        "no_improvement_count",
-        "n_iter",
-        "t",
-        "n_new_epochs",
-    )
-    _get_scalars = operator.attrgetter(*_SCALARS)
-    Record = namedtuple("Record", _SCALARS)
-
-    def __init__(self, early_stopping, tol):
-        self.early_stopping = early_stopping
-        self.tol = tol
-        self.loss_curve = []
-        self.validation_scores = [] if early_stopping else None
-        self.start_loss = None
-        self.best_loss = np.inf
-        self.best_validation_score = -np.inf
-        self.best_theta = None
-        self.no_improvement_count = 0
-        self.n_iter = 0
-        self.t = 0
-        self.n_new_epochs = 0
-
-    @classmethod
-    def continuing(cls, estimator):
-        """The history of a fitted ``estimator``, to go on with ``partial_fit``."""
-        history = cls(estimator.early_stopping, estimator.tol)
-        history.loss_curve = list(estimator.loss_curve_)
-        history.start_loss = estimator.loss_curve_[0]
-        # None after a fit with early stopping, which tracked accuracy.
-        history.best_loss = (
-            min(estimator.loss_curve_)
-            if estimator.best_loss_ is None
-            else estimator.best_loss_
-        )
-        history.no_improvement_count = estimator._no_improvement_count
-        history.n_iter = estimator.n_iter_
-        history.t = estimator.t_
-        return history
-
-    def add_epoch(self, loss, n_samples):
-        self.loss_curve.append(float(loss))
-        self.n_iter += 1
-        self.n_new_epochs += 1
-        self.t += n_samples
-        if not self.early_stopping:
-            if loss > self.best_loss - self.tol:
-                self.no_improvement_count += 1
-            else:
-                self.no_improvement_count = 0
-            self.best_loss = min(self.best_loss, float(loss))
-
-    def add_validation(self, score, theta):
-        self.validation_scores.append(score)
-        if score < self.best_validation_score + self.tol:
-            self.no_improvement_count += 1
-        else:
-            self.no_improvement_count = 0
-        if score > self.best_validation_score:
-            self.best_validation_score = score
-            self.best_theta = theta.copy()
-
-    def should_stop(self, n_iter_no_change):
-        return self.no_improvement_count > n_iter_no_change
-
-    def record(self):
-        """The scalars now, from which :meth:`attributes` rebuilds this epoch."""
-        return History.Record(*History._get_scalars(self))
-
-    def attributes(self, record):
-        """The fitted attributes of the epoch of ``record``."""
-        loss_curve = self.loss_curve[: record.n_iter]
-        attributes = {
-            "loss_curve_": loss_curve,
-            "loss_": loss_curve[-1],
-            "n_iter_": record.n_iter,
-            "t_": record.t,
-            "_no_improvement_count": record.no_improvement_count,
-            "best_loss_": None,
-            "validation_scores_": None,
-            "best_validation_score_": None,
-        }
-        if self.early_stopping:
-            attributes["validation_scores_"] = self.validation_scores[
-                : record.n_new_epochs
-            ]
-            attributes["best_validation_score_"] = record.best_validation_score
-        else:
-            attributes["best_loss_"] = record.best_loss
-        return attributes
-
-
 def check_loss(loss, start_loss, chance_loss):
     """Raise :class:`DivergenceError` if ``loss`` shows a diverged training.
 
@@ -236,16 +126,20 @@ def check_loss(loss, start_loss, chance_loss):
         )
 
 
-def _accuracy(layout, theta, X, y, sample_weight, n_threads, datafit):
-    """Weighted accuracy of the network ``theta`` on ``X``, ``y``, as
+def accuracy_scorer(layout, X, y, sample_weight, n_threads, datafit):
+    """The weighted accuracy on ``X``, ``y`` as a function of ``theta``, as
     ``accuracy_score`` gives it: for multilabel targets, the subset accuracy
     (a row counts if all its labels are right)."""
-    coefs, intercepts = layout.unpack(theta)
-    log_proba = forward_log_proba(coefs, intercepts, X, n_threads, datafit=datafit)
-    correct = datafit.predict(log_proba, np.arange(log_proba.shape[1])) == y
-    if correct.ndim == 2:
-        correct = correct.all(axis=1)
-    return float(np.average(correct, weights=sample_weight))
+
+    def accuracy(theta):
+        coefs, intercepts = layout.unpack(theta)
+        log_proba = forward_log_proba(coefs, intercepts, X, n_threads, datafit=datafit)
+        correct = datafit.predict(log_proba, np.arange(log_proba.shape[1])) == y
+        if correct.ndim == 2:
+            correct = correct.all(axis=1)
+        return float(np.average(correct, weights=sample_weight))
+
+    return accuracy
 
 
 @dataclass
@@ -264,19 +158,21 @@ class TrainingState:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """The rows of a run and what evaluates them.
+    """The training rows of a run and what evaluates them.
 
-    ``train`` and ``validation`` (None without early stopping) are
-    ``(X, y, sample_weight)`` with ``y`` as the objective's datafit takes
-    it. ``objective`` is the objective of the training rows; mini-batches
-    move it onto their rows with ``set_rows``. ``n_threads`` runs the
-    validation forward passes.
+    ``objective`` is the objective of the ``n_samples`` training rows.
+    ``rows`` are those rows, ``(X, y, sample_weight)`` with ``y`` as the objective's
+    datafit takes it, onto which mini-batches move the objective with ``set_rows``;
+    None for rows held elsewhere (a Dask cluster), which the objective
+    evaluates in full batch only. ``validation_score`` (None without early
+    stopping) is the accuracy on the held-out rows as a function of
+    ``theta``.
     """
 
-    train: tuple
-    validation: object
     objective: object
-    n_threads: int
+    n_samples: int
+    rows: tuple = None
+    validation_score: object = None
 
 
 class TrainingRun:
@@ -314,11 +210,10 @@ class TrainingRun:
         self.data = data
         self.schedule = schedule
         self.callbacks = callbacks
-        n_samples = data.train[0].shape[0]
         self.batches = (
             None
-            if schedule.batch_size >= n_samples
-            else list(gen_batches(n_samples, schedule.batch_size))
+            if data.rows is None or schedule.batch_size >= data.n_samples
+            else list(gen_batches(data.n_samples, schedule.batch_size))
         )
         self._shuffling = self.batches is not None and schedule.shuffle
         self.reached_max_epochs = False
@@ -353,16 +248,9 @@ class TrainingRun:
                 theta = state.theta
                 if not (math.isfinite(theta.sum()) or np.isfinite(theta).all()):
                     self._check(math.inf)
-                history.add_epoch(loss, data.train[0].shape[0])
-                if data.validation is not None:
-                    score = _accuracy(
-                        self.layout,
-                        theta,
-                        *data.validation,
-                        data.n_threads,
-                        data.objective.datafit,
-                    )
-                    history.add_validation(score, theta)
+                history.add_epoch(loss, data.n_samples)
+                if data.validation_score is not None:
+                    history.add_validation(data.validation_score(theta), theta)
                 # The one assignment that keeps the epoch.
                 self.kept = self._checkpoint()
                 # Printed once the epoch is kept: an interrupt after the line
@@ -414,14 +302,14 @@ class TrainingRun:
             return
         objective = self.data.objective
         if self.batches:
-            objective.set_rows(*self.data.train)
+            objective.set_rows(*self.data.rows)
         with np.errstate(over="ignore", invalid="ignore"):
             self._check(objective.value(self.kept_point()))
         self.final_point_checked = True
 
     def kept_point(self):
         """The point of the kept epoch: with early stopping, the best one."""
-        if self.data.validation is None:
+        if self.data.validation_score is None:
             return self.kept.theta
         return self.kept.history.best_theta
 
@@ -433,7 +321,7 @@ class TrainingRun:
         """
         kept = self.kept
         solver = kept.solver.snapshot()
-        if self.data.validation is not None:
+        if self.data.validation_score is not None:
             # The momentum belongs to the last iterate, not to the best one.
             solver.reset_momentum()
         if kept.rng_state is not None:
@@ -475,7 +363,7 @@ class TrainingRun:
     def _minibatch_epoch(self):
         """One step per mini-batch; returns the epoch's loss, the batches'
         losses averaged by weight."""
-        X, y, sample_weight = self.data.train
+        X, y, sample_weight = self.data.rows
         objective = self.data.objective
         n_samples = X.shape[0]
         if self.schedule.shuffle:
@@ -519,7 +407,8 @@ class TrainingRun:
 
 
 def build_run(model, train, incremental, first_call, callbacks, n_threads):
-    """The training run of one call of ``fit`` or ``partial_fit``.
+    """The training run of one call of ``fit`` or ``partial_fit`` on rows
+    in memory.
 
     Parameters
     ----------
@@ -543,11 +432,35 @@ def build_run(model, train, incremental, first_call, callbacks, n_threads):
     run : TrainingRun
     """
     X = train[0]
+    datafit = DATAFITS[model.out_activation_]()
+    start = starting_point(model, X.shape[1], X.dtype, incremental, first_call)
+    validation_score = None
+    if model.early_stopping:
+        train, validation = _validation.validation_split(
+            train, start.rng, model.validation_fraction
+        )
+        validation_score = accuracy_scorer(
+            start.layout, *validation, n_threads, datafit
+        )
+    objective = Objective(start.layout, *train, model.alpha, n_threads, datafit=datafit)
+    data = TrainingData(objective, train[0].shape[0], train, validation_score)
+    return run_from(model, start, data, X.shape[0], incremental, callbacks)
+
+
+# Where a call starts; ``continuing``: a partial_fit going on from the last.
+Start = namedtuple("Start", "layout theta rng history continuing")
+
+
+def starting_point(model, n_features, dtype, incremental, first_call):
+    """The layout, the starting ``theta``, the random generator and the
+    history of a call on ``n_features`` columns of ``dtype``, and whether
+    it continues the last call, as a ``Start``: the first part of
+    :func:`build_run`, for the rows wherever they are."""
     hidden = _validation.hidden_layer_sizes(model.hidden_layer_sizes)
-    layout = ParameterLayout((X.shape[1], *hidden, len(model.classes_)))
-    continuing = incremental and not first_call
+    layout = ParameterLayout((n_features, *hidden, len(model.classes_)))
     # fit draws from a new generator, even with a warm start; partial_fit
     # goes on with a copy of the previous call's.
+    continuing = incremental and not first_call
     if continuing:
         rng = copy.deepcopy(model._rng)
         history = History.continuing(model)
@@ -555,39 +468,38 @@ def build_run(model, train, incremental, first_call, callbacks, n_threads):
         rng = check_random_state(model.random_state)
         history = History(model.early_stopping, model.tol)
     if first_call:
-        theta = layout.initialize(rng, X.dtype)
+        theta = layout.initialize(rng, dtype)
     else:
-        theta = layout.pack(model.coefs_, model.intercepts_, X.dtype)
+        theta = layout.pack(model.coefs_, model.intercepts_, dtype)
+    return Start(layout, theta, rng, history, continuing)
 
-    validation = None
-    if model.early_stopping:
-        train, validation = _validation.validation_split(
-            train, rng, model.validation_fraction
-        )
-    n_train = train[0].shape[0]
+
+def run_from(model, start, data, n_samples, incremental, callbacks):
+    """The run from ``start`` (:func:`starting_point`) over ``data``, the
+    training rows and their objective, ready-made wherever the rows are:
+    the second part of :func:`build_run`. ``n_samples`` counts the rows of
+    the call, the held-out ones included."""
     solver = make_solver(
         model.solver,
         model.learning_rate_init,
         model.restart,
         model.momentum,
         model.tol,
-        full_batch=model.batch_size is None or model.batch_size >= n_train,
-        continued=model._solver if continuing else None,
+        full_batch=model.batch_size is None or model.batch_size >= data.n_samples,
+        continued=model._solver if start.continuing else None,
     )
     schedule = Schedule(
         max_epochs=1 if incremental else model.max_iter,
         warn_unconverged=not incremental,
-        batch_size=model.batch_size or X.shape[0],
+        batch_size=model.batch_size or n_samples,
         shuffle=model.shuffle,
         n_iter_no_change=model.n_iter_no_change,
         verbose=model.verbose,
     )
-    datafit = DATAFITS[model.out_activation_]()
-    objective = Objective(layout, *train, model.alpha, n_threads, datafit=datafit)
     return TrainingRun(
-        layout,
-        TrainingState(theta, solver, rng, history),
-        TrainingData(train, validation, objective, n_threads),
+        start.layout,
+        TrainingState(start.theta, solver, start.rng, start.history),
+        data,
         schedule,
         callbacks,
     )

@@ -12,9 +12,29 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._sklearn_compat import _check_partial_fit_first_call, _check_sample_weight
+
+
+def view(estimator):
+    """An estimator with a copy of ``estimator``'s attributes as they are.
+
+    The estimator writes all its fitted attributes at once, at the end of a
+    call, so a view holds the model before the call or after it, never a
+    mix: what ``predict`` in another thread reads, and what a call
+    validates its data on.
+    """
+    model = object.__new__(type(estimator))
+    model.__dict__ = dict(estimator.__dict__)
+    return model
+
+
+def fitted_view(estimator):
+    """A :func:`view` of ``estimator``, checked to be fitted."""
+    model = view(estimator)
+    check_is_fitted(model)
+    return model
 
 
 def learned_attributes(model):
@@ -36,6 +56,20 @@ def validate_call(model, X, y, sample_weight, incremental, classes):
     without ``warm_start``, or a ``fit`` for a network whose hidden layers
     changed since the last (the old weights cannot start it).
     """
+    first_call = starts_afresh(model, incremental, classes)
+    X, y = validate_input(model, X, y, reset=first_call)
+    check_classification_targets(y)
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+    )
+    check_weight_sum(sample_weight)
+    y = encode_labels(model, y, incremental, first_call)
+    return X, y, sample_weight, first_call
+
+
+def starts_afresh(model, incremental, classes):
+    """Whether the call starts afresh (see :func:`validate_call`); checks
+    ``classes`` of a first ``partial_fit`` and a network's shape."""
     hidden = hidden_layer_sizes(model.hidden_layer_sizes)
     fitted = hasattr(model, "coefs_")
     reshaped = fitted and fitted_hidden_layer_sizes(model) != hidden
@@ -47,17 +81,8 @@ def validate_call(model, X, y, sample_weight, incremental, classes):
                 "model was fitted: partial_fit cannot go on training a "
                 "network of another shape. Call fit to train the new one."
             )
-        first_call = _check_partial_fit_first_call(model, classes)
-    else:
-        first_call = not (model.warm_start and fitted) or reshaped
-    X, y = validate_input(model, X, y, reset=first_call)
-    check_classification_targets(y)
-    sample_weight = _check_sample_weight(
-        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-    )
-    check_weight_sum(sample_weight)
-    y = encode_labels(model, y, incremental, first_call)
-    return X, y, sample_weight, first_call
+        return _check_partial_fit_first_call(model, classes)
+    return not (model.warm_start and fitted) or reshaped
 
 
 def validate_input(model, X, y="no_validation", reset=False):

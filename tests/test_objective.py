@@ -1,5 +1,8 @@
 """The objective: datafit plus penalty, its gradient, blocks, parts and rows."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -255,6 +258,30 @@ def test_evaluations_in_any_order_give_what_a_fresh_objective_gives(blocking, sp
         )
         # The same array, changed in place.
         theta -= 0.5 * gradient
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS[:2])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize(
+    "copy_of", [copy.deepcopy, lambda o: pickle.loads(pickle.dumps(o))]
+)
+def test_a_copied_objective_evaluates_as_a_fresh_one(blocking, sparse, copy_of):
+    # Copies move objectives between processes (a Dask worker's rows); an
+    # objective evaluated before the copy has its block loaded in its
+    # buffers, whose views a copy must not keep as arrays of their own.
+    layout, objective, theta = _problem((5, 4), n_samples=50, **blocking)
+    if sparse:
+        objective = _same_rows(objective, X=sp.csr_matrix(objective.X), **blocking)
+    objective.value_and_gradient(theta)
+    copied = copy_of(objective)
+    for point in (theta, 2 * theta):
+        expected_loss, expected_gradient = _fresh_evaluation(
+            objective, point, **blocking
+        )
+        loss, gradient = copied.value_and_gradient(point)
+        assert loss == expected_loss
+        assert_array_equal(gradient, expected_gradient)
+        assert copied.value(point) == expected_loss
 
 
 @pytest.mark.parametrize("blocking", BLOCKINGS[:2])

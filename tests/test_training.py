@@ -248,7 +248,7 @@ def _quadratic_run(theta, learning_rate, max_epochs, **schedule):
     )
     objective = Quadratic(np.arange(layout.n_params, dtype=float))
     callbacks = EpochCallbacks(object(), *rows, max_epochs=max_epochs)
-    data = TrainingData(rows, None, objective, 1)
+    data = TrainingData(objective, 4, rows)
     return TrainingRun(layout, state, data, schedule, callbacks), objective
 
 

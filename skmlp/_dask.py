@@ -1,0 +1,540 @@
+"""Training on a Dask cluster: full-batch steps computed where the rows are.
+
+A full-batch objective is a sum over rows::
+
+    L(theta) = sum_b sum_{i in b} w_i CE_i / sum_i w_i + penalty(theta)
+
+so an evaluation splits into the same work on every block ``b`` of rows plus
+one addition. ``fit`` on a Dask array or DataFrame, with a
+``dask.distributed`` client running, persists each block once on the
+worker that computes it, as the (unpenalised) objective of its rows. The
+estimator's training loop and solvers then run on the client, unchanged,
+over a :class:`ClusterObjective`: each evaluation sends ``theta`` to the
+workers once, gets back one cross-entropy sum and gradient sum per block,
+and adds them up in block order (not in the order the workers finish), so
+that the result does not depend on the cluster, before dividing by the total
+weight and adding the penalty. The client holds the parameters and one
+partial result per block, never the rows.
+
+A worker lost during a fit takes its blocks with it; the scheduler computes
+them again from their source (the task graph of the Dask array), and the fit
+goes on with the same numbers. If the cluster cannot recover, the fit raises
+and the estimator is left as it was.
+
+Dask is imported only here, and only once the input is a Dask collection.
+"""
+
+import functools
+import math
+import sys
+from concurrent.futures import CancelledError
+
+import numpy as np
+from sklearn.utils import check_array
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_non_negative, validate_data
+
+from . import _validation
+from ._datafits import SoftmaxCrossEntropy
+from ._layout import ParameterLayout
+from ._objective import Objective, forward_log_proba
+from ._penalties import L2
+from ._training import TrainingData, run_from, starting_point
+
+
+def is_dask_collection(obj):
+    """Whether ``obj`` is a Dask collection; never imports Dask (an object
+    cannot be one unless Dask is imported already)."""
+    dask = sys.modules.get("dask")
+    return dask is not None and dask.is_dask_collection(obj)
+
+
+def on_cluster(X):
+    """Whether ``fit`` on ``X`` trains on a Dask cluster: ``X`` is a Dask
+    collection and a ``dask.distributed`` client is running. Without a
+    client there are no workers to keep the rows, and ``X`` is computed into
+    memory like any other array-like."""
+    return is_dask_collection(X) and _client() is not None
+
+
+def _client():
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return None
+    try:
+        return distributed.default_client()
+    except ValueError:
+        return None
+
+
+class ClusterError(RuntimeError):
+    """The cluster lost the rows or the workers of a fit for good."""
+
+
+# ---------------------------------------------------------------------------
+# The one call into the objective of the core.
+
+
+def _block_sums(rows, theta, with_gradient):
+    """``sum_i w_i CE_i`` over the rows of one block, and its gradient.
+
+    The block's :class:`~skmlp._objective.Objective` with ``alpha=0`` gives
+    the weighted mean; times the block's weight it is the sum. (An objective
+    that returned the sum of a block itself would save the two products;
+    they change the result at the rounding level.)
+    """
+    objective = rows.objective()
+    if not with_gradient:
+        return objective.value(theta) * rows.weight_sum, None
+    mean, gradient = objective.value_and_gradient(theta)
+    gradient *= rows.weight_sum
+    return mean * rows.weight_sum, gradient
+
+
+class _TrainingRows:
+    """The training rows of one block, on a worker, and their objective.
+
+    The objective is made on first use by the worker that holds the rows,
+    and not pickled (its work buffers would travel for nothing): a worker
+    that receives a copy of the rows makes its own.
+    """
+
+    def __init__(self, X, y, sample_weight, layer_sizes):
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+        self.layer_sizes = layer_sizes
+        self.weight_sum = float(sample_weight.sum())
+        self._objective = None
+
+    def objective(self):
+        if self._objective is None:
+            self._objective = Objective(
+                ParameterLayout(self.layer_sizes),
+                self.X,
+                self.y,
+                self.sample_weight,
+                alpha=0.0,
+                n_threads=1,
+            )
+        return self._objective
+
+    def __getstate__(self):
+        return {**self.__dict__, "_objective": None}
+
+
+# ---------------------------------------------------------------------------
+# On the workers.
+
+
+def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout):
+    """The training rows of one block, its held-out rows, and their sizes
+    and weights.
+
+    Returns ``(rows, held_out, summary)``: ``rows`` are ``_TrainingRows``;
+    ``held_out`` is ``(X, y, sample_weight)`` of the rows held out for early
+    stopping (``holdout`` is then ``(fraction, seed)``), or None; ``summary``
+    is ``(n_train, train_weight, n_held_out, held_out_weight)``.
+    """
+    # scikit-learn's checks and messages, block by block (NaN, dtype, ...).
+    X = check_array(
+        X, accept_sparse="csr", dtype=dtype, ensure_min_samples=0, input_name="X"
+    )
+    # Not _check_sample_weight, which refuses a block that weighs nothing.
+    if sample_weight is None:
+        sample_weight = np.ones(X.shape[0], X.dtype)
+    sample_weight = check_array(
+        sample_weight,
+        ensure_2d=False,
+        dtype=X.dtype,
+        ensure_min_samples=0,
+        input_name="sample_weight",
+    )
+    check_non_negative(sample_weight, "`sample_weight`")
+    codes = np.searchsorted(classes, y)
+    held_out = None
+    if holdout is not None:
+        fraction, seed = holdout
+        held = _held_out_rows(codes, fraction, np.random.RandomState(seed))
+        held_out = (X[held], codes[held], sample_weight[held])
+        X, codes, sample_weight = X[~held], codes[~held], sample_weight[~held]
+    rows = _TrainingRows(X, codes, sample_weight, layer_sizes)
+    summary = (X.shape[0], rows.weight_sum, 0, 0.0)
+    if held_out is not None:
+        summary = (*summary[:2], held_out[0].shape[0], float(held_out[2].sum()))
+    return rows, held_out, summary
+
+
+def _held_out_rows(codes, fraction, random_state):
+    """A random mask of ``fraction`` of the rows of each class of a block.
+
+    Rounded up or down at random, so that over many small blocks every class
+    gives ``fraction`` of its rows on average.
+    """
+    held = np.zeros(codes.shape[0], dtype=bool)
+    for code in np.unique(codes):
+        rows = np.flatnonzero(codes == code)
+        n_held = math.floor(fraction * rows.shape[0] + random_state.uniform())
+        held[random_state.choice(rows, n_held, replace=False)] = True
+    return held
+
+
+def _block_correct(held_out, theta, layer_sizes):
+    """The weight of the held-out rows of a block that ``theta`` classifies
+    right."""
+    X, codes, sample_weight = held_out
+    coefs, intercepts = ParameterLayout(layer_sizes).unpack(theta)
+    predicted = np.argmax(forward_log_proba(coefs, intercepts, X, 1), axis=1)
+    return float(np.dot(sample_weight, predicted == codes))
+
+
+def _block_log_proba(X, coefs, intercepts, dtype):
+    X = check_array(
+        X, accept_sparse="csr", dtype=dtype, ensure_min_samples=0, input_name="X"
+    )
+    if X.shape[0] == 0:
+        return np.empty((0, coefs[-1].shape[1]), np.result_type(X, coefs[0]))
+    return forward_log_proba(coefs, intercepts, X, 1)
+
+
+def _theta(theta):
+    return theta
+
+
+def _block_labels(log_proba, classes):
+    return classes[np.argmax(log_proba, axis=1)]
+
+
+# ---------------------------------------------------------------------------
+# On the client.
+
+
+class _ClusterBlocks:
+    """Futures of per-block objects on the workers, in row order."""
+
+    def __init__(self, client, futures):
+        self.client = client
+        self.futures = futures
+
+    def map(self, function, theta, **kwargs):
+        """``[function(block, theta, **kwargs) for block in blocks]``, each
+        computed where its block is, ``theta`` sent to each worker once."""
+        # The exceptions of a cluster that lost what a step needs for good:
+        # a task whose workers kept dying, data without a copy left,
+        # connections that did not come back.
+        from distributed import KilledWorker
+
+        failures = (KilledWorker, CancelledError, OSError, TimeoutError)
+        client = self.client
+        try:
+            # A task rather than scattered data: the scheduler can compute it
+            # again if the worker holding it dies; workers copy it from each
+            # other, not from the client. A copy, since the task is sent
+            # after submit returns, and solvers write into their vectors.
+            on_workers = client.submit(_theta, theta.copy(), pure=False)
+            parts = client.map(
+                function, self.futures, theta=on_workers, pure=False, **kwargs
+            )
+            return client.gather(parts)
+        except failures as error:
+            raise ClusterError(
+                f"The Dask cluster failed during training ({error!r}): the "
+                "rows or workers of the fit were lost and could not be "
+                "recovered. The estimator was left as it was before this call."
+            ) from error
+
+
+class ClusterObjective:
+    """The training objective of rows held by a Dask cluster.
+
+    Follows the objective protocol of :class:`~skmlp._objective.Objective`
+    (``value``, ``value_and_gradient``, ``weight_sum``) for the full batch,
+    so that every solver and the training loop run over it unchanged. It
+    has no ``set_rows``: the rows stay where they are, and the loop takes
+    full-batch steps only.
+
+    Parameters
+    ----------
+    blocks : _ClusterBlocks
+        The ``_TrainingRows`` of the blocks with a positive weight.
+    weight_sum : float
+        The total weight of the rows, ``sum_i w_i``.
+    layout : ParameterLayout
+        The layout of ``theta``.
+    alpha : float
+        Strength of the L2 penalty on the weights (not the intercepts).
+    """
+
+    # One label per row: the blocks compute the softmax cross-entropy (the
+    # training loop asks the datafit for the chance level of the loss).
+    datafit = SoftmaxCrossEntropy()
+
+    def __init__(self, blocks, weight_sum, layout, alpha):
+        self.blocks = blocks
+        self.weight_sum = weight_sum
+        self.penalty = L2(layout, alpha)
+
+    def value(self, theta):
+        """The objective at ``theta``."""
+        return self._evaluate(theta, with_gradient=False)[0]
+
+    def value_and_gradient(self, theta):
+        """The objective at ``theta`` and its gradient, a new flat vector."""
+        return self._evaluate(theta, with_gradient=True)
+
+    def _evaluate(self, theta, with_gradient):
+        parts = self.blocks.map(_block_sums, theta, with_gradient=with_gradient)
+        cross_entropy = 0.0
+        data_gradient = np.zeros_like(theta) if with_gradient else None
+        # In block order, whichever worker finished first.
+        for block_cross_entropy, block_gradient in parts:
+            cross_entropy += block_cross_entropy
+            if with_gradient:
+                data_gradient += block_gradient
+        # As Objective does: the penalty is divided by the total weight too.
+        penalty, gradient = self.penalty.value_and_gradient(theta, 1 / self.weight_sum)
+        loss = cross_entropy / self.weight_sum + penalty
+        if not with_gradient:
+            return loss, None
+        data_gradient /= self.weight_sum
+        gradient += data_gradient
+        return loss, gradient
+
+
+class _HeldOutAccuracy:
+    """Weighted accuracy of ``theta`` on held-out rows kept by the cluster."""
+
+    def __init__(self, blocks, weight_sum, layer_sizes):
+        self.blocks = blocks
+        self.weight_sum = weight_sum
+        self.layer_sizes = layer_sizes
+
+    def __call__(self, theta):
+        correct = self.blocks.map(_block_correct, theta, layer_sizes=self.layer_sizes)
+        return sum(correct) / self.weight_sum
+
+
+def _dask_rows(X):
+    """``X`` as a Dask array of rows with known block sizes, all columns in
+    each block, and an empty array-like with its columns to validate (a
+    DataFrame keeps its feature names)."""
+    import dask.array as da
+
+    if hasattr(X, "to_dask_array"):
+        meta = X._meta
+        X = X.to_dask_array(lengths=True)
+    else:
+        X = da.asarray(X)
+        meta = np.empty((0, *X.shape[1:]), X.dtype)
+    if any(math.isnan(size) for size in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    if X.ndim == 2 and len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    return X, meta
+
+
+def _dask_column(values, row_chunks, name):
+    """``values`` (a Dask array or Series, or an array-like) as a 1-D Dask
+    array cut into the blocks of ``X``."""
+    import dask.array as da
+
+    if hasattr(values, "to_dask_array"):
+        if not isinstance(values.dtype, np.dtype):
+            # A pandas extension dtype (strings, nullable integers): as
+            # object, which scikit-learn's label checks take, instead of
+            # Dask's warning that it does so.
+            values = values.astype(object)
+        values = values.to_dask_array(lengths=True)
+    elif not is_dask_collection(values):
+        values = np.asarray(values)
+    values = da.asarray(values)
+    if values.ndim != 1:
+        if name == "y" and values.ndim == 2:
+            raise ValueError(
+                "Multilabel targets (a 2d y) train in memory only: a fit on a "
+                "Dask cluster takes one label per row. Compute y and X "
+                "(.compute()) to fit them in memory."
+            )
+        raise ValueError(
+            f"{name} should be a 1d array, got an array of shape {values.shape} "
+            "instead."
+        )
+    n_samples = sum(row_chunks)
+    if values.shape[0] != n_samples:
+        raise ValueError(
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{n_samples}, {values.shape[0]}]"
+        )
+    return values.rechunk((row_chunks,))
+
+
+def _check_full_batch(estimator, n_samples):
+    if estimator.batch_size is not None and estimator.batch_size < n_samples:
+        raise ValueError(
+            f"batch_size={estimator.batch_size} is not supported with rows on "
+            "a Dask cluster, which is trained by full-batch steps. Set "
+            "batch_size=None; or, for mini-batches, call partial_fit block by "
+            "block (dask_ml.wrappers.Incremental does), or compute the array "
+            "into memory first."
+        )
+
+
+def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
+    """The training run of ``fit`` (or ``partial_fit``, one full-batch step)
+    on rows held by a Dask cluster: the estimator's own training loop over a
+    :class:`ClusterObjective`.
+
+    ``model`` is the estimator's view (see ``_view`` in ``skmlp/_mlp.py``):
+    what validation learns reaches the estimator only with the fitted
+    model. The blocks live on the cluster as long as the run holds them.
+    """
+    import dask
+    import dask.array as da
+
+    client = _client()
+    first_call = _validation.starts_afresh(model, incremental, classes)
+    X, meta = _validated(model, X, reset=first_call)
+    row_chunks = X.chunks[0]
+    y = _dask_column(y, row_chunks, "y")
+    if sample_weight is not None:
+        sample_weight = _dask_column(sample_weight, row_chunks, "sample_weight")
+    n_samples = X.shape[0]
+    if n_samples == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of "
+            "1 is required."
+        )
+    _check_full_batch(model, n_samples)
+
+    (labels,) = dask.compute(da.unique(y))
+    check_classification_targets(labels)
+    _validation.encode_labels(model, labels, incremental, first_call)
+    callbacks.set_validated(model)
+
+    start = starting_point(model, meta.shape[1], meta.dtype, incremental, first_call)
+    layer_sizes = start.layout.layer_sizes
+    n_blocks = len(row_chunks)
+    if model.early_stopping:
+        seeds = start.rng.randint(np.iinfo(np.int32).max, size=n_blocks)
+        holdouts = [(model.validation_fraction, seed) for seed in seeds]
+    else:
+        holdouts = [None] * n_blocks
+    weights = (
+        [None] * n_blocks
+        if sample_weight is None
+        else sample_weight.to_delayed().ravel()
+    )
+    make_block = dask.delayed(_make_block, nout=3, pure=True)
+    parts = [
+        make_block(
+            X_block, y_block, weight, model.classes_, layer_sizes, meta.dtype, holdout
+        )
+        for X_block, y_block, weight, holdout in zip(
+            X.to_delayed().ravel(), y.to_delayed().ravel(), weights, holdouts
+        )
+    ]
+    # Computed and kept where they are computed: the rows never come here.
+    # The run's objective and scorer hold the futures of the blocks they
+    # need; the blocks are freed with them.
+    futures = client.compute([part for block in parts for part in block])
+    training, held_out, summaries = (futures[i::3] for i in range(3))
+    try:
+        summaries = client.gather(summaries)
+    except BaseException:
+        client.cancel(futures)
+        raise
+    n_train, train_weights, n_held_out, held_out_weights = zip(*summaries)
+    if model.early_stopping and sum(n_held_out) < 2:
+        raise ValueError(
+            "The validation set is too small. Increase "
+            "'validation_fraction' or the size of your dataset."
+        )
+    weight_sum = sum(train_weights)
+    if weight_sum <= 0:
+        raise ValueError("The sum of sample_weight must be positive.")
+    # Blocks that weigh nothing add nothing: they are not evaluated.
+    objective = ClusterObjective(
+        _ClusterBlocks(
+            client, [f for f, weight in zip(training, train_weights) if weight > 0]
+        ),
+        weight_sum,
+        start.layout,
+        model.alpha,
+    )
+    validation_score = None
+    if model.early_stopping:
+        validation_score = _HeldOutAccuracy(
+            _ClusterBlocks(client, [f for f, n in zip(held_out, n_held_out) if n > 0]),
+            sum(held_out_weights),
+            layer_sizes,
+        )
+    data = TrainingData(objective, sum(n_train), None, validation_score)
+    return run_from(model, start, data, n_samples, incremental, callbacks)
+
+
+def _validated(estimator, X, reset=False):
+    """``X`` as :func:`_dask_rows` gives it, and its columns (an empty
+    array-like) validated as the estimator validates rows in memory."""
+    X, meta = _dask_rows(X)
+    meta = validate_data(
+        estimator,
+        meta,
+        reset=reset,
+        accept_sparse="csr",
+        dtype=(np.float64, np.float32),
+        ensure_min_samples=0,
+    )
+    return X, meta
+
+
+def predict_log_proba(estimator, X):
+    """``predict_log_proba`` of a fitted estimator on a Dask array or
+    DataFrame: a lazy Dask array, computed block by block."""
+    X, meta = _validated(estimator, X)
+    dtype = meta.dtype
+    coefs, intercepts = estimator.coefs_, estimator.intercepts_
+    return X.map_blocks(
+        _block_log_proba,
+        coefs,
+        intercepts,
+        dtype,
+        dtype=np.result_type(dtype, coefs[0].dtype),
+        chunks=(X.chunks[0], (len(estimator.classes_),)),
+    )
+
+
+def predict(estimator, X):
+    """``predict`` on a Dask array or DataFrame: a lazy Dask array."""
+    classes = estimator.classes_
+    return predict_log_proba(estimator, X).map_blocks(
+        _block_labels, classes, drop_axis=1, dtype=classes.dtype
+    )
+
+
+def _score(estimator, X, y, sample_weight):
+    """Weighted accuracy on a Dask array or DataFrame, computed by the
+    cluster (or Dask's local scheduler)."""
+    import dask
+
+    predicted = predict(estimator, X)
+    row_chunks = predicted.chunks[0]
+    correct = predicted == _dask_column(y, row_chunks, "y")
+    if sample_weight is None:
+        (accuracy,) = dask.compute(correct.mean())
+        return float(accuracy)
+    sample_weight = _dask_column(sample_weight, row_chunks, "sample_weight")
+    right, total = dask.compute((correct * sample_weight).sum(), sample_weight.sum())
+    return float(right / total)
+
+
+def scored_where_the_rows_are(score):
+    """``score`` (``ClassifierMixin.score``), except that the accuracy on a
+    Dask array or DataFrame is computed where its blocks are."""
+
+    @functools.wraps(score)
+    def dask_aware_score(estimator, X, y, sample_weight=None):
+        if is_dask_collection(X):
+            return _score(_validation.fitted_view(estimator), X, y, sample_weight)
+        return score(estimator, X, y, sample_weight)
+
+    return dask_aware_score

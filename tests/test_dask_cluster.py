@@ -1,0 +1,439 @@
+"""Training one model on a Dask cluster: exact full-batch steps where the
+rows are.
+
+Every test runs on one two-worker cluster of processes bound to 127.0.0.1,
+and with the conversion of a Dask array to NumPy in this process (the
+client) made to fail: the rows must stay on the workers. The tests skip
+when the ``dask`` extra is not installed.
+"""
+
+import contextlib
+import io
+import os
+import resource
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+
+from skmlp import DivergenceError, SoftplusMLPClassifier
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+# Uneven blocks: 1000 rows in blocks of 300, 300, 300 and 100.
+BLOCK = 300
+MEMORY_LIMIT = 2**30
+
+
+@pytest.fixture(scope="module")
+def client():
+    with pytest.MonkeyPatch.context() as patch:
+        # The rows stay in memory (not spilled to disk) on the workers,
+        # which read their configuration from the environment: the test of
+        # data larger than one worker's memory shows that they fit on the
+        # cluster.
+        patch.setenv("DASK_DISTRIBUTED__WORKER__MEMORY__TARGET", "False")
+        patch.setenv("DASK_DISTRIBUTED__WORKER__MEMORY__SPILL", "False")
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            memory_limit=MEMORY_LIMIT,
+        )
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@pytest.fixture(autouse=True)
+def rows_stay_on_the_cluster(monkeypatch):
+    """Make this process fail to turn a Dask array into a NumPy one."""
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a Dask array was converted to NumPy on the client")
+
+    monkeypatch.setattr(da.Array, "__array__", refuse)
+    monkeypatch.setattr(da.Array, "compute", refuse)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        n_samples=1000, n_features=6, n_informative=4, n_redundant=0,
+        n_classes=3, random_state=0,
+    )  # fmt: skip
+    X = StandardScaler().fit_transform(X)
+    sample_weight = np.random.RandomState(1).uniform(0, 2, size=len(y))
+    return X, y, sample_weight
+
+
+def _on_cluster(*arrays):
+    return [da.from_array(a, chunks=(BLOCK, *a.shape[1:])) for a in arrays]
+
+
+def _clf(**params):
+    params = {
+        "hidden_layer_sizes": (5,),
+        "max_iter": 25,
+        "learning_rate_init": 0.3,
+        "random_state": 0,
+        **params,
+    }
+    return SoftplusMLPClassifier(**params)
+
+
+def _fit(estimator, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(*args, **kwargs)
+
+
+def assert_same_model(model, expected, tol=1e-10):
+    assert model.n_iter_ == expected.n_iter_
+    assert model.t_ == expected.t_
+    assert_allclose(model.loss_curve_, expected.loss_curve_, rtol=tol, atol=0)
+    for attribute in ("coefs_", "intercepts_"):
+        for got, want in zip(getattr(model, attribute), getattr(expected, attribute)):
+            assert_allclose(got, want, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "solver_params",
+    [
+        {"solver": "gd"},
+        {"solver": "gd", "learning_rate_init": "auto"},
+        {"solver": "nag", "restart": None},
+        {"solver": "nag", "restart": "function"},
+        {"solver": "nag", "restart": "gradient"},
+        {"solver": "nag", "learning_rate_init": "auto"},
+        {"solver": "lbfgs"},
+    ],
+    ids=["gd", "gd-auto", "nag", "nag-function", "nag-gradient", "nag-auto", "lbfgs"],
+)
+def test_cluster_fit_equals_the_in_memory_fit(client, data, solver_params):
+    X, y, sample_weight = data
+    in_memory = _fit(_clf(**solver_params), X, y, sample_weight=sample_weight)
+    on_cluster = _fit(
+        _clf(**solver_params),
+        *_on_cluster(X, y),
+        sample_weight=_on_cluster(sample_weight)[0],
+    )
+    # The cluster adds its blocks' sums in another order than the threads of
+    # an in-memory fit: the two differ by rounding. A fixed step carries that
+    # difference along; the adaptive step of 'auto' divides by differences of
+    # consecutive gradients, which magnifies it (to about 2e-10 in 25 steps).
+    auto = solver_params.get("learning_rate_init") == "auto"
+    assert_same_model(on_cluster, in_memory, tol=1e-8 if auto else 1e-10)
+    assert on_cluster.learning_rate_ == pytest.approx(in_memory.learning_rate_)
+
+
+def test_each_step_is_computed_by_the_workers_that_hold_the_blocks(client, data):
+    X, y, _ = data
+    with distributed.get_task_stream(client) as tasks:
+        _fit(_clf(max_iter=3), *_on_cluster(X, y))
+    steps = [task for task in tasks.data if "_block_sums" in str(task["key"])]
+    # Three steps and the check of the final point by the divergence rule
+    # (one loss), each one task per block (4 blocks), on both workers.
+    assert len(steps) == (3 + 1) * 4
+    assert {task["worker"] for task in steps} == set(client.scheduler_info()["workers"])
+
+
+def test_cluster_fit_of_a_dask_dataframe_keeps_its_feature_names(client, data):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, _ = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    labels = pd.Series(np.array(["a", "b", "c"])[y], name="label")
+    in_memory = _fit(_clf(), frame, labels)
+    on_cluster = _fit(
+        _clf(),
+        dd.from_pandas(frame, npartitions=3),
+        dd.from_pandas(labels, npartitions=3),
+    )
+    assert_same_model(on_cluster, in_memory)
+    assert_array_equal(on_cluster.feature_names_in_, frame.columns)
+    assert_array_equal(on_cluster.classes_, ["a", "b", "c"])
+
+
+def test_partial_fit_on_dask_arrays_is_one_full_batch_step(client, data):
+    X, y, sample_weight = data
+    X_dask, y_dask, w_dask = _on_cluster(X, y, sample_weight)
+    in_memory, on_cluster = _clf(), _clf()
+    for _ in range(3):
+        in_memory.partial_fit(X, y, classes=[0, 1, 2], sample_weight=sample_weight)
+        on_cluster.partial_fit(X_dask, y_dask, classes=[0, 1, 2], sample_weight=w_dask)
+    assert_same_model(on_cluster, in_memory)
+    assert on_cluster.n_iter_ == 3
+    # And three calls are fit with max_iter=3, as in memory.
+    assert_same_model(on_cluster, _fit(_clf(max_iter=3), X, y, sample_weight))
+
+
+def test_warm_start_on_the_cluster_continues_from_the_last_fit(client, data):
+    X, y, _ = data
+    in_memory = _fit(_fit(_clf(warm_start=True, max_iter=5), X, y), X, y)
+    on_cluster = _clf(warm_start=True, max_iter=5)
+    _fit(_fit(on_cluster, *_on_cluster(X, y)), *_on_cluster(X, y))
+    assert_same_model(on_cluster, in_memory)
+
+
+def test_batch_size_with_rows_on_a_cluster_raises_saying_what_to_do(client, data):
+    X, y, _ = data
+    clf = _clf(batch_size=100)
+    with pytest.raises(ValueError, match="batch_size=None.*Incremental"):
+        clf.fit(*_on_cluster(X, y))
+    assert not hasattr(clf, "coefs_")
+    # A batch as large as the data is the full batch, as in memory.
+    in_memory = _fit(_clf(batch_size=5000), X, y)
+    assert_same_model(_fit(_clf(batch_size=5000), *_on_cluster(X, y)), in_memory)
+
+
+def test_early_stopping_scores_held_out_rows_on_the_cluster(client, data):
+    X, y, _ = data
+    clf = _fit(
+        _clf(early_stopping=True, validation_fraction=0.2, max_iter=30),
+        *_on_cluster(X, y),
+    )
+    n_train = clf.t_ / clf.n_iter_
+    # About 20% of each block's rows of each class are held out.
+    assert 750 <= n_train <= 850
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.best_loss_ is None
+    # The held-out rows are drawn from the estimator's random_state.
+    again = _fit(
+        _clf(early_stopping=True, validation_fraction=0.2, max_iter=30),
+        *_on_cluster(X, y),
+    )
+    assert again.validation_scores_ == clf.validation_scores_
+    assert_same_model(again, clf, tol=0)
+    # The model kept is the best epoch's: it scores the best validation
+    # accuracy on rows it was not trained on, so near its training score.
+    assert abs(clf.score(*_on_cluster(X, y)) - clf.best_validation_score_) < 0.1
+
+
+def test_predictions_on_dask_input_are_lazy_and_match_in_memory(client, data):
+    X, y, sample_weight = data
+    clf = _fit(_clf(), X, y)
+    X_dask, y_dask, w_dask = _on_cluster(X, y, sample_weight)
+    for method in ("predict", "predict_proba", "predict_log_proba"):
+        lazy = getattr(clf, method)(X_dask)
+        assert isinstance(lazy, da.Array)
+        assert lazy.chunks[0] == X_dask.chunks[0]
+        (computed,) = client.compute([lazy], sync=True)
+        expected = getattr(clf, method)(X)
+        assert computed.dtype == expected.dtype
+        assert_allclose(computed, expected, rtol=1e-13, atol=0)
+    assert clf.score(X_dask, y_dask) == pytest.approx(clf.score(X, y), abs=1e-15)
+    assert clf.score(X_dask, y_dask, w_dask) == pytest.approx(
+        clf.score(X, y, sample_weight), rel=1e-12
+    )
+
+
+def test_bad_rows_on_the_cluster_raise_scikit_learns_errors(client, data):
+    X, y, sample_weight = data
+    clf = _clf()
+    X_nan = X.copy()
+    X_nan[700, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.fit(*_on_cluster(X_nan, y))
+    negative = sample_weight.copy()
+    negative[10] = -1
+    with pytest.raises(ValueError, match="Negative values in data passed to"):
+        clf.fit(*_on_cluster(X, y, negative))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        clf.fit(*_on_cluster(X, y[:-1]))
+    # scikit-learn's words since 1.8, ours before.
+    with pytest.raises(ValueError, match="must be positive|at least one non-zero"):
+        clf.fit(*_on_cluster(X, y, np.zeros_like(sample_weight)))
+    with pytest.raises(ValueError, match="Unknown label type"):
+        clf.fit(*_on_cluster(X, y + 0.5))
+    assert not hasattr(clf, "coefs_")
+    # A failed call leaves a fitted model as it was.
+    _fit(clf, X, y)
+    coefs = [coef.copy() for coef in clf.coefs_]
+    with pytest.raises(ValueError, match="classes not in"):
+        clf.partial_fit(*_on_cluster(X, y + 1))
+    for coef, saved in zip(clf.coefs_, coefs):
+        assert_array_equal(coef, saved)
+    with pytest.raises(ValueError, match="expecting 6 features"):
+        clf.predict(da.from_array(X[:, :5], chunks=BLOCK))
+
+
+def test_skmlp_does_not_import_dask():
+    # Dask is an optional extra: training and predicting on NumPy arrays
+    # must not import it.
+    code = (
+        "import sys\n"
+        "from sklearn.datasets import load_iris\n"
+        "from skmlp import SoftplusMLPClassifier\n"
+        "X, y = load_iris(return_X_y=True)\n"
+        "SoftplusMLPClassifier(max_iter=2).fit(X, y).score(X, y)\n"
+        "assert not any(name.split('.')[0] in ('dask', 'distributed')"
+        " for name in sys.modules), sorted(sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_data_larger_than_a_workers_memory_trains_without_gathering_it(client):
+    # 1.05 GiB of rows, made by the workers, while each may use 1 GiB: no
+    # worker could hold them all, and this process does not hold them.
+    n_features, block = 40, 245_000
+    n_samples = 15 * block
+    X = (
+        da.random.RandomState(0).random_sample(
+            (n_samples, n_features), chunks=(block, n_features)
+        )
+        - 0.5
+    )
+    assert X.nbytes > 1.05 * MEMORY_LIMIT
+    y = (X[:, 0] > 0).astype(np.int64)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    clf = _clf(hidden_layer_sizes=(), max_iter=3, learning_rate_init=1.0)
+    _fit(clf, X, y)
+    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    assert peak_after - peak_before < X.nbytes / 10
+    assert clf.n_iter_ == 3
+    assert clf.t_ == 3 * n_samples
+    assert clf.loss_curve_[2] < clf.loss_curve_[1] < clf.loss_curve_[0]
+    # The one informative feature gained weight for class 1 over class 0.
+    weights = clf.coefs_[0][:, 1] - clf.coefs_[0][:, 0]
+    assert weights[0] - np.abs(weights[1:]).max() > 0.05
+
+
+class _KillWorkerAfter:
+    """A stand-in for stdout that kills a worker when the verbose fit
+    reports its epoch ``epoch``: a deterministic point in the middle of the
+    fit."""
+
+    def __init__(self, client, epoch):
+        self.client = client
+        self.line = f"Iteration {epoch},"
+        self.killed = None
+        self.text = io.StringIO()
+
+    def write(self, text):
+        self.text.write(text)
+        if self.killed is None and text.startswith(self.line):
+            self.killed = sorted(self.client.scheduler_info()["workers"])[0]
+            # The worker dies without answering.
+            self.client.run(
+                lambda: os._exit(1), workers=[self.killed], on_error="ignore"
+            )
+
+    def flush(self):
+        pass
+
+
+def test_a_worker_lost_mid_fit_is_recovered_with_the_same_result(client, data):
+    X, y, sample_weight = data
+    in_memory = _fit(_clf(max_iter=20), X, y, sample_weight=sample_weight)
+    clf = _clf(max_iter=20, verbose=True)
+    stdout = _KillWorkerAfter(client, epoch=5)
+    with contextlib.redirect_stdout(stdout):
+        _fit(clf, *_on_cluster(X, y, sample_weight))
+    assert stdout.killed is not None
+    assert stdout.killed not in client.scheduler_info()["workers"]
+    assert stdout.text.getvalue().count("Iteration") == 20
+    assert_same_model(clf, in_memory)
+    # The nanny starts a new worker in its place, for the tests that follow.
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_a_fit_on_a_cluster_that_loses_its_blocks_for_good_leaves_the_model(
+    client, data
+):
+    # A restart of every worker at epoch 3 drops every block and task of the
+    # fit (its futures are cancelled): nothing is left to recompute them from.
+    X, y, _ = data
+    clf = _fit(_clf(max_iter=3), X, y)
+    fitted = {name: getattr(clf, name) for name in ("coefs_", "n_iter_", "loss_")}
+    clf.set_params(max_iter=20, verbose=True, warm_start=True)
+    stdout = _RestartClusterAfter(client, epoch=3)
+    with (
+        contextlib.redirect_stdout(stdout),
+        pytest.raises(
+            RuntimeError, match="cluster failed during training.*left as it was"
+        ),
+    ):
+        _fit(clf, *_on_cluster(X, y))
+    assert stdout.restarted
+    assert clf.n_iter_ == fitted["n_iter_"] and clf.loss_ == fitted["loss_"]
+    for coef, saved in zip(clf.coefs_, fitted["coefs_"]):
+        assert_array_equal(coef, saved)
+    client.wait_for_workers(2, timeout=60)
+
+
+class _RestartClusterAfter(io.StringIO):
+    """A stand-in for stdout that restarts the cluster's workers when the
+    verbose fit reports its epoch ``epoch``."""
+
+    def __init__(self, client, epoch):
+        super().__init__()
+        self.client = client
+        self.line = f"Iteration {epoch},"
+        self.restarted = False
+
+    def write(self, text):
+        if not self.restarted and text.startswith(self.line):
+            self.client.restart()
+            self.restarted = True
+        return super().write(text)
+
+
+class _InterruptAfter(io.StringIO):
+    """A stand-in for stdout that raises KeyboardInterrupt (a user's Ctrl-C)
+    when the verbose fit reports its epoch ``epoch``."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.line = f"Iteration {epoch},"
+
+    def write(self, text):
+        super().write(text)
+        if text.startswith(self.line):
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("solver", ["nag", "lbfgs"])
+def test_ctrl_c_during_a_cluster_fit_keeps_the_last_finished_epoch(
+    client, data, solver
+):
+    # The epoch loop of any fit: the model of epoch 3 is kept, as the
+    # in-memory fit of 3 epochs gives it, with the warning of an interrupt.
+    X, y, sample_weight = data
+    in_memory = _fit(
+        _clf(solver=solver, max_iter=3, tol=0.0), X, y, sample_weight=sample_weight
+    )
+    clf = _clf(solver=solver, max_iter=20, tol=0.0, verbose=True)
+    with (
+        contextlib.redirect_stdout(_InterruptAfter(epoch=3)),
+        pytest.warns(UserWarning, match="interrupted by user.*epoch \\(3\\)"),
+    ):
+        clf.fit(*_on_cluster(X, y, sample_weight))
+    assert_same_model(clf, in_memory)
+
+
+def test_a_diverging_cluster_fit_raises_and_leaves_the_model(client, data):
+    # The divergence rule of any fit, on the losses summed over the blocks.
+    X, y, sample_weight = data
+    clf = _fit(_clf(max_iter=3), *_on_cluster(X, y, sample_weight))
+    fitted = [coef.copy() for coef in clf.coefs_]
+    clf.set_params(learning_rate_init=1e3, warm_start=True)
+    with pytest.raises(DivergenceError, match="Training diverged"):
+        clf.fit(*_on_cluster(X, y, sample_weight))
+    assert clf.n_iter_ == 3 and clf.learning_rate_ == 0.3
+    for coef, saved in zip(clf.coefs_, fitted):
+        assert_array_equal(coef, saved)
