@@ -94,22 +94,6 @@ class AdaptiveStep:
         self.curvature_factor = curvature_factor
         self.state = new_adaptive_state() if state is None else state
 
-    @property
-    def step(self):
-        return self.state["learning_rate"]
-
-    @property
-    def growth(self):
-        return self.state["growth"]
-
-    @property
-    def point(self):
-        return self.state["point"]
-
-    @property
-    def gradient(self):
-        return self.state["gradient"]
-
     def next_step(self, point, gradient):
         """The step to move from ``point`` along ``-gradient``; remembers both.
 

@@ -143,13 +143,13 @@ def test_the_step_from_given_gradients_by_hand():
     assert rule.next_step(x0, g0) == SQRT_EPS * 5.0
     # Curvature ||(0, 2)|| / ||(1, 0)|| = 2; nothing caps the first estimate.
     assert rule.next_step(np.array([4.0, 4.0]), np.array([0.0, 3.0])) == 0.5
-    assert rule.growth == 0.5 / (SQRT_EPS * 5.0)
+    assert rule.state["growth"] == 0.5 / (SQRT_EPS * 5.0)
     # Curvature 0.01 / 1: the growth cap sqrt(1 + theta) * 0.5 holds instead.
     rule.state["growth"] = 1.0
     assert rule.next_step(np.array([4.0, 5.0]), np.array([0.0, 3.01])) == (
         math.sqrt(2.0) * 0.5
     )
-    assert rule.growth == pytest.approx(math.sqrt(2.0))
+    assert rule.state["growth"] == pytest.approx(math.sqrt(2.0))
 
 
 @pytest.mark.parametrize("L", [0.5, 3.0, 100.0])
@@ -159,7 +159,7 @@ def test_gd_on_a_scalar_quadratic_halves_x_at_each_step(L):
     iterates = gradient_descent(quadratic, np.array([1.0]), 30, rule)
     # The first step is a short probe; then the step is 1 / (2 L), exactly
     # the curvature's, and x_{k+1} = x_k - x_k / 2.
-    assert rule.step == pytest.approx(1 / (2 * L), rel=1e-12)
+    assert rule.state["learning_rate"] == pytest.approx(1 / (2 * L), rel=1e-12)
     ratios = [b[0] / a[0] for a, b in zip(iterates[:-1], iterates[1:])]
     np.testing.assert_allclose(ratios, 0.5, rtol=1e-6)
 
@@ -234,7 +234,7 @@ def test_forget_keeps_the_step_and_waits_for_a_new_pair():
     quadratic = Quadratic(np.diag([1.0, 8.0]), [1.0, 0.0])
     rule = AdaptiveStep()
     gradient_descent(quadratic, np.array([2.0, 1.0]), 10, rule)
-    step = rule.step
+    step = rule.state["learning_rate"]
     rule.forget()
     # A gradient from a different objective: no curvature is measured
     # across the change, the last step is used as it is.
@@ -250,18 +250,18 @@ def test_forget_keeps_the_step_and_waits_for_a_new_pair():
 def test_a_gradient_that_is_not_finite_is_passed_through_unmeasured():
     rule = AdaptiveStep()
     assert rule.next_step(np.ones(2), np.array([np.nan, 1.0])) == 0.0
-    assert rule.point is None
+    assert rule.state["point"] is None
     step = rule.next_step(np.ones(2), np.array([1.0, 1.0]))
-    point, gradient = rule.point.copy(), rule.gradient.copy()
+    point, gradient = rule.state["point"].copy(), rule.state["gradient"].copy()
     assert rule.next_step(np.zeros(2), np.array([np.inf, 0.0])) == step
-    np.testing.assert_array_equal(rule.point, point)
-    np.testing.assert_array_equal(rule.gradient, gradient)
+    np.testing.assert_array_equal(rule.state["point"], point)
+    np.testing.assert_array_equal(rule.state["gradient"], gradient)
 
 
 def test_a_zero_first_gradient_waits_for_a_direction():
     rule = AdaptiveStep()
     assert rule.next_step(np.ones(2), np.zeros(2)) == 0.0
-    assert rule.step == 0.0 and rule.point is None
+    assert rule.state["learning_rate"] == 0.0 and rule.state["point"] is None
     assert rule.next_step(np.ones(2), np.array([0.0, 2.0])) == SQRT_EPS * (
         math.sqrt(2.0) / 2.0
     )
@@ -272,12 +272,14 @@ def test_a_snapshot_is_independent_of_the_rule():
     rule.next_step(np.ones(3), np.array([1.0, 2.0, 3.0]))
     snapshot = rule.snapshot()
     rule.next_step(np.zeros(3), np.array([2.0, 2.0, 2.0]))
-    assert snapshot.step == SQRT_EPS * math.sqrt(3.0) / math.sqrt(14.0)
-    assert snapshot.growth == math.inf
-    np.testing.assert_array_equal(snapshot.point, np.ones(3))
-    np.testing.assert_array_equal(snapshot.gradient, [1.0, 2.0, 3.0])
-    rule.point[...] = 7.0
-    np.testing.assert_array_equal(snapshot.point, np.ones(3))
+    assert snapshot.state["learning_rate"] == SQRT_EPS * math.sqrt(3.0) / math.sqrt(
+        14.0
+    )
+    assert snapshot.state["growth"] == math.inf
+    np.testing.assert_array_equal(snapshot.state["point"], np.ones(3))
+    np.testing.assert_array_equal(snapshot.state["gradient"], [1.0, 2.0, 3.0])
+    rule.state["point"][...] = 7.0
+    np.testing.assert_array_equal(snapshot.state["point"], np.ones(3))
 
 
 # The estimator: learning_rate_init='auto' on the full batch is the rule.
@@ -330,7 +332,7 @@ def test_auto_on_the_full_batch_is_the_adaptive_rule_step_for_step(
         iterates = fista(objective, theta, 20, rule, restart)
     clf = fitted(auto(solver=solver, restart=restart, max_iter=20), X, y)
     np.testing.assert_array_equal(point(layout, clf), iterates[-1])
-    assert clf.learning_rate_ == rule.step
+    assert clf.learning_rate_ == rule.state["learning_rate"]
 
 
 @pytest.mark.parametrize("solver, restart, _", FULL_BATCH_CASES)
