@@ -21,7 +21,6 @@ number of threads.
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg.blas import get_blas_funcs
 
 from ._activations import softplus_inplace
 from ._datafits import SoftmaxCrossEntropy
@@ -406,7 +405,10 @@ class _PartGradient:
     def __init__(self, layout, dtype):
         self.flat = np.empty(layout.n_params, dtype)
         self.blocks = layout.blocks(self.flat)
-        self._gemm = get_blas_funcs("gemm", dtype=dtype)
+        # Where a block's product waits to be added into the part's (as
+        # large as the largest layer's gradient), made for the first part
+        # of more than one block.
+        self._product = None
 
     def add_outer(self, layer, a, d, ones, sparse, accumulate):
         """``blocks[layer] (+)= [a; 1] d^T``: the layer's gradient (for
@@ -421,10 +423,15 @@ class _PartGradient:
                 out[:-1] = coef
                 out[-1] = intercept
         elif accumulate:
-            # BLAS's C = A B + C, on the transposes of these C-ordered
-            # arrays: the product is added in place, with no temporary of
-            # the size of the layer.
-            self._gemm(1.0, d.T, a.T, beta=1.0, c=out.T, trans_a=1, overwrite_c=1)
+            # The product, then the sum: scipy's BLAS gemm would add in place
+            # (C = A B + C), but it holds the GIL, which serialised the
+            # threads (docs/performance.md, "Controlling the threads").
+            if self._product is None:
+                largest = max(block.size for block in self.blocks)
+                self._product = np.empty(largest, self.flat.dtype)
+            product = self._product[: out.size].reshape(out.shape)
+            np.matmul(a, d.T, out=product)
+            out += product
         else:
             np.matmul(a, d.T, out=out)
 
