@@ -18,6 +18,11 @@ one block of rows laid out class-major, as the objective computes them
 ``chance_loss(n_outputs)``
     The loss of one row predicted at chance level, the floor of the
     training loop's divergence rule.
+``loss_bound(low, high)``
+    The largest loss of a row whose outputs lie between ``low`` and
+    ``high`` (vectors of ``n_outputs``), whatever its target: with the
+    range of the outputs over the rows, a bound on the loss that spares a
+    forward pass (``Objective.loss_bound``).
 
 and ``out_activation``, the output layer's name in ``MLPClassifier``'s
 ``out_activation_``.
@@ -31,6 +36,7 @@ targets, declares the same methods.
 import math
 
 import numpy as np
+from scipy.special import logsumexp
 
 from ._activations import log_softmax_inplace, softplus_inplace
 
@@ -69,6 +75,11 @@ class SoftmaxCrossEntropy:
         """The loss of a row predicted as uniform over its ``n_outputs``
         classes, ``log(n_outputs)``: the divergence rule's floor."""
         return math.log(n_outputs)
+
+    def loss_bound(self, low, high):
+        """``-log p_y = logsumexp(z) - z_y``: the sum at every output's
+        highest, less the lowest of all the outputs."""
+        return float(logsumexp(high) - np.min(low))
 
     def predict(self, log_proba, classes):
         """The most probable class of each row."""
@@ -113,6 +124,12 @@ class MultilabelLogistic:
         with probability 1/2, ``n_outputs * log(2)``: the divergence rule's
         floor."""
         return n_outputs * math.log(2.0)
+
+    def loss_bound(self, low, high):
+        """Each label costs ``softplus(z)`` if absent and ``softplus(-z)``
+        if present: at most the larger of the two at the ends of its
+        range."""
+        return float(np.sum(np.maximum(np.logaddexp(0, high), np.logaddexp(0, -low))))
 
     def predict(self, log_proba, classes):
         """The indicator matrix of the labels of probability above 0.5, as

@@ -179,6 +179,36 @@ def forward_log_proba(
     return out
 
 
+def output_range(params, low, high):
+    """Bounds on the outputs ``z[H+1]`` of every input between ``low`` and
+    ``high`` (vectors of ``n_features``): interval arithmetic through the
+    layers.
+
+    An input in the box of centre ``c = (high + low) / 2`` and radius
+    ``r = (high - low) / 2`` gives ``z = W x + b`` within ``W c + b`` plus or
+    minus ``|W| r``; softplus is increasing, so the next layer's inputs lie
+    between the softplus of those ends. Computed in float64, which holds
+    bounds that the data's own precision would round or overflow.
+    """
+    low, high = (np.asarray(end, np.float64) for end in (low, high))
+    for layer, param in enumerate(params):
+        weights, bias = param[:-1].astype(np.float64), param[-1]
+        centre, radius = (high + low) / 2, (high - low) / 2
+        centre, radius = centre @ weights + bias, radius @ np.abs(weights)
+        low, high = centre - radius, centre + radius
+        if layer < len(params) - 1:
+            low, high = np.logaddexp(0, low), np.logaddexp(0, high)
+    return low, high
+
+
+def _feature_range(X):
+    """The smallest and the largest value of each column of ``X``."""
+    ends = X.min(axis=0), X.max(axis=0)
+    return [
+        np.ravel(end.toarray() if sp.issparse(end) else np.asarray(end)) for end in ends
+    ]
+
+
 def _raise_overflow(X):
     largest = abs(X).max()
     raise ValueError(
@@ -254,6 +284,7 @@ class Objective:
         the rows are one block of dense input, their transposed copy.
         """
         self.X, self.y, self.sample_weight = X, y, sample_weight
+        self._feature_range = None
         self.weight_sum = float(sample_weight.sum())
         n_samples = X.shape[0]
         dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
@@ -313,6 +344,25 @@ class Objective:
     def value_and_gradient(self, theta):
         """The objective at ``theta`` and its gradient, a new flat vector."""
         return self._evaluate(theta, with_gradient=True)
+
+    def loss_bound(self, theta):
+        """An upper bound on :meth:`value` at ``theta``, without a pass over
+        the rows once the range of their features is known.
+
+        Every row lies in the box of the features' ranges, so every row's
+        loss is at most the datafit's largest over the outputs' range on
+        that box (:func:`output_range`), and so is their weighted mean; the
+        penalty is added exactly. The bound is loose (tens to thousands of
+        times the loss), but far enough below the divergence rule's
+        threshold for the training loop to skip the forward pass that
+        would check the point that ends a call (docs/performance.md, "The
+        check of the last point"). NaN or inf if ``theta`` is not finite.
+        """
+        if self._feature_range is None:
+            self._feature_range = _feature_range(self.X)
+        low, high = output_range(self.layout.blocks(theta), *self._feature_range)
+        penalty, _ = self.penalty.value_and_gradient(theta, 1 / self.weight_sum)
+        return self.datafit.loss_bound(low, high) + penalty
 
     def _evaluate(self, theta, with_gradient):
         params = self.layout.blocks(theta)

@@ -1,4 +1,5 @@
-"""The datafits' chance level, the floor of the divergence rule."""
+"""The datafits: their chance level, the floor of the divergence rule, and
+the bound on a row's loss over a range of outputs."""
 
 import math
 
@@ -48,3 +49,47 @@ def test_divergence_floor_is_the_larger_of_start_and_chance_loss(monkeypatch):
     training.check_loss(6.0, 3.0, math.log(8))
     with pytest.raises(DivergenceError, match="non-finite"):
         training.check_loss(math.nan, 0.1, math.log(8))
+
+
+def _row_losses(datafit, z, y):
+    """The loss of each column of ``z`` (one row of outputs) with target
+    ``y`` of each, by the datafit's own loss."""
+    losses = []
+    for k in range(z.shape[1]):
+        column = z[:, k : k + 1].copy()
+        work = (np.empty_like(column), np.empty(1))
+        losses.append(
+            datafit.loss(column, datafit.block_targets(y[k : k + 1]), [1.0], work=work)
+        )
+    return np.array(losses)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_loss_bound_is_the_largest_loss_over_the_range_of_outputs(seed):
+    # Over the box low <= z <= high: every corner and random points inside,
+    # for every target. The labels' losses are separate and monotone in each
+    # output, so their bound is reached at a corner; the softmax's is within
+    # the box's widest side of the largest loss (logsumexp is 1-Lipschitz).
+    rng = np.random.RandomState(seed)
+    n_outputs = 3
+    low = rng.normal(scale=5, size=n_outputs)
+    high = low + rng.exponential(scale=5, size=n_outputs)
+    corners = np.array(np.meshgrid(*zip(low, high))).reshape(n_outputs, -1)
+    inside = low[:, None] + (high - low)[:, None] * rng.uniform(size=(n_outputs, 200))
+    z = np.hstack([corners, inside])
+    n = z.shape[1]
+
+    softmax = SoftmaxCrossEntropy()
+    largest = max(
+        _row_losses(softmax, z, np.full(n, label)).max() for label in range(n_outputs)
+    )
+    bound = softmax.loss_bound(low, high)
+    assert largest <= bound <= largest + np.max(high - low)
+
+    labels = MultilabelLogistic()
+    all_targets = np.array(np.meshgrid(*[[0, 1]] * n_outputs)).reshape(n_outputs, -1).T
+    largest = max(
+        _row_losses(labels, z, np.tile(targets, (n, 1))).max()
+        for targets in all_targets
+    )
+    assert_allclose(labels.loss_bound(low, high), largest, rtol=1e-12)

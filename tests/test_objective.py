@@ -8,9 +8,10 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
+from skmlp._datafits import MultilabelLogistic
 from skmlp._execution import SerialExecutor
 from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective, forward_log_proba
+from skmlp._objective import Objective, forward_log_proba, output_range
 
 N_FEATURES = 4
 N_CLASSES = 3
@@ -422,3 +423,64 @@ def test_multilabel_objective_in_blocks_equals_one_block():
     blocked_loss, blocked_gradient = blocked.value_and_gradient(theta)
     assert blocked_loss == pytest.approx(loss, rel=1e-13)
     assert_allclose(blocked_gradient, gradient, rtol=1e-12, atol=1e-16)
+
+
+def _outputs(coefs, intercepts, X):
+    """The network's outputs ``z[H+1]``, written out layer by layer."""
+    a = X
+    for layer, (W, b) in enumerate(zip(coefs, intercepts)):
+        a = a @ W + b if layer == len(coefs) - 1 else np.logaddexp(0.0, a @ W + b)
+    return a
+
+
+@pytest.mark.parametrize("hidden", [(), (5,), (6, 4)])
+def test_output_range_holds_the_outputs_of_every_input_in_the_box(hidden):
+    # Corners and random points of a box of inputs all give outputs in the
+    # range (to rounding); with no hidden layer the range is exact, reached
+    # at corners.
+    rng = np.random.RandomState(0)
+    layout = ParameterLayout((N_FEATURES, *hidden, N_CLASSES))
+    theta = layout.initialize(rng, np.float64) * 3
+    coefs, intercepts = layout.unpack(theta)
+    low = rng.normal(size=N_FEATURES)
+    high = low + rng.exponential(size=N_FEATURES)
+    corners = np.array(np.meshgrid(*zip(low, high))).reshape(N_FEATURES, -1).T
+    inside = low + (high - low) * rng.uniform(size=(500, N_FEATURES))
+    z = _outputs(coefs, intercepts, np.vstack([corners, inside]))
+    z_low, z_high = output_range(layout.blocks(theta), low, high)
+    rounding = 1e-13 * np.abs(z).max()
+    assert np.all(z_low <= z.min(axis=0) + rounding)
+    assert np.all(z.max(axis=0) <= z_high + rounding)
+    if not hidden:
+        assert_allclose(z.min(axis=0), z_low, rtol=1e-14)
+        assert_allclose(z.max(axis=0), z_high, rtol=1e-14)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_loss_bound_is_above_the_loss_and_fails_on_a_non_finite_theta(sparse, dtype):
+    layout, objective, theta = _problem((5,), n_samples=40, dtype=dtype)
+    X = objective.X.copy()
+    X[X < 0.3] = 0
+    objective = _same_rows(objective, X=sp.csr_matrix(X) if sparse else X)
+    for scale in (0.1, 1.0, 10.0, 100.0):
+        bound = objective.loss_bound(theta * scale)
+        assert objective.value(theta * scale) <= bound < np.inf
+    # Within a factor of a hundred of the loss for these weights: a bound
+    # the training loop can use.
+    assert objective.loss_bound(theta) < 100 * objective.value(theta)
+    for bad in (np.inf, np.nan):
+        broken = theta.copy()
+        broken[0] = bad
+        with np.errstate(invalid="ignore", over="ignore"):
+            assert not objective.loss_bound(broken) <= 1e300
+
+
+def test_loss_bound_of_labels_is_above_their_loss():
+    rng = np.random.RandomState(0)
+    layout = ParameterLayout((N_FEATURES, 5, N_CLASSES))
+    theta = layout.initialize(rng, np.float64) * 5
+    X = rng.normal(size=(30, N_FEATURES))
+    Y = rng.randint(2, size=(30, N_CLASSES))
+    objective = Objective(layout, X, Y, np.ones(30), 0.1, datafit=MultilabelLogistic())
+    assert objective.value(theta) <= objective.loss_bound(theta) < np.inf

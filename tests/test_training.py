@@ -153,20 +153,41 @@ def test_a_ctrl_c_on_any_line_of_partial_fit_leaves_the_model_before_or_after():
 
 
 @pytest.mark.parametrize("batch_size, n_steps", [(None, 5), (50, 15)])
-def test_a_call_evaluates_the_objective_once_beyond_its_steps(batch_size, n_steps):
-    # GD with a fixed step takes one gradient per step; checking the point
-    # that ends the call costs one evaluation of the loss alone, per call,
-    # not per epoch. Counted on the objective (its penalty has methods of
-    # the same names).
-    counts = {"value": 0, "value_and_gradient": 0}
+def test_a_call_takes_no_evaluation_beyond_its_steps_when_a_bound_proves_its_end(
+    batch_size, n_steps
+):
+    # GD with a fixed step takes one gradient per step. The point that ends
+    # the call is checked by a bound on its loss (far below the divergence
+    # threshold on Iris), once per call, not per epoch: no forward pass.
+    # Counted on the objective (its penalty has methods of the same names).
+    counts = {"value": 0, "value_and_gradient": 0, "loss_bound": 0}
     clf = _clf(solver="gd", batch_size=batch_size, max_iter=5)
     with count_calls(counts, skmlp._objective.__file__):
         _quiet_fit(clf)
-    assert counts == {"value": 1, "value_and_gradient": n_steps}
+    assert counts == {"value": 0, "value_and_gradient": n_steps, "loss_bound": 1}
     counts = dict.fromkeys(counts, 0)
     with count_calls(counts, skmlp._objective.__file__):
         clf.partial_fit(X_IRIS, Y_IRIS)
-    assert counts == {"value": 1, "value_and_gradient": n_steps // 5}
+    assert counts == {"value": 0, "value_and_gradient": n_steps // 5, "loss_bound": 1}
+
+
+def test_the_point_that_ends_a_call_is_evaluated_when_its_bound_proves_nothing():
+    # A row of weight 0 ten thousand times as far out as the others leaves
+    # the loss as it is but widens the features' box, and with it the bound
+    # on the loss, beyond half the threshold: the loss of the last point is
+    # then computed, by one forward pass.
+    X = np.vstack([X_IRIS, 1e4 * X_IRIS[:1]])
+    y = np.append(Y_IRIS, Y_IRIS[0])
+    sample_weight = np.append(np.ones(len(Y_IRIS)), 0.0)
+    counts = {"value": 0, "value_and_gradient": 0, "loss_bound": 0}
+    clf = _clf(solver="gd", max_iter=3)
+    with count_calls(counts, skmlp._objective.__file__):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y, sample_weight=sample_weight)
+    assert counts == {"value": 1, "value_and_gradient": 3, "loss_bound": 1}
+    reference = _quiet_fit(_clf(solver="gd", max_iter=3))
+    assert_array_equal(clf.loss_curve_, reference.loss_curve_)
 
 
 def test_n_iter_no_change_inf_trains_to_max_iter():
@@ -267,6 +288,24 @@ def test_the_loop_takes_the_solvers_steps_and_records_their_losses():
     np.testing.assert_allclose(kept, objective.center + start / 2**6, rtol=1e-15)
     assert attributes["n_iter_"] == 6 and attributes["t_"] == 6 * 4
     assert run.reached_max_epochs
+
+
+@pytest.mark.parametrize("bound_over_threshold, evaluated", [(0.49, 0), (0.51, 1)])
+def test_the_loop_trusts_a_bound_on_the_last_loss_only_below_half_the_threshold(
+    bound_over_threshold, evaluated
+):
+    # The quadratic's first loss is 0.5 * sum(k**2 for k < 9) = 102, above
+    # the chance level: the threshold is 1e4 * 102. A bound below half of it
+    # spares the forward pass; one above it does not.
+    theta = np.zeros(ParameterLayout((2, 3)).n_params)
+    run, objective = _quadratic_run(theta, 0.5, max_epochs=2)
+    threshold = 1e4 * objective.value(theta)
+    objective.loss_bound = lambda theta: bound_over_threshold * threshold
+    counts = {"value": 0, "value_and_gradient": 0}
+    with count_calls(counts, __file__):
+        run.run()
+    # Each of the two steps' value_and_gradient calls value too.
+    assert counts == {"value": 2 + evaluated, "value_and_gradient": 2}
 
 
 def test_the_loop_raises_a_divergence_from_the_point_that_ends_the_call():
