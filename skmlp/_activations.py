@@ -27,9 +27,9 @@ def softplus_inplace(z, scratch, derivative=None):
     """Softplus of ``z`` in place, and optionally its derivative.
 
     The hidden layers' nonlinearity in as few passes over memory as NumPy
-    allows: one ``exp``, one ``log1p`` and three cheap passes give both the
-    activation and the derivative (two more where ``z`` is so large that
-    ``exp`` would overflow).
+    allows: one ``exp``, one ``log1p`` and two cheap passes give both the
+    activation and the derivative (three more where ``z`` is so large that
+    ``exp`` overflows).
 
     Parameters
     ----------
@@ -48,36 +48,37 @@ def softplus_inplace(z, scratch, derivative=None):
 
     Notes
     -----
-    With ``c`` the saturation point of the dtype (about 38 in float64, 18 in
-    float32) and ``E = exp(min(z, c))``::
+    With ``E = exp(z)``::
 
-        softplus(z) = max(z, log1p(E))     sigmoid(z) = E / (1 + E)
+        softplus(z) = log1p(E)     sigmoid(z) = E / (1 + E)
 
-    For ``z <= c`` these are the textbook formulas (``log1p(E) > z``); above
-    ``c`` softplus is ``z`` and the sigmoid 1 to rounding. Nothing overflows,
-    and both are accurate to a few units in the last place for every ``z``,
-    including very negative ones where they are both close to ``exp(z)``.
+    the textbook formulas, accurate to a few units in the last place for
+    every ``z``, including very negative ones where both are close to
+    ``E``. Where ``exp`` overflows (``z`` above about 709 in float64, 88 in
+    float32) or ``z`` is infinite, ``E = exp(min(z, c))`` with ``c`` the
+    saturation point of the dtype (about 38 in float64, 18 in float32),
+    above which softplus is ``z`` and the sigmoid 1 to rounding, and
+    ``softplus(z) = max(z, log1p(E))``: nothing overflows.
     """
-    saturation = _saturation(z.dtype)
-    # Clamping matters only where exp would overflow, and looking for such
-    # values costs a quarter of the clamping pass and saves the final
-    # maximum, which only clamped values need. (A NaN makes the maximum
-    # NaN, and takes the clamping path.)
-    clamped = not np.maximum.reduce(z, axis=None, initial=-np.inf) <= saturation
-    if clamped:
-        np.minimum(z, saturation, out=scratch)
-        np.exp(scratch, out=scratch)
-    else:
-        np.exp(z, out=scratch)
+    try:
+        # The processor flags an overflow of exp (or the inf / inf of an
+        # infinite z) for free, where looking for large values first would
+        # cost a pass over z. A NaN stays a NaN either way.
+        with np.errstate(over="raise", invalid="raise"):
+            np.exp(z, out=scratch)
+            if derivative is not None:
+                np.add(scratch, 1, out=derivative)
+                np.divide(scratch, derivative, out=derivative)
+        return np.log1p(scratch, out=z)
+    except FloatingPointError:
+        pass
+    np.minimum(z, _saturation(z.dtype), out=scratch)
+    np.exp(scratch, out=scratch)
     if derivative is not None:
         np.add(scratch, 1, out=derivative)
         np.divide(scratch, derivative, out=derivative)
-    if clamped:
-        np.log1p(scratch, out=scratch)
-        np.maximum(z, scratch, out=z)
-    else:
-        np.log1p(scratch, out=z)
-    return z
+    np.log1p(scratch, out=scratch)
+    return np.maximum(z, scratch, out=z)
 
 
 @functools.cache

@@ -219,8 +219,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                    + alpha / (2 sum_i w_i) * sum_l ||W_l||_F^2
 
     over the rows of the full batch or of one mini-batch. Softplus is computed
-    as ``max(z, log1p(exp(min(z, c))))``, where ``c`` is the point above
-    which softplus rounds to ``z`` in the dtype (about 38 in float64, 18 in
+    as ``log1p(exp(z))``, or where ``exp`` overflows as
+    ``max(z, log1p(exp(min(z, c))))`` with ``c`` the point above which
+    softplus rounds to ``z`` in the dtype (about 38 in float64, 18 in
     float32), and the log-softmax with the row maximum subtracted, so neither
     overflows and softplus is accurate to a few units in the last place. All
     parameters live in one flat vector; ``coefs_`` and ``intercepts_`` are

@@ -157,8 +157,9 @@ def test_predicted_log_probabilities_are_exact_log_softmax_at_extreme_logits(
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_softplus_at_nan_and_infinities_mixed_with_saturated_values(dtype):
-    # A NaN or an infinity sends softplus_inplace down its clamping path;
-    # every other value must come out as on the fast path.
+    # An infinity or a value whose exp overflows sends softplus_inplace down
+    # its clamping path, a NaN stays a NaN, and every other value must come
+    # out as on the fast path.
     z = np.array([np.nan, np.inf, -np.inf, 40.0, 1e4, -1e4, 0.5, -0.5], dtype=dtype)
     with np.errstate(invalid="ignore"):
         activation, derivative = softplus_with_derivative(z)
@@ -177,12 +178,13 @@ def test_softplus_at_nan_and_infinities_mixed_with_saturated_values(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_softplus_without_values_to_clamp_is_as_exact(dtype):
-    # Where no value comes near overflow, softplus is log1p(exp(z)) with no
-    # clamping and no final maximum: up to just below the saturation point
-    # (38.1 in float64, 18.0 in float32), where it must round to about z.
+def test_softplus_where_exp_does_not_overflow_is_as_exact(dtype):
+    # Where exp does not overflow, softplus is log1p(exp(z)) with no
+    # clamping and no final maximum: up to about 709 in float64 and 88 in
+    # float32, far above the saturation point (38.1, 18.0), past which it
+    # must round to about z, and the sigmoid to 1.
     z = _grid(dtype)
-    z = z[z <= (38.0 if dtype == np.float64 else 17.9)]
+    z = z[z <= np.log(np.finfo(dtype).max) - 1]
     activation, derivative = _no_warnings_no_fp_errors(softplus_with_derivative, z)
     assert_array_max_ulp(activation, _reference(_logaddexp0, z), maxulp=4)
     assert_array_max_ulp(derivative, _reference(expit, z), maxulp=4)
