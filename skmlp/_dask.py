@@ -18,12 +18,16 @@ partial result per block, never the rows.
 
 A worker lost during a fit takes its blocks with it; the scheduler computes
 them again from their source (the task graph of the Dask array), and the fit
-goes on with the same numbers. If the cluster cannot recover, the fit raises
-and the estimator is left as it was.
+goes on with the same numbers. If the cluster cannot recover, because the
+rows had no source to compute them from again (they were scattered to that
+worker, say) or a task's workers kept dying, the fit raises a
+:class:`ClusterError` as soon as Dask reports the loss, and the estimator is
+left as it was.
 
 Dask is imported only here, and only once the input is a Dask collection.
 """
 
+import contextlib
 import functools
 import math
 import sys
@@ -122,6 +126,17 @@ class _TrainingRows:
     def __getstate__(self):
         return {**self.__dict__, "_objective": None}
 
+    def __sizeof__(self):
+        # The size Dask's scheduler weighs the block by (dask.sizeof falls
+        # back to sys.getsizeof, which calls this): the rows'. Without it, a
+        # block weighs less than theta, and the scheduler moves the rows to
+        # the worker that holds theta rather than theta to the rows: each
+        # step would copy blocks between workers.
+        from dask.sizeof import sizeof
+
+        rows = sizeof((self.X, self.y, self.sample_weight))
+        return super().__sizeof__() + rows
+
 
 # ---------------------------------------------------------------------------
 # On the workers.
@@ -219,14 +234,10 @@ class _ClusterBlocks:
     def map(self, function, theta, **kwargs):
         """``[function(block, theta, **kwargs) for block in blocks]``, each
         computed where its block is, ``theta`` sent to each worker once."""
-        # The exceptions of a cluster that lost what a step needs for good:
-        # a task whose workers kept dying, data without a copy left,
-        # connections that did not come back.
-        from distributed import KilledWorker
-
-        failures = (KilledWorker, CancelledError, OSError, TimeoutError)
         client = self.client
-        try:
+        # Connections that did not come back count too: every task of a
+        # step is ours, so an OSError here is the cluster's, not the data's.
+        with _lost_for_good(also=(OSError,)):
             # A task rather than scattered data: the scheduler can compute it
             # again if the worker holding it dies; workers copy it from each
             # other, not from the client. A copy, since the task is sent
@@ -236,12 +247,35 @@ class _ClusterBlocks:
                 function, self.futures, theta=on_workers, pure=False, **kwargs
             )
             return client.gather(parts)
-        except failures as error:
-            raise ClusterError(
-                f"The Dask cluster failed during training ({error!r}): the "
-                "rows or workers of the fit were lost and could not be "
-                "recovered. The estimator was left as it was before this call."
-            ) from error
+
+
+@contextlib.contextmanager
+def _lost_for_good(also=()):
+    """Turn the exceptions of a cluster that lost what a fit needs for good
+    into a :class:`ClusterError` that says so.
+
+    A task whose workers kept dying raises ``KilledWorker``; a future whose
+    data or dependencies are gone, with no task left to compute them again
+    (rows scattered to a worker that died, say), is cancelled: Dask raises a
+    ``CancelledError`` ("lost dependencies", "already forgotten"), when the
+    rows are lost during a step as when they are lost before the blocks are
+    made. ``also`` adds the types that mean a lost cluster only where the
+    tasks are ours (an OSError of the user's task graph, reading a file, is
+    the user's error).
+    """
+    from distributed import KilledWorker
+
+    try:
+        yield
+    except (KilledWorker, CancelledError, *also) as error:
+        raise ClusterError(
+            "The Dask cluster failed during training "
+            f"({type(error).__name__}: {error}): the rows or workers of the fit "
+            "were lost and could not be recovered (rows that a worker held "
+            "without a task graph to compute them again, as scattered data, "
+            "are gone with that worker). The estimator was left as it was "
+            "before this call."
+        ) from error
 
 
 class ClusterObjective:
@@ -406,7 +440,10 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
         )
     _check_full_batch(model, n_samples)
 
-    (labels,) = dask.compute(da.unique(y))
+    # The first computations of the rows: lost rows (scattered to a worker
+    # that has died since) show here first.
+    with _lost_for_good():
+        (labels,) = dask.compute(da.unique(y))
     check_classification_targets(labels)
     _validation.encode_labels(model, labels, incremental, first_call)
     callbacks.set_validated(model)
@@ -439,7 +476,8 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     futures = client.compute([part for block in parts for part in block])
     training, held_out, summaries = (futures[i::3] for i in range(3))
     try:
-        summaries = client.gather(summaries)
+        with _lost_for_good():
+            summaries = client.gather(summaries)
     except BaseException:
         client.cancel(futures)
         raise

@@ -13,6 +13,8 @@ import os
 import resource
 import subprocess
 import sys
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -318,23 +320,65 @@ class _KillWorkerAfter:
     reports its epoch ``epoch``: a deterministic point in the middle of the
     fit."""
 
-    def __init__(self, client, epoch):
+    def __init__(self, client, epoch, worker=None):
         self.client = client
         self.line = f"Iteration {epoch},"
+        self.worker = worker
         self.killed = None
         self.text = io.StringIO()
 
     def write(self, text):
         self.text.write(text)
         if self.killed is None and text.startswith(self.line):
-            self.killed = sorted(self.client.scheduler_info()["workers"])[0]
-            # The worker dies without answering.
-            self.client.run(
-                lambda: os._exit(1), workers=[self.killed], on_error="ignore"
-            )
+            self.killed = _kill(self.client, self.worker)
 
     def flush(self):
         pass
+
+
+def _kill(client, worker=None):
+    """Kill ``worker`` (by default the first) without a word to the
+    scheduler, as a crash would; its nanny starts a new one."""
+    worker = worker or sorted(client.scheduler_info()["workers"])[0]
+    client.run(lambda: os._exit(1), workers=[worker], on_error="ignore")
+    return worker
+
+
+def _scattered(client, worker, *arrays):
+    """Dask arrays of rows that only ``worker``'s memory holds: scattered to
+    it, with no task graph to compute them again.
+
+    One block each, so that the one task of a step runs where its rows are:
+    none of them is copied to the other worker, which would keep the fit
+    going.
+    """
+    futures = client.scatter(list(arrays), workers=[worker])
+    return [
+        da.from_delayed(future, array.shape, array.dtype)
+        for future, array in zip(futures, arrays)
+    ]
+
+
+def _within(seconds, function, *args, **kwargs):
+    """``function(*args, **kwargs)``, failing the test instead of hanging
+    the test run if it has not returned after ``seconds``."""
+    outcome = {}
+
+    def call():
+        try:
+            outcome["result"] = function(*args, **kwargs)
+        except BaseException as error:
+            outcome["error"] = error
+
+    # A daemon thread: one that hangs does not keep pytest from exiting.
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"{function.__name__} hung: no return after {seconds} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def test_a_worker_lost_mid_fit_is_recovered_with_the_same_result(client, data):
@@ -370,6 +414,44 @@ def test_a_fit_on_a_cluster_that_loses_its_blocks_for_good_leaves_the_model(
     ):
         _fit(clf, *_on_cluster(X, y))
     assert stdout.restarted
+    assert clf.n_iter_ == fitted["n_iter_"] and clf.loss_ == fitted["loss_"]
+    for coef, saved in zip(clf.coefs_, fitted["coefs_"]):
+        assert_array_equal(coef, saved)
+    client.wait_for_workers(2, timeout=60)
+
+
+@pytest.mark.parametrize("lost_at", ["epoch 3", "before the call"])
+def test_a_fit_whose_rows_cannot_be_recomputed_raises_and_leaves_the_model(
+    client, data, lost_at
+):
+    # The rows live only in the memory of the worker they were scattered to:
+    # when it dies, at epoch 3 of a warm-started fit or before the fit has
+    # made its blocks, Dask has nothing to compute them again from. The fit
+    # raises, says why, and does not hang.
+    X, y, _ = data
+    clf = _fit(_clf(max_iter=3), X, y)
+    fitted = {"coefs_": [coef.copy() for coef in clf.coefs_]}
+    fitted.update(n_iter_=clf.n_iter_, loss_=clf.loss_)
+    clf.set_params(max_iter=20, verbose=True, warm_start=True)
+    holder = sorted(client.scheduler_info()["workers"])[-1]
+    X_dask, y_dask = _scattered(client, holder, X, y)
+    stdout = _KillWorkerAfter(client, epoch=3, worker=holder)
+    if lost_at == "before the call":
+        stdout.killed = _kill(client, holder)
+        # Until the scheduler has dropped the worker and the rows with it.
+        deadline = time.monotonic() + 30
+        while holder in client.scheduler_info()["workers"]:
+            assert time.monotonic() < deadline, "the killed worker stayed"
+            time.sleep(0.05)
+    with (
+        contextlib.redirect_stdout(stdout),
+        pytest.raises(
+            RuntimeError,
+            match="cluster failed during training.*scattered data.*left as it was",
+        ),
+    ):
+        _within(120, _fit, clf, X_dask, y_dask)
+    assert stdout.killed == holder
     assert clf.n_iter_ == fitted["n_iter_"] and clf.loss_ == fitted["loss_"]
     for coef, saved in zip(clf.coefs_, fitted["coefs_"]):
         assert_array_equal(coef, saved)
