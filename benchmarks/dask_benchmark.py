@@ -10,7 +10,7 @@ of ``SoftplusMLPClassifier.fit``:
 A step's time is ``(fit(max_iter=1 + STEPS) - fit(max_iter=1)) / STEPS``,
 the best of ``--repeats`` runs, so that it leaves out what a fit does once
 (validation, persisting the blocks, the first step's warm-up). The cost
-model of ``docs/dask_performance.md`` is fitted to the output:
+model of ``docs/performance.md`` ("Training on a Dask cluster") is fitted to the output:
 ``step(N workers, n rows) = c * n / N + o``, with ``c`` from the in-memory
 step and ``o`` from the cluster's step on the fewest rows.
 

@@ -201,12 +201,19 @@ def output_range(params, low, high):
     return low, high
 
 
-def _feature_range(X):
+def feature_range(X):
     """The smallest and the largest value of each column of ``X``."""
     ends = X.min(axis=0), X.max(axis=0)
     return [
         np.ravel(end.toarray() if sp.issparse(end) else np.asarray(end)) for end in ends
     ]
+
+
+def loss_bound(layout, theta, datafit, feature_range):
+    """The largest loss of any row whose features lie in
+    ``feature_range = (low, high)``, whatever its target: the datafit's
+    ``loss_bound`` over the :func:`output_range` of that box."""
+    return datafit.loss_bound(*output_range(layout.blocks(theta), *feature_range))
 
 
 def _raise_overflow(X):
@@ -349,20 +356,20 @@ class Objective:
         """An upper bound on :meth:`value` at ``theta``, without a pass over
         the rows once the range of their features is known.
 
-        Every row lies in the box of the features' ranges, so every row's
-        loss is at most the datafit's largest over the outputs' range on
-        that box (:func:`output_range`), and so is their weighted mean; the
-        penalty is added exactly. The bound is loose (tens to thousands of
-        times the loss), but far enough below the divergence rule's
-        threshold for the training loop to skip the forward pass that
-        would check the point that ends a call (docs/performance.md, "The
-        check of the last point"). NaN or inf if ``theta`` is not finite.
+        Every row lies in the box of the features' ranges, so its loss is at
+        most :func:`loss_bound` over that box, and so is the rows' weighted
+        mean; the penalty is added exactly. The bound is loose (tens to
+        thousands of times the loss), but far enough below the divergence
+        rule's threshold for the training loop to skip the forward pass
+        that would check the point that ends a call (docs/performance.md,
+        "The check of the last point"). NaN or inf if ``theta`` is not
+        finite.
         """
         if self._feature_range is None:
-            self._feature_range = _feature_range(self.X)
-        low, high = output_range(self.layout.blocks(theta), *self._feature_range)
+            self._feature_range = feature_range(self.X)
+        data = loss_bound(self.layout, theta, self.datafit, self._feature_range)
         penalty, _ = self.penalty.value_and_gradient(theta, 1 / self.weight_sum)
-        return self.datafit.loss_bound(low, high) + penalty
+        return data + penalty
 
     def _evaluate(self, theta, with_gradient):
         params = self.layout.blocks(theta)

@@ -321,8 +321,8 @@ class TrainingRun:
 
         Half the threshold leaves room for the rounding of the bound; a
         ``theta`` that is not finite gives a NaN or infinite bound, which
-        proves nothing. An objective without the method (the cluster's)
-        always computes the loss.
+        proves nothing. An objective without the method always computes
+        the loss.
         """
         start_loss = self.state.history.start_loss
         loss_bound = getattr(self.data.objective, "loss_bound", None)

@@ -146,9 +146,10 @@ def test_each_step_is_computed_by_the_workers_that_hold_the_blocks(client, data)
     with distributed.get_task_stream(client) as tasks:
         _fit(_clf(max_iter=3), *_on_cluster(X, y))
     steps = [task for task in tasks.data if "_block_sums" in str(task["key"])]
-    # Three steps and the check of the final point by the divergence rule
-    # (one loss), each one task per block (4 blocks), on both workers.
-    assert len(steps) == (3 + 1) * 4
+    # Three steps, each one task per block (4 blocks), on both workers. The
+    # point that ends the call passes the divergence rule by a bound on its
+    # loss, from the features' ranges the blocks reported: no step.
+    assert len(steps) == 3 * 4
     assert {task["worker"] for task in steps} == set(client.scheduler_info()["workers"])
 
 
@@ -506,6 +507,27 @@ def test_ctrl_c_during_a_cluster_fit_keeps_the_last_finished_epoch(
     ):
         clf.fit(*_on_cluster(X, y, sample_weight))
     assert_same_model(clf, in_memory)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_cluster_call_whose_last_step_diverges_raises_and_keeps_the_model(
+    client, data
+):
+    # A one-step partial_fit takes its loss before the step: only the check
+    # of the point that ends it sees the blow-up. Its bound proves nothing
+    # there, so the loss is summed over the blocks (one more task each).
+    X, y, _ = data
+    clf = _fit(_clf(max_iter=3), *_on_cluster(X, y))
+    fitted = [coef.copy() for coef in clf.coefs_]
+    clf.set_params(learning_rate_init=1e10)
+    with distributed.get_task_stream(client) as tasks:
+        with pytest.raises(DivergenceError, match="the loss reached"):
+            clf.partial_fit(*_on_cluster(X, y))
+    steps = [task for task in tasks.data if "_block_sums" in str(task["key"])]
+    assert len(steps) == (1 + 1) * 4
+    assert clf.n_iter_ == 3
+    for coef, saved in zip(clf.coefs_, fitted):
+        assert_array_equal(coef, saved)
 
 
 def test_a_diverging_cluster_fit_raises_and_leaves_the_model(client, data):
