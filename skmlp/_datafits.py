@@ -36,7 +36,6 @@ targets, declares the same methods.
 import math
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ._activations import log_softmax_inplace, softplus_inplace
 
@@ -78,8 +77,10 @@ class SoftmaxCrossEntropy:
 
     def loss_bound(self, low, high):
         """``-log p_y = logsumexp(z) - z_y``: the sum at every output's
-        highest, less the lowest of all the outputs."""
-        return float(logsumexp(high) - np.min(low))
+        highest, less the lowest of all the outputs. (``logaddexp.reduce``
+        is scipy's ``logsumexp`` for one short vector, at a hundredth of
+        its cost: this runs once per call of ``fit``.)"""
+        return float(np.logaddexp.reduce(high) - np.min(low))
 
     def predict(self, log_proba, classes):
         """The most probable class of each row."""
