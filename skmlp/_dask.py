@@ -41,7 +41,12 @@ from sklearn.utils.validation import check_non_negative, validate_data
 from . import _validation
 from ._datafits import SoftmaxCrossEntropy
 from ._layout import ParameterLayout
-from ._objective import Objective, feature_range, forward_log_proba, loss_bound
+from ._objective import (
+    Objective,
+    feature_range,
+    forward_log_proba,
+    loss_bound_in_box,
+)
 from ._penalties import L2
 from ._training import TrainingData, run_from, starting_point
 
@@ -326,7 +331,7 @@ class ClusterObjective:
         the features that the blocks reported, as in
         :meth:`~skmlp._objective.Objective.loss_bound`: it spares the check
         of the point that ends a call a step over the cluster."""
-        data = loss_bound(self.layout, theta, self.datafit, self.feature_range)
+        data = loss_bound_in_box(self.layout, theta, self.datafit, self.feature_range)
         penalty, _ = self.penalty.value_and_gradient(theta, 1 / self.weight_sum)
         return data + penalty
 

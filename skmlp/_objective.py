@@ -209,7 +209,7 @@ def feature_range(X):
     ]
 
 
-def loss_bound(layout, theta, datafit, feature_range):
+def loss_bound_in_box(layout, theta, datafit, feature_range):
     """The largest loss of any row whose features lie in
     ``feature_range = (low, high)``, whatever its target: the datafit's
     ``loss_bound`` over the :func:`output_range` of that box."""
@@ -357,7 +357,7 @@ class Objective:
         the rows once the range of their features is known.
 
         Every row lies in the box of the features' ranges, so its loss is at
-        most :func:`loss_bound` over that box, and so is the rows' weighted
+        most :func:`loss_bound_in_box`, and so is the rows' weighted
         mean; the penalty is added exactly. The bound is loose (tens to
         thousands of times the loss), but far enough below the divergence
         rule's threshold for the training loop to skip the forward pass
@@ -367,7 +367,7 @@ class Objective:
         """
         if self._feature_range is None:
             self._feature_range = feature_range(self.X)
-        data = loss_bound(self.layout, theta, self.datafit, self._feature_range)
+        data = loss_bound_in_box(self.layout, theta, self.datafit, self._feature_range)
         penalty, _ = self.penalty.value_and_gradient(theta, 1 / self.weight_sum)
         return data + penalty
 
