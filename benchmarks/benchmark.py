@@ -169,7 +169,9 @@ class GemmFloor:
 
     def blocks(self):
         X, W0, W1 = self.X, self.W0, self.W1
-        block_size = skmlp._objective.BLOCK_SIZE
+        block_size = skmlp._objective.rows_per_block(
+            (X.shape[1], self.width, self.n_outputs)
+        )
 
         def work(part):
             with self._lock:
@@ -382,8 +384,8 @@ def block_breakdown(dtype, repeats, calls=50):
 
     Microseconds per call, the median of the repeats of ``calls`` calls.
     """
-    rows = skmlp._objective.BLOCK_SIZE
     n_features, width, n_outputs = 100, 256, 3
+    rows = skmlp._objective.rows_per_block((n_features, width, n_outputs))
     X, y = synthetic(rows, n_features, n_outputs, dtype)
     layout = ParameterLayout((n_features, width, n_outputs))
     theta = layout.initialize(np.random.RandomState(0), dtype)

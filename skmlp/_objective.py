@@ -28,11 +28,30 @@ from ._execution import SingleThreadedBlas, ThreadedExecutor
 from ._layout import ParameterLayout
 from ._penalties import L2
 
-# Rows per block: few enough for a block's activations to stay in the CPU
-# cache between the forward and the backward pass, enough for the matrix
-# products to run at full BLAS speed. Changing it changes results at the
-# rounding level (the order of the sums over rows).
-BLOCK_SIZE = 512
+# Rows per block (see rows_per_block): at least 512, enough for the matrix
+# products to run at full BLAS speed; for narrow layers more, up to about
+# BLOCK_NUMBERS numbers per layer (512 rows of 256 units), still few enough
+# for a block's activations to stay in the CPU cache between the forward and
+# the backward pass. Changing them changes results at the rounding level
+# (the order of the sums over rows).
+MIN_BLOCK_SIZE = 512
+MAX_BLOCK_SIZE = 8192
+BLOCK_NUMBERS = 512 * 256
+
+
+def rows_per_block(layer_sizes):
+    """Rows per block for a network of ``layer_sizes``: ``BLOCK_NUMBERS``
+    over the widest layer, within ``[MIN_BLOCK_SIZE, MAX_BLOCK_SIZE]``.
+
+    A block costs a few dozen NumPy calls, whose Python holds the GIL: with
+    512 rows of a narrow network they weigh as much as the arithmetic, and
+    threads wait for each other (on 20 -> 32 -> 3, two threads took longer
+    than one; with 4096 rows, 0.7 times as long; docs/performance.md, "How
+    an evaluation runs").
+    """
+    rows = BLOCK_NUMBERS // max(layer_sizes)
+    return min(max(rows, MIN_BLOCK_SIZE), MAX_BLOCK_SIZE)
+
 
 # The most parts the blocks are grouped into: the most threads an
 # evaluation can use, and the most gradients it can hold at once.
@@ -129,7 +148,7 @@ def forward_log_proba(
     *,
     datafit=None,
     executor=None,
-    block_size=BLOCK_SIZE,
+    block_size=None,
 ):
     """Log-probabilities of the outputs for the rows of ``X``.
 
@@ -148,6 +167,8 @@ def forward_log_proba(
     dtype = np.result_type(X.dtype, coefs[0].dtype)
     layout = ParameterLayout((X.shape[1], *(coef.shape[1] for coef in coefs)))
     params = layout.blocks(layout.pack(coefs, intercepts, dtype))
+    if block_size is None:
+        block_size = rows_per_block(layout.layer_sizes)
     n_samples = X.shape[0]
     out = np.empty((n_samples, layout.layer_sizes[-1]), dtype)
     workspaces = _Pool(
@@ -251,8 +272,8 @@ class Objective:
         Runs the parts of an evaluation (see :mod:`skmlp._execution`);
         None: a :class:`~skmlp._execution.ThreadedExecutor` of
         ``n_threads``.
-    block_size : int, default=BLOCK_SIZE
-        Rows per block.
+    block_size : int, default=None
+        Rows per block; None: :func:`rows_per_block` of the layout.
 
     Notes
     -----
@@ -273,12 +294,14 @@ class Objective:
         *,
         datafit=None,
         executor=None,
-        block_size=BLOCK_SIZE,
+        block_size=None,
     ):
         self.layout = layout
         self.datafit = SoftmaxCrossEntropy() if datafit is None else datafit
         self.penalty = L2(layout, alpha)
         self.executor = ThreadedExecutor(n_threads) if executor is None else executor
+        if block_size is None:
+            block_size = rows_per_block(layout.layer_sizes)
         self.block_size = block_size
         self._workspaces = self._gradients = self._loaded = None
         self.set_rows(X, y, sample_weight)

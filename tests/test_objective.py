@@ -11,7 +11,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 from skmlp._datafits import MultilabelLogistic
 from skmlp._execution import SerialExecutor
 from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective, forward_log_proba, output_range
+from skmlp._objective import (
+    Objective,
+    forward_log_proba,
+    output_range,
+    rows_per_block,
+)
 
 N_FEATURES = 4
 N_CLASSES = 3
@@ -484,3 +489,32 @@ def test_loss_bound_of_labels_is_above_their_loss():
     Y = rng.randint(2, size=(30, N_CLASSES))
     objective = Objective(layout, X, Y, np.ones(30), 0.1, datafit=MultilabelLogistic())
     assert objective.value(theta) <= objective.loss_bound(theta) < np.inf
+
+
+@pytest.mark.parametrize(
+    "layer_sizes, rows",
+    [
+        ((100, 256, 3), 512),  # 512 rows of 256 units
+        ((784, 512, 10), 512),  # never fewer than 512 rows
+        ((20, 32, 3), 4096),  # 512 * 256 numbers per layer
+        ((20, 64, 32, 3), 2048),
+        ((4, 16, 3), 8192),  # never more than 8192 rows
+    ],
+)
+def test_narrow_networks_take_longer_blocks(layer_sizes, rows):
+    assert rows_per_block(layer_sizes) == rows
+
+
+def test_the_default_blocks_are_rows_per_block():
+    # 9000 rows of a narrow network: blocks of 4096 rows by default, which
+    # add up in another order than blocks of 512.
+    rng = np.random.RandomState(0)
+    layout = ParameterLayout((20, 32, 3))
+    theta = layout.initialize(rng, np.float64)
+    X, y, w = rng.normal(size=(9000, 20)), rng.randint(3, size=9000), np.ones(9000)
+    default = Objective(layout, X, y, w, 0.1).value_and_gradient(theta)
+    explicit = Objective(layout, X, y, w, 0.1, block_size=4096)
+    assert_array_equal(default[1], explicit.value_and_gradient(theta)[1])
+    assert default[0] == explicit.value(theta)
+    by_512 = Objective(layout, X, y, w, 0.1, block_size=512).value_and_gradient(theta)
+    assert_allclose(by_512[1], default[1], rtol=1e-12)
