@@ -22,6 +22,12 @@ from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
 SQRT_EPS = math.sqrt(np.finfo(np.float64).eps)
 
 
+def on_grid(step):
+    """``step`` rounded down to ``2**(j / 1024)``, the grid of the rule's
+    steps, written out."""
+    return 2.0 ** (math.floor(1024 * math.log2(step)) / 1024)
+
+
 class Counted:
     """An objective that counts its evaluations."""
 
@@ -120,7 +126,7 @@ def test_the_step_on_a_quadratic_follows_the_rule_by_hand():
     x = np.array([1.0, -2.0, 1.0, 0.5])
     rule = AdaptiveStep(curvature_factor=2.0)
     _, g = quadratic.value_and_gradient(x)
-    expected = SQRT_EPS * np.linalg.norm(x) / np.linalg.norm(g)
+    expected = on_grid(SQRT_EPS * np.linalg.norm(x) / np.linalg.norm(g))
     growth = math.inf
     capped_by = set()
     for _ in range(40):
@@ -132,7 +138,8 @@ def test_the_step_on_a_quadratic_follows_the_rule_by_hand():
         grown = math.sqrt(1 + growth) * step
         local = np.linalg.norm(g) / (2 * np.linalg.norm(A @ g))
         capped_by.add("growth" if grown < local else "curvature")
-        expected, growth = min(grown, local), min(grown, local) / step
+        expected = on_grid(min(grown, local))
+        growth = expected / step
     # Both terms of the min were exercised.
     assert capped_by == {"growth", "curvature"}
 
@@ -140,16 +147,18 @@ def test_the_step_on_a_quadratic_follows_the_rule_by_hand():
 def test_the_step_from_given_gradients_by_hand():
     rule = AdaptiveStep(curvature_factor=1.0)
     x0, g0 = np.array([3.0, 4.0]), np.array([0.0, 1.0])
-    assert rule.next_step(x0, g0) == SQRT_EPS * 5.0
-    # Curvature ||(0, 2)|| / ||(1, 0)|| = 2; nothing caps the first estimate.
+    probe = on_grid(SQRT_EPS * 5.0)
+    assert rule.next_step(x0, g0) == probe < SQRT_EPS * 5.0
+    # Curvature ||(0, 2)|| / ||(1, 0)|| = 2; nothing caps the first estimate,
+    # and 0.5 lies on the grid.
     assert rule.next_step(np.array([4.0, 4.0]), np.array([0.0, 3.0])) == 0.5
-    assert rule.state["growth"] == 0.5 / (SQRT_EPS * 5.0)
+    assert rule.state["growth"] == 0.5 / probe
     # Curvature 0.01 / 1: the growth cap sqrt(1 + theta) * 0.5 holds instead.
     rule.state["growth"] = 1.0
-    assert rule.next_step(np.array([4.0, 5.0]), np.array([0.0, 3.01])) == (
+    assert rule.next_step(np.array([4.0, 5.0]), np.array([0.0, 3.01])) == on_grid(
         math.sqrt(2.0) * 0.5
     )
-    assert rule.state["growth"] == pytest.approx(math.sqrt(2.0))
+    assert rule.state["growth"] == pytest.approx(math.sqrt(2.0), rel=1e-3)
 
 
 @pytest.mark.parametrize("L", [0.5, 3.0, 100.0])
@@ -158,10 +167,13 @@ def test_gd_on_a_scalar_quadratic_halves_x_at_each_step(L):
     rule = AdaptiveStep(curvature_factor=2.0)
     iterates = gradient_descent(quadratic, np.array([1.0]), 30, rule)
     # The first step is a short probe; then the step is 1 / (2 L), exactly
-    # the curvature's, and x_{k+1} = x_k - x_k / 2.
-    assert rule.state["learning_rate"] == pytest.approx(1 / (2 * L), rel=1e-12)
+    # the curvature's, rounded down to the grid, and x_{k+1} = x_k - s L x_k:
+    # x halves, to within the grid (0.07%).
+    step = on_grid(1 / (2 * L))
+    assert rule.state["learning_rate"] == step
     ratios = [b[0] / a[0] for a, b in zip(iterates[:-1], iterates[1:])]
-    np.testing.assert_allclose(ratios, 0.5, rtol=1e-6)
+    np.testing.assert_allclose(ratios, 1 - step * L, rtol=1e-6)
+    np.testing.assert_allclose(ratios, 0.5, rtol=2e-3)
 
 
 @pytest.mark.parametrize("restart", [None, "gradient"])
@@ -169,9 +181,13 @@ def test_fista_with_step_one_over_L_on_a_scalar_quadratic_lands_on_zero(restart)
     L = 7.0
     quadratic = Quadratic([[L]], [0.0])
     iterates = fista(quadratic, np.array([1.0]), 20, AdaptiveStep(1.0), restart)
-    # Step 1 is the probe; from step 2 on, s = 1/L and y - s L y = 0.
+    # Step 1 is the probe; from step 2 on, s = 1/L rounded down to the grid,
+    # and y - s L y = (1 - s L) y: all but 0.07% of y is gone at each step.
     assert abs(iterates[0][0]) > 0.5
-    assert max(abs(x[0]) for x in iterates[1:]) < 1e-12
+    contraction = 1 - on_grid(1 / L) * L
+    assert 0 < contraction < 7e-4
+    assert abs(iterates[1][0]) <= contraction * abs(iterates[0][0]) * (1 + 1e-9)
+    assert max(abs(x[0]) for x in iterates[7:]) < 1e-12
 
 
 @pytest.fixture(scope="module")
@@ -272,8 +288,8 @@ def test_a_snapshot_is_independent_of_the_rule():
     rule.next_step(np.ones(3), np.array([1.0, 2.0, 3.0]))
     snapshot = rule.snapshot()
     rule.next_step(np.zeros(3), np.array([2.0, 2.0, 2.0]))
-    assert snapshot.state["learning_rate"] == SQRT_EPS * math.sqrt(3.0) / math.sqrt(
-        14.0
+    assert snapshot.state["learning_rate"] == on_grid(
+        SQRT_EPS * math.sqrt(3.0) / math.sqrt(14.0)
     )
     assert snapshot.state["growth"] == math.inf
     np.testing.assert_array_equal(snapshot.state["point"], np.ones(3))
@@ -384,7 +400,7 @@ def test_partial_fit_on_other_rows_measures_the_curvature_of_those_rows(iris):
     def step_from(g_before):
         _, g = other.value_and_gradient(x)
         curvature = np.linalg.norm(g - g_before) / np.linalg.norm(x - x_before)
-        return min(grown, 1 / (2 * curvature)), g
+        return on_grid(min(grown, 1 / (2 * curvature))), g
 
     expected, g = step_from(other.value_and_gradient(x_before)[1])
     clf.partial_fit(X[~first], y[~first])
@@ -411,7 +427,7 @@ def test_switching_learning_rate_init_between_partial_fit_calls(iris):
     # Then the curvature between the two gradients alone (no growth cap).
     _, g_a = objective.value_and_gradient(x_a)
     _, g_b = objective.value_and_gradient(x_b)
-    expected = np.linalg.norm(x_b - x_a) / (2 * np.linalg.norm(g_b - g_a))
+    expected = on_grid(np.linalg.norm(x_b - x_a) / (2 * np.linalg.norm(g_b - g_a)))
     assert clf.learning_rate_ == pytest.approx(expected, rel=1e-10)
     np.testing.assert_allclose(point(layout, clf), x_b - expected * g_b, rtol=1e-12)
     # Back to a float: a fixed step, exactly.
@@ -440,7 +456,7 @@ def test_auto_moves_between_backtracking_and_the_adaptive_step_with_the_rows(iri
     clf.partial_fit(X[:40], y[:40])
     _, g_a = objective.value_and_gradient(x_a)
     _, g_b = objective.value_and_gradient(x_b)
-    expected = np.linalg.norm(x_b - x_a) / (2 * np.linalg.norm(g_b - g_a))
+    expected = on_grid(np.linalg.norm(x_b - x_a) / (2 * np.linalg.norm(g_b - g_a)))
     assert clf.learning_rate_ == pytest.approx(expected, rel=1e-10)
     # Back to mini-batches: a search from the adaptive step.
     counts = {"value": 0, "value_and_gradient": 0}
@@ -481,3 +497,33 @@ def test_reset_momentum_leaves_the_adaptive_step_alone(logistic):
     for key, value in state.items():
         np.testing.assert_array_equal(solver.step_size[key], value)
     assert solver.previous is None and solver.t == 0.0
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_the_steps_do_not_depend_on_the_order_of_the_sums_over_rows(iris, solver):
+    # Blocks of 7 rows and one block of 150 add the rows' gradients in other
+    # orders: the gradients differ by rounding. The adaptive step divides by
+    # gradient differences, which would magnify that as the moves shrink; on
+    # its grid both runs take the same steps, and end as close as with a
+    # fixed step.
+    X, y = iris
+    layout = ParameterLayout((4, 8, 3))
+    start = layout.initialize(np.random.RandomState(0), np.float64)
+    ends = []
+    for block_size in (7, 150):
+        objective = Objective(
+            layout, X, y, np.ones(len(y)), 1e-4, block_size=block_size
+        )
+        if solver == "gd":
+            solver_ = GradientDescent("adaptive")
+        else:
+            solver_ = NesterovAcceleratedGradient("adaptive", restart="gradient")
+        theta, steps = start.copy(), []
+        for _ in range(60):
+            solver_.step(theta, objective)
+            steps.append(solver_.learning_rate)
+        ends.append((theta, steps))
+    (theta_7, steps_7), (theta_150, steps_150) = ends
+    assert steps_7 == steps_150
+    np.testing.assert_allclose(theta_7, theta_150, rtol=0, atol=1e-12)
+    assert not np.array_equal(theta_7, theta_150)  # the sums did differ
