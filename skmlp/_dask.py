@@ -509,11 +509,6 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
         client.cancel(futures)
         raise
     n_train, train_weights, n_held_out, held_out_weights, ranges = zip(*summaries)
-    ranges = [block for block in ranges if block is not None]
-    features = (
-        np.min([low for low, _ in ranges], axis=0),
-        np.max([high for _, high in ranges], axis=0),
-    )
     if model.early_stopping and sum(n_held_out) < 2:
         raise ValueError(
             "The validation set is too small. Increase "
@@ -522,6 +517,12 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     weight_sum = sum(train_weights)
     if weight_sum <= 0:
         raise ValueError("The sum of sample_weight must be positive.")
+    # Some block has training rows, since they weigh something.
+    ranges = [block for block in ranges if block is not None]
+    features = (
+        np.min([low for low, _ in ranges], axis=0),
+        np.max([high for _, high in ranges], axis=0),
+    )
     # Blocks that weigh nothing add nothing: they are not evaluated.
     objective = ClusterObjective(
         _ClusterBlocks(
