@@ -8,7 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from . import _callbacks, _dask, _persistence, _validation
+from . import _callbacks, _dask, _dask_input, _persistence, _validation
 from ._datafits import DATAFITS
 from ._execution import SingleThreadedBlas
 from ._objective import forward_log_proba
@@ -453,12 +453,12 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             lazy for Dask input.
         """
         model = _validation.fitted_view(self)
-        if _dask.is_dask_collection(X):
-            return _dask.predict(model, X)
+        if _dask_input.is_dask_collection(X):
+            return _dask_input.predict(model, X)
         log_proba = self._predict_log_proba(model, X)
         return DATAFITS[model.out_activation_]().predict(log_proba, model.classes_)
 
-    score = _dask.scored_where_the_rows_are(ClassifierMixin.score)
+    score = _dask_input.scored_where_the_rows_are(ClassifierMixin.score)
 
     def __getstate__(self):
         return _persistence.saved_state(super().__getstate__())
@@ -474,8 +474,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _predict_log_proba(model, X):
-        if _dask.is_dask_collection(X):
-            return _dask.predict_log_proba(model, X)
+        if _dask_input.is_dask_collection(X):
+            return _dask_input.predict_log_proba(model, X)
         X = _validation.validate_input(model, X)
         datafit = DATAFITS[model.out_activation_]()
         return forward_log_proba(model.coefs_, model.intercepts_, X, datafit=datafit)
