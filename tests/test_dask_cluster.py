@@ -56,7 +56,15 @@ def client():
         yield client
     finally:
         client.close()
-        cluster.close()
+        try:
+            # Closing hung once with distributed 2024.2.1 (the oldest CI
+            # environment), after every test had passed: a nanny waiting for
+            # a worker that the fault tests had killed or restarted. A minute
+            # is far more than a healthy close takes; past it the worker
+            # processes, daemons, end with this one.
+            cluster.close(timeout=60)
+        except TimeoutError:
+            pass
 
 
 @pytest.fixture(autouse=True)
