@@ -217,6 +217,29 @@ def test_executors_hand_the_results_back_in_the_order_of_the_parts(two_threads):
         assert list(executor.map(part, range(10))) == list(range(10))
 
 
+def test_at_most_one_part_more_than_threads_is_held_at_once(two_threads):
+    # The memory bound: a part's result (a gradient) exists from its start
+    # until the caller takes it. A slow caller lets the threads run ahead as
+    # far as the executor allows: two threads, and one part queued.
+    lock = threading.Lock()
+    started, taken, most = [0], [0], [0]
+
+    def part(k):
+        with lock:
+            started[0] += 1
+            most[0] = max(most[0], started[0] - taken[0])
+        return k
+
+    results = []
+    for k in ThreadedExecutor(min_work=0).map(part, range(12)):
+        threading.Event().wait(0.01)
+        with lock:
+            taken[0] += 1
+        results.append(k)
+    assert results == list(range(12))
+    assert most[0] == 3
+
+
 def test_blocks_run_with_single_threaded_blas_and_the_limit_comes_back(two_threads):
     layout = ParameterLayout((X.shape[1], *HIDDEN, 3))
     theta = layout.initialize(np.random.RandomState(0), np.float64)
