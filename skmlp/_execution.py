@@ -10,13 +10,15 @@ order in which the objective adds them up. That is the whole interface::
 ``cost`` is the number of multiply-adds of all the parts, by which a local
 executor decides whether threads pay. :class:`SerialExecutor` runs the parts
 on the calling thread, :class:`ThreadedExecutor` on a
-:class:`concurrent.futures.ThreadPoolExecutor`. Both expect BLAS to run on
+:class:`concurrent.futures.ThreadPoolExecutor`, which it keeps from one call
+to the next until it is closed. Both expect BLAS to run on
 one thread (:class:`SingleThreadedBlas`): with more, OpenBLAS splits some
 products and long dot products between its threads, which changes their
 rounding, and its threads would compete with the workers.
 """
 
 import collections
+import concurrent.futures
 import threading
 from concurrent.futures import ThreadPoolExecutor as _Pool
 
@@ -117,6 +119,12 @@ class SerialExecutor:
 class ThreadedExecutor:
     """Runs the parts on up to ``n_threads`` threads, at most one per part.
 
+    The threads are made at the first call that uses them and kept for the
+    next calls (a fit evaluates its objective once or more per epoch) until
+    :meth:`close`, which a ``with`` block calls on leaving it; an executor
+    that is let go without being closed lets its threads go too. Like the
+    objective that holds it, one executor runs one call at a time.
+
     Parameters
     ----------
     n_threads : int, default=None
@@ -133,15 +141,16 @@ class ThreadedExecutor:
     part queued ahead of the threads is what keeps them busy: a thread that
     finishes a part while the calling thread is still waiting for the part
     in front of it, or taking its result, starts that queued part at once
-    instead of waiting (an evaluation of 20000 x 100 -> 256 -> 3 on two
-    threads is 2 to 3% faster for it, docs/performance.md, "How an
-    evaluation runs"). It costs one partial result in all, not one per
-    thread.
+    instead of waiting. It costs one partial result in all, not one per
+    thread. Threads kept from one call to the next save starting new ones
+    at every call. (The figures of both are in docs/performance.md, "How an
+    evaluation runs".)
     """
 
     def __init__(self, n_threads=None, min_work=MIN_THREADED_WORK):
         self.n_threads = n_threads
         self.min_work = min_work
+        self._pool = None
 
     def map(self, function, parts, cost=0):
         parts = list(parts)
@@ -150,15 +159,48 @@ class ThreadedExecutor:
         n_threads = min(self.n_threads or blas_thread_limit(), len(parts))
         if n_threads < 2:
             return map(function, parts)
-        return _in_order(function, parts, n_threads)
+        return _in_order(function, parts, self._threads(n_threads), n_threads)
+
+    def _threads(self, n_threads):
+        """The pool of ``n_threads`` threads: the kept one if it has as many."""
+        if self._pool is not None and self._pool[1] != n_threads:
+            self.close()
+        if self._pool is None:
+            pool = _Pool(n_threads, thread_name_prefix="skmlp")
+            self._pool = pool, n_threads
+        return self._pool[0]
+
+    def close(self):
+        """Let the threads go, once the parts they run are done."""
+        if self._pool is not None:
+            pool, self._pool = self._pool[0], None
+            pool.shutdown(wait=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self.close()
+
+    def __getstate__(self):
+        # Threads are not copied: a copy makes its own when it needs them.
+        return {**vars(self), "_pool": None}
 
 
-def _in_order(function, parts, n_threads):
-    with _Pool(n_threads) as pool:
-        pending = collections.deque()
+def _in_order(function, parts, pool, n_threads):
+    pending = collections.deque()
+    try:
         for part in parts:
             if len(pending) == n_threads + 1:
                 yield pending.popleft().result()
             pending.append(pool.submit(function, part))
         while pending:
             yield pending.popleft().result()
+    finally:
+        # After a part's error, or a caller that stopped taking results (a
+        # Ctrl-C): the parts not started are dropped, and the running ones
+        # end before the call does, as they would with a pool of the call's
+        # own.
+        for future in pending:
+            future.cancel()
+        concurrent.futures.wait(pending)

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from . import _callbacks, _dask, _dask_input, _persistence, _validation
 from ._datafits import DATAFITS
-from ._execution import SingleThreadedBlas
+from ._execution import SingleThreadedBlas, ThreadedExecutor
 from ._objective import forward_log_proba
 from ._sklearn_compat import (
     Interval,
@@ -484,18 +484,24 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     # Training
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
+        # Threads that evaluate the objective, kept for every evaluation of
+        # the call, and let go once its model is kept.
+        with ThreadedExecutor() as workers:
+            return self._train(X, y, sample_weight, incremental, classes, workers)
+
+    def _train(self, X, y, sample_weight, incremental, classes, workers):
         # Nothing is written to self before _commit: an error (a divergence
         # included) leaves the estimator as it was.
         callbacks = _callbacks.EpochCallbacks(
             self, X, y, sample_weight, max_epochs=1 if incremental else self.max_iter
         )
         # The whole loop runs with single-threaded BLAS, the evaluations
-        # sharing the rows between n_threads workers themselves, so that the
+        # sharing the rows between the workers themselves, so that the
         # solvers' dot products over all parameters round the same whatever
         # the thread limit (and OpenBLAS's threads do not spin beside ours).
-        with SingleThreadedBlas() as n_threads:
+        with SingleThreadedBlas():
             model, run = self._prepare(
-                X, y, sample_weight, incremental, classes, callbacks, n_threads
+                X, y, sample_weight, incremental, classes, callbacks, workers
             )
             try:
                 run.run()
@@ -525,7 +531,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         state.update(run.fitted_attributes())
         self.__dict__ = state
 
-    def _prepare(self, X, y, sample_weight, incremental, classes, callbacks, n_threads):
+    def _prepare(self, X, y, sample_weight, incremental, classes, callbacks, workers):
         """Validate the call's data (on a view, see ``_validation.view``,
         which it returns) and build its training run; rows held by a Dask cluster stay
         there (skmlp/_dask.py)."""
@@ -538,6 +544,6 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         )
         callbacks.set_validated(model)
         run = build_run(
-            model, (X, y, sample_weight), incremental, first_call, callbacks, n_threads
+            model, (X, y, sample_weight), incremental, first_call, callbacks, workers
         )
         return model, run

@@ -192,11 +192,17 @@ def forward_log_proba(
         workspaces.give(workspace)
 
     cost = n_samples * _work_per_row(layout.layer_sizes)
-    with SingleThreadedBlas():
-        if executor is None:
-            executor = ThreadedExecutor(n_threads)
-        for _ in executor.map(predict_part, _parts(n_samples, block_size), cost):
-            pass
+    own = executor is None
+    if own:
+        executor = ThreadedExecutor(n_threads)
+    try:
+        with SingleThreadedBlas():
+            parts = _parts(n_samples, block_size)
+            for _ in executor.map(predict_part, parts, cost):
+                pass
+    finally:
+        if own:
+            executor.close()
     return out
 
 
@@ -271,7 +277,7 @@ class Objective:
     executor : executor, default=None
         Runs the parts of an evaluation (see :mod:`skmlp._execution`);
         None: a :class:`~skmlp._execution.ThreadedExecutor` of
-        ``n_threads``.
+        ``n_threads``, whose threads go when the objective does.
     block_size : int, default=None
         Rows per block; None: :func:`rows_per_block` of the layout.
 

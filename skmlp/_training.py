@@ -127,14 +127,17 @@ def check_loss(loss, start_loss, chance_loss):
         )
 
 
-def accuracy_scorer(layout, X, y, sample_weight, n_threads, datafit):
+def accuracy_scorer(layout, X, y, sample_weight, executor, datafit):
     """The weighted accuracy on ``X``, ``y`` as a function of ``theta``, as
     ``accuracy_score`` gives it: for multilabel targets, the subset accuracy
-    (a row counts if all its labels are right)."""
+    (a row counts if all its labels are right). ``executor`` runs the parts
+    of the predictions (the training objective's: its threads)."""
 
     def accuracy(theta):
         coefs, intercepts = layout.unpack(theta)
-        log_proba = forward_log_proba(coefs, intercepts, X, n_threads, datafit=datafit)
+        log_proba = forward_log_proba(
+            coefs, intercepts, X, datafit=datafit, executor=executor
+        )
         correct = datafit.predict(log_proba, np.arange(log_proba.shape[1])) == y
         if correct.ndim == 2:
             correct = correct.all(axis=1)
@@ -428,7 +431,7 @@ class TrainingRun:
         )
 
 
-def build_run(model, train, incremental, first_call, callbacks, n_threads):
+def build_run(model, train, incremental, first_call, callbacks, executor):
     """The training run of one call of ``fit`` or ``partial_fit`` on rows
     in memory.
 
@@ -446,8 +449,9 @@ def build_run(model, train, incremental, first_call, callbacks, n_threads):
         Whether the call starts afresh (see ``_validation.validate_call``).
     callbacks : EpochCallbacks
         The callback hooks of the call.
-    n_threads : int
-        The threads that evaluate the objective.
+    executor : ThreadedExecutor
+        Runs the parts of every evaluation of the call (the objective's, and
+        the validation score's), on threads that it keeps between them.
 
     Returns
     -------
@@ -461,10 +465,10 @@ def build_run(model, train, incremental, first_call, callbacks, n_threads):
         train, validation = _validation.validation_split(
             train, start.rng, model.validation_fraction
         )
-        validation_score = accuracy_scorer(
-            start.layout, *validation, n_threads, datafit
-        )
-    objective = Objective(start.layout, *train, model.alpha, n_threads, datafit=datafit)
+        validation_score = accuracy_scorer(start.layout, *validation, executor, datafit)
+    objective = Objective(
+        start.layout, *train, model.alpha, datafit=datafit, executor=executor
+    )
     data = TrainingData(objective, train[0].shape[0], train, validation_score)
     return run_from(model, start, data, X.shape[0], incremental, callbacks)
 

@@ -125,6 +125,79 @@ def test_minibatch_fit_on_one_and_two_threads_gives_identical_weights(
     _assert_same_model(on_one, on_two)
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_fit_keeps_its_threads_for_all_its_evaluations_then_lets_them_go(
+    two_threads, early_stopping
+):
+    # Four epochs are at least five evaluations of the objective (with early
+    # stopping, four predictions on the validation rows too, 2200 rows: on
+    # threads), all on the same two threads, which are gone when fit
+    # returns.
+    started = set()
+
+    def note_the_thread(*args):
+        # Called at every call in a thread started meanwhile: a set.
+        started.add(threading.current_thread())
+
+    threading.settrace(note_the_thread)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            SoftplusMLPClassifier(
+                hidden_layer_sizes=HIDDEN,
+                max_iter=4,
+                random_state=0,
+                early_stopping=early_stopping,
+                validation_fraction=0.5,
+            ).fit(np.vstack([X, X]), np.hstack([Y, Y]))
+    finally:
+        threading.settrace(None)
+    assert len(started) == 2
+    for thread in started:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+
+
+def test_an_executor_runs_every_call_on_the_same_threads_until_closed(two_threads):
+    def thread(_):
+        threading.Event().wait(0.001)
+        return threading.current_thread()
+
+    with ThreadedExecutor(min_work=0) as executor:
+        first = set(executor.map(thread, range(6)))
+        second = set(executor.map(thread, range(6)))
+        assert len(first) == 2 and second == first
+    for worker in first:
+        worker.join(timeout=10)
+        assert not worker.is_alive()
+    # Closed, it makes new threads if called again.
+    again = set(executor.map(thread, range(6)))
+    assert again.isdisjoint(first)
+    executor.close()
+
+
+def test_a_part_that_fails_stops_the_call_and_the_threads_serve_the_next(
+    two_threads,
+):
+    # The parts after the failing one are not started; the next call runs
+    # in full on the same threads.
+    ran = []
+
+    def part(k):
+        threading.Event().wait(0.005)
+        ran.append(k)
+        if k == 1:
+            raise ValueError("part 1")
+        return k
+
+    with ThreadedExecutor(min_work=0) as executor:
+        with pytest.raises(ValueError, match="part 1"):
+            list(executor.map(part, range(20)))
+        assert len(ran) <= 4
+        ran.clear()
+        assert list(executor.map(part, range(2, 8))) == list(range(2, 8))
+
+
 def test_sparse_fit_on_one_and_two_threads_gives_identical_weights(two_threads, pools):
     X_sparse = sp.csr_matrix(np.where(np.abs(X) > 0.7, X, 0.0))
     on_two = _fit(X_sparse)
