@@ -18,7 +18,6 @@ rounding, and its threads would compete with the workers.
 """
 
 import collections
-import concurrent.futures
 import threading
 from concurrent.futures import ThreadPoolExecutor as _Pool
 
@@ -198,9 +197,10 @@ def _in_order(function, parts, pool, n_threads):
             yield pending.popleft().result()
     finally:
         # After a part's error, or a caller that stopped taking results (a
-        # Ctrl-C): the parts not started are dropped, and the running ones
-        # end before the call does, as they would with a pool of the call's
-        # own.
+        # Ctrl-C): the parts not started are dropped. The running ones are
+        # left to end, in buffers of their own (the objective's pools), and
+        # close() waits for them. Not waiting here: this may run when the
+        # garbage collector frees the generator, on any thread, one of the
+        # pool's included, which would then wait for itself.
         for future in pending:
             future.cancel()
-        concurrent.futures.wait(pending)
