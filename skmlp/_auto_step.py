@@ -192,11 +192,14 @@ class AdaptiveStep:
 
 
 def copy_state(state):
-    """A copy of a step rule's state dict, its arrays copied."""
+    """A copy of a step rule's state dict, its arrays copied: the adaptive
+    rule's, which it writes into (the other rules have none, and a copy is
+    taken after every epoch)."""
     copy = state.copy()
-    for key, value in state.items():
-        if type(value) is np.ndarray:
-            copy[key] = value.copy()
+    if state["rule"] == "adaptive":
+        for key, value in state.items():
+            if type(value) is np.ndarray:
+                copy[key] = value.copy()
     return copy
 
 

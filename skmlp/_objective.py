@@ -333,12 +333,13 @@ class Objective:
             self._gradients = _Pool(lambda: _PartGradient(self.layout, dtype))
             self._kind, self._rows, self._loaded = kind, rows, None
         gradient_weight = sample_weight / self.weight_sum
+        n_outputs = self.layout.layer_sizes[-1]
         self._parts = [
             [
                 _Rows(
                     start,
                     stop,
-                    self.datafit.block_targets(y[start:stop]),
+                    self.datafit.block_targets(y[start:stop], n_outputs, dtype),
                     sample_weight[start:stop],
                     gradient_weight[start:stop],
                 )

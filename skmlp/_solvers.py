@@ -79,8 +79,10 @@ class _Solver:
         its arrays. One is taken after every epoch: copying ``previous``
         too cost a twentieth of an epoch on Iris.
         """
+        state = vars(self).copy()
+        state["step_size"] = copy_state(self.step_size)
         clone = object.__new__(type(self))
-        clone.__dict__ = {**vars(self), "step_size": copy_state(self.step_size)}
+        clone.__dict__ = state
         return clone
 
     @property

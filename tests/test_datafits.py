@@ -25,7 +25,7 @@ def test_chance_loss_is_the_loss_of_zero_outputs(datafit, y, n_outputs):
     # its targets. Computed here by the datafit's own loss.
     n_rows = 5
     z = np.zeros((n_outputs, n_rows))
-    targets = datafit.block_targets(y(n_rows, n_outputs))
+    targets = datafit.block_targets(y(n_rows, n_outputs), n_outputs, z.dtype)
     work = (np.empty_like(z), np.empty(n_rows))
     loss = datafit.loss(z, targets, np.ones(n_rows), work=work)
     assert_allclose(loss / n_rows, datafit.chance_loss(n_outputs), rtol=1e-14)
@@ -58,9 +58,8 @@ def _row_losses(datafit, z, y):
     for k in range(z.shape[1]):
         column = z[:, k : k + 1].copy()
         work = (np.empty_like(column), np.empty(1))
-        losses.append(
-            datafit.loss(column, datafit.block_targets(y[k : k + 1]), [1.0], work=work)
-        )
+        targets = datafit.block_targets(y[k : k + 1], len(column), column.dtype)
+        losses.append(datafit.loss(column, targets, [1.0], work=work))
     return np.array(losses)
 
 
