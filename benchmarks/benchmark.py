@@ -871,7 +871,9 @@ def report(
         f"{thread_memory['dtype']}), at each BLAS thread limit; the peak of the "
         "memory allocated during fit (tracemalloc), not counting the input. "
         "Each thread that runs a part of the rows holds the buffers of one "
-        "block and the gradient of its part.",
+        "block (with room for a block's gradient) and the gradient of its "
+        "part, and one more part's gradient waits in the queue; 'in "
+        "gradients' is the memory more than on 1 thread in gradients' worth.",
         "",
         "| threads | peak MB | more than on 1 thread, MB | in gradients |",
         "| --- | --- | --- | --- |",

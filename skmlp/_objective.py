@@ -19,6 +19,9 @@ in part order. So the result does not depend on the executor or on its
 number of threads.
 """
 
+import collections
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -130,7 +133,8 @@ def forward_backward(
     d = np.multiply(e, rows.gradient_weight, out=e)
     for layer in range(H, -1, -1):
         sparse = layer == 0 and block.sparse
-        gradient.add_outer(layer, a[layer], d, block.ones, sparse, accumulate)
+        scratch = block.product if accumulate else None
+        gradient.add_outer(layer, a[layer], d, block.ones, sparse, scratch)
         if layer > 0:
             # a[layer] served its last purpose just above: its buffer takes
             # d[layer] (its row of ones is left alone).
@@ -455,15 +459,9 @@ def _work_per_row(layer_sizes):
     return sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
 
 
-class _Rows:
-    """What a block of rows needs of the objective's rows: where they are,
-    their targets as the datafit reads them, ``w_i`` and ``w_i / sum(w)``."""
-
-    def __init__(self, start, stop, targets, weight, gradient_weight):
-        self.start, self.stop = start, stop
-        self.targets = targets
-        self.weight = weight
-        self.gradient_weight = gradient_weight
+# What a block of rows needs of the objective's rows: where they are, their
+# targets as the datafit reads them, w_i and w_i / sum(w).
+_Rows = collections.namedtuple("_Rows", "start stop targets weight gradient_weight")
 
 
 class _Pool:
@@ -492,31 +490,25 @@ class _PartGradient:
     def __init__(self, layout, dtype):
         self.flat = np.empty(layout.n_params, dtype)
         self.blocks = layout.blocks(self.flat)
-        # Where a block's product waits to be added into the part's (as
-        # large as the largest layer's gradient), made for the first part
-        # of more than one block.
-        self._product = None
 
-    def add_outer(self, layer, a, d, ones, sparse, accumulate):
-        """``blocks[layer] (+)= [a; 1] d^T``: the layer's gradient (for
-        ``sparse`` input ``a``, without its row of ones)."""
+    def add_outer(self, layer, a, d, ones, sparse, scratch=None):
+        """``blocks[layer] = [a; 1] d^T``: the layer's gradient (for
+        ``sparse`` input ``a``, without its row of ones); with ``scratch``
+        (``_Workspace.product``), added to what ``blocks[layer]`` holds."""
         out = self.blocks[layer]
         if sparse:
             coef, intercept = a.T @ d.T, d @ ones
-            if accumulate:
+            if scratch:
                 out[:-1] += coef
                 out[-1] += intercept
             else:
                 out[:-1] = coef
                 out[-1] = intercept
-        elif accumulate:
+        elif scratch:
             # The product, then the sum: scipy's BLAS gemm would add in place
             # (C = A B + C), but it holds the GIL, which serialised the
             # threads (docs/performance.md, "Controlling the threads").
-            if self._product is None:
-                largest = max(block.size for block in self.blocks)
-                self._product = np.empty(largest, self.flat.dtype)
-            product = self._product[: out.size].reshape(out.shape)
+            product = scratch(out.shape)
             np.matmul(a, d.T, out=product)
             out += product
         else:
@@ -551,6 +543,17 @@ class _Workspace:
         self._line = np.empty(rows, dtype)
         self._ones = np.ones(rows, dtype)
         self._block = None
+        # A block's gradient before it is added into its part's, made at
+        # the first need: the running block's, so that finished parts that
+        # wait to be added up hold none (docs/performance.md, "Memory").
+        self._product = np.empty(0, dtype)
+        self._largest = max(m * n + n for m, n in zip(layer_sizes, layer_sizes[1:]))
+
+    def product(self, shape):
+        """Scratch of ``shape``, at most the largest layer's gradient."""
+        if not self._product.size:
+            self._product = np.empty(self._largest, self._product.dtype)
+        return self._product[: math.prod(shape)].reshape(shape)
 
     def load(self, X):
         """The block of the rows ``X``, with ``X`` as its input: for dense
@@ -590,3 +593,4 @@ class _Block:
         self.error = view(workspace._error, workspace._n_outputs)
         self.work = (self.error, workspace._line[:n_rows])
         self.ones = workspace._ones[:n_rows]
+        self.product = workspace.product

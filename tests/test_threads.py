@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -234,8 +235,9 @@ def test_objective_and_log_proba_do_not_depend_on_the_number_of_threads(
         log_proba = forward_log_proba(*layout.unpack(theta), X, **options)
         results.append((loss, gradient, log_proba, len(datafit.threads)))
     (loss, gradient, log_proba, threads), (loss1, gradient1, log_proba1, one) = results
-    # Each evaluation starts threads of its own: more than two in all.
-    assert (threads == 1) == (block_size == 2200) and one == 1
+    # The executor runs the three calls on the same two threads (one block:
+    # on the calling thread).
+    assert threads == (1 if block_size == 2200 else 2) and one == 1
     assert loss == loss1
     assert_array_equal(gradient, gradient1)
     assert_array_equal(log_proba, log_proba1)
@@ -311,6 +313,32 @@ def test_at_most_one_part_more_than_threads_is_held_at_once(two_threads):
         results.append(k)
     assert results == list(range(12))
     assert most[0] == 3
+
+
+def test_memory_of_an_evaluation_on_two_threads_is_bounded(two_threads):
+    # A network of a million parameters (8 MB gradients) and blocks of 8 rows
+    # (buffers of a quarter of a megabyte): 16 blocks, in 8 parts of two,
+    # which add a block's gradient through a scratch as large. On two
+    # threads: two running parts with their scratch and gradient, one part
+    # queued, the gradient returned and the penalty's factors (a vector of
+    # the parameters' size): 7 gradients' worth. A scratch per part
+    # gradient would make it 8; all the parts at once, 18.
+    rng = np.random.RandomState(0)
+    layout = ParameterLayout((1000, 1000, 3))
+    X_wide = rng.standard_normal((128, 1000))
+    y = np.arange(128) % 3
+    theta = layout.initialize(rng, np.float64)
+    gradient_bytes = layout.n_params * 8
+    tracemalloc.start()
+    try:
+        objective = Objective(layout, X_wide, y, np.ones(128), 0.1, block_size=8)
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        objective.value_and_gradient(theta)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (peak - before) / gradient_bytes < 7.5
 
 
 def test_blocks_run_with_single_threaded_blas_and_the_limit_comes_back(two_threads):
