@@ -17,7 +17,9 @@ from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
+from tracing import interrupt_at_call
 
+import skmlp._objective
 from skmlp import SoftplusMLPClassifier
 from skmlp._datafits import SoftmaxCrossEntropy
 from skmlp._execution import (
@@ -89,7 +91,7 @@ def _fit(X, dtype=np.float64, **params):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return SoftplusMLPClassifier(
-            hidden_layer_sizes=HIDDEN, max_iter=4, random_state=0, **params
+            **{"hidden_layer_sizes": HIDDEN, "max_iter": 4, "random_state": 0, **params}
         ).fit(X.astype(dtype), Y)
 
 
@@ -197,6 +199,38 @@ def test_a_part_that_fails_stops_the_call_and_the_threads_serve_the_next(
         assert len(ran) <= 4
         ran.clear()
         assert list(executor.map(part, range(2, 8))) == list(range(2, 8))
+
+
+@pytest.mark.parametrize("function, at_call", [("value_and_gradient", 3), ("give", 12)])
+def test_a_ctrl_c_in_a_threaded_fit_keeps_the_last_epoch_and_ends_the_threads(
+    two_threads, function, at_call
+):
+    # Ctrl-C in the main thread as the third evaluation starts, or while it
+    # takes the parts' results back (the 12th hand-back: the third
+    # evaluation's second of five parts), with parts still running on the
+    # workers: the model of the second epoch is kept, as fit(max_iter=2)
+    # makes it, and the workers end with the call.
+    started = set()
+
+    def note_the_thread(*args):
+        started.add(threading.current_thread())
+
+    clf = SoftplusMLPClassifier(
+        hidden_layer_sizes=HIDDEN, solver="gd", max_iter=6, random_state=0
+    )
+    threading.settrace(note_the_thread)
+    try:
+        with pytest.warns(UserWarning, match="interrupted"):
+            with interrupt_at_call(function, at_call, skmlp._objective.__file__):
+                clf.fit(X, Y)
+    finally:
+        threading.settrace(None)
+    assert clf.n_iter_ == 2
+    _assert_same_model(clf, _fit(X, solver="gd", max_iter=2))
+    assert len(started) == 2
+    for thread in started:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
 
 
 def test_sparse_fit_on_one_and_two_threads_gives_identical_weights(two_threads, pools):
