@@ -170,7 +170,7 @@ class GemmFloor:
     def blocks(self):
         X, W0, W1 = self.X, self.W0, self.W1
         block_size = skmlp._objective.rows_per_block(
-            (X.shape[1], self.width, self.n_outputs)
+            (X.shape[1], self.width, self.n_outputs), X.dtype
         )
 
         def work(part):
@@ -385,7 +385,7 @@ def block_breakdown(dtype, repeats, calls=50):
     Microseconds per call, the median of the repeats of ``calls`` calls.
     """
     n_features, width, n_outputs = 100, 256, 3
-    rows = skmlp._objective.rows_per_block((n_features, width, n_outputs))
+    rows = skmlp._objective.rows_per_block((n_features, width, n_outputs), dtype)
     X, y = synthetic(rows, n_features, n_outputs, dtype)
     layout = ParameterLayout((n_features, width, n_outputs))
     theta = layout.initialize(np.random.RandomState(0), dtype)

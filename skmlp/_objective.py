@@ -33,26 +33,28 @@ from ._penalties import L2
 
 # Rows per block (see rows_per_block): at least 512, enough for the matrix
 # products to run at full BLAS speed; for narrow layers more, up to about
-# BLOCK_NUMBERS numbers per layer (512 rows of 256 units), still few enough
+# BLOCK_BYTES per layer (512 rows of 256 units in float64), still few enough
 # for a block's activations to stay in the CPU cache between the forward and
 # the backward pass. Changing them changes results at the rounding level
 # (the order of the sums over rows).
 MIN_BLOCK_SIZE = 512
 MAX_BLOCK_SIZE = 8192
-BLOCK_NUMBERS = 512 * 256
+BLOCK_BYTES = 512 * 256 * 8
 
 
-def rows_per_block(layer_sizes):
-    """Rows per block for a network of ``layer_sizes``: ``BLOCK_NUMBERS``
-    over the widest layer, within ``[MIN_BLOCK_SIZE, MAX_BLOCK_SIZE]``.
+def rows_per_block(layer_sizes, dtype=np.float64):
+    """Rows per block for a network of ``layer_sizes`` in ``dtype``:
+    ``BLOCK_BYTES`` over the widest layer's row, within
+    ``[MIN_BLOCK_SIZE, MAX_BLOCK_SIZE]``.
 
     A block costs a few dozen NumPy calls, whose Python holds the GIL: with
     512 rows of a narrow network they weigh as much as the arithmetic, and
     threads wait for each other (on 20 -> 32 -> 3, two threads took longer
-    than one; with 4096 rows, 0.7 times as long; docs/performance.md, "How
-    an evaluation runs").
+    than one; with 4096 rows, 0.7 times as long). float32 takes twice the
+    rows of float64 in as many bytes, which makes the calls' share smaller
+    again (docs/performance.md, "How an evaluation runs").
     """
-    rows = BLOCK_NUMBERS // max(layer_sizes)
+    rows = BLOCK_BYTES // (np.dtype(dtype).itemsize * max(layer_sizes))
     return min(max(rows, MIN_BLOCK_SIZE), MAX_BLOCK_SIZE)
 
 
@@ -172,7 +174,7 @@ def forward_log_proba(
     layout = ParameterLayout((X.shape[1], *(coef.shape[1] for coef in coefs)))
     params = layout.blocks(layout.pack(coefs, intercepts, dtype))
     if block_size is None:
-        block_size = rows_per_block(layout.layer_sizes)
+        block_size = rows_per_block(layout.layer_sizes, dtype)
     n_samples = X.shape[0]
     out = np.empty((n_samples, layout.layer_sizes[-1]), dtype)
     workspaces = _Pool(
@@ -311,7 +313,8 @@ class Objective:
         self.penalty = L2(layout, alpha)
         self.executor = ThreadedExecutor(n_threads) if executor is None else executor
         if block_size is None:
-            block_size = rows_per_block(layout.layer_sizes)
+            dtype = X.dtype if X.dtype.kind == "f" else np.float64
+            block_size = rows_per_block(layout.layer_sizes, dtype)
         self.block_size = block_size
         self._workspaces = self._gradients = self._loaded = None
         self.set_rows(X, y, sample_weight)

@@ -492,29 +492,39 @@ def test_loss_bound_of_labels_is_above_their_loss():
 
 
 @pytest.mark.parametrize(
-    "layer_sizes, rows",
+    "layer_sizes, dtype, rows",
     [
-        ((100, 256, 3), 512),  # 512 rows of 256 units
-        ((784, 512, 10), 512),  # never fewer than 512 rows
-        ((20, 32, 3), 4096),  # 512 * 256 numbers per layer
-        ((20, 64, 32, 3), 2048),
-        ((4, 16, 3), 8192),  # never more than 8192 rows
+        ((100, 256, 3), np.float64, 512),  # 512 rows of 256 units in float64
+        ((100, 256, 3), np.float32, 1024),  # as many bytes in float32
+        ((784, 512, 10), np.float64, 512),  # never fewer than 512 rows
+        ((784, 512, 10), np.float32, 512),
+        ((20, 32, 3), np.float64, 4096),  # 512 * 256 * 8 bytes per layer
+        ((20, 32, 3), np.float32, 8192),
+        ((20, 64, 32, 3), np.float64, 2048),
+        ((4, 16, 3), np.float64, 8192),  # never more than 8192 rows
     ],
 )
-def test_narrow_networks_take_longer_blocks(layer_sizes, rows):
-    assert rows_per_block(layer_sizes) == rows
+def test_narrow_networks_take_longer_blocks(layer_sizes, dtype, rows):
+    assert rows_per_block(layer_sizes, dtype) == rows
 
 
-def test_the_default_blocks_are_rows_per_block():
-    # 9000 rows of a narrow network: blocks of 4096 rows by default, which
-    # add up in another order than blocks of 512.
+@pytest.mark.parametrize("dtype, rows", [(np.float64, 4096), (np.float32, 8192)])
+def test_the_default_blocks_are_rows_per_block(dtype, rows):
+    # 9000 rows of a narrow network: blocks of 4096 rows by default in
+    # float64, 8192 in float32, which add up in another order than blocks
+    # of 512.
     rng = np.random.RandomState(0)
     layout = ParameterLayout((20, 32, 3))
-    theta = layout.initialize(rng, np.float64)
-    X, y, w = rng.normal(size=(9000, 20)), rng.randint(3, size=9000), np.ones(9000)
+    theta = layout.initialize(rng, dtype)
+    X, y, w = (
+        rng.normal(size=(9000, 20)).astype(dtype),
+        rng.randint(3, size=9000),
+        np.ones(9000),
+    )
     default = Objective(layout, X, y, w, 0.1).value_and_gradient(theta)
-    explicit = Objective(layout, X, y, w, 0.1, block_size=4096)
+    explicit = Objective(layout, X, y, w, 0.1, block_size=rows)
     assert_array_equal(default[1], explicit.value_and_gradient(theta)[1])
     assert default[0] == explicit.value(theta)
     by_512 = Objective(layout, X, y, w, 0.1, block_size=512).value_and_gradient(theta)
-    assert_allclose(by_512[1], default[1], rtol=1e-12)
+    assert_allclose(by_512[1], default[1], rtol=1e-12 if dtype == np.float64 else 1e-4)
+    assert not np.array_equal(by_512[1], default[1])
