@@ -92,7 +92,9 @@ class History:
 
     def record(self):
         """The scalars now, from which :meth:`attributes` rebuilds this epoch."""
-        return History.Record(*History._get_scalars(self))
+        # tuple.__new__ skips the named tuple's own __new__, a Python call:
+        # one record is taken after every epoch.
+        return tuple.__new__(History.Record, History._get_scalars(self))
 
     def attributes(self, record):
         """The fitted attributes of the epoch of ``record``."""

@@ -223,6 +223,7 @@ class TrainingRun:
         self.reached_max_epochs = False
         self.interrupted = False
         self.final_point_checked = False
+        self._threshold = None
         self.kept = self._checkpoint()
         self._chance_loss = data.objective.datafit.chance_loss(layout.layer_sizes[-1])
 
@@ -365,19 +366,30 @@ class TrainingRun:
 
     def _checkpoint(self):
         state = self.state
-        return Checkpoint(
-            state.theta.copy(),
-            state.solver.snapshot(),
-            state.rng.get_state() if self._shuffling else None,
-            state.history.record(),
+        # As History.record, without the named tuple's __new__.
+        return tuple.__new__(
+            Checkpoint,
+            (
+                state.theta.copy(),
+                state.solver.snapshot(),
+                state.rng.get_state() if self._shuffling else None,
+                state.history.record(),
+            ),
         )
 
     def _check(self, loss):
         """The divergence rule; the first loss checked is the run's start."""
         history = self.state.history
-        if history.start_loss is None:
-            history.start_loss = loss
-        check_loss(loss, history.start_loss, self._chance_loss)
+        if self._threshold is None:
+            if history.start_loss is None:
+                history.start_loss = loss
+            self._threshold = divergence_threshold(
+                history.start_loss, self._chance_loss
+            )
+        # One comparison for the losses that pass (not a NaN, nor +inf above
+        # the threshold, nor -inf), check_loss for the message of the others.
+        if not -math.inf < loss <= self._threshold:
+            check_loss(loss, history.start_loss, self._chance_loss)
 
     def _step(self):
         """One full-batch step; returns its loss."""
