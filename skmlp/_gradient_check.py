@@ -10,6 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from ._datafits import DATAFITS
+from ._execution import ThreadedExecutor
 from ._layout import ParameterLayout
 from ._mlp import SoftplusMLPClassifier
 from ._objective import Objective
@@ -143,25 +144,29 @@ def check_gradients(
     if sample_weight.sum() <= 0:
         raise ValueError("The sum of sample_weight must be positive.")
 
-    objective = Objective(
-        network,
-        X,
-        targets,
-        sample_weight,
-        estimator.alpha,
-        datafit=DATAFITS[model.out_activation_](),
-    )
-    _, gradient = objective.value_and_gradient(theta)
-    numeric = np.empty_like(theta)
-    point = theta.copy()
-    for i, value in enumerate(theta):
-        point[i] = value + epsilon
-        upper, above = objective.value(point), point[i]
-        point[i] = value - epsilon
-        lower, below = objective.value(point), point[i]
-        point[i] = value
-        # Divide by the width actually represented, not by 2 * epsilon.
-        numeric[i] = (upper - lower) / (above - below)
+    # One set of threads for the 2 * n_params + 1 evaluations, let go at the
+    # end.
+    with ThreadedExecutor() as executor:
+        objective = Objective(
+            network,
+            X,
+            targets,
+            sample_weight,
+            estimator.alpha,
+            datafit=DATAFITS[model.out_activation_](),
+            executor=executor,
+        )
+        _, gradient = objective.value_and_gradient(theta)
+        numeric = np.empty_like(theta)
+        point = theta.copy()
+        for i, value in enumerate(theta):
+            point[i] = value + epsilon
+            upper, above = objective.value(point), point[i]
+            point[i] = value - epsilon
+            lower, below = objective.value(point), point[i]
+            point[i] = value
+            # Divide by the width actually represented, not by 2 * epsilon.
+            numeric[i] = (upper - lower) / (above - below)
 
     scale = max(np.linalg.norm(gradient), np.linalg.norm(numeric))
     if scale == 0.0:

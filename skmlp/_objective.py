@@ -283,7 +283,7 @@ class Objective:
     executor : executor, default=None
         Runs the parts of an evaluation (see :mod:`skmlp._execution`);
         None: a :class:`~skmlp._execution.ThreadedExecutor` of
-        ``n_threads``, whose threads go when the objective does.
+        ``n_threads``, whose threads end with the objective.
     block_size : int, default=None
         Rows per block; None: :func:`rows_per_block` of the layout.
 
