@@ -386,9 +386,9 @@ class TrainingRun:
             self._threshold = divergence_threshold(
                 history.start_loss, self._chance_loss
             )
-        # One comparison for the losses that pass (not a NaN, nor +inf above
-        # the threshold, nor -inf), check_loss for the message of the others.
-        if not -math.inf < loss <= self._threshold:
+        # Two tests for the losses that pass, check_loss for the message of
+        # the others. (The threshold is infinite when the first loss is.)
+        if not (math.isfinite(loss) and loss <= self._threshold):
             check_loss(loss, history.start_loss, self._chance_loss)
 
     def _step(self):

@@ -308,6 +308,17 @@ def test_the_loop_trusts_a_bound_on_the_last_loss_only_below_half_the_threshold(
     assert counts == {"value": 2 + evaluated, "value_and_gradient": 2}
 
 
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+@pytest.mark.parametrize("learning_rate_init", [0.1, "auto"])
+def test_a_first_loss_that_is_not_finite_is_a_divergence(solver, learning_rate_init):
+    # Features of 1e308 overflow the outputs at the first step: its loss,
+    # the run's start, is inf, and so would be a threshold taken from it.
+    clf = _clf(solver=solver, learning_rate_init=learning_rate_init, max_iter=3)
+    with pytest.raises(skmlp.DivergenceError, match="non-finite"):
+        clf.fit(np.full_like(X_IRIS, 1e308), Y_IRIS)
+    assert not hasattr(clf, "coefs_")
+
+
 def test_the_loop_raises_a_divergence_from_the_point_that_ends_the_call():
     # At rate 1e5 one step lands 1e5 - 1 times as far from the center: the
     # step's own loss is the start's, 0.5 * sum(k**2 for k < 9) = 102, the
