@@ -155,18 +155,21 @@ class ThreadedExecutor:
         parts = list(parts)
         if len(parts) < 2 or cost < self.min_work:
             return map(function, parts)
-        n_threads = min(self.n_threads or blas_thread_limit(), len(parts))
+        limit = self.n_threads or blas_thread_limit()
+        n_threads = min(limit, len(parts))
         if n_threads < 2:
             return map(function, parts)
-        return _in_order(function, parts, self._threads(n_threads), n_threads)
+        return _in_order(function, parts, self._threads(limit), n_threads)
 
-    def _threads(self, n_threads):
-        """The pool of ``n_threads`` threads: the kept one if it has as many."""
-        if self._pool is not None and self._pool[1] != n_threads:
+    def _threads(self, limit):
+        """The pool of up to ``limit`` threads: the kept one if it has as
+        many. (A call of fewer parts uses fewer of them: the pool makes its
+        threads as the parts come, and a call of more parts later finds
+        them.)"""
+        if self._pool is not None and self._pool[1] != limit:
             self.close()
         if self._pool is None:
-            pool = _Pool(n_threads, thread_name_prefix="skmlp")
-            self._pool = pool, n_threads
+            self._pool = _Pool(limit, thread_name_prefix="skmlp"), limit
         return self._pool[0]
 
     def close(self):

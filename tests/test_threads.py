@@ -179,6 +179,26 @@ def test_an_executor_runs_every_call_on_the_same_threads_until_closed(two_thread
     executor.close()
 
 
+def test_calls_of_fewer_parts_than_threads_keep_the_threads():
+    # Four threads allowed: calls of 6, 3 and 6 parts (mini-batches of
+    # different sizes) run on threads of one pool, not on a new pool for
+    # each number of parts; no call uses more threads than it has parts.
+    barrier = threading.Barrier(3, timeout=10)
+
+    def thread(k):
+        if k < 3:
+            barrier.wait()  # the first three parts run at once
+        return threading.current_thread()
+
+    with ThreadedExecutor(n_threads=4, min_work=0) as executor:
+        first = set(executor.map(thread, range(6)))
+        small = set(executor.map(lambda _: threading.current_thread(), range(3)))
+        again = set(executor.map(thread, range(6)))
+        assert len(first) >= 3 and len(small) <= 3
+        # A pool for each number of parts would have made 7 or more.
+        assert len(first | small | again) <= 4
+
+
 def test_a_part_that_fails_stops_the_call_and_the_threads_serve_the_next(
     two_threads,
 ):
