@@ -501,13 +501,13 @@ class _PartGradient:
         out = self.blocks[layer]
         if sparse:
             coef, intercept = a.T @ d.T, d @ ones
-            if scratch:
+            if scratch is not None:
                 out[:-1] += coef
                 out[-1] += intercept
             else:
                 out[:-1] = coef
                 out[-1] = intercept
-        elif scratch:
+        elif scratch is not None:
             # The product, then the sum: scipy's BLAS gemm would add in place
             # (C = A B + C), but it holds the GIL, which serialised the
             # threads (docs/performance.md, "Controlling the threads").
