@@ -2,6 +2,7 @@
 BLAS limits, and the executors."""
 
 import concurrent.futures
+import itertools
 import os
 import subprocess
 import sys
@@ -74,13 +75,24 @@ def pools(monkeypatch):
 
 class RecordingDatafit(SoftmaxCrossEntropy):
     """The softmax cross-entropy, noting the thread and the BLAS limits of
-    each block, and failing on blocks of ``failing_rows`` rows."""
+    each block, and failing on blocks of ``failing_rows`` rows.
 
-    def __init__(self, failing_rows=None):
+    With ``together=n``, the first ``n`` blocks wait for each other, so
+    that ``n`` threads run, however busy the machine: a thread pool starts
+    a thread only when it has none idle, and a thread that finished its
+    first part before the next part came (the caller descheduled between
+    the two) would otherwise take that part too.
+    """
+
+    def __init__(self, failing_rows=None, together=0):
         self.threads, self.blas, self.failing_rows = set(), set(), failing_rows
+        self.together = threading.Barrier(together, timeout=10) if together else None
+        self.blocks = itertools.count()
 
     def loss(self, z, *args, **kwargs):
         self.threads.add(threading.get_ident())
+        if self.together and next(self.blocks) < self.together.parties:
+            self.together.wait()
         self.blas.update(_blas_threads())
         if z.shape[1] == self.failing_rows:
             raise FloatingPointError(f"a block of {self.failing_rows} rows")
@@ -162,8 +174,13 @@ def test_a_fit_keeps_its_threads_for_all_its_evaluations_then_lets_them_go(
 
 
 def test_an_executor_runs_every_call_on_the_same_threads_until_closed(two_threads):
-    def thread(_):
-        threading.Event().wait(0.001)
+    # The first two parts of each call wait for each other: two threads run,
+    # even on a machine so busy that one thread could take every part.
+    together = threading.Barrier(2, timeout=10)
+
+    def thread(k):
+        if k < 2:
+            together.wait()
         return threading.current_thread()
 
     with ThreadedExecutor(min_work=0) as executor:
@@ -281,7 +298,8 @@ def test_objective_and_log_proba_do_not_depend_on_the_number_of_threads(
     weight = rng.uniform(0.5, 2.0, len(Y))
     results = []
     for executor in (ThreadedExecutor(min_work=0), SerialExecutor()):
-        datafit = RecordingDatafit()
+        threaded = isinstance(executor, ThreadedExecutor) and block_size != 2200
+        datafit = RecordingDatafit(together=2 if threaded else 0)
         options = dict(block_size=block_size, executor=executor, datafit=datafit)
         objective = Objective(layout, X, Y, weight, alpha, **options)
         loss, gradient = objective.value_and_gradient(theta)
@@ -398,7 +416,7 @@ def test_memory_of_an_evaluation_on_two_threads_is_bounded(two_threads):
 def test_blocks_run_with_single_threaded_blas_and_the_limit_comes_back(two_threads):
     layout = ParameterLayout((X.shape[1], *HIDDEN, 3))
     theta = layout.initialize(np.random.RandomState(0), np.float64)
-    datafit = RecordingDatafit()
+    datafit = RecordingDatafit(together=2)
     before = _blas_threads()
     Objective(layout, X, Y, np.ones(len(Y)), 0.1, datafit=datafit).value(theta)
     assert len(datafit.threads) == 2 and datafit.blas == {1}
