@@ -373,7 +373,7 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     on rows held by a Dask cluster: the estimator's own training loop over a
     :class:`ClusterObjective`.
 
-    ``model`` is the estimator's view (see ``_view`` in ``skmlp/_mlp.py``):
+    ``model`` is the estimator's view (``_validation.view``):
     what validation learns reaches the estimator only with the fitted
     model. The blocks live on the cluster as long as the run holds them.
     """

@@ -138,9 +138,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (stratified
-        but for multilabel targets), stop when its accuracy (``score``)
-        stops improving, and keep the weights of the
-        best epoch. Not available in ``partial_fit``.
+        but for multilabel targets), stop when its accuracy (``score``: for
+        multilabel targets the subset accuracy, a row counting if all its
+        labels are right) stops improving, and keep the weights of the best
+        epoch. Not available in ``partial_fit``.
 
     validation_fraction : float, default=0.1
         Fraction of the training data held out with ``early_stopping``.
@@ -218,7 +219,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         L(theta) = sum_i w_i CE_i / sum_i w_i
                    + alpha / (2 sum_i w_i) * sum_l ||W_l||_F^2
 
-    over the rows of the full batch or of one mini-batch. Softplus is computed
+    over the rows of the full batch or of one mini-batch, where ``CE_i`` is
+    the cross-entropy of row ``i``'s softmax output and its class, or for
+    multilabel targets the binary cross-entropy of its logistic outputs
+    summed over the labels. Softplus is computed
     as ``log1p(exp(z))``, or where ``exp`` overflows as
     ``max(z, log1p(exp(min(z, c))))`` with ``c`` the point above which
     softplus rounds to ``z`` in the dtype (about 38 in float64, 18 in

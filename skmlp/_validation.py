@@ -1,9 +1,9 @@
 """Checks of what ``fit`` and ``partial_fit`` are given, before training.
 
-The estimator calls these on a view of itself (see ``_view`` in
-``skmlp/_mlp.py``), so that what validation learns (``classes_``,
-``n_features_in_``, ``feature_names_in_``) reaches the estimator only with
-the rest of the fitted model.
+The estimator calls these on a view of itself (:func:`view` below), so
+that what validation learns (``classes_``, ``n_features_in_``,
+``feature_names_in_``) reaches the estimator only with the rest of the
+fitted model.
 """
 
 from numbers import Integral
@@ -115,12 +115,19 @@ def validate_input(model, X, y="no_validation", reset=False):
 
 
 def hidden_layer_sizes(sizes):
-    """``hidden_layer_sizes`` as a tuple of positive ints, or a ValueError."""
+    """``hidden_layer_sizes`` as a tuple of positive ints, or a ValueError.
+
+    A size that is not an integer (``7.0``, ``True``) is told apart from one
+    that is not positive: "must be > 0" (MLPClassifier's words) would be
+    false of ``7.0``.
+    """
     sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-    if any(
-        isinstance(size, bool) or not isinstance(size, Integral) or size <= 0
-        for size in sizes
-    ):
+    if any(isinstance(size, bool) or not isinstance(size, Integral) for size in sizes):
+        raise ValueError(
+            f"hidden_layer_sizes must be integers (the number of units of "
+            f"each hidden layer), got {sizes}."
+        )
+    if any(size <= 0 for size in sizes):
         raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
     return tuple(int(size) for size in sizes)
 

@@ -719,7 +719,15 @@ def test_continuous_target_is_rejected():
 @pytest.mark.parametrize("sizes", [(0,), (5, 0), (5, -1), [-3]])
 def test_hidden_layer_sizes_with_zero_or_negative_is_rejected(sizes):
     X, y = _iris()
-    with pytest.raises(ValueError, match=r"hidden_layer_sizes must be .*got \["):
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes must be > 0, got \["):
+        _clf(hidden_layer_sizes=sizes).fit(X, y)
+
+
+@pytest.mark.parametrize("sizes", [(7.0,), (True,), (4, 2.5), ("8",)])
+def test_hidden_layer_sizes_that_are_not_integers_are_named_so(sizes):
+    # "must be > 0" would be false of 7.0: the message says what is wrong.
+    X, y = _iris()
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes must be integers"):
         _clf(hidden_layer_sizes=sizes).fit(X, y)
 
 
