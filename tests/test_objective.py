@@ -2,6 +2,7 @@
 
 import copy
 import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skmlp._datafits import MultilabelLogistic
-from skmlp._execution import SerialExecutor
+from skmlp._execution import SerialExecutor, ThreadedExecutor
 from skmlp._layout import ParameterLayout
 from skmlp._objective import (
     Objective,
@@ -223,10 +224,35 @@ def test_sparse_csr_input_gives_the_dense_objective(blocking):
     )
 
 
-def test_the_serial_executor_gives_the_bits_of_the_default_one():
-    _, objective, theta = _problem((5, 4), n_samples=50, block_size=3)
-    serial = _same_rows(objective, block_size=3, executor=SerialExecutor())
-    loss, gradient = objective.value_and_gradient(theta)
+class _RecordingExecutor(ThreadedExecutor):
+    """Two threads whatever the size of the work, recording the threads that
+    ran the parts."""
+
+    def __init__(self):
+        super().__init__(n_threads=2, min_work=0)
+        self.threads = set()
+
+    def map(self, function, parts, cost=0):
+        def recorded(part):
+            self.threads.add(threading.current_thread())
+            return function(part)
+
+        return super().map(recorded, parts, cost)
+
+
+def test_parts_on_threads_give_the_bits_of_the_serial_evaluation():
+    # The problem is far below MIN_THREADED_WORK, where the default executor
+    # runs serially too: the threaded one is told to thread anyway, and the
+    # test checks that it did.
+    _, serial, theta = _problem(
+        (5, 4), n_samples=50, block_size=3, executor=SerialExecutor()
+    )
+    with _RecordingExecutor() as threaded_executor:
+        threaded = _same_rows(serial, block_size=3, executor=threaded_executor)
+        loss, gradient = threaded.value_and_gradient(theta)
+        assert threaded.value(theta) == loss
+    assert threaded_executor.threads
+    assert threading.main_thread() not in threaded_executor.threads
     serial_loss, serial_gradient = serial.value_and_gradient(theta)
     assert serial_loss == loss
     assert_array_equal(serial_gradient, gradient)
