@@ -110,7 +110,8 @@ class AdaptiveStep:
         """
         state = self.state
         # Few NumPy calls: on small networks the rule's Python overhead is
-        # what it costs (docs/solver_measurements.md).
+        # all it costs, beside the evaluation it needs none of
+        # (docs/solver_measurements.md).
         if state["point"] is None:
             return self._took(self._start(point, gradient))
         moved = _norm(point - state["point"])

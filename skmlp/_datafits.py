@@ -56,8 +56,9 @@ class SoftmaxCrossEntropy:
         """Where each row's own class lies in the block's flattened
         ``(n_outputs, n_rows)`` array, so that one fancy index picks the
         log-probabilities of all the rows' classes; and the one-hot labels
-        in that layout, which the error takes off in one pass (a fancy
-        index that writes costs three times as much)."""
+        in that layout, which the error takes off in one pass, cheaper than
+        a fancy index that writes (docs/performance.md, "Costs behind the
+        code's choices")."""
         n_rows = len(y)
         index = np.asarray(y) * n_rows + np.arange(n_rows)
         onehot = np.zeros((n_outputs, n_rows), dtype)
@@ -86,8 +87,10 @@ class SoftmaxCrossEntropy:
     def loss_bound(self, low, high):
         """``-log p_y = logsumexp(z) - z_y``: the sum at every output's
         highest, less the lowest of all the outputs. (``logaddexp.reduce``
-        is scipy's ``logsumexp`` for one short vector, at a hundredth of
-        its cost: this runs once per call of ``fit``.)"""
+        computes scipy's ``logsumexp`` of one short vector without its
+        per-call overhead, which showed on tiny fits: this runs once per
+        call of ``fit``; docs/performance.md, "Costs behind the code's
+        choices".)"""
         return float(np.logaddexp.reduce(high) - np.min(low))
 
     def predict(self, log_proba, classes):

@@ -92,8 +92,9 @@ class History:
 
     def record(self):
         """The scalars now, from which :meth:`attributes` rebuilds this epoch."""
-        # tuple.__new__ skips the named tuple's own __new__, a Python call:
-        # one record is taken after every epoch.
+        # tuple.__new__ skips the named tuple's own __new__, a Python call
+        # paid at every epoch (docs/performance.md, "Costs behind the
+        # code's choices").
         return tuple.__new__(History.Record, History._get_scalars(self))
 
     def attributes(self, record):

@@ -48,11 +48,11 @@ def rows_per_block(layer_sizes, dtype=np.float64):
     ``[MIN_BLOCK_SIZE, MAX_BLOCK_SIZE]``.
 
     A block costs a few dozen NumPy calls, whose Python holds the GIL: with
-    512 rows of a narrow network they weigh as much as the arithmetic, and
-    threads wait for each other (on 20 -> 32 -> 3, two threads took longer
-    than one; with 4096 rows, 0.7 times as long). float32 takes twice the
-    rows of float64 in as many bytes, which makes the calls' share smaller
-    again (docs/performance.md, "How an evaluation runs").
+    short blocks of a narrow network they weigh as much as the arithmetic,
+    and threads wait for each other instead of computing side by side.
+    float32 takes twice the rows of float64 in as many bytes, which makes
+    the calls' share smaller again (the measurements are in
+    docs/performance.md, "How an evaluation runs").
     """
     rows = BLOCK_BYTES // (np.dtype(dtype).itemsize * max(layer_sizes))
     return min(max(rows, MIN_BLOCK_SIZE), MAX_BLOCK_SIZE)

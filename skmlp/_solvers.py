@@ -76,8 +76,9 @@ class _Solver:
         GD and NAG replace their arrays at each step (``previous`` is a new
         vector) and never write into them, so the copy shares them; the
         step size's state, which the rules update in place, is copied with
-        its arrays. One is taken after every epoch: copying ``previous``
-        too cost a twentieth of an epoch on Iris.
+        its arrays. One is taken after every epoch, so a copy of
+        ``previous`` would be paid at every epoch for nothing
+        (docs/performance.md, "Costs behind the code's choices").
         """
         state = vars(self).copy()
         state["step_size"] = copy_state(self.step_size)
@@ -297,8 +298,8 @@ class NesterovAcceleratedGradient(_Solver):
         rule = self.step_size["rule"]
         if rule == "fixed":
             # FISTA as written, with nothing to adapt: the common case, kept
-            # to the few lines of the update (it runs once per epoch on tiny
-            # problems, where every microsecond shows).
+            # to the few lines of the update (on tiny problems the Python
+            # of the step is a visible share of an epoch).
             learning_rate = self.step_size["learning_rate"]
             t_next = self._next_t(learning_rate, learning_rate)
             new_theta = self._lookahead(theta, t_next)

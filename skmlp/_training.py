@@ -95,8 +95,9 @@ class Checkpoint(namedtuple("Checkpoint", "theta solver rng_state history")):
 
     ``theta`` and the solver are copies that later epochs do not touch;
     ``history`` is a :meth:`History.record`, a ``History.Record``. A named
-    tuple: one is taken after every epoch, and a frozen dataclass costs
-    about a microsecond more to make (a fiftieth of an epoch on Iris).
+    tuple rather than a frozen dataclass: one is taken after every epoch,
+    and on tiny problems the dataclass's slower construction shows in the
+    time per epoch (docs/performance.md, "Costs behind the code's choices").
     """
 
     __slots__ = ()
