@@ -12,8 +12,9 @@ assignment.
 
 The solver calls the objective; the loop itself uses only ``step``,
 ``snapshot``, ``reset_momentum``, ``learning_rate``, ``converged`` and
-``tests_convergence`` of the solver, and ``set_rows``, ``value`` and
-``weight_sum`` of the objective.
+``tests_convergence`` of the solver, and ``set_rows``, ``value``,
+``weight_sum``, ``datafit`` (its ``chance_loss``) and, where the objective
+has it, ``loss_bound`` of the objective.
 """
 
 import copy
