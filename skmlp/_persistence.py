@@ -13,15 +13,14 @@ functions here; pickle, joblib and skops all go through them.
 """
 
 import copyreg
-import os
 import pickle
 import sys
-import warnings
 
 import joblib
 from sklearn import exceptions
 
 from ._solvers import SOLVER_CLASSES
+from ._warnings import library_paths, warn_at_user_code
 
 # The classes a saved solver may be rebuilt as, by name: the file chooses
 # which of them, never an arbitrary class.
@@ -136,13 +135,13 @@ def loaded_state(estimator, state):
     version = state.pop(_VERSION_KEY, _UNKNOWN_VERSION)
     current = _current_version()
     if version != current:
-        warnings.warn(
+        warn_at_user_code(
             InconsistentVersionWarning(
                 estimator_name=type(estimator).__name__,
                 current_version=current,
                 original_version=version,
             ),
-            stacklevel=_stacklevel_of_the_load(),
+            libraries=_loaders(),
         )
     solver = state.get("_solver")
     if isinstance(solver, dict):
@@ -160,26 +159,14 @@ def loaded_state(estimator, state):
     return state
 
 
-def _stacklevel_of_the_load():
-    """The ``stacklevel`` for ``warnings.warn`` called by the caller of this
-    function that points at the user's line which loads the model: the first
-    frame outside skmlp and the loaders (pickle, joblib, skops)."""
-    loaders = [sys.modules[__package__], joblib]
+def _loaders():
+    """The code between the user's line that loads a model and
+    :func:`loaded_state`: skmlp, joblib, skops if it is in use, and pickle's
+    own modules, for ``warn_at_user_code``."""
+    packages = [sys.modules[__package__], joblib]
     if "skops" in sys.modules:
-        loaders.append(sys.modules["skops"])
-    folders = tuple(
-        os.path.join(os.path.dirname(os.path.realpath(module.__file__)), "")
-        for module in loaders
-    )
-    files = {os.path.realpath(module.__file__) for module in (pickle, copyreg)}
-    # Frame 1 is the caller, whose warnings.warn counts it as level 1.
-    frame, stacklevel = sys._getframe(2), 2
-    while frame.f_back is not None:
-        filename = os.path.realpath(frame.f_code.co_filename)
-        if not (filename.startswith(folders) or filename in files):
-            break
-        frame, stacklevel = frame.f_back, stacklevel + 1
-    return stacklevel
+        packages.append(sys.modules["skops"])
+    return library_paths(packages, files=(pickle, copyreg))
 
 
 def _current_version():

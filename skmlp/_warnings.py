@@ -7,34 +7,46 @@ import warnings
 import joblib
 import sklearn
 
-# The folders of the libraries between the user and a fit: skmlp itself,
-# scikit-learn (Pipeline, GridSearchCV, cross_validate) and joblib (through
-# which scikit-learn's tools call a fit, even with n_jobs=1), as imported and
-# with links resolved.
-_LIBRARIES = tuple(
-    {
-        os.path.join(folder(os.path.dirname(module.__file__)), "")
-        for module in (sys.modules[__package__], sklearn, joblib)
-        for folder in (os.path.abspath, os.path.realpath)
-    }
-)
+
+def library_paths(packages, files=()):
+    """The paths of the code between the user and a warning, for
+    :func:`warn_at_user_code`: the folders of ``packages`` and the files of
+    the single-file modules ``files``, as imported and with links resolved
+    (a frame's file name is the path it was imported by)."""
+    paths = set()
+    for resolve in (os.path.abspath, os.path.realpath):
+        paths.update(
+            os.path.join(resolve(os.path.dirname(package.__file__)), "")
+            for package in packages
+        )
+        paths.update(resolve(module.__file__) for module in files)
+    return tuple(paths)
 
 
-def warn_at_user_code(message, category):
-    """``warnings.warn`` pointing at the first frame outside the libraries.
+# The libraries between the user and a fit: skmlp itself, scikit-learn
+# (Pipeline, GridSearchCV, cross_validate) and joblib (through which
+# scikit-learn's tools call a fit, even with n_jobs=1).
+_FIT_LIBRARIES = library_paths((sys.modules[__package__], sklearn, joblib))
 
-    That is the user's call of ``fit`` or ``partial_fit``, or of the
-    scikit-learn tool that called them, so that the warning names a line
-    the user wrote and a filter on the user's module applies to it.
+
+def warn_at_user_code(message, category=None, libraries=_FIT_LIBRARIES):
+    """``warnings.warn`` pointing at the first frame outside ``libraries``.
+
+    With the default libraries that is the user's call of ``fit`` or
+    ``partial_fit``, or of the scikit-learn tool that called them, so that
+    the warning names a line the user wrote and a filter on the user's
+    module applies to it.
 
     Parameters
     ----------
-    message : str
-        The warning's text.
-    category : type
-        The warning's class.
+    message : str or Warning
+        The warning's text, or a warning instance.
+    category : type, default=None
+        The warning's class (None for a warning instance).
+    libraries : tuple of str, default: skmlp, scikit-learn and joblib
+        The paths of :func:`library_paths` whose frames are passed over.
     """
     frame, stacklevel = sys._getframe(1), 2
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARIES):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(libraries):
         frame, stacklevel = frame.f_back, stacklevel + 1
     warnings.warn(message, category, stacklevel=stacklevel)
