@@ -20,6 +20,7 @@ number of threads.
 """
 
 import collections
+import functools
 import math
 
 import numpy as np
@@ -178,7 +179,13 @@ def forward_log_proba(
     n_samples = X.shape[0]
     out = np.empty((n_samples, layout.layer_sizes[-1]), dtype)
     workspaces = _Pool(
-        lambda: _Workspace(layout.layer_sizes, min(block_size, n_samples), dtype, X)
+        functools.partial(
+            _Workspace,
+            layout.layer_sizes,
+            min(block_size, n_samples),
+            dtype,
+            sp.issparse(X),
+        )
     )
 
     def predict_part(part):
@@ -334,10 +341,20 @@ class Objective:
         rows = min(self.block_size, n_samples)
         kind = (dtype, sp.issparse(X))
         if self._workspaces is None or self._kind != kind or self._rows < rows:
-            # Buffers for the new rows; those made before are let go.
+            # Buffers for the new rows; those made before are let go. The
+            # pools make their items from what the items need alone: a maker
+            # that held the objective would make a reference cycle, which
+            # keeps the objective, its rows and every buffer alive after the
+            # call until the garbage collector runs (tests/test_objective.py
+            # and tests/test_mlp.py check that a call leaves nothing).
             sizes = self.layout.layer_sizes
-            self._workspaces = _Pool(lambda: _Workspace(sizes, rows, dtype, X))
-            self._gradients = _Pool(lambda: _PartGradient(self.layout, dtype))
+            make_workspace = functools.partial(
+                _Workspace, sizes, rows, dtype, sp.issparse(X)
+            )
+            self._workspaces = _Pool(make_workspace)
+            self._gradients = _Pool(
+                functools.partial(_PartGradient, self.layout, dtype)
+            )
             self._kind, self._rows, self._loaded = kind, rows, None
         gradient_weight = sample_weight / self.weight_sum
         n_outputs = self.layout.layer_sizes[-1]
@@ -365,7 +382,7 @@ class Objective:
     def __getstate__(self):
         # The rows and the parameters, not the buffers: a copy of a block's
         # views would be arrays of their own, no longer filled by loading
-        # the block, and the pools make their items with closures.
+        # the block, and the buffers are made again where they are needed.
         return {
             "layout": self.layout,
             "datafit": self.datafit,
@@ -497,7 +514,8 @@ class _PartGradient:
     def add_outer(self, layer, a, d, ones, sparse, scratch=None):
         """``blocks[layer] = [a; 1] d^T``: the layer's gradient (for
         ``sparse`` input ``a``, without its row of ones); with ``scratch``
-        (``_Workspace.product``), added to what ``blocks[layer]`` holds."""
+        (a ``_Scratch``, ``_Workspace.product``), added to what
+        ``blocks[layer]`` holds."""
         out = self.blocks[layer]
         if sparse:
             coef, intercept = a.T @ d.T, d @ ones
@@ -530,14 +548,12 @@ class _Workspace:
     buffer, so that they are contiguous for every ``n``.
     """
 
-    def __init__(self, layer_sizes, rows, dtype, X):
+    def __init__(self, layer_sizes, rows, dtype, sparse):
         rows = max(rows, 1)
         n_features, *hidden, n_outputs = layer_sizes
         self._units = [n_features, *hidden]
         self._n_outputs = n_outputs
-        self._input = (
-            None if sp.issparse(X) else np.empty((n_features + 1) * rows, dtype)
-        )
+        self._input = None if sparse else np.empty((n_features + 1) * rows, dtype)
         self._hidden = [np.empty((width + 1) * rows, dtype) for width in hidden]
         self._sigma = [np.empty(width * rows, dtype) for width in hidden]
         self._scratch = np.empty(rows * max(hidden, default=0), dtype)
@@ -546,17 +562,9 @@ class _Workspace:
         self._line = np.empty(rows, dtype)
         self._ones = np.ones(rows, dtype)
         self._block = None
-        # A block's gradient before it is added into its part's, made at
-        # the first need: the running block's, so that finished parts that
-        # wait to be added up hold none (docs/performance.md, "Memory").
-        self._product = np.empty(0, dtype)
-        self._largest = max(m * n + n for m, n in zip(layer_sizes, layer_sizes[1:]))
-
-    def product(self, shape):
-        """Scratch of ``shape``, at most the largest layer's gradient."""
-        if not self._product.size:
-            self._product = np.empty(self._largest, self._product.dtype)
-        return self._product[: math.prod(shape)].reshape(shape)
+        # A block's gradient before it is added into its part's.
+        largest = max(m * n + n for m, n in zip(layer_sizes, layer_sizes[1:]))
+        self.product = _Scratch(largest, dtype)
 
     def load(self, X):
         """The block of the rows ``X``, with ``X`` as its input: for dense
@@ -570,6 +578,27 @@ class _Workspace:
         else:
             np.copyto(block.a[0][:-1], X.T)
         return block
+
+
+class _Scratch:
+    """Scratch for one layer's gradient, at most ``size`` numbers, made at
+    the first need: the running block's, so that finished parts that wait to
+    be added up hold none (docs/performance.md, "Memory").
+
+    An object of its own, which the workspace and its block both hold: a
+    block holding its workspace (or a bound method of it) would make a
+    reference cycle, which the garbage collector alone frees.
+    """
+
+    def __init__(self, size, dtype):
+        self._size = size
+        self._buffer = np.empty(0, dtype)
+
+    def __call__(self, shape):
+        """Scratch of ``shape``, at most the largest layer's gradient."""
+        if not self._buffer.size:
+            self._buffer = np.empty(self._size, self._buffer.dtype)
+        return self._buffer[: math.prod(shape)].reshape(shape)
 
 
 class _Block:

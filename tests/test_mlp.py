@@ -1,8 +1,11 @@
 """SoftplusMLPClassifier: training semantics, stopping, errors and the API."""
 
+import contextlib
 import copy
+import gc
 import math
 import re
+import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -390,6 +393,102 @@ def test_partial_fit_with_early_stopping_raises_and_leaves_the_estimator():
         clf.partial_fit(X, y, classes=[0, 1, 2])
     with pytest.raises(NotFittedError):
         clf.predict(X)
+
+
+# ----------------------------------------------------------------------------
+# Memory: what a call allocates is freed when it returns
+
+
+@contextlib.contextmanager
+def _traced_without_the_garbage_collector():
+    """tracemalloc on, the cyclic garbage collector off: memory that only the
+    collector would free (a reference cycle) stays allocated, as it does
+    between two collections in a user's loop."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+        if enabled:
+            gc.enable()
+
+
+def _skmlp_garbage():
+    """The skmlp objects that only the cyclic collector would free."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return [
+            type(item).__qualname__
+            for item in gc.garbage
+            if type(item).__module__.startswith("skmlp")
+        ]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+
+def test_a_loop_of_partial_fit_calls_holds_the_memory_of_one_call():
+    # Each call makes its buffers (a block of 4,000 rows, some 3 MB) and
+    # lets them go when it returns: ten calls peak at what one does. Held
+    # in a reference cycle, each call's stayed until the garbage collector
+    # ran, and the loop's peak grew by a call's buffers per call.
+    X, y = make_classification(n_samples=40_000, n_features=20, random_state=0)
+    chunks = [slice(start, start + 4_000) for start in range(0, 40_000, 4_000)]
+    clf = _clf(hidden_layer_sizes=(32,), momentum=0.9)
+    clf.partial_fit(X[chunks[0]], y[chunks[0]], classes=[0, 1])
+    with _traced_without_the_garbage_collector():
+        start, _ = tracemalloc.get_traced_memory()
+        clf.partial_fit(X[chunks[0]], y[chunks[0]])
+        _, one_call = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for rows in chunks:
+            clf.partial_fit(X[rows], y[rows])
+        end, loop = tracemalloc.get_traced_memory()
+        garbage = _skmlp_garbage()
+    one_call -= start
+    assert one_call > 2**20  # the buffers were traced
+    assert loop - start <= 1.1 * one_call
+    # What stays is the model (and its history), not a call's buffers.
+    assert end - start < one_call / 10
+    assert garbage == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(),
+        dict(batch_size=500),
+        dict(learning_rate_init="auto"),
+        dict(solver="lbfgs"),
+        dict(early_stopping=True),
+        dict(restart="function"),
+    ],
+    ids=["full-batch", "mini-batch", "auto", "lbfgs", "early-stopping", "restart"],
+)
+@pytest.mark.parametrize("kind", ["int64", "sparse"])
+def test_fit_frees_its_copy_of_the_rows_and_its_buffers_when_it_returns(params, kind):
+    # int64 rows are copied to float64 for training (3.2 MB here), and
+    # sparse rows to CSR of float64; the copy, the objective and its
+    # buffers go when fit returns, without the garbage collector.
+    X, y = make_classification(n_samples=20_000, n_features=20, random_state=0)
+    X = np.round(X * 10).astype(np.int64)
+    if kind == "sparse":
+        X = sp.coo_matrix(X)
+    clf = _clf(hidden_layer_sizes=(16,), **_no_stop(3), **params)
+    _fit_quietly(clf, X, y)
+    with _traced_without_the_garbage_collector():
+        start, _ = tracemalloc.get_traced_memory()
+        _fit_quietly(clf, X, y)
+        clf.predict(X)
+        end, peak = tracemalloc.get_traced_memory()
+        garbage = _skmlp_garbage()
+    assert peak - start > 20_000 * 20 * 8  # the copy of the rows was traced
+    assert end - start < 20_000 * 20 * 8 / 10
+    assert garbage == []
 
 
 # ----------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The objective: datafit plus penalty, its gradient, blocks, parts and rows."""
 
 import copy
+import gc
 import pickle
+import weakref
 
 import numpy as np
 import pytest
@@ -288,6 +290,36 @@ def test_a_copied_objective_evaluates_as_a_fresh_one(blocking, sparse, copy_of):
         assert loss == expected_loss
         assert_array_equal(gradient, expected_gradient)
         assert copied.value(point) == expected_loss
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS[:2])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_an_objective_is_freed_as_soon_as_it_is_let_go(blocking, sparse):
+    # Its rows and buffers go with its last reference, not at the next run
+    # of the garbage collector: nothing of it is in a reference cycle (its
+    # pools, blocks and workspaces included), however it was used.
+    layout, objective, theta = _problem((5, 4), n_samples=50, **blocking)
+    if sparse:
+        objective = _same_rows(objective, X=sp.csr_matrix(objective.X), **blocking)
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        objective.value_and_gradient(theta)
+        objective.value(theta)
+        objective.set_rows(
+            objective.X[:9], objective.y[:9], objective.sample_weight[:9]
+        )
+        objective.value_and_gradient(theta)
+        coefs, intercepts = layout.unpack(theta)
+        forward_log_proba(coefs, intercepts, objective.X, block_size=4)
+        rows, freed = weakref.ref(objective.X), weakref.ref(objective)
+        del objective
+        assert freed() is None
+        assert rows() is None
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @pytest.mark.parametrize("blocking", BLOCKINGS[:2])
