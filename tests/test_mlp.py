@@ -149,6 +149,65 @@ def test_n_partial_fits_equal_fit_with_max_iter_n_shuffled_minibatches(solver):
     assert not np.allclose(unshuffled.coefs_[0], fitted.coefs_[0])
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="gd"),
+        dict(momentum=0.9),
+        dict(momentum=0.5, restart=None),
+        dict(momentum="fista"),
+        dict(momentum=0.9, restart="function"),
+    ],
+    ids=["gd", "nag-0.9", "nag-0.5-no-restart", "nag-fista", "nag-function-restart"],
+)
+def test_partial_fit_over_chunks_is_exactly_fit_on_mini_batches_of_the_chunk(params):
+    # docs/scaling_out.rst: with a numeric learning_rate_init and a momentum
+    # other than 'auto', looping partial_fit over consecutive chunks is
+    # fit(batch_size=chunk, shuffle=False), the last chunk short as the last
+    # mini-batch is, and the sample weights cut with the rows.
+    X, y = _small(n_samples=230)
+    w = np.random.RandomState(1).uniform(0.5, 2.0, size=len(y))
+    chunk, n_passes = 50, 4
+    chunked = _clf(**params)
+    for _ in range(n_passes):
+        for start in range(0, len(y), chunk):
+            rows = slice(start, start + chunk)
+            chunked.partial_fit(
+                X[rows], y[rows], classes=[0, 1, 2], sample_weight=w[rows]
+            )
+    fitted = _fit_quietly(
+        _clf(batch_size=chunk, shuffle=False, **_no_stop(n_passes), **params),
+        X,
+        y,
+        sample_weight=w,
+    )
+    for got, expected in zip(
+        chunked.coefs_ + chunked.intercepts_, fitted.coefs_ + fitted.intercepts_
+    ):
+        assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert chunked.n_iter_ == n_passes * 5
+
+
+@pytest.mark.parametrize(
+    "params", [dict(), dict(momentum=0.9, learning_rate_init="auto")]
+)
+def test_partial_fit_over_chunks_is_not_a_mini_batch_fit_with_auto_settings(params):
+    # The documented exception: each call is a full batch of its own, so
+    # momentum='auto' is FISTA's momentum where fit's mini-batches take 0.9,
+    # and learning_rate_init='auto' the adaptive step where they backtrack.
+    X, y = _small(n_samples=200)
+    chunk = 50
+    chunked = _clf(**params)
+    for _ in range(4):
+        for start in range(0, len(y), chunk):
+            rows = slice(start, start + chunk)
+            chunked.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+    fitted = _fit_quietly(
+        _clf(batch_size=chunk, shuffle=False, **_no_stop(4), **params), X, y
+    )
+    assert np.abs(chunked.coefs_[0] - fitted.coefs_[0]).max() > 1e-3
+
+
 def test_partial_fit_full_batch_gd_is_one_step_theta_minus_lr_grad():
     X, y = _iris()
     clf = _clf(solver="gd", alpha=0.01)
