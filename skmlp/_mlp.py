@@ -68,9 +68,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         the last two gradients, ``s_k = min(sqrt(1 + s_{k-1} / s_{k-2})
         s_{k-1}, 1 / (c L_k))`` with ``L_k`` the curvature between them
         (``c = 1`` for NAG with ``restart='gradient'``, else 2): no
-        evaluation beyond each step's gradient (``partial_fit`` takes one
-        more per call). Not yet the default: on some data sets the best
-        fixed step of a grid does better (the user guide says by how much).
+        evaluation beyond each step's gradient (``partial_fit`` on other
+        rows than the last call's takes one more per call). Not yet the
+        default: on some data sets the best fixed step of a grid does better
+        (the user guide says by how much).
         On mini-batches, whose gradients measure no curvature, ``'auto'`` is
         backtracking (Beck and Teboulle's sufficient decrease). The step in
         use is ``learning_rate_``.

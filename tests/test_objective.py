@@ -560,3 +560,40 @@ def test_the_default_blocks_are_rows_per_block(dtype, rows):
     by_512 = Objective(layout, X, y, w, 0.1, block_size=512).value_and_gradient(theta)
     assert_allclose(by_512[1], default[1], rtol=1e-12 if dtype == np.float64 else 1e-4)
     assert not np.array_equal(by_512[1], default[1])
+
+
+def test_the_fingerprint_tells_objectives_apart_by_what_their_values_depend_on():
+    layout, objective, theta = _problem((5,), n_samples=50)
+    X, y, w = objective.X, objective.y, objective.sample_weight
+    for sampled in (False, True):
+        same = Objective(layout, X.copy(), y.copy(), w.copy(), 0.3)
+        assert same.fingerprint(sampled) == objective.fingerprint(sampled)
+        assert same.fingerprint(sampled) != same.fingerprint(not sampled)
+    # Objectives of equal fingerprints give the same bits.
+    assert same.value_and_gradient(theta)[0] == objective.value_and_gradient(theta)[0]
+    nudged = X.copy()
+    nudged[4, 1] = np.nextafter(nudged[4, 1], np.inf)  # row 4 is not sampled
+    others = [
+        Objective(layout, nudged, y, w, 0.3),
+        Objective(layout, X, (y + 1) % N_CLASSES, w, 0.3),
+        Objective(layout, X, y, w * 2, 0.3),
+        Objective(layout, X, y, w, 0.4),
+        Objective(layout, X, y, w, 0.3, block_size=7),
+        Objective(layout, X[:49], y[:49], w[:49], 0.3),
+        Objective(layout, sp.csr_matrix(X), y, w, 0.3),
+        Objective(layout, X.astype(np.float32), y, w.astype(np.float32), 0.3),
+    ]
+    fingerprints = {other.fingerprint() for other in others}
+    assert objective.fingerprint() not in fingerprints
+    assert len(fingerprints) == len(others)
+    # The sampled one reads 16 rows, of which row 4 is not one.
+    assert others[0].fingerprint(sampled=True) == objective.fingerprint(sampled=True)
+    # set_rows makes it again; so does a copy.
+    copied = copy.deepcopy(objective)
+    objective.set_rows(nudged, y, w)
+    assert objective.fingerprint() == others[0].fingerprint()
+    assert copied.fingerprint() == same.fingerprint()
+    # A Fortran-ordered copy of the rows is the same rows.
+    assert Objective(layout, np.asfortranarray(X), y, w, 0.3).fingerprint() == (
+        same.fingerprint()
+    )
