@@ -52,6 +52,8 @@ def new_adaptive_state(step=0.0):
         "point": None,
         "gradient": None,
         "remeasure": False,
+        "rows": None,
+        "sampled_rows": None,
     }
 
 
@@ -80,7 +82,13 @@ class AdaptiveStep:
           was taken and that gradient (None before the first step and after
           :meth:`forget`);
         - ``remeasure`` (bool): the objective may have changed since
-          ``gradient`` was taken (set by :meth:`objective_may_have_changed`).
+          ``gradient`` was taken (set by :meth:`objective_may_have_changed`);
+        - ``sampled_rows``, ``rows`` (str or None): the sampled and the
+          full fingerprints of the objective of the current call
+          (``Objective.fingerprint``; ``''`` for one not taken or an
+          objective without fingerprints), by which the next call tells
+          whether ``gradient`` is still its own; None until the call's
+          first step reads them.
 
     Notes
     -----
@@ -166,21 +174,50 @@ class AdaptiveStep:
     def objective_may_have_changed(self):
         """The next gradient may come from another objective (other rows):
         :meth:`remeasure` before the next step."""
-        self.state["remeasure"] = self.state["point"] is not None
+        state = self.state
+        state["remeasure"] = state["point"] is not None
+        if not state["remeasure"]:
+            # No gradient to keep: the new objective's fingerprints are only
+            # to be read, at the next step.
+            state["rows"] = state["sampled_rows"] = None
 
     def remeasure(self, objective):
-        """If the objective may have changed, take the last gradient again
-        on ``objective``, at the last point.
+        """Before a step on ``objective``: if the objective may have changed
+        since the last gradient, and it did, take that gradient again on
+        ``objective``, at the last point.
 
-        The pair then measures the curvature of ``objective`` alone: the
-        same gradient to the bit if the objective did not change, the new
-        objective's if it did. One gradient evaluation, once per change. A
+        Whether it changed is told by the objectives' fingerprints
+        (``Objective.fingerprint``), read once per call: equal ones give
+        the same gradient to the bit, so the gradient held is kept, and a
+        ``partial_fit`` call on the last call's rows costs what a step of
+        ``fit`` does, one gradient. Another objective, or one without
+        fingerprints (rows on a Dask cluster), costs one gradient more, once
+        per call, and the pair then measures its curvature alone. A
         gradient that is not finite there drops the pair instead.
+
+        The full fingerprint reads every row: it is taken when the sampled
+        one cannot tell the objectives apart, and at a call that starts the
+        rule (a ``fit``), whose next call may bring the same rows. A loop
+        over other rows at every call (chunks) reads a few rows per call.
         """
         state = self.state
         if not state["remeasure"]:
+            if state.get("sampled_rows") is None:
+                # The first step of a call with no gradient to keep.
+                state["sampled_rows"] = _fingerprint(objective, sampled=True)
+                state["rows"] = _fingerprint(objective)
             return
         state["remeasure"] = False
+        sampled = _fingerprint(objective, sampled=True)
+        same = False
+        if sampled and sampled == state.get("sampled_rows"):
+            rows = _fingerprint(objective)
+            same = bool(rows) and rows == state.get("rows")
+        else:
+            rows = ""
+        state["sampled_rows"], state["rows"] = sampled, rows
+        if same:
+            return
         _, gradient = objective.value_and_gradient(state["point"])
         if math.isfinite(_norm(gradient)):
             state["gradient"] = gradient
@@ -190,6 +227,12 @@ class AdaptiveStep:
     def snapshot(self):
         """An independent copy of the rule and its state."""
         return AdaptiveStep(self.curvature_factor, copy_state(self.state))
+
+
+def _fingerprint(objective, sampled=False):
+    """The objective's fingerprint; ``''`` (equal to none) if it has none."""
+    fingerprint = getattr(objective, "fingerprint", None)
+    return (fingerprint(sampled) if fingerprint is not None else None) or ""
 
 
 def copy_state(state):

@@ -68,9 +68,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         the last two gradients, ``s_k = min(sqrt(1 + s_{k-1} / s_{k-2})
         s_{k-1}, 1 / (c L_k))`` with ``L_k`` the curvature between them
         (``c = 1`` for NAG with ``restart='gradient'``, else 2): no
-        evaluation beyond each step's gradient (``partial_fit`` takes one
-        more per call). Not yet the default: on some data sets the best
-        fixed step of a grid does better (the user guide says by how much).
+        evaluation beyond each step's gradient (``partial_fit`` on other
+        rows than the last call's takes one more per call). Not yet the
+        default: on some data sets the best fixed step of a grid does better
+        (the user guide says by how much).
         On mini-batches, whose gradients measure no curvature, ``'auto'`` is
         backtracking (Beck and Teboulle's sufficient decrease). The step in
         use is ``learning_rate_``.
@@ -98,8 +99,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         ``'auto'`` (the default) is ``'fista'`` on the full batch and 0.9
         (MLPClassifier's default) on mini-batches. ``partial_fit`` sees one
         call's rows: for chunks of a larger data set (out of core), which
-        ``'auto'`` takes for full batches, give a float. Only used by
-        ``solver='nag'``.
+        ``'auto'`` takes for full batches, give a float (with a numeric
+        ``learning_rate_init``, a loop over the chunks is then exactly
+        ``fit`` with ``batch_size`` the chunk size and ``shuffle=False``;
+        see :ref:`scaling_out`). Only used by ``solver='nag'``.
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
@@ -370,10 +373,14 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
         On the full batch this is exactly one solver step; the solver's state
         (NAG's previous iterate and ``t``) carries over between calls, so
-        ``N`` calls equal ``fit`` with ``max_iter=N``. A ``learning_rate_init``,
-        ``restart`` or ``momentum`` changed since the last call takes effect (a smaller
-        rate after a divergence, say); another ``solver`` starts afresh from
-        the current weights.
+        ``N`` calls equal ``fit`` with ``max_iter=N``. A call takes its rows
+        for a full batch: calls over consecutive chunks of a larger data set
+        equal ``fit(batch_size=chunk, shuffle=False)`` when ``momentum`` and
+        ``learning_rate_init`` are not ``'auto'``, whose full-batch choices
+        (FISTA's momentum, the adaptive step) are not those of mini-batches.
+        A ``learning_rate_init``, ``restart`` or ``momentum`` changed since
+        the last call takes effect (a smaller rate after a divergence, say);
+        another ``solver`` starts afresh from the current weights.
 
         Parameters
         ----------

@@ -27,11 +27,13 @@ step and this one, which holds only if both come from the same objective.
 Within one call of ``fit`` or ``partial_fit`` on the full batch the rows do
 not change (mini-batches use backtracking). Between ``partial_fit`` calls
 they may: :func:`make_solver`, which the estimator calls once per call,
-marks a continued solver's rule, and its first step takes the last gradient
-again on the new call's objective (one gradient evaluation per call). The
-solver compares no rows: the same rows give the same gradient to the bit,
-so that ``partial_fit`` goes on exactly as ``fit`` would, and other rows
-give a pair that measures their own curvature.
+marks a continued solver's rule, and its first step compares the
+fingerprints of the two calls' objectives (``Objective.fingerprint``, a hash
+of their rows, targets, weights and ``alpha``). Equal ones give the same
+gradient to the bit, so the last gradient is kept, and ``partial_fit`` goes
+on exactly as ``fit`` would at one gradient per step; on another objective
+the first step takes the last gradient again (one gradient evaluation per
+call), so that the pair measures the new rows' own curvature.
 """
 
 import math

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -363,12 +364,76 @@ def test_auto_on_the_full_batch_costs_one_gradient_per_step_and_no_loss(
     # Not even a loss for the check of the final point, which a bound on
     # the loss settles on Iris.
     assert counts == {"value": 0, "value_and_gradient": 10}
-    counts = dict.fromkeys(counts, 0)
+    # A call on the rows of the last one goes on as fit does, at one
+    # gradient per step: the last gradient is still its objective's.
+    for _ in range(3):
+        counts = dict.fromkeys(counts, 0)
+        with count_calls(counts, skmlp._objective.__file__):
+            clf.partial_fit(X, y)
+        assert counts == {"value": 0, "value_and_gradient": 1}
+
+
+def _gradients_of_partial_fit(clf, *args, **kwargs):
+    counts = {"value_and_gradient": 0}
     with count_calls(counts, skmlp._objective.__file__):
-        clf.partial_fit(X, y)
-    # A new call may bring other rows: the last gradient is taken again on
-    # them before the step.
-    assert counts == {"value": 0, "value_and_gradient": 2}
+        clf.partial_fit(*args, **kwargs)
+    return counts["value_and_gradient"]
+
+
+def test_a_continued_partial_fit_takes_the_last_gradient_again_on_another_objective(
+    iris,
+):
+    # The rows are told apart by their values, not by the array that holds
+    # them: a copy is the same objective; one number, a weight or alpha
+    # changed is another, whose curvature the step must measure alone (one
+    # gradient more, once per call). A call on other rows than the last
+    # reads a sample of its rows only, so that a loop over chunks does not
+    # read each twice; the call after it, on the same rows, reads them all,
+    # and so measures once more (two gradients): from the next on, one.
+    X, y = iris
+    clf = fitted(auto(max_iter=5), X, y)
+    assert _gradients_of_partial_fit(clf, X.copy(), y.copy()) == 1
+    assert _gradients_of_partial_fit(clf, X[:100], y[:100]) == 2
+    assert _gradients_of_partial_fit(clf, X[:100], y[:100]) == 2
+    assert _gradients_of_partial_fit(clf, X[:100], y[:100]) == 1
+    # One number of a row outside the sample, one ulp away.
+    nudged = X[:100].copy()
+    nudged[7, 2] = np.nextafter(nudged[7, 2], np.inf)
+    assert _gradients_of_partial_fit(clf, nudged, y[:100]) == 2
+    assert _gradients_of_partial_fit(clf, nudged, y[:100]) == 1
+    weights = np.ones(100)
+    assert _gradients_of_partial_fit(clf, nudged, y[:100], sample_weight=weights) == 1
+    weights[3] = 2.0
+    assert _gradients_of_partial_fit(clf, nudged, y[:100], sample_weight=weights) == 2
+    assert _gradients_of_partial_fit(clf, nudged, y[:100], sample_weight=weights) == 1
+    clf.set_params(alpha=0.01)
+    assert _gradients_of_partial_fit(clf, nudged, y[:100], sample_weight=weights) == 2
+    csr = sp.csr_matrix(nudged)
+    assert _gradients_of_partial_fit(clf, csr, y[:100], sample_weight=weights) == 2
+    assert _gradients_of_partial_fit(clf, csr, y[:100], sample_weight=weights) == 2
+    assert _gradients_of_partial_fit(clf, csr, y[:100], sample_weight=weights) == 1
+
+
+def test_a_partial_fit_that_keeps_its_gradient_goes_on_as_one_that_takes_it_again(
+    iris,
+):
+    # Keeping the last gradient is exact: the model is, to the bit, the one
+    # of a solver that takes it again (the rule before the fingerprints),
+    # over calls on the same rows and on others.
+    X, y = iris
+    calls = [(X, y)] * 4 + [(X[:90], y[:90])] * 3 + [(X, y)] * 3
+    kept, retaken = auto(), auto()
+    for rows in calls:
+        kept.partial_fit(*rows, classes=[0, 1, 2])
+        retaken.partial_fit(*rows, classes=[0, 1, 2])
+        # Forget the fingerprints: the next call cannot tell its rows.
+        retaken._solver.step_size["sampled_rows"] = ""
+    for a, b in zip(
+        kept.coefs_ + kept.intercepts_, retaken.coefs_ + retaken.intercepts_
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert kept.loss_curve_ == retaken.loss_curve_
+    assert kept.learning_rate_ == retaken.learning_rate_
 
 
 @pytest.mark.parametrize("solver, restart, _", FULL_BATCH_CASES)

@@ -6,7 +6,9 @@ form; ``pip install skmlp[extra]`` fails with "No matching distribution".
 """
 
 import re
+import runpy
 import sys
+import warnings
 import zlib
 from pathlib import Path
 
@@ -81,3 +83,29 @@ def test_user_pages_carry_no_commit_hashes_test_paths_or_study_history():
         for match in developer_text.finditer(path.read_text(encoding="utf-8"))
     ]
     assert found == []
+
+
+def test_the_out_of_core_example_prints_what_its_text_says(capsys):
+    # Its text says that training chunk by chunk is exactly training with
+    # mini-batches of the chunk size, and that only a chunk is in memory at
+    # a time: its printout must show both.
+    plt = pytest.importorskip("matplotlib.pyplot")
+    backend = plt.get_backend()
+    plt.switch_backend("Agg")
+    try:
+        with warnings.catch_warnings():
+            # plt.show() on Agg says that it cannot show the figure.
+            warnings.filterwarnings("ignore", "FigureCanvasAgg is non-interactive")
+            runpy.run_path(str(ROOT / "examples" / "plot_out_of_core.py"))
+    finally:
+        plt.close("all")
+        plt.switch_backend(backend)
+    printed = capsys.readouterr().out
+
+    def figure(pattern):
+        return float(re.search(pattern, printed).group(1))
+
+    assert figure(r"largest difference from fit\(batch_size=\d+\): (\S+)") <= 1e-12
+    peak = figure(r"peak of the memory allocated while training: (\S+) MiB")
+    whole = figure(r"the whole data set would take (\S+) MiB")
+    assert peak < whole / 2

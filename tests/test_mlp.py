@@ -1,8 +1,11 @@
 """SoftplusMLPClassifier: training semantics, stopping, errors and the API."""
 
+import contextlib
 import copy
+import gc
 import math
 import re
+import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -144,6 +147,65 @@ def test_n_partial_fits_equal_fit_with_max_iter_n_shuffled_minibatches(solver):
     # Shuffling did happen: without it the model is another one.
     unshuffled = _fit_quietly(_clf(**{**params, "shuffle": False}), X, y)
     assert not np.allclose(unshuffled.coefs_[0], fitted.coefs_[0])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="gd"),
+        dict(momentum=0.9),
+        dict(momentum=0.5, restart=None),
+        dict(momentum="fista"),
+        dict(momentum=0.9, restart="function"),
+    ],
+    ids=["gd", "nag-0.9", "nag-0.5-no-restart", "nag-fista", "nag-function-restart"],
+)
+def test_partial_fit_over_chunks_is_exactly_fit_on_mini_batches_of_the_chunk(params):
+    # docs/scaling_out.rst: with a numeric learning_rate_init and a momentum
+    # other than 'auto', looping partial_fit over consecutive chunks is
+    # fit(batch_size=chunk, shuffle=False), the last chunk short as the last
+    # mini-batch is, and the sample weights cut with the rows.
+    X, y = _small(n_samples=230)
+    w = np.random.RandomState(1).uniform(0.5, 2.0, size=len(y))
+    chunk, n_passes = 50, 4
+    chunked = _clf(**params)
+    for _ in range(n_passes):
+        for start in range(0, len(y), chunk):
+            rows = slice(start, start + chunk)
+            chunked.partial_fit(
+                X[rows], y[rows], classes=[0, 1, 2], sample_weight=w[rows]
+            )
+    fitted = _fit_quietly(
+        _clf(batch_size=chunk, shuffle=False, **_no_stop(n_passes), **params),
+        X,
+        y,
+        sample_weight=w,
+    )
+    for got, expected in zip(
+        chunked.coefs_ + chunked.intercepts_, fitted.coefs_ + fitted.intercepts_
+    ):
+        assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert chunked.n_iter_ == n_passes * 5
+
+
+@pytest.mark.parametrize(
+    "params", [dict(), dict(momentum=0.9, learning_rate_init="auto")]
+)
+def test_partial_fit_over_chunks_is_not_a_mini_batch_fit_with_auto_settings(params):
+    # The documented exception: each call is a full batch of its own, so
+    # momentum='auto' is FISTA's momentum where fit's mini-batches take 0.9,
+    # and learning_rate_init='auto' the adaptive step where they backtrack.
+    X, y = _small(n_samples=200)
+    chunk = 50
+    chunked = _clf(**params)
+    for _ in range(4):
+        for start in range(0, len(y), chunk):
+            rows = slice(start, start + chunk)
+            chunked.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+    fitted = _fit_quietly(
+        _clf(batch_size=chunk, shuffle=False, **_no_stop(4), **params), X, y
+    )
+    assert np.abs(chunked.coefs_[0] - fitted.coefs_[0]).max() > 1e-3
 
 
 def test_partial_fit_full_batch_gd_is_one_step_theta_minus_lr_grad():
@@ -390,6 +452,102 @@ def test_partial_fit_with_early_stopping_raises_and_leaves_the_estimator():
         clf.partial_fit(X, y, classes=[0, 1, 2])
     with pytest.raises(NotFittedError):
         clf.predict(X)
+
+
+# ----------------------------------------------------------------------------
+# Memory: what a call allocates is freed when it returns
+
+
+@contextlib.contextmanager
+def _traced_without_the_garbage_collector():
+    """tracemalloc on, the cyclic garbage collector off: memory that only the
+    collector would free (a reference cycle) stays allocated, as it does
+    between two collections in a user's loop."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+        if enabled:
+            gc.enable()
+
+
+def _skmlp_garbage():
+    """The skmlp objects that only the cyclic collector would free."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return [
+            type(item).__qualname__
+            for item in gc.garbage
+            if type(item).__module__.startswith("skmlp")
+        ]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+
+def test_a_loop_of_partial_fit_calls_holds_the_memory_of_one_call():
+    # Each call makes its buffers (a block of 4,000 rows, some 3 MB) and
+    # lets them go when it returns: ten calls peak at what one does. Held
+    # in a reference cycle, each call's stayed until the garbage collector
+    # ran, and the loop's peak grew by a call's buffers per call.
+    X, y = make_classification(n_samples=40_000, n_features=20, random_state=0)
+    chunks = [slice(start, start + 4_000) for start in range(0, 40_000, 4_000)]
+    clf = _clf(hidden_layer_sizes=(32,), momentum=0.9)
+    clf.partial_fit(X[chunks[0]], y[chunks[0]], classes=[0, 1])
+    with _traced_without_the_garbage_collector():
+        start, _ = tracemalloc.get_traced_memory()
+        clf.partial_fit(X[chunks[0]], y[chunks[0]])
+        _, one_call = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for rows in chunks:
+            clf.partial_fit(X[rows], y[rows])
+        end, loop = tracemalloc.get_traced_memory()
+        garbage = _skmlp_garbage()
+    one_call -= start
+    assert one_call > 2**20  # the buffers were traced
+    assert loop - start <= 1.1 * one_call
+    # What stays is the model (and its history), not a call's buffers.
+    assert end - start < one_call / 10
+    assert garbage == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(),
+        dict(batch_size=500),
+        dict(learning_rate_init="auto"),
+        dict(solver="lbfgs"),
+        dict(early_stopping=True),
+        dict(restart="function"),
+    ],
+    ids=["full-batch", "mini-batch", "auto", "lbfgs", "early-stopping", "restart"],
+)
+@pytest.mark.parametrize("kind", ["int64", "sparse"])
+def test_fit_frees_its_copy_of_the_rows_and_its_buffers_when_it_returns(params, kind):
+    # int64 rows are copied to float64 for training (3.2 MB here), and
+    # sparse rows to CSR of float64; the copy, the objective and its
+    # buffers go when fit returns, without the garbage collector.
+    X, y = make_classification(n_samples=20_000, n_features=20, random_state=0)
+    X = np.round(X * 10).astype(np.int64)
+    if kind == "sparse":
+        X = sp.coo_matrix(X)
+    clf = _clf(hidden_layer_sizes=(16,), **_no_stop(3), **params)
+    _fit_quietly(clf, X, y)
+    with _traced_without_the_garbage_collector():
+        start, _ = tracemalloc.get_traced_memory()
+        _fit_quietly(clf, X, y)
+        clf.predict(X)
+        end, peak = tracemalloc.get_traced_memory()
+        garbage = _skmlp_garbage()
+    assert peak - start > 20_000 * 20 * 8  # the copy of the rows was traced
+    assert end - start < 20_000 * 20 * 8 / 10
+    assert garbage == []
 
 
 # ----------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The objective: datafit plus penalty, its gradient, blocks, parts and rows."""
 
 import copy
+import gc
 import pickle
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -317,6 +319,36 @@ def test_a_copied_objective_evaluates_as_a_fresh_one(blocking, sparse, copy_of):
 
 
 @pytest.mark.parametrize("blocking", BLOCKINGS[:2])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_an_objective_is_freed_as_soon_as_it_is_let_go(blocking, sparse):
+    # Its rows and buffers go with its last reference, not at the next run
+    # of the garbage collector: nothing of it is in a reference cycle (its
+    # pools, blocks and workspaces included), however it was used.
+    layout, objective, theta = _problem((5, 4), n_samples=50, **blocking)
+    if sparse:
+        objective = _same_rows(objective, X=sp.csr_matrix(objective.X), **blocking)
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        objective.value_and_gradient(theta)
+        objective.value(theta)
+        objective.set_rows(
+            objective.X[:9], objective.y[:9], objective.sample_weight[:9]
+        )
+        objective.value_and_gradient(theta)
+        coefs, intercepts = layout.unpack(theta)
+        forward_log_proba(coefs, intercepts, objective.X, block_size=4)
+        rows, freed = weakref.ref(objective.X), weakref.ref(objective)
+        del objective
+        assert freed() is None
+        assert rows() is None
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@pytest.mark.parametrize("blocking", BLOCKINGS[:2])
 def test_forward_log_proba_gives_the_log_softmax_of_every_row(blocking):
     # The class-major layout of a block is transposed back into one row per
     # sample.
@@ -554,3 +586,40 @@ def test_the_default_blocks_are_rows_per_block(dtype, rows):
     by_512 = Objective(layout, X, y, w, 0.1, block_size=512).value_and_gradient(theta)
     assert_allclose(by_512[1], default[1], rtol=1e-12 if dtype == np.float64 else 1e-4)
     assert not np.array_equal(by_512[1], default[1])
+
+
+def test_the_fingerprint_tells_objectives_apart_by_what_their_values_depend_on():
+    layout, objective, theta = _problem((5,), n_samples=50)
+    X, y, w = objective.X, objective.y, objective.sample_weight
+    for sampled in (False, True):
+        same = Objective(layout, X.copy(), y.copy(), w.copy(), 0.3)
+        assert same.fingerprint(sampled) == objective.fingerprint(sampled)
+        assert same.fingerprint(sampled) != same.fingerprint(not sampled)
+    # Objectives of equal fingerprints give the same bits.
+    assert same.value_and_gradient(theta)[0] == objective.value_and_gradient(theta)[0]
+    nudged = X.copy()
+    nudged[4, 1] = np.nextafter(nudged[4, 1], np.inf)  # row 4 is not sampled
+    others = [
+        Objective(layout, nudged, y, w, 0.3),
+        Objective(layout, X, (y + 1) % N_CLASSES, w, 0.3),
+        Objective(layout, X, y, w * 2, 0.3),
+        Objective(layout, X, y, w, 0.4),
+        Objective(layout, X, y, w, 0.3, block_size=7),
+        Objective(layout, X[:49], y[:49], w[:49], 0.3),
+        Objective(layout, sp.csr_matrix(X), y, w, 0.3),
+        Objective(layout, X.astype(np.float32), y, w.astype(np.float32), 0.3),
+    ]
+    fingerprints = {other.fingerprint() for other in others}
+    assert objective.fingerprint() not in fingerprints
+    assert len(fingerprints) == len(others)
+    # The sampled one reads 16 rows, of which row 4 is not one.
+    assert others[0].fingerprint(sampled=True) == objective.fingerprint(sampled=True)
+    # set_rows makes it again; so does a copy.
+    copied = copy.deepcopy(objective)
+    objective.set_rows(nudged, y, w)
+    assert objective.fingerprint() == others[0].fingerprint()
+    assert copied.fingerprint() == same.fingerprint()
+    # A Fortran-ordered copy of the rows is the same rows.
+    assert Objective(layout, np.asfortranarray(X), y, w, 0.3).fingerprint() == (
+        same.fingerprint()
+    )
