@@ -29,6 +29,7 @@ from . import _validation
 from ._datafits import DATAFITS
 from ._history import History
 from ._layout import ParameterLayout
+from ._lbfgs import GradientOverflow
 from ._objective import Objective, forward_log_proba
 from ._solvers import make_solver
 from ._warnings import warn_at_user_code
@@ -45,6 +46,17 @@ _ADVICE = (
     "Try a smaller learning_rate_init, or scale the input features (for "
     "example with StandardScaler). The estimator was left as it was before "
     "this call."
+)
+
+# For L-BFGS, whose line search has no learning_rate_init, a gradient too
+# large for it comes from unscaled features or a strong penalty; the
+# objective divides the penalty by the sum of the weights, so weights of a
+# small sum strengthen it as much as a large alpha.
+_LBFGS_ADVICE = (
+    "Scale the input features (for example with StandardScaler), or lower "
+    "alpha: the penalty is alpha / (2 sum(sample_weight)) ||W||^2, so "
+    "sample weights of a small sum raise it too. The estimator was left as "
+    "it was before this call."
 )
 
 
@@ -393,7 +405,12 @@ class TrainingRun:
 
     def _step(self):
         """One full-batch step; returns its loss."""
-        loss = self.state.solver.step(self.state.theta, self.data.objective)
+        try:
+            loss = self.state.solver.step(self.state.theta, self.data.objective)
+        except GradientOverflow as error:
+            raise DivergenceError(
+                f"Training diverged: {error} {_LBFGS_ADVICE}"
+            ) from None
         self._check(loss)
         return loss
 
