@@ -30,7 +30,7 @@ from ._datafits import DATAFITS
 from ._history import History
 from ._layout import ParameterLayout
 from ._lbfgs import GradientOverflow
-from ._objective import Objective, forward_log_proba
+from ._objective import Objective, OutputOverflow, forward_log_proba
 from ._solvers import make_solver
 from ._warnings import warn_at_user_code
 
@@ -267,7 +267,7 @@ class TrainingRun:
                     self._check(math.inf)
                 history.add_epoch(loss, data.n_samples)
                 if data.validation_score is not None:
-                    history.add_validation(data.validation_score(theta), theta)
+                    history.add_validation(self._validation_score(theta), theta)
                 # The one assignment that keeps the epoch.
                 self.kept = self._checkpoint()
                 # Printed once the epoch is kept: an interrupt after the line
@@ -402,6 +402,24 @@ class TrainingRun:
         # the others. (The threshold is infinite when the first loss is.)
         if not (math.isfinite(loss) and loss <= self._threshold):
             check_loss(loss, history.start_loss, self._chance_loss)
+
+    def _validation_score(self, theta):
+        """The validation score of ``theta``, the point the epoch ended at.
+
+        The step's loss was that of the point before it, so ``theta`` has
+        not met the divergence rule yet: weights that grew past the range of
+        floating point show first here, as outputs that overflow on the
+        held-out rows. Those rows are training data, so it is the training
+        that diverged, not the input that is out of range.
+        """
+        try:
+            return self.data.validation_score(theta)
+        except OutputOverflow:
+            raise DivergenceError(
+                "Training diverged: the network's outputs overflowed (are not "
+                "finite) on the rows held out for early stopping. "
+                f"{_ADVICE}"
+            ) from None
 
     def _step(self):
         """One full-batch step; returns its loss."""

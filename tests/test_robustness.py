@@ -225,3 +225,42 @@ def test_weights_that_sum_past_the_float_range_are_said_out_of_range():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.set_params(max_iter=2).fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, 1.0))
     assert clf.n_iter_ == 2
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+@pytest.mark.parametrize(
+    "params, weight",
+    [({"learning_rate_init": 1e250}, 1.0), ({}, 1e-300)],
+    ids=["huge rate", "tiny weights"],
+)
+def test_a_divergence_with_early_stopping_is_a_divergence(solver, params, weight):
+    # The first step lands on finite weights so large that the outputs
+    # overflow: the validation score, taken before any loss of that point,
+    # is the first to see it. (Weights of a tiny sum make the penalty
+    # alpha / sum(w) huge.)
+    clf = _trained(solver=solver)
+    before = _snapshot(clf)
+    clf.set_params(early_stopping=True, **params)
+    with pytest.raises(DivergenceError, match="diverged") as error:
+        clf.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, weight))
+    assert "far outside" not in str(error.value)
+    # The same run without early stopping says the same.
+    clf.set_params(early_stopping=False)
+    with pytest.raises(DivergenceError, match="diverged"):
+        clf.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, weight))
+    clf.set_params(learning_rate_init=0.01)
+    assert _snapshot(clf) == before
+
+
+def test_prediction_on_inputs_far_outside_the_training_range_says_so():
+    # The message that early stopping no longer gives for a divergence
+    # stays for the inputs it describes.
+    clf = _trained(early_stopping=True)
+    # A row along the signs of the first layer's widest column: its
+    # pre-activation, 1e308 times the column's absolute sum, overflows.
+    column = np.abs(clf.coefs_[0]).sum(axis=0).argmax()
+    assert np.abs(clf.coefs_[0][:, column]).sum() > np.finfo(np.float64).max / 1e308
+    row = 1e308 * np.sign(clf.coefs_[0][:, column])
+    with pytest.raises(ValueError, match="X is far outside the range") as error:
+        clf.predict(row[np.newaxis])
+    assert not isinstance(error.value, DivergenceError)
