@@ -264,3 +264,34 @@ def test_prediction_on_inputs_far_outside_the_training_range_says_so():
     with pytest.raises(ValueError, match="X is far outside the range") as error:
         clf.predict(row[np.newaxis])
     assert not isinstance(error.value, DivergenceError)
+
+
+def test_weights_and_alpha_divided_by_one_factor_give_the_same_model():
+    # What the out-of-range message advises: the objective divides the
+    # weighted loss and the penalty by sum(w), so (w / c, alpha / c) is the
+    # objective of (w, alpha). Dividing the weights alone is not.
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, 150)
+    params = {"solver": "lbfgs", "max_iter": 20, "tol": 0.0, "alpha": 1e-2}
+    reference = _trained(**params)
+    scaled = _trained(**{**params, "alpha": 1e-2 / 1e6})
+    weights_only = _trained(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference.fit(X_IRIS, Y_IRIS, sample_weight=weights)
+        scaled.fit(X_IRIS, Y_IRIS, sample_weight=weights / 1e6)
+        weights_only.fit(X_IRIS, Y_IRIS, sample_weight=weights / 1e3)
+    np.testing.assert_allclose(scaled.loss_curve_, reference.loss_curve_, rtol=1e-12)
+    for got, expected in zip(
+        scaled.coefs_ + scaled.intercepts_, reference.coefs_ + reference.intercepts_
+    ):
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    assert abs(weights_only.loss_ - reference.loss_) > 0.1 * reference.loss_
+
+
+def test_the_out_of_range_message_says_to_divide_the_weights_and_alpha():
+    clf = SoftplusMLPClassifier((4,), alpha=1e-2, random_state=0)
+    with pytest.raises(ValueError, match="sample_weight is out of range") as error:
+        clf.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, 1e307))
+    message = str(error.value)
+    assert "Divide sample_weight and alpha by the same factor" in message
+    assert "only the ratios" not in message.lower()
