@@ -295,3 +295,43 @@ def test_the_out_of_range_message_says_to_divide_the_weights_and_alpha():
     message = str(error.value)
     assert "Divide sample_weight and alpha by the same factor" in message
     assert "only the ratios" not in message.lower()
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_tiny_sample_weights_that_make_the_penalty_diverge_say_so(solver):
+    # alpha=1e-4 over weights that sum to 1.5e-298: the penalty's curvature
+    # allows no step above 3e-294; the usual advice alone (a smaller rate,
+    # scaled features) did not name the cause.
+    clf = _trained(solver=solver)
+    before = _snapshot(clf)
+    with pytest.raises(DivergenceError) as error:
+        clf.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, 1e-300))
+    message = str(error.value)
+    assert "The penalty alone allows no step above 3e-294 (this one was 0.01)" in (
+        message
+    )
+    assert "alpha / sum(sample_weight) = 6.67e+293" in message
+    assert _snapshot(clf) == before
+
+
+def test_a_divergence_the_penalty_does_not_cause_does_not_blame_it():
+    clf = SoftplusMLPClassifier((8,), learning_rate_init=1e3, random_state=0)
+    with pytest.raises(DivergenceError) as error:
+        clf.fit(X_IRIS * 1e10, Y_IRIS)
+    assert "penalty" not in str(error.value)
+    assert "learning_rate_init" in str(error.value)
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_a_curvature_beyond_the_backtracking_search_names_its_causes(solver):
+    # alpha=1e300 on mini-batches of 16: the search halves the step 64 times
+    # and still finds no decrease, though the gradient is right.
+    clf = _trained(solver=solver)
+    before = _snapshot(clf)
+    clf.set_params(alpha=1e300, learning_rate_init="auto", batch_size=16)
+    with pytest.raises(ValueError, match="found no step") as error:
+        clf.fit(X_IRIS, Y_IRIS)
+    assert "curvature is above" in str(error.value)
+    assert "lower alpha" in str(error.value)
+    clf.set_params(alpha=1e-4, learning_rate_init=0.01, batch_size=None)
+    assert _snapshot(clf) == before
