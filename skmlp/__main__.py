@@ -389,6 +389,13 @@ def main(argv=None):
     """Run the study; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    repeated = sorted(
+        {solver for solver in args.solvers if args.solvers.count(solver) > 1}
+    )
+    if repeated:
+        # A second run would train the same model again and write over the
+        # first's file.
+        parser.error(f"argument --solvers: given more than once: {' '.join(repeated)}")
     try:
         data = split_iris(args)
     except ValueError as error:

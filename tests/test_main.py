@@ -130,6 +130,16 @@ def test_main_rejects_unknown_solver(capsys):
     assert "invalid choice: 'adam'" in capsys.readouterr().err
 
 
+def test_a_solver_given_twice_is_rejected(tmp_path, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--solvers", "gd", "nag", "gd", "--out", str(tmp_path)])
+    assert excinfo.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "python -m skmlp: error: argument --solvers: given more than once: gd"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_module_runs_as_a_command(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "skmlp", "--max-iter", "3", "--out", str(tmp_path)],
