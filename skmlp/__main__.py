@@ -45,6 +45,8 @@ from ._plot import plot_study
 
 SOLVERS = ("gd", "nag", "lbfgs")
 
+PROG = "python -m skmlp"
+
 # The exit status of a command ended by Ctrl-C, as a shell reports it.
 INTERRUPTED = 128 + 2
 
@@ -82,7 +84,7 @@ _fraction = _checked(
 def build_parser():
     """The command-line options of ``python -m skmlp``."""
     parser = argparse.ArgumentParser(
-        prog="python -m skmlp",
+        prog=PROG,
         description=(
             "Train SoftplusMLPClassifier with gradient descent and Nesterov's "
             "accelerated gradient (or L-BFGS, see --solvers) on Iris (4 "
@@ -428,16 +430,6 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 1
-    except OSError as error:
-        # Checked before training, the folder can still fail (a full disk,
-        # a folder made since): say so, and what was written.
-        print(
-            f"{parser.prog}: error: cannot write into {args.out}: "
-            f"{error.strerror or error}; written: "
-            f"{', '.join(map(str, written)) or 'nothing'}",
-            file=sys.stderr,
-        )
-        return 1
     except KeyboardInterrupt:
         # A second Ctrl-C, while the results of the first are written.
         print(
@@ -466,7 +458,18 @@ def _run(args, data, earlier, written):
             f"Every solver ran all {args.max_iter} iterations (--max-iter): "
             "fit's stopping rules (tol) are not applied."
         )
-    write_results(rows, args, written)
+    try:
+        write_results(rows, args, written)
+    except OSError as error:
+        # Checked before training, the folder can still fail (a full disk,
+        # a folder made since): say so, and what was written.
+        print(
+            f"{PROG}: error: cannot write into {args.out}: "
+            f"{error.strerror or error}; written: "
+            f"{', '.join(map(str, written)) or 'nothing'}",
+            file=sys.stderr,
+        )
+        return 1
     left = sorted(earlier - set(written))
     if left:
         print(
