@@ -7,14 +7,23 @@ joblib into the output folder and, next to them, the study's figure: training
 loss and test accuracy per iteration of every solver.
 
 Each solver is trained once, one ``partial_fit`` call (one epoch) at a time,
-which gives the model that ``fit`` gives and lets the test accuracy be
-scored after every epoch, outside the timing. A first Ctrl-C ends training
+which lets the test accuracy be scored after every epoch, outside the
+timing, and runs every one of the ``--max-iter`` iterations: ``fit``'s
+stopping rules are not applied, so that the solvers are compared over the
+same iterations. The saved models have ``max_iter=--max-iter`` and
+``n_iter_no_change=np.inf`` (no stopping rule): for 'gd' and 'nag', ``fit``
+with them gives the model trained here, while ``fit`` with the default
+``n_iter_no_change`` stops earlier (NAG at 331 iterations, on the
+defaults). 'lbfgs' goes on past the iteration where its own convergence
+test, which ``n_iter_no_change`` does not turn off, ends ``fit`` (66, on the
+defaults). A first Ctrl-C ends training
 at the end of the current epoch, and the results of the epochs done are
 written; a second one ends the epoch at once (the estimator keeps the last
 finished one) or, while the results are written, stops writing.
 """
 
 import argparse
+import errno
 import math
 import os
 import signal
@@ -35,6 +44,8 @@ from . import DivergenceError, SoftplusMLPClassifier
 from ._plot import plot_study
 
 SOLVERS = ("gd", "nag", "lbfgs")
+
+PROG = "python -m skmlp"
 
 # The exit status of a command ended by Ctrl-C, as a shell reports it.
 INTERRUPTED = 128 + 2
@@ -73,12 +84,15 @@ _fraction = _checked(
 def build_parser():
     """The command-line options of ``python -m skmlp``."""
     parser = argparse.ArgumentParser(
-        prog="python -m skmlp",
+        prog=PROG,
         description=(
             "Train SoftplusMLPClassifier with gradient descent and Nesterov's "
-            "accelerated gradient on Iris (4 features, 3 classes), print a "
+            "accelerated gradient (or L-BFGS, see --solvers) on Iris (4 "
+            "features, 3 classes), print a "
             "comparison table, export the models with joblib and plot the "
-            "training loss and test accuracy per iteration (PNG)."
+            "training loss and test accuracy per iteration (PNG). Every "
+            "solver runs all --max-iter iterations: fit's stopping rules "
+            "(tol, and L-BFGS's convergence test) are not applied."
         ),
         epilog=(
             "Ctrl-C ends training after the current epoch and writes the "
@@ -98,7 +112,7 @@ def build_parser():
         "--max-iter",
         type=_positive_int,
         default=350,
-        help="iterations (default: 350)",
+        help="iterations, all of them run (default: 350)",
     )
     parser.add_argument(
         "--alpha",
@@ -194,6 +208,10 @@ def run_study(args, data=None):
                 alpha=args.alpha,
                 learning_rate_init=args.learning_rate,
                 random_state=args.seed,
+                # What the study does, said in the saved model's parameters:
+                # for gd and nag, fit with them gives the model trained here.
+                max_iter=args.max_iter,
+                n_iter_no_change=math.inf,
             ),
         )
         scaler, clf = model[0], model[-1]
@@ -206,10 +224,10 @@ def run_study(args, data=None):
         try:
             with _FirstCtrlC() as ctrl_c:
                 for _ in range(args.max_iter):
-                    # One epoch a call, the solver's state carried over: with
-                    # no stopping rule this is fit(max_iter=args.max_iter),
-                    # epoch by epoch. An interrupted call leaves the
-                    # estimator as it was.
+                    # One epoch a call, the solver's state carried over: for
+                    # gd and nag this is fit with the parameters above,
+                    # epoch by epoch; partial_fit applies no stopping rule.
+                    # An interrupted call leaves the estimator as it was.
                     start = time.perf_counter()
                     clf.partial_fit(X_epoch, y_train, classes=classes)
                     seconds += time.perf_counter() - start
@@ -262,20 +280,77 @@ def format_table(rows):
     return "\n".join(lines)
 
 
-def check_output_folder(folder):
-    """Create ``folder`` if needed and make sure files can be written there.
+def output_paths(folder, solvers):
+    """The files a run writes into ``folder``: a model per solver, then the
+    figure."""
+    return [
+        *(folder / f"skmlp-{solver}.joblib" for solver in solvers),
+        folder / "skmlp-study.png",
+    ]
+
+
+def _temporary(path):
+    """Where :func:`_write_atomically` writes ``path`` first."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
+def check_output_folder(folder, paths=()):
+    """Create ``folder`` if needed and make sure files can be written there,
+    and that nothing but a file is in the way of ``paths`` (and of their
+    temporary names): a folder of that name would stop the run after
+    training, with the later files unwritten.
 
     Raises ``OSError`` otherwise, before any training.
     """
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".skmlp-check-"):
         pass
+    for path in paths:
+        for name, what in ((path, ""), (_temporary(path), f" ({path.name} first)")):
+            # A symbolic link to a file is replaced, as a file is; one that
+            # leads nowhere is replaced too.
+            if name.exists() and not name.is_file():
+                kind = "a folder" if name.is_dir() else "not a regular file"
+                raise IsADirectoryError(
+                    errno.EISDIR,
+                    f"{name.name}, where the run writes{what}, is {kind}: "
+                    "move it away or choose another --out",
+                )
+
+
+def check_memory(n_params):
+    """Raise ``MemoryError`` if ``n_params`` float64 weights alone exceed
+    the machine's physical memory.
+
+    Where the system would let the allocation through and kill the process
+    when it touches the pages (overcommit), no ``MemoryError`` could be
+    caught: this bound says so before. Training needs several vectors of
+    that size (weights, gradient, the kept epoch's copy), so a network that
+    passes may still fail, with a ``MemoryError`` that :func:`main` reports.
+    """
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return  # Not known here (Windows): the allocation will tell.
+    needed = 8 * n_params
+    if needed > physical:
+        raise MemoryError(
+            f"a network of {n_params} parameters needs {needed / 2**30:.3g} GiB "
+            f"for its weights alone, more than the {physical / 2**30:.3g} GiB "
+            "of this machine's memory"
+        )
+
+
+def network_parameters(n_features, hidden, n_classes):
+    """The number of learnable parameters of ``n_features -> hidden ->
+    n_classes`` (as :func:`n_parameters` counts them once fitted)."""
+    return (n_features + 1) * hidden + (hidden + 1) * n_classes
 
 
 def _write_atomically(path, write):
     """``write(temporary)`` then rename it to ``path``: an interrupt never
     leaves a half-written file under the final name."""
-    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
+    temporary = _temporary(path)
     try:
         write(temporary)
         os.replace(temporary, path)
@@ -316,29 +391,44 @@ def main(argv=None):
     """Run the study; return the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    repeated = sorted(
+        {solver for solver in args.solvers if args.solvers.count(solver) > 1}
+    )
+    if repeated:
+        # A second run would train the same model again and write over the
+        # first's file.
+        parser.error(f"argument --solvers: given more than once: {' '.join(repeated)}")
     try:
         data = split_iris(args)
     except ValueError as error:
         parser.error(f"argument --test-size: {error}")
     try:
-        check_output_folder(args.out)
+        check_output_folder(args.out, output_paths(args.out, args.solvers))
     except OSError as error:
         parser.error(
             f"argument --out: cannot write into {args.out}: {error.strerror or error}"
         )
-    earlier = {
-        path
-        for path in (
-            *(args.out / f"skmlp-{solver}.joblib" for solver in SOLVERS),
-            args.out / "skmlp-study.png",
+    X_train, _, y_train, _ = data
+    try:
+        check_memory(
+            network_parameters(X_train.shape[1], args.hidden, len(np.unique(y_train)))
         )
-        if path.exists()
-    }
+    except MemoryError as error:
+        parser.error(f"argument --hidden: {error}")
+    earlier = {path for path in output_paths(args.out, SOLVERS) if path.exists()}
     written = []
     try:
         return _run(args, data, earlier, written)
     except DivergenceError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
+    except MemoryError as error:
+        # numpy's _ArrayMemoryError says how much it could not allocate.
+        print(
+            f"{parser.prog}: error: out of memory for a network of "
+            f"{args.hidden} hidden units: {error}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         # A second Ctrl-C, while the results of the first are written.
@@ -363,7 +453,23 @@ def _run(args, data, earlier, written):
         print("Nothing written.", file=sys.stderr)
         return INTERRUPTED
     print(format_table(rows))
-    write_results(rows, args, written)
+    if not interrupted:
+        print(
+            f"Every solver ran all {args.max_iter} iterations (--max-iter): "
+            "fit's stopping rules (tol) are not applied."
+        )
+    try:
+        write_results(rows, args, written)
+    except OSError as error:
+        # Checked before training, the folder can still fail (a full disk,
+        # a folder made since): say so, and what was written.
+        print(
+            f"{PROG}: error: cannot write into {args.out}: "
+            f"{error.strerror or error}; written: "
+            f"{', '.join(map(str, written)) or 'nothing'}",
+            file=sys.stderr,
+        )
+        return 1
     left = sorted(earlier - set(written))
     if left:
         print(

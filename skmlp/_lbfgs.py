@@ -29,6 +29,16 @@ _EXTRAPOLATION = 4.0
 FTOL = 1e7 * float(np.finfo(np.float64).eps)
 
 
+class GradientOverflow(ArithmeticError):
+    """The gradient is too large for the dot products that L-BFGS takes of
+    it (its squared norm, its slope along the direction) in the
+    floating-point type of the parameters: no step can be chosen.
+
+    Gradient descent in the same place would step to weights that overflow;
+    the training loop reports both as a divergence.
+    """
+
+
 def two_loop_direction(gradient, s_pairs, y_pairs):
     """``-H grad``, with ``H`` the L-BFGS inverse Hessian of the pairs.
 
@@ -91,9 +101,11 @@ def wolfe_line_search(objective, x, loss, gradient, direction, step):
         value, grad = objective.value_and_gradient(x + a * direction)
         return value, grad, float(np.dot(grad, direction))
 
-    def decreases(a, value):
-        # A NaN value compares False: too far.
-        return value <= loss + _C1 * a * slope
+    def decreases(a, value, dg):
+        # A NaN value compares False: too far. So is a trial whose gradient
+        # overflowed (dg inf or NaN): its pair could not be stored, and
+        # from it the next step could not be chosen.
+        return value <= loss + _C1 * a * slope and math.isfinite(dg)
 
     # ``low``: the best step so far with a sufficient decrease.
     low = (0.0, loss, gradient, slope)
@@ -104,9 +116,13 @@ def wolfe_line_search(objective, x, loss, gradient, direction, step):
             a = step
         else:
             a = _interpolate(low[0], low[1], low[3], high[0], high[1], high[3])
+            if a in (low[0], high[0]):
+                # The bracket is too narrow to split in floating point: a
+                # further trial would repeat one of its ends.
+                break
         value, grad, dg = evaluate(a)
         n_evaluations += 1
-        if not decreases(a, value) or value >= low[1]:
+        if not decreases(a, value, dg) or value >= low[1]:
             high = (a, value, grad, dg)
             continue
         if abs(dg) <= -_C2 * slope:
@@ -122,6 +138,22 @@ def wolfe_line_search(objective, x, loss, gradient, direction, step):
     if low[0] == 0.0:
         return None, n_evaluations
     return low[:3], n_evaluations
+
+
+def _overflow_message(gradient):
+    """What :class:`GradientOverflow` says of ``gradient``."""
+    finite = np.isfinite(gradient)
+    if not finite.all():
+        return (
+            "the gradient overflowed (inf or NaN) at weights of a finite "
+            "loss, so L-BFGS can choose no step."
+        )
+    largest = float(np.abs(gradient).max())
+    return (
+        f"the gradient is too large for L-BFGS in {gradient.dtype} (its "
+        f"largest entry is {largest:.3g}; its squared norm overflows), so no "
+        "step can be chosen."
+    )
 
 
 class LBFGS:
@@ -229,14 +261,24 @@ class LBFGS:
         self._memo = (theta.copy(), loss, gradient)
         self.converged = False
         if diverged(loss, gradient):
+            if math.isfinite(loss):
+                # Nothing to step along; the loss alone would pass the
+                # training loop's divergence rule.
+                raise GradientOverflow(_overflow_message(gradient))
             return loss  # for the training loop to report
         direction = two_loop_direction(gradient, self.s_pairs, self.y_pairs)
         slope = float(np.dot(gradient, direction))
-        if slope >= 0.0 and self.s_pairs:
-            # Rounding cost H its positive definiteness: steepest descent.
+        if not (-math.inf < slope < 0.0) and self.s_pairs:
+            # Rounding cost H its positive definiteness (an uphill slope),
+            # or the pairs scaled the direction past the floating-point
+            # range (an infinite or NaN slope): steepest descent.
             self._forget_pairs()
             direction = np.negative(gradient)
             slope = -float(np.dot(gradient, gradient))
+        if not math.isfinite(slope):
+            # ||g||^2 overflows: neither the first trial step 1 / ||g||
+            # nor the Wolfe conditions can be computed.
+            raise GradientOverflow(_overflow_message(gradient))
         if -slope <= ROUNDING_ULPS * np.finfo(theta.dtype).eps * abs(loss):
             # The decrease the quadratic model predicts, -slope / 2, is
             # below the rounding of the loss (see the step size's
@@ -257,7 +299,11 @@ class LBFGS:
         self.last_step, new_loss, new_gradient = found
         s = self.last_step * direction
         y = new_gradient - gradient
-        if float(np.dot(s, y)) > 0.0:
+        sy = float(np.dot(s, y))
+        # A pair whose s.y or y.y overflows would make rho or gamma 0 or
+        # NaN in the two-loop recursion: it is left out, as one of negative
+        # curvature is.
+        if 0.0 < sy < math.inf and math.isfinite(float(np.dot(y, y))):
             self.s_pairs.append(s)
             self.y_pairs.append(y)
             if len(self.s_pairs) > self.memory:

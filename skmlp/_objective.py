@@ -260,9 +260,18 @@ def loss_bound_in_box(layout, theta, datafit, feature_range):
     return datafit.loss_bound(*output_range(layout.blocks(theta), *feature_range))
 
 
+class OutputOverflow(ValueError):
+    """The network's outputs overflowed for some rows of the input.
+
+    For inputs to predict on, the rows are far outside the range of the
+    training data (the message says so); the training loop, which scores
+    held-out training rows, reports it as a divergence instead.
+    """
+
+
 def _raise_overflow(X):
     largest = abs(X).max()
-    raise ValueError(
+    raise OutputOverflow(
         "The network's outputs overflowed (are not finite) for some rows of "
         f"X, whose largest absolute value is {largest:.3g}: X is far outside "
         "the range of the training data. Scale it as the training data was "

@@ -58,11 +58,22 @@ def try_step(point, loss, gradient, objective, step):
 
 
 def no_step_found(step):
-    """The error of a search that found no decrease."""
+    """The error of a search that found no decrease.
+
+    The sufficient decrease holds for every step up to the inverse of the
+    gradient's Lipschitz constant, so a search that went down to ``step``
+    in vain met a wrong gradient, or rounding, or a curvature above
+    ``1 / step``: on a right gradient, what a huge alpha (or sample weights
+    of a tiny sum, which divides it) or unscaled features give.
+    """
     return ValueError(
         "The backtracking line search found no step that decreases the "
         f"objective (last step tried: {step:.3g}); its gradient is wrong or "
-        "not accurate enough in this floating-point precision."
+        "not accurate enough in this floating-point precision, or its "
+        f"curvature is above {1 / step:.3g}: scale the input features (for "
+        "example with StandardScaler), or lower alpha (the penalty is "
+        "alpha / (2 sum(sample_weight)) ||W||^2, so sample weights of a "
+        "small sum raise it too)."
     )
 
 

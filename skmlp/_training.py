@@ -30,7 +30,8 @@ from . import _validation
 from ._datafits import DATAFITS
 from ._history import History
 from ._layout import ParameterLayout
-from ._objective import Objective, forward_log_proba
+from ._lbfgs import GradientOverflow
+from ._objective import Objective, OutputOverflow, forward_log_proba
 from ._solvers import make_solver
 from ._warnings import warn_at_user_code
 
@@ -46,6 +47,17 @@ _ADVICE = (
     "Try a smaller learning_rate_init, or scale the input features (for "
     "example with StandardScaler). The estimator was left as it was before "
     "this call."
+)
+
+# For L-BFGS, whose line search has no learning_rate_init, a gradient too
+# large for it comes from unscaled features or a strong penalty; the
+# objective divides the penalty by the sum of the weights, so weights of a
+# small sum strengthen it as much as a large alpha.
+_LBFGS_ADVICE = (
+    "Scale the input features (for example with StandardScaler), or lower "
+    "alpha: the penalty is alpha / (2 sum(sample_weight)) ||W||^2, so "
+    "sample weights of a small sum raise it too. The estimator was left as "
+    "it was before this call."
 )
 
 
@@ -112,21 +124,45 @@ def divergence_threshold(start_loss, chance_loss):
     return DIVERGENCE_FACTOR * max(chance_loss, start_loss)
 
 
-def check_loss(loss, start_loss, chance_loss):
+def check_loss(loss, start_loss, chance_loss, advice=_ADVICE):
     """Raise :class:`DivergenceError` if ``loss`` shows a diverged training:
-    a non-finite loss, or one above :func:`divergence_threshold`."""
+    a non-finite loss, or one above :func:`divergence_threshold`. The
+    message ends with ``advice``."""
     if not math.isfinite(loss):
         raise DivergenceError(
             "Training diverged: the loss or a parameter became non-finite "
-            f"(inf or NaN). {_ADVICE}"
+            f"(inf or NaN). {advice}"
         )
     if loss > divergence_threshold(start_loss, chance_loss):
         reference = max(chance_loss, start_loss)
         raise DivergenceError(
             f"Training diverged: the loss reached {loss:.3g}, more than "
             f"{DIVERGENCE_FACTOR:.0e} times {reference:.3g} (the larger of its "
-            f"first value and the loss at chance level). {_ADVICE}"
+            f"first value and the loss at chance level). {advice}"
         )
+
+
+def penalty_advice(alpha, weight_sum, step):
+    """What to say, before the usual advice, of a divergence at ``step``
+    when the penalty makes it: its Hessian on the weights is
+    ``alpha / weight_sum`` times the identity, and a gradient step above
+    twice the inverse of a curvature multiplies the error along it by more
+    than 1 in size. Sample weights of a small sum make that curvature large
+    though ``alpha`` is small (1e-4 over weights of 1e-300). Empty when the
+    penalty's curvature alone allows the step."""
+    if not alpha or not isinstance(step, float):
+        return ""
+    with np.errstate(over="ignore"):
+        curvature = alpha / weight_sum
+    if not step * curvature > 2:
+        return ""
+    return (
+        f"The penalty alone allows no step above {2 / curvature:.3g} (this "
+        f"one was {step:.3g}): its curvature is alpha / sum(sample_weight) = "
+        f"{curvature:.3g}, alpha divided by the sum of the weights. A smaller "
+        "step, a smaller alpha or sample weights of a larger scale avoid it "
+        "(the objective depends on sample_weight / alpha only). "
+    )
 
 
 def accuracy_scorer(layout, X, y, sample_weight, executor, datafit):
@@ -257,7 +293,7 @@ class TrainingRun:
                     self._check(math.inf)
                 history.add_epoch(loss, data.n_samples)
                 if data.validation_score is not None:
-                    history.add_validation(data.validation_score(theta), theta)
+                    history.add_validation(self._validation_score(theta), theta)
                 # The one assignment that keeps the epoch.
                 self.kept = self._checkpoint()
                 # Printed once the epoch is kept: an interrupt after the line
@@ -391,11 +427,44 @@ class TrainingRun:
         # Two tests for the losses that pass, check_loss for the message of
         # the others. (The threshold is infinite when the first loss is.)
         if not (math.isfinite(loss) and loss <= self._threshold):
-            check_loss(loss, history.start_loss, self._chance_loss)
+            check_loss(loss, history.start_loss, self._chance_loss, self._advice())
+
+    def _advice(self):
+        """The advice of a divergence now: the usual, after what
+        :func:`penalty_advice` says of the step just taken."""
+        objective = self.data.objective
+        penalty = getattr(objective, "penalty", None)
+        if penalty is None:
+            return _ADVICE
+        step = self.state.solver.learning_rate
+        return penalty_advice(penalty.alpha, objective.weight_sum, step) + _ADVICE
+
+    def _validation_score(self, theta):
+        """The validation score of ``theta``, the point the epoch ended at.
+
+        The step's loss was that of the point before it, so ``theta`` has
+        not met the divergence rule yet: weights that grew past the range of
+        floating point show first here, as outputs that overflow on the
+        held-out rows. Those rows are training data, so it is the training
+        that diverged, not the input that is out of range.
+        """
+        try:
+            return self.data.validation_score(theta)
+        except OutputOverflow:
+            raise DivergenceError(
+                "Training diverged: the network's outputs overflowed (are not "
+                "finite) on the rows held out for early stopping. "
+                f"{self._advice()}"
+            ) from None
 
     def _step(self):
         """One full-batch step; returns its loss."""
-        loss = self.state.solver.step(self.state.theta, self.data.objective)
+        try:
+            loss = self.state.solver.step(self.state.theta, self.data.objective)
+        except GradientOverflow as error:
+            raise DivergenceError(
+                f"Training diverged: {error} {_LBFGS_ADVICE}"
+            ) from None
         self._check(loss)
         return loss
 

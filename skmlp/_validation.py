@@ -232,7 +232,10 @@ def check_weight_sum(sample_weight):
     """Raise a ValueError unless the weights have a positive, finite sum.
 
     The objective divides by the sum: one that overflows would make every
-    loss NaN, which would be reported as a divergence.
+    loss NaN, which would be reported as a divergence. The objective, whose
+    penalty is divided by the sum too, depends on the weights and ``alpha``
+    only through ``sample_weight / alpha``: the advice keeps that ratio
+    (docs/user_guide.rst, the objective).
     """
     with np.errstate(over="ignore"):
         total = sample_weight.sum()
@@ -240,8 +243,12 @@ def check_weight_sum(sample_weight):
         raise ValueError(
             "sample_weight is out of range: its sum overflows "
             f"{sample_weight.dtype} (the largest weight is "
-            f"{sample_weight.max():.3g}). Only the ratios of the weights "
-            "matter: divide them by a common factor."
+            f"{sample_weight.max():.3g}). Divide sample_weight and alpha by "
+            "the same factor, for example the largest weight: the objective "
+            "divides both the weighted loss and the penalty alpha / 2 "
+            "||W||^2 by the sum of the weights, so it stays the same, and so "
+            "does the model. Dividing the weights alone would strengthen "
+            "the penalty."
         )
     if total <= 0:
         raise ValueError("The sum of sample_weight must be positive.")

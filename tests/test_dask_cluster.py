@@ -255,6 +255,16 @@ def test_early_stopping_scores_held_out_rows_on_the_cluster(client, data):
     assert abs(clf.score(*_on_cluster(X, y)) - clf.best_validation_score_) < 0.1
 
 
+def test_a_divergence_first_seen_on_held_out_rows_is_a_divergence(client, data):
+    # The workers score the held-out rows: the error of outputs that
+    # overflow there comes back to the client as the training loop's.
+    X, y, _ = data
+    clf = _clf(early_stopping=True, learning_rate_init=1e250)
+    with pytest.raises(DivergenceError, match="rows held out for early stopping"):
+        clf.fit(*_on_cluster(X, y))
+    assert not hasattr(clf, "coefs_")
+
+
 def test_predictions_on_dask_input_are_lazy_and_match_in_memory(client, data):
     X, y, sample_weight = data
     clf = _fit(_clf(), X, y)

@@ -395,3 +395,95 @@ def test_a_wrong_gradient_leaves_the_iterate_and_forgets_the_pairs():
     solver.step(theta, Quadratic(np.diag([1.0, 4.0]), sign=-1.0))
     np.testing.assert_array_equal(theta, kept)
     assert solver.converged
+
+
+def _snapshot(estimator):
+    """Every attribute, bit for bit (pickle compares arrays by their bytes)."""
+    return pickle.dumps(estimator.__dict__)
+
+
+@pytest.mark.parametrize(
+    "params, scale, dtype",
+    [
+        ({"alpha": 1e300}, 1.0, np.float64),
+        ({"alpha": 1e160}, 1.0, np.float64),
+        ({}, 1e200, np.float64),
+        ({"early_stopping": True}, 1e200, np.float64),
+        ({"alpha": 1e38}, 1.0, np.float32),
+        ({}, 1e20, np.float32),
+    ],
+)
+def test_a_gradient_too_large_for_its_squared_norm_is_a_divergence(
+    iris, params, scale, dtype
+):
+    # ||g||^2 overflows: the first trial step 1 / ||g|| was 0, and the line
+    # search divided by the width of a bracket of one point.
+    X, y = iris
+    clf = _clf(max_iter=3).fit(X, y)
+    before = _snapshot(clf)
+    clf.set_params(**params)
+    with pytest.raises(DivergenceError, match="diverged.*too large.*alpha") as error:
+        clf.fit((X * scale).astype(dtype), y)
+    assert "StandardScaler" in str(error.value)
+    clf.set_params(alpha=1e-4, early_stopping=False)
+    assert _snapshot(clf) == before
+
+
+def test_a_huge_alpha_on_a_fitted_model_is_a_divergence_in_partial_fit(iris):
+    # With pairs from the earlier epochs, the quasi-Newton direction is
+    # tried first; its slope overflows too, and steepest descent's.
+    X, y = iris
+    clf = _clf(max_iter=5, tol=0.0).fit(X, y)
+    assert clf._solver.s_pairs
+    clf.alpha = 1e300
+    before = _snapshot(clf)
+    with pytest.raises(DivergenceError, match="too large for L-BFGS"):
+        clf.partial_fit(X, y)
+    assert _snapshot(clf) == before
+
+
+class _Overflowing:
+    """``f(x) = x.x / 2`` whose gradient overflows beyond ``limit``."""
+
+    def __init__(self, limit):
+        self.limit = limit
+
+    def value_and_gradient(self, x):
+        gradient = x.copy()
+        gradient[np.abs(x) > self.limit] = np.inf
+        return float(x @ x / 2), gradient
+
+
+def test_the_line_search_does_not_accept_a_trial_whose_gradient_overflowed():
+    # The first trial, x = -0.8, decreases f, but the gradient there is inf:
+    # it counts as too far, and the search comes back inside |x| <= 0.5.
+    x = np.array([1.0])
+    with np.errstate(invalid="ignore"):
+        (step, value, gradient), _ = wolfe_line_search(
+            _Overflowing(0.5), x, 0.5, x.copy(), np.array([-1.0]), 1.8
+        )
+    assert np.isfinite(gradient).all()
+    assert value <= 0.5 - 1e-4 * step
+    assert abs(gradient[0]) <= 0.9
+
+
+class _Scripted:
+    """A loss of 1e160 at the origin with gradient ``(1e153, 0)``, and of 0
+    elsewhere with gradient ``(0, 1.5e154)``: the step from the origin along
+    minus the gradient meets both Wolfe conditions at the first trial, and
+    its pair has ``s.y = 1e153`` but ``y.y = 2.3e308``, past float64."""
+
+    def value_and_gradient(self, x):
+        if not x.any():
+            return 1e160, np.array([1e153, 0.0])
+        return 0.0, np.array([0.0, 1.5e154])
+
+
+def test_a_pair_whose_dot_products_overflow_is_not_stored():
+    solver = LBFGS()
+    theta = np.zeros(2)
+    with np.errstate(over="ignore"):
+        solver.step(theta, _Scripted())
+    np.testing.assert_allclose(theta, [-1.0, 0.0])
+    # Stored, it would make gamma = s.y / y.y zero: a direction of zero.
+    assert solver.s_pairs == [] and solver.y_pairs == []

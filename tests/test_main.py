@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -16,6 +17,8 @@ from sklearn.exceptions import ConvergenceWarning
 import skmlp.__main__ as cli
 from skmlp import SoftplusMLPClassifier
 from skmlp.__main__ import build_parser, main, run_study
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Any warning a test does not expect fails it (pytest.warns or a filter names
 # the expected ones).
@@ -55,6 +58,43 @@ def test_main_prints_table_and_writes_loadable_models(tmp_path, capsys):
         assert np.mean(model.predict(X) == y) > 0.75
     # The study's conclusion: NAG ends far below GD.
     assert float(rows["nag"][3]) < 0.5 * float(rows["gd"][3])
+    assert lines[4] == (
+        "Every solver ran all 350 iterations (--max-iter): fit's stopping "
+        "rules (tol) are not applied."
+    )
+
+
+def test_the_study_runs_every_iteration_where_fit_would_stop_and_says_so(
+    tmp_path, capsys
+):
+    # With the defaults, NAG's fit stops by its tol before 350 iterations;
+    # the study runs them all, which is fit without its stopping rule.
+    assert main(["--solvers", "nag", "lbfgs", "--out", str(tmp_path)]) == 0
+    assert "fit's stopping rules (tol) are not applied" in capsys.readouterr().out
+    X_train, _, y_train, _ = cli.split_iris(build_parser().parse_args([]))
+    nag, lbfgs = (joblib.load(tmp_path / f"skmlp-{s}.joblib") for s in ("nag", "lbfgs"))
+    assert nag[-1].n_iter_ == lbfgs[-1].n_iter_ == 350
+    # The saved parameters say what was run: fit with them gives NAG's model.
+    assert nag[-1].max_iter == 350 and nag[-1].n_iter_no_change == np.inf
+    with pytest.warns(ConvergenceWarning):
+        refit = clone(nag).fit(X_train, y_train)
+    for coef, expected in zip(nag[-1].coefs_, refit[-1].coefs_):
+        np.testing.assert_array_equal(coef, expected)
+    # fit with its default stopping rule stops earlier, as the docs say;
+    # L-BFGS stops at its own convergence test whatever n_iter_no_change.
+    default = clone(nag).set_params(softplusmlpclassifier__n_iter_no_change=10)
+    assert default.fit(X_train, y_train)[-1].n_iter_ < 350
+    assert clone(lbfgs).fit(X_train, y_train)[-1].n_iter_ < 350
+    help_text = " ".join(build_parser().format_help().split())
+    assert "Every solver runs all --max-iter iterations" in help_text
+    assert "fit's stopping rules (tol, and L-BFGS's convergence test) are not" in (
+        help_text
+    )
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "each runs all 350 iterations: `fit`'s stopping rule is not applied" in (
+        readme
+    )
+    assert "`n_iter_no_change=np.inf`" in readme
 
 
 def test_main_options_reach_the_estimator():
@@ -88,6 +128,16 @@ def test_main_rejects_unknown_solver(capsys):
         build_parser().parse_args(["--solvers", "adam"])
     assert excinfo.value.code == 2
     assert "invalid choice: 'adam'" in capsys.readouterr().err
+
+
+def test_a_solver_given_twice_is_rejected(tmp_path, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--solvers", "gd", "nag", "gd", "--out", str(tmp_path)])
+    assert excinfo.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "python -m skmlp: error: argument --solvers: given more than once: gd"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_module_runs_as_a_command(tmp_path):
@@ -141,6 +191,16 @@ def test_diverging_training_prints_its_reason_in_one_line_and_exits_1(tmp_path, 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_lbfgs_under_a_huge_penalty_diverges_in_one_line(tmp_path, capsys):
+    # The squared norm of its gradient overflowed: a ZeroDivisionError.
+    args = ["--alpha", "1e300", "--solvers", "lbfgs", "--out", str(tmp_path)]
+    assert main(args) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("python -m skmlp: error: lbfgs: Training diverged: ")
+    assert "lower alpha" in line
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unwritable_output_folder_is_rejected_before_training(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -152,6 +212,87 @@ def test_unwritable_output_folder_is_rejected_before_training(tmp_path, capsys):
     assert err.splitlines()[-1].startswith(
         f"python -m skmlp: error: argument --out: cannot write into {blocker / 'out'}"
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["skmlp-nag.joblib", "skmlp-study.png", ".skmlp-gd.partial.joblib"]
+)
+def test_a_folder_in_the_way_of_an_output_is_rejected_before_training(
+    tmp_path, capsys, name
+):
+    # Found after training, it stopped the run with a traceback, and the
+    # files after it were not written.
+    (tmp_path / name).mkdir()
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--max-iter", "3", "--out", str(tmp_path)])
+    assert excinfo.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # no table: nothing was trained
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        f"python -m skmlp: error: argument --out: cannot write into {tmp_path}: "
+        f"{name}, where the run writes"
+        + (" (skmlp-gd.joblib first)" if name.endswith(".partial.joblib") else "")
+        + ", is a folder: move it away or choose another --out"
+    )
+    assert [path.name for path in tmp_path.iterdir()] == [name]
+
+
+def test_a_folder_where_a_solver_not_run_would_write_is_no_error(tmp_path, capsys):
+    (tmp_path / "skmlp-lbfgs.joblib").mkdir()
+    assert main(["--max-iter", "2", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "skmlp-nag.joblib").is_file()
+
+
+def test_a_network_too_large_for_the_memory_is_one_line_before_training(
+    tmp_path, capsys
+):
+    # 5e13 parameters: 400 TB of weights, more than any machine's memory.
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--hidden", str(10**13), "--out", str(tmp_path)])
+    assert excinfo.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].startswith(
+        "python -m skmlp: error: argument --hidden: a network of "
+        f"{8 * 10**13 + 3} parameters needs "
+    )
+    assert "for its weights alone, more than the" in err.splitlines()[-1]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_running_out_of_memory_in_training_is_one_line(tmp_path, capsys, monkeypatch):
+    # Where the bound on the weights passes, the allocation can still fail:
+    # past any address space, numpy raises its MemoryError at once.
+    monkeypatch.setattr(cli, "check_memory", lambda n_params: None)
+    assert main(["--hidden", str(10**13), "--out", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(
+        f"python -m skmlp: error: out of memory for a network of {10**13} "
+        "hidden units: "
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_that_fails_after_training_is_one_line_naming_what_was_written(
+    tmp_path, capsys, monkeypatch
+):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "plot_study", full_disk)
+    assert main(["--max-iter", "2", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    (line,) = err.splitlines()
+    written = [tmp_path / "skmlp-gd.joblib", tmp_path / "skmlp-nag.joblib"]
+    assert line == (
+        f"python -m skmlp: error: cannot write into {tmp_path}: No space left "
+        f"on device; written: {', '.join(map(str, written))}"
+    )
+    assert sorted(tmp_path.iterdir()) == written
 
 
 def test_files_of_an_earlier_run_that_are_not_replaced_are_named(tmp_path, capsys):

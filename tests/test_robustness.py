@@ -225,3 +225,113 @@ def test_weights_that_sum_past_the_float_range_are_said_out_of_range():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.set_params(max_iter=2).fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, 1.0))
     assert clf.n_iter_ == 2
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+@pytest.mark.parametrize(
+    "params, weight",
+    [({"learning_rate_init": 1e250}, 1.0), ({}, 1e-300)],
+    ids=["huge rate", "tiny weights"],
+)
+def test_a_divergence_with_early_stopping_is_a_divergence(solver, params, weight):
+    # The first step lands on finite weights so large that the outputs
+    # overflow: the validation score, taken before any loss of that point,
+    # is the first to see it. (Weights of a tiny sum make the penalty
+    # alpha / sum(w) huge.)
+    clf = _trained(solver=solver)
+    before = _snapshot(clf)
+    clf.set_params(early_stopping=True, **params)
+    with pytest.raises(DivergenceError, match="diverged") as error:
+        clf.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, weight))
+    assert "far outside" not in str(error.value)
+    # The same run without early stopping says the same.
+    clf.set_params(early_stopping=False)
+    with pytest.raises(DivergenceError, match="diverged"):
+        clf.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, weight))
+    clf.set_params(learning_rate_init=0.01)
+    assert _snapshot(clf) == before
+
+
+def test_prediction_on_inputs_far_outside_the_training_range_says_so():
+    # The message that early stopping no longer gives for a divergence
+    # stays for the inputs it describes.
+    clf = _trained(early_stopping=True)
+    # A row along the signs of the first layer's widest column: its
+    # pre-activation, 1e308 times the column's absolute sum, overflows.
+    column = np.abs(clf.coefs_[0]).sum(axis=0).argmax()
+    assert np.abs(clf.coefs_[0][:, column]).sum() > np.finfo(np.float64).max / 1e308
+    row = 1e308 * np.sign(clf.coefs_[0][:, column])
+    with pytest.raises(ValueError, match="X is far outside the range") as error:
+        clf.predict(row[np.newaxis])
+    assert not isinstance(error.value, DivergenceError)
+
+
+def test_weights_and_alpha_divided_by_one_factor_give_the_same_model():
+    # What the out-of-range message advises: the objective divides the
+    # weighted loss and the penalty by sum(w), so (w / c, alpha / c) is the
+    # objective of (w, alpha). Dividing the weights alone is not.
+    weights = np.random.RandomState(0).uniform(0.5, 2.0, 150)
+    params = {"solver": "lbfgs", "max_iter": 20, "tol": 0.0, "alpha": 1e-2}
+    reference = _trained(**params)
+    scaled = _trained(**{**params, "alpha": 1e-2 / 1e6})
+    weights_only = _trained(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference.fit(X_IRIS, Y_IRIS, sample_weight=weights)
+        scaled.fit(X_IRIS, Y_IRIS, sample_weight=weights / 1e6)
+        weights_only.fit(X_IRIS, Y_IRIS, sample_weight=weights / 1e3)
+    np.testing.assert_allclose(scaled.loss_curve_, reference.loss_curve_, rtol=1e-12)
+    for got, expected in zip(
+        scaled.coefs_ + scaled.intercepts_, reference.coefs_ + reference.intercepts_
+    ):
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    assert abs(weights_only.loss_ - reference.loss_) > 0.1 * reference.loss_
+
+
+def test_the_out_of_range_message_says_to_divide_the_weights_and_alpha():
+    clf = SoftplusMLPClassifier((4,), alpha=1e-2, random_state=0)
+    with pytest.raises(ValueError, match="sample_weight is out of range") as error:
+        clf.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, 1e307))
+    message = str(error.value)
+    assert "Divide sample_weight and alpha by the same factor" in message
+    assert "only the ratios" not in message.lower()
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_tiny_sample_weights_that_make_the_penalty_diverge_say_so(solver):
+    # alpha=1e-4 over weights that sum to 1.5e-298: the penalty's curvature
+    # allows no step above 3e-294; the usual advice alone (a smaller rate,
+    # scaled features) did not name the cause.
+    clf = _trained(solver=solver)
+    before = _snapshot(clf)
+    with pytest.raises(DivergenceError) as error:
+        clf.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, 1e-300))
+    message = str(error.value)
+    assert "The penalty alone allows no step above 3e-294 (this one was 0.01)" in (
+        message
+    )
+    assert "alpha / sum(sample_weight) = 6.67e+293" in message
+    assert _snapshot(clf) == before
+
+
+def test_a_divergence_the_penalty_does_not_cause_does_not_blame_it():
+    clf = SoftplusMLPClassifier((8,), learning_rate_init=1e3, random_state=0)
+    with pytest.raises(DivergenceError) as error:
+        clf.fit(X_IRIS * 1e10, Y_IRIS)
+    assert "penalty" not in str(error.value)
+    assert "learning_rate_init" in str(error.value)
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_a_curvature_beyond_the_backtracking_search_names_its_causes(solver):
+    # alpha=1e300 on mini-batches of 16: the search halves the step 64 times
+    # and still finds no decrease, though the gradient is right.
+    clf = _trained(solver=solver)
+    before = _snapshot(clf)
+    clf.set_params(alpha=1e300, learning_rate_init="auto", batch_size=16)
+    with pytest.raises(ValueError, match="found no step") as error:
+        clf.fit(X_IRIS, Y_IRIS)
+    assert "curvature is above" in str(error.value)
+    assert "lower alpha" in str(error.value)
+    clf.set_params(alpha=1e-4, learning_rate_init=0.01, batch_size=None)
+    assert _snapshot(clf) == before
