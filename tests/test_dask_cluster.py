@@ -575,3 +575,56 @@ def test_a_diverging_cluster_fit_raises_and_leaves_the_model(client, data):
     assert clf.n_iter_ == 3 and clf.learning_rate_ == 0.3
     for coef, saved in zip(clf.coefs_, fitted):
         assert_array_equal(coef, saved)
+
+
+def _keys_on_the_cluster(client):
+    """The keys of every task the scheduler holds, of any client."""
+    return set(
+        client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.tasks))
+    )
+
+
+def _gather_interrupted(client, futures, *args, **kwargs):
+    """``Client.gather`` that raises KeyboardInterrupt (a user's Ctrl-C
+    while the client waits) when it waits for the tasks of a step."""
+    if any("_block_sums" in str(future.key) for future in futures):
+        raise KeyboardInterrupt
+    return _GATHER(client, futures, *args, **kwargs)
+
+
+_GATHER = distributed.Client.gather
+
+
+@pytest.mark.parametrize("failure", ["divergence", "ctrl-c", "zero weights"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_failed_cluster_fit_leaves_nothing_on_the_cluster(
+    client, data, monkeypatch, failure
+):
+    # The exception, and its traceback with the frames of the call, are
+    # kept (as sys.last_traceback keeps them in a notebook): the run's
+    # blocks, its steps' tasks and theta must go from the cluster all the
+    # same.
+    X, y, sample_weight = data
+    before = _keys_on_the_cluster(client)
+    clf, error = _clf(), DivergenceError
+    with monkeypatch.context() as patch:
+        if failure == "divergence":
+            clf.set_params(learning_rate_init=1e3)
+        elif failure == "ctrl-c":
+            # In the first step, before any epoch has finished: the Ctrl-C
+            # goes through.
+            patch.setattr(distributed.Client, "gather", _gather_interrupted)
+            error = KeyboardInterrupt
+        else:
+            sample_weight, error = np.zeros_like(sample_weight), ValueError
+        with pytest.raises(error) as kept:
+            clf.fit(*_on_cluster(X, y, sample_weight))
+    assert kept.tb is not None
+    # The futures' releases reach the scheduler in their own time.
+    deadline = time.monotonic() + 30
+    while _keys_on_the_cluster(client) - before:
+        assert time.monotonic() < deadline, (
+            f"left on the cluster: {_keys_on_the_cluster(client) - before}"
+        )
+        time.sleep(0.05)
+    assert not hasattr(clf, "coefs_")
