@@ -421,7 +421,9 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     row_chunks = X.chunks[0]
     y = dask_column(y, row_chunks, "y")
     if sample_weight is not None:
-        sample_weight = dask_column(sample_weight, row_chunks, "sample_weight")
+        sample_weight = dask_column(
+            sample_weight, row_chunks, "sample_weight", dtype=meta.dtype
+        )
     n_samples = X.shape[0]
     if n_samples == 0:
         raise ValueError(
@@ -434,6 +436,9 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     # that has died since) show here first.
     with _lost_for_good():
         (labels,) = dask.compute(da.unique(y))
+    # The check of y in memory (check_X_y's), on its distinct values: a NaN
+    # or an infinity in y is one of them.
+    check_array(labels, ensure_2d=False, dtype=None, input_name="y")
     check_classification_targets(labels)
     _validation.encode_labels(model, labels, incremental, first_call)
     callbacks.set_validated(model)

@@ -577,6 +577,157 @@ def test_a_diverging_cluster_fit_raises_and_leaves_the_model(client, data):
         assert_array_equal(coef, saved)
 
 
+def _masked(*arrays, keep):
+    """Dask arrays of the rows of ``arrays`` that ``keep`` selects, masked
+    on the cluster: their block sizes are unknown (NaN) until computed."""
+    mask = da.from_array(keep, chunks=BLOCK)
+    masked = [array[mask] for array in _on_cluster(*arrays)]
+    assert all(np.isnan(array.chunks[0]).all() for array in masked)
+    return masked
+
+
+def test_rows_of_unknown_block_sizes_fit_and_score_as_in_memory(client, data):
+    # y and sample_weight selected by a mask, as X: the block sizes of each
+    # are computed, and the fit is the in-memory fit of the same rows.
+    X, y, sample_weight = data
+    keep = np.random.RandomState(2).uniform(size=len(y)) < 0.6
+    in_memory = _fit(_clf(), X[keep], y[keep], sample_weight=sample_weight[keep])
+    X_dask, y_dask, w_dask = _masked(X, y, sample_weight, keep=keep)
+    assert_same_model(_fit(_clf(), X_dask, y_dask, sample_weight=w_dask), in_memory)
+    # Only y (or only the weights) of unknown sizes, X known.
+    X_known = _on_cluster(X[keep])[0]
+    assert_same_model(_fit(_clf(), X_known, y_dask, sample_weight=w_dask), in_memory)
+    assert in_memory.score(X_dask, y_dask) == pytest.approx(
+        in_memory.score(X[keep], y[keep]), abs=1e-15
+    )
+    assert in_memory.score(X_dask, y_dask, w_dask) == pytest.approx(
+        in_memory.score(X[keep], y[keep], sample_weight[keep]), rel=1e-12
+    )
+    # A real mismatch is still told, in scikit-learn's words.
+    n_kept = keep.sum()
+    fewer = keep.copy()
+    fewer[np.flatnonzero(keep)[-1]] = False
+    (y_fewer,) = _masked(y, keep=fewer)
+    expected = f"inconsistent numbers of samples: \\[{n_kept}, {n_kept - 1}\\]"
+    with pytest.raises(ValueError, match=expected):
+        _clf().fit(X_dask, y_fewer)
+    with pytest.raises(ValueError, match=expected):
+        _clf().fit(X_dask, y_dask, sample_weight=_masked(sample_weight, keep=fewer)[0])
+    with pytest.raises(ValueError, match=expected):
+        in_memory.score(X_dask, y_fewer)
+
+
+def _raises_as_in_memory(in_memory, on_cluster):
+    """Assert that ``on_cluster()`` raises what ``in_memory()`` raises: the
+    same type, and the same first line of its message (an estimator adds a
+    second line to the NaN error in memory)."""
+    # scikit-learn's metrics warn of the NaN they cast to int in memory,
+    # before they raise.
+    with pytest.raises(Exception) as expected, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        in_memory()
+    first_line = str(expected.value).splitlines()[0]
+    with pytest.raises(expected.type) as got:
+        on_cluster()
+    assert str(got.value).splitlines()[0] == first_line
+
+
+def _with_na(values, dtype):
+    """``values`` as a pandas Series of ``dtype`` whose row 700 is <NA>."""
+    pd = pytest.importorskip("pandas")
+    series = pd.Series(values, dtype=dtype)
+    series[700] = pd.NA
+    return series
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64", "object"])
+def test_missing_values_of_pandas_columns_raise_as_in_memory(client, data, dtype):
+    # A nullable column holding <NA> is NaN in memory, which scikit-learn
+    # refuses ("Input X contains NaN"); pandas' NA in an object column
+    # raises what scikit-learn's conversion raises in memory too.
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, sample_weight = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    column = np.round(X[:, 2] * 10) if dtype == "Int64" else X[:, 2]
+    frame["f2"] = _with_na(column, dtype)
+    frame_dask = dd.from_pandas(frame, npartitions=3)
+    fitted = _fit(_clf(), frame.fillna(0), y)
+    _raises_as_in_memory(
+        lambda: _clf().fit(frame, y), lambda: _clf().fit(frame_dask, y)
+    )
+    _raises_as_in_memory(
+        lambda: fitted.predict(frame),
+        lambda: client.compute([fitted.predict(frame_dask)], sync=True),
+    )
+    _raises_as_in_memory(
+        lambda: fitted.score(frame, y), lambda: fitted.score(frame_dask, y)
+    )
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64"])
+@pytest.mark.parametrize("column", ["y", "sample_weight"])
+def test_missing_values_of_nullable_targets_and_weights_raise_as_in_memory(
+    client, data, dtype, column
+):
+    # A Dask Series of a nullable dtype holding <NA>, as y or as the
+    # sample weights: the NaN error of scikit-learn, in fit and in score.
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, _ = data
+    values = {"y": y, "sample_weight": y + 1}[column]
+    with_na = _with_na(values, dtype)
+    in_memory = {"y": y, "sample_weight": None, column: with_na}
+    on_cluster = {
+        "y": _on_cluster(y)[0],
+        "sample_weight": None,
+        column: dd.from_pandas(with_na, npartitions=3),
+    }
+    X_dask = _on_cluster(X)[0]
+    fitted = _fit(_clf(), X, y)
+    _raises_as_in_memory(
+        lambda: _clf().fit(X, **in_memory), lambda: _clf().fit(X_dask, **on_cluster)
+    )
+    _raises_as_in_memory(
+        lambda: fitted.score(X, **in_memory),
+        lambda: fitted.score(X_dask, **on_cluster),
+    )
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        np.zeros(1000),
+        np.r_[np.ones(500), np.nan, np.ones(499)],
+        np.r_[np.ones(500), np.inf, np.ones(499)],
+        np.full(1000, np.nan),
+    ],
+    ids=["zero", "nan", "inf", "all-nan"],
+)
+def test_score_on_the_cluster_refuses_the_weights_refused_in_memory(
+    client, data, weights
+):
+    X, y, _ = data
+    fitted = _fit(_clf(), X, y)
+    _raises_as_in_memory(
+        lambda: fitted.score(X, y, weights),
+        lambda: fitted.score(*_on_cluster(X, y, weights)),
+    )
+
+
+def test_score_on_the_cluster_takes_the_weights_taken_in_memory(client, data):
+    # Negative weights, and blocks that weigh nothing beside others that
+    # do: as in memory, a score.
+    X, y, sample_weight = data
+    fitted = _fit(_clf(), X, y)
+    negative = sample_weight - 0.5
+    zero_blocks = sample_weight.copy()
+    zero_blocks[: 2 * BLOCK] = 0
+    for weights in (negative, zero_blocks):
+        assert fitted.score(*_on_cluster(X, y, weights)) == pytest.approx(
+            fitted.score(X, y, weights), rel=1e-12
+        )
+
+
 def _keys_on_the_cluster(client):
     """The keys of every task the scheduler holds, of any client."""
     return set(
