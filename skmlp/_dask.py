@@ -168,7 +168,10 @@ def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout):
         ensure_min_samples=0,
         input_name="sample_weight",
     )
-    check_non_negative(sample_weight, "`sample_weight`")
+    # Not on an empty block (of a mask that keeps none of its rows, say):
+    # check_non_negative takes the minimum, which an empty array has not.
+    if sample_weight.shape[0]:
+        check_non_negative(sample_weight, "`sample_weight`")
     codes = np.searchsorted(classes, y)
     held_out = None
     if holdout is not None:
@@ -419,7 +422,7 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     first_call = _validation.starts_afresh(model, incremental, classes)
     X, meta = validated(model, X, reset=first_call)
     row_chunks = X.chunks[0]
-    y = dask_column(y, row_chunks, "y")
+    y = dask_column(y, row_chunks, "y", warn=True)
     if sample_weight is not None:
         sample_weight = dask_column(
             sample_weight, row_chunks, "sample_weight", dtype=meta.dtype

@@ -11,6 +11,7 @@ import math
 import sys
 
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import accuracy_score
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
@@ -18,6 +19,7 @@ from sklearn.utils.validation import validate_data
 from . import _validation
 from ._objective import forward_log_proba
 from ._sklearn_compat import _pandas_dtype_needs_early_conversion
+from ._warnings import warn_at_user_code
 
 
 def is_dask_collection(obj):
@@ -75,7 +77,7 @@ def with_known_chunks(values):
     return values
 
 
-def dask_column(values, row_chunks, name, dtype=None):
+def dask_column(values, row_chunks, name, dtype=None, warn=False):
     """``values`` (a Dask array or Series, or an array-like) as a 1-D Dask
     array cut into the blocks of ``X``.
 
@@ -87,11 +89,24 @@ def dask_column(values, row_chunks, name, dtype=None):
     to floats with NaN, that the checks refuse in scikit-learn's words;
     strings to object, which scikit-learn's label checks take, instead of
     Dask's warning that it does so).
+
+    A ``y`` of one column (a DataFrame, or a 2-D array) is one label per
+    row, as in memory: with ``warn``, scikit-learn's DataConversionWarning
+    says so, as ``fit`` does in memory (``score`` does not).
     """
     import dask.array as da
 
+    if name == "sample_weight" and np.ndim(values) == 0:
+        # One weight for every row, as _check_sample_weight takes it.
+        return da.full(sum(row_chunks), values, chunks=(row_chunks,))
+    column_vector = False
+    if name == "y" and hasattr(values, "columns") and len(values.columns) == 1:
+        # A DataFrame of one column: a column vector, which scikit-learn
+        # takes as one label per row, with its warning (below).
+        values, column_vector = values[values.columns[0]], True
     if hasattr(values, "to_dask_array"):
-        if not isinstance(values.dtype, np.dtype):
+        # (A DataFrame of more columns has dtypes: it is 2-D, told below.)
+        if not isinstance(getattr(values, "dtype", np.dtype(object)), np.dtype):
             converted = check_array(
                 values._meta,
                 ensure_2d=False,
@@ -105,6 +120,16 @@ def dask_column(values, row_chunks, name, dtype=None):
     elif not is_dask_collection(values):
         values = np.asarray(values)
     values = da.asarray(values)
+    if column_vector or (name == "y" and values.ndim == 2 and values.shape[1] == 1):
+        # In memory, column_or_1d(y, warn=True) in fit.
+        if warn:
+            warn_at_user_code(
+                "A column-vector y was passed when a 1d array was expected. "
+                "Please change the shape of y to (n_samples, ), for example "
+                "using ravel().",
+                DataConversionWarning,
+            )
+        values = values if values.ndim == 1 else values[:, 0]
     if values.ndim != 1:
         if name == "y" and values.ndim == 2:
             raise ValueError(

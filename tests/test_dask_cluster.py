@@ -779,3 +779,50 @@ def test_a_failed_cluster_fit_leaves_nothing_on_the_cluster(
         )
         time.sleep(0.05)
     assert not hasattr(clf, "coefs_")
+
+
+def test_an_empty_block_fits_and_scores_as_in_memory(client, data):
+    # A block without rows: of a mask that keeps none of its rows, or made
+    # so. It adds nothing, and is checked as the others are.
+    X, y, sample_weight = data
+    keep = np.ones(len(y), dtype=bool)
+    keep[BLOCK : 2 * BLOCK] = False
+    in_memory = _fit(_clf(), X[keep], y[keep], sample_weight=sample_weight[keep])
+    masked = _masked(X, y, sample_weight, keep=keep)
+    on_cluster = _fit(_clf(), *masked[:2], sample_weight=masked[2])
+    assert_same_model(on_cluster, in_memory)
+    assert in_memory.score(*masked) == pytest.approx(
+        in_memory.score(X[keep], y[keep], sample_weight[keep]), rel=1e-12
+    )
+    chunks = (BLOCK, 0, len(y) - BLOCK)
+    made = [da.from_array(a, chunks=(chunks, *a.shape[1:])) for a in (X, y)]
+    weights = da.from_array(sample_weight, chunks=chunks)
+    assert 0 in made[0].chunks[0]
+    in_memory = _fit(_clf(), X, y, sample_weight=sample_weight)
+    assert_same_model(_fit(_clf(), *made, sample_weight=weights), in_memory)
+
+
+def test_a_column_y_and_a_scalar_weight_fit_as_in_memory(client, data):
+    # As in memory: a y of one column (a DataFrame, or a 2-D array) is one
+    # label per row, with scikit-learn's warning in fit; a number is the
+    # weight of every row.
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y, _ = data
+    in_memory = _fit(_clf(), X, y, sample_weight=np.full(len(y), 2.0))
+    X_dask = _on_cluster(X)[0]
+    frame = dd.from_pandas(pd.DataFrame({"label": y}), npartitions=3)
+    (column,) = _on_cluster(y[:, None])
+    for y_dask in (frame, column):
+        with pytest.warns(DataConversionWarning, match="column-vector y"):
+            on_cluster = _fit(_clf(), X_dask, y_dask, sample_weight=2.0)
+        assert_same_model(on_cluster, in_memory)
+        assert on_cluster.score(X_dask, y_dask, 2.0) == pytest.approx(
+            in_memory.score(X, y), abs=1e-15
+        )
+    # More columns are multilabel targets, which train in memory only.
+    two = dd.from_pandas(pd.DataFrame({"a": y, "b": y}), npartitions=3)
+    with pytest.raises(ValueError, match="Multilabel targets .* in memory only"):
+        _clf().fit(X_dask, two)
