@@ -100,7 +100,9 @@ def dask_column(values, row_chunks, name, dtype=None, warn=False):
         # One weight for every row, as _check_sample_weight takes it.
         return da.full(sum(row_chunks), values, chunks=(row_chunks,))
     column_vector = False
-    if name == "y" and hasattr(values, "columns") and len(values.columns) == 1:
+    # (A Dask Series has ``columns`` too, of its one name: ndim tells them.)
+    frame = hasattr(values, "columns") and getattr(values, "ndim", 0) == 2
+    if name == "y" and frame and len(values.columns) == 1:
         # A DataFrame of one column: a column vector, which scikit-learn
         # takes as one label per row, with its warning (below).
         values, column_vector = values[values.columns[0]], True

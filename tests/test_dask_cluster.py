@@ -826,3 +826,23 @@ def test_a_column_y_and_a_scalar_weight_fit_as_in_memory(client, data):
     two = dd.from_pandas(pd.DataFrame({"a": y, "b": y}), npartitions=3)
     with pytest.raises(ValueError, match="Multilabel targets .* in memory only"):
         _clf().fit(X_dask, two)
+
+
+@pytest.mark.parametrize("dtype", ["category", "boolean", "Int64", "string"])
+def test_a_dask_series_of_labels_of_a_pandas_dtype_fits_as_in_memory(
+    client, data, dtype
+):
+    # Converted as check_array converts them in memory: the same classes_,
+    # of the same dtype (floats for nullable booleans and integers).
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, _ = data
+    values = y > 0 if dtype == "boolean" else y
+    if dtype in ("category", "string"):
+        values = np.array(["a", "b", "c"])[y]
+    labels = pd.Series(values, dtype=dtype)
+    in_memory = _fit(_clf(), X, labels)
+    on_cluster = _fit(_clf(), _on_cluster(X)[0], dd.from_pandas(labels, npartitions=3))
+    assert_same_model(on_cluster, in_memory)
+    assert_array_equal(on_cluster.classes_, in_memory.classes_)
+    assert on_cluster.classes_.dtype == in_memory.classes_.dtype
