@@ -242,10 +242,11 @@ class _ClusterBlocks:
             # other, not from the client. A copy, since the task is sent
             # after submit returns, and solvers write into their vectors.
             on_workers = client.submit(_theta, theta.copy(), pure=False)
-            parts = client.map(
-                function, self.futures, theta=on_workers, pure=False, **kwargs
-            )
+            parts = []
             try:
+                parts = client.map(
+                    function, self.futures, theta=on_workers, pure=False, **kwargs
+                )
                 return client.gather(parts)
             finally:
                 # An error's traceback keeps this frame, and Dask's own
