@@ -139,6 +139,13 @@ def dask_column(values, row_chunks, name, dtype=None, warn=False):
                 "Dask cluster takes one label per row. Compute y and X "
                 "(.compute()) to fit them in memory."
             )
+        if name == "sample_weight":
+            # _check_sample_weight's words.
+            raise ValueError(
+                "Sample weights must be 1D array or scalar, got "
+                f"{values.ndim}D array. Expected either a scalar value or a 1D "
+                f"array of length {sum(row_chunks)}."
+            )
         raise ValueError(
             f"{name} should be a 1d array, got an array of shape {values.shape} "
             "instead."

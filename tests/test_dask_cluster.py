@@ -822,6 +822,12 @@ def test_a_column_y_and_a_scalar_weight_fit_as_in_memory(client, data):
         assert on_cluster.score(X_dask, y_dask, 2.0) == pytest.approx(
             in_memory.score(X, y), abs=1e-15
         )
+    # Weights of more dimensions are refused in scikit-learn's words.
+    weights = np.ones((len(y), 1))
+    _raises_as_in_memory(
+        lambda: _clf().fit(X, y, sample_weight=weights),
+        lambda: _clf().fit(X_dask, y, sample_weight=_on_cluster(weights)[0]),
+    )
     # More columns are multilabel targets, which train in memory only.
     two = dd.from_pandas(pd.DataFrame({"a": y, "b": y}), npartitions=3)
     with pytest.raises(ValueError, match="Multilabel targets .* in memory only"):
