@@ -168,7 +168,10 @@ def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout):
         ensure_min_samples=0,
         input_name="sample_weight",
     )
-    check_non_negative(sample_weight, "`sample_weight`")
+    # Not on an empty block (of a mask that keeps none of its rows, say):
+    # check_non_negative takes the minimum, which an empty array has not.
+    if sample_weight.shape[0]:
+        check_non_negative(sample_weight, "`sample_weight`")
     codes = np.searchsorted(classes, y)
     held_out = None
     if holdout is not None:
@@ -239,10 +242,46 @@ class _ClusterBlocks:
             # other, not from the client. A copy, since the task is sent
             # after submit returns, and solvers write into their vectors.
             on_workers = client.submit(_theta, theta.copy(), pure=False)
-            parts = client.map(
-                function, self.futures, theta=on_workers, pure=False, **kwargs
-            )
-            return client.gather(parts)
+            parts = []
+            try:
+                parts = client.map(
+                    function, self.futures, theta=on_workers, pure=False, **kwargs
+                )
+                return client.gather(parts)
+            finally:
+                # An error's traceback keeps this frame, and Dask's own
+                # frames keep the futures: without this, the step's tasks
+                # and theta would stay on the workers as long as it lives
+                # (sys.last_traceback, in a notebook).
+                _release([on_workers, *parts])
+
+    def release(self):
+        """Let the cluster forget the blocks (see :func:`release_run`)."""
+        _release(self.futures)
+
+
+def _release(futures):
+    # Future.release, not Client.cancel: it only drops this process's
+    # references, as the end of the futures' lives would, and it may be
+    # called twice.
+    for future in futures:
+        future.release()
+
+
+def release_run(run):
+    """Let the cluster forget the blocks of ``run``, a training run that
+    :func:`build_run` made, once its call has used them for the last time.
+
+    Called by ``fit`` and ``partial_fit`` however their call ends: the
+    traceback of an error (DivergenceError, ClusterError, a Ctrl-C) keeps
+    the run, and the futures of its blocks with it, for as long as the
+    traceback lives; the blocks would stay in the workers' memory until
+    then. A run of rows in memory holds nothing of a cluster.
+    """
+    for part in (run.data.objective, run.data.validation_score):
+        blocks = getattr(part, "blocks", None)
+        if isinstance(blocks, _ClusterBlocks):
+            blocks.release()
 
 
 @contextlib.contextmanager
@@ -384,9 +423,11 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     first_call = _validation.starts_afresh(model, incremental, classes)
     X, meta = validated(model, X, reset=first_call)
     row_chunks = X.chunks[0]
-    y = dask_column(y, row_chunks, "y")
+    y = dask_column(y, row_chunks, "y", warn=True)
     if sample_weight is not None:
-        sample_weight = dask_column(sample_weight, row_chunks, "sample_weight")
+        sample_weight = dask_column(
+            sample_weight, row_chunks, "sample_weight", dtype=meta.dtype
+        )
     n_samples = X.shape[0]
     if n_samples == 0:
         raise ValueError(
@@ -399,6 +440,9 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     # that has died since) show here first.
     with _lost_for_good():
         (labels,) = dask.compute(da.unique(y))
+    # The check of y in memory (check_X_y's), on its distinct values: a NaN
+    # or an infinity in y is one of them.
+    check_array(labels, ensure_2d=False, dtype=None, input_name="y")
     check_classification_targets(labels)
     _validation.encode_labels(model, labels, incremental, first_call)
     callbacks.set_validated(model)
@@ -427,15 +471,27 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     ]
     # Computed and kept where they are computed: the rows never come here.
     # The run's objective and scorer hold the futures of the blocks they
-    # need; the blocks are freed with them.
+    # need; the call releases them as it ends (release_run), however it ends.
     futures = client.compute([part for block in parts for part in block])
-    training, held_out, summaries = (futures[i::3] for i in range(3))
     try:
-        with _lost_for_good():
-            summaries = client.gather(summaries)
+        return _run_of_blocks(
+            model, client, futures, start, n_samples, incremental, callbacks
+        )
     except BaseException:
-        client.cancel(futures)
+        # The blocks of a call that fails before its run starts go with it,
+        # and not with the traceback that keeps this frame.
+        _release(futures)
         raise
+
+
+def _run_of_blocks(model, client, futures, start, n_samples, incremental, callbacks):
+    """The second part of :func:`build_run`: the run over the blocks, once
+    the cluster is computing them (``futures``: the ``_make_block`` results
+    of each block in turn)."""
+    layer_sizes = start.layout.layer_sizes
+    training, held_out, summaries = (futures[i::3] for i in range(3))
+    with _lost_for_good():
+        summaries = client.gather(summaries)
     n_train, train_weights, n_held_out, held_out_weights, ranges = zip(*summaries)
     if model.early_stopping and sum(n_held_out) < 2:
         raise ValueError(

@@ -11,11 +11,15 @@ import math
 import sys
 
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
+from sklearn.metrics import accuracy_score
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
 from . import _validation
 from ._objective import forward_log_proba
+from ._sklearn_compat import _pandas_dtype_needs_early_conversion
+from ._warnings import warn_at_user_code
 
 
 def is_dask_collection(obj):
@@ -25,40 +29,109 @@ def is_dask_collection(obj):
     return dask is not None and dask.is_dask_collection(obj)
 
 
-def dask_rows(X):
+def _columns(X):
+    """An empty array-like with the columns of the Dask array or DataFrame
+    ``X``, for ``validate_data``: a DataFrame's own (pandas) meta keeps its
+    feature names and column dtypes."""
+    if hasattr(X, "to_dask_array"):
+        return X._meta
+    import dask.array as da
+
+    X = da.asarray(X)
+    return np.empty((0, *X.shape[1:]), X.dtype)
+
+
+def dask_rows(X, dtype):
     """``X`` as a Dask array of rows with known block sizes, all columns in
-    each block, and an empty array-like with its columns to validate (a
-    DataFrame keeps its feature names)."""
+    each block; ``dtype`` is the dtype that validating its columns chose.
+
+    A DataFrame whose columns scikit-learn converts before anything else
+    (nullable integers or floats, booleans: see
+    ``_pandas_dtype_needs_early_conversion``) is converted as ``check_array``
+    converts it, partition by partition, with pandas' ``astype``: its
+    ``<NA>`` become NaN, which the blocks' checks refuse in
+    scikit-learn's words ("Input X contains NaN"). Without it,
+    ``to_dask_array`` makes object blocks that hold ``pd.NA``, which
+    ``float()`` refuses with a bare TypeError.
+    """
     import dask.array as da
 
     if hasattr(X, "to_dask_array"):
-        meta = X._meta
+        if any(_pandas_dtype_needs_early_conversion(d) for d in X._meta.dtypes):
+            X = X.astype(dtype)
         X = X.to_dask_array(lengths=True)
     else:
         X = da.asarray(X)
-        meta = np.empty((0, *X.shape[1:]), X.dtype)
-    if any(math.isnan(size) for size in X.chunks[0]):
-        X = X.compute_chunk_sizes()
+    X = with_known_chunks(X)
     if X.ndim == 2 and len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
-    return X, meta
+    return X
 
 
-def dask_column(values, row_chunks, name):
+def with_known_chunks(values):
+    """The Dask array ``values`` with its block sizes computed if they are
+    unknown (rows selected by a mask, ``X[X[:, 0] > 0]``): a pass over the
+    blocks, which sends back their shapes only."""
+    if any(math.isnan(size) for size in values.chunks[0]):
+        values = values.compute_chunk_sizes()
+    return values
+
+
+def dask_column(values, row_chunks, name, dtype=None, warn=False):
     """``values`` (a Dask array or Series, or an array-like) as a 1-D Dask
-    array cut into the blocks of ``X``."""
+    array cut into the blocks of ``X``.
+
+    ``dtype`` is the one that scikit-learn's ``check_array`` is given for
+    ``values`` in memory (None for ``y``, that of ``X`` for the sample
+    weights of a fit): a Series of a pandas extension dtype is converted as
+    ``check_array`` converts it, which is what its conversion of an empty
+    Series of that dtype gives (nullable integers or floats with ``<NA>``
+    to floats with NaN, that the checks refuse in scikit-learn's words;
+    strings to object, which scikit-learn's label checks take, instead of
+    Dask's warning that it does so).
+
+    A ``y`` of one column (a DataFrame, or a 2-D array) is one label per
+    row, as in memory: with ``warn``, scikit-learn's DataConversionWarning
+    says so, as ``fit`` does in memory (``score`` does not).
+    """
     import dask.array as da
 
+    if name == "sample_weight" and np.ndim(values) == 0:
+        # One weight for every row, as _check_sample_weight takes it.
+        return da.full(sum(row_chunks), values, chunks=(row_chunks,))
+    column_vector = False
+    # (A Dask Series has ``columns`` too, of its one name: ndim tells them.)
+    frame = hasattr(values, "columns") and getattr(values, "ndim", 0) == 2
+    if name == "y" and frame and len(values.columns) == 1:
+        # A DataFrame of one column: a column vector, which scikit-learn
+        # takes as one label per row, with its warning (below).
+        values, column_vector = values[values.columns[0]], True
     if hasattr(values, "to_dask_array"):
-        if not isinstance(values.dtype, np.dtype):
-            # A pandas extension dtype (strings, nullable integers): as
-            # object, which scikit-learn's label checks take, instead of
-            # Dask's warning that it does so.
-            values = values.astype(object)
+        # (A DataFrame of more columns has dtypes: it is 2-D, told below.)
+        if not isinstance(getattr(values, "dtype", np.dtype(object)), np.dtype):
+            converted = check_array(
+                values._meta,
+                ensure_2d=False,
+                dtype=dtype,
+                ensure_min_samples=0,
+                ensure_all_finite=False,
+                input_name=name,
+            )
+            values = values.astype(converted.dtype)
         values = values.to_dask_array(lengths=True)
     elif not is_dask_collection(values):
         values = np.asarray(values)
     values = da.asarray(values)
+    if column_vector or (name == "y" and values.ndim == 2 and values.shape[1] == 1):
+        # In memory, column_or_1d(y, warn=True) in fit.
+        if warn:
+            warn_at_user_code(
+                "A column-vector y was passed when a 1d array was expected. "
+                "Please change the shape of y to (n_samples, ), for example "
+                "using ravel().",
+                DataConversionWarning,
+            )
+        values = values if values.ndim == 1 else values[:, 0]
     if values.ndim != 1:
         if name == "y" and values.ndim == 2:
             raise ValueError(
@@ -66,10 +139,18 @@ def dask_column(values, row_chunks, name):
                 "Dask cluster takes one label per row. Compute y and X "
                 "(.compute()) to fit them in memory."
             )
+        if name == "sample_weight":
+            # _check_sample_weight's words.
+            raise ValueError(
+                "Sample weights must be 1D array or scalar, got "
+                f"{values.ndim}D array. Expected either a scalar value or a 1D "
+                f"array of length {sum(row_chunks)}."
+            )
         raise ValueError(
             f"{name} should be a 1d array, got an array of shape {values.shape} "
             "instead."
         )
+    values = with_known_chunks(values)
     n_samples = sum(row_chunks)
     if values.shape[0] != n_samples:
         raise ValueError(
@@ -81,17 +162,20 @@ def dask_column(values, row_chunks, name):
 
 def validated(estimator, X, reset=False):
     """``X`` as :func:`dask_rows` gives it, and its columns (an empty
-    array-like) validated as the estimator validates rows in memory."""
-    X, meta = dask_rows(X)
+    array-like) validated as the estimator validates rows in memory.
+
+    The columns are validated first: a wrong number of features is told
+    before any block is computed.
+    """
     meta = validate_data(
         estimator,
-        meta,
+        _columns(X),
         reset=reset,
         accept_sparse="csr",
         dtype=(np.float64, np.float32),
         ensure_min_samples=0,
     )
-    return X, meta
+    return dask_rows(X, meta.dtype), meta
 
 
 def _block_log_proba(X, coefs, intercepts, dtype):
@@ -131,20 +215,64 @@ def predict(estimator, X):
     )
 
 
+def _block_accuracy(y_pred, y_true, sample_weight):
+    """``(right, total, weighs)`` of one block: the weight of its rows
+    predicted right, its total weight, and whether any row weighs anything
+    (its number of rows and True without weights).
+
+    ``accuracy_score`` checks the block's labels and weights as it checks
+    them in memory (NaN or a mix of target types in ``y``, NaN or infinite
+    weights), with its messages. A block of zero weights is not refused
+    here: only weights that are all zero over every block are, on the
+    client.
+    """
+    n_rows = y_true.shape[0]
+    if n_rows == 0:
+        # accuracy_score refuses an empty block; it adds nothing.
+        return 0.0, 0.0, False
+    if sample_weight is None:
+        return float(accuracy_score(y_true, y_pred, normalize=False)), n_rows, True
+    # accuracy_score's own check of the weights (its _check_sample_weight).
+    sample_weight = check_array(
+        sample_weight, ensure_2d=False, dtype=None, input_name="sample_weight"
+    )
+    if not sample_weight.any():
+        accuracy_score(y_true, y_pred)  # the checks of the labels
+        return 0.0, 0.0, False
+    right = accuracy_score(y_true, y_pred, normalize=False, sample_weight=sample_weight)
+    return float(right), float(sample_weight.sum()), True
+
+
 def _score(estimator, X, y, sample_weight):
     """Weighted accuracy on a Dask array or DataFrame, computed by the
-    cluster (or Dask's local scheduler)."""
+    cluster (or Dask's local scheduler) block by block and added up here,
+    in block order, with ``accuracy_score``'s checks and errors."""
     import dask
 
     predicted = predict(estimator, X)
     row_chunks = predicted.chunks[0]
-    correct = predicted == dask_column(y, row_chunks, "y")
+    if sum(row_chunks) == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={predicted.shape}) while a "
+            "minimum of 1 is required."
+        )
+    columns = [predicted, dask_column(y, row_chunks, "y")]
+    if sample_weight is not None:
+        columns.append(dask_column(sample_weight, row_chunks, "sample_weight"))
+    blocks = zip(*(column.to_delayed().ravel() for column in columns))
     if sample_weight is None:
-        (accuracy,) = dask.compute(correct.mean())
-        return float(accuracy)
-    sample_weight = dask_column(sample_weight, row_chunks, "sample_weight")
-    right, total = dask.compute((correct * sample_weight).sum(), sample_weight.sum())
-    return float(right / total)
+        blocks = ((*block, None) for block in blocks)
+    accuracy = dask.delayed(_block_accuracy, pure=True)
+    (parts,) = dask.compute([accuracy(*block) for block in blocks])
+    right, total, weighs = zip(*parts)
+    # In memory, accuracy_score refuses weights that are all zero (since
+    # scikit-learn 1.8; ZeroDivisionError before), and cannot divide by
+    # weights that sum to zero.
+    if not any(weighs):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    if sum(total) == 0:
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+    return float(sum(right) / sum(total))
 
 
 def scored_where_the_rows_are(score):

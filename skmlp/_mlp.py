@@ -520,6 +520,11 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                 if not run.n_new_epochs:
                     raise
                 run.keep_after_interrupt()
+            finally:
+                # The last use of the rows: a run on a Dask cluster lets it
+                # forget its blocks now, not when the traceback of an error
+                # that keeps this frame is gone.
+                _dask.release_run(run)
         try:
             self._commit(model, run)
         except KeyboardInterrupt:

@@ -4,6 +4,8 @@ scikit-learn's public API has no counterpart for these: the parameter
 validation of estimators (``_fit_context``, ``Interval``, ``StrOptions``,
 ``Options``, ``HasMethods``, ``validate_params``), the checks shared by its
 own classifiers (``_check_partial_fit_first_call``, ``_check_sample_weight``),
+the rule by which ``check_array`` converts pandas columns of nullable dtypes
+first (``_pandas_dtype_needs_early_conversion``, for Dask DataFrames),
 the style checks of its displays (``_validate_style_kwargs``) and the
 callback API of scikit-learn 1.9 (``CallbackSupportMixin``, None before it,
 and the attributes through which it finds an estimator's callbacks).
@@ -21,7 +23,10 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils._plotting import _validate_style_kwargs
 from sklearn.utils.multiclass import _check_partial_fit_first_call
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _pandas_dtype_needs_early_conversion,
+)
 
 try:
     from sklearn.callback import CallbackSupportMixin
@@ -64,6 +69,7 @@ __all__ = [
     "_check_partial_fit_first_call",
     "_check_sample_weight",
     "_fit_context",
+    "_pandas_dtype_needs_early_conversion",
     "_validate_style_kwargs",
     "validate_params",
 ]

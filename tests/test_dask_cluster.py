@@ -585,3 +585,280 @@ def test_a_diverging_cluster_fit_raises_and_leaves_the_model(client, data):
     assert clf.n_iter_ == 3 and clf.learning_rate_ == 0.3
     for coef, saved in zip(clf.coefs_, fitted):
         assert_array_equal(coef, saved)
+
+
+def _masked(*arrays, keep):
+    """Dask arrays of the rows of ``arrays`` that ``keep`` selects, masked
+    on the cluster: their block sizes are unknown (NaN) until computed."""
+    mask = da.from_array(keep, chunks=BLOCK)
+    masked = [array[mask] for array in _on_cluster(*arrays)]
+    assert all(np.isnan(array.chunks[0]).all() for array in masked)
+    return masked
+
+
+def test_rows_of_unknown_block_sizes_fit_and_score_as_in_memory(client, data):
+    # y and sample_weight selected by a mask, as X: the block sizes of each
+    # are computed, and the fit is the in-memory fit of the same rows.
+    X, y, sample_weight = data
+    keep = np.random.RandomState(2).uniform(size=len(y)) < 0.6
+    in_memory = _fit(_clf(), X[keep], y[keep], sample_weight=sample_weight[keep])
+    X_dask, y_dask, w_dask = _masked(X, y, sample_weight, keep=keep)
+    assert_same_model(_fit(_clf(), X_dask, y_dask, sample_weight=w_dask), in_memory)
+    # Only y (or only the weights) of unknown sizes, X known.
+    X_known = _on_cluster(X[keep])[0]
+    assert_same_model(_fit(_clf(), X_known, y_dask, sample_weight=w_dask), in_memory)
+    assert in_memory.score(X_dask, y_dask) == pytest.approx(
+        in_memory.score(X[keep], y[keep]), abs=1e-15
+    )
+    assert in_memory.score(X_dask, y_dask, w_dask) == pytest.approx(
+        in_memory.score(X[keep], y[keep], sample_weight[keep]), rel=1e-12
+    )
+    # A real mismatch is still told, in scikit-learn's words.
+    n_kept = keep.sum()
+    fewer = keep.copy()
+    fewer[np.flatnonzero(keep)[-1]] = False
+    (y_fewer,) = _masked(y, keep=fewer)
+    expected = f"inconsistent numbers of samples: \\[{n_kept}, {n_kept - 1}\\]"
+    with pytest.raises(ValueError, match=expected):
+        _clf().fit(X_dask, y_fewer)
+    with pytest.raises(ValueError, match=expected):
+        _clf().fit(X_dask, y_dask, sample_weight=_masked(sample_weight, keep=fewer)[0])
+    with pytest.raises(ValueError, match=expected):
+        in_memory.score(X_dask, y_fewer)
+
+
+def _raises_as_in_memory(in_memory, on_cluster):
+    """Assert that ``on_cluster()`` raises what ``in_memory()`` raises: the
+    same type, and the same first line of its message (an estimator adds a
+    second line to the NaN error in memory)."""
+    # scikit-learn's metrics warn of the NaN they cast to int in memory,
+    # before they raise.
+    with pytest.raises(Exception) as expected, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        in_memory()
+    first_line = str(expected.value).splitlines()[0]
+    with pytest.raises(expected.type) as got:
+        on_cluster()
+    assert str(got.value).splitlines()[0] == first_line
+
+
+def _with_na(values, dtype):
+    """``values`` as a pandas Series of ``dtype`` whose row 700 is <NA>."""
+    pd = pytest.importorskip("pandas")
+    series = pd.Series(values, dtype=dtype)
+    series[700] = pd.NA
+    return series
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64", "object"])
+def test_missing_values_of_pandas_columns_raise_as_in_memory(client, data, dtype):
+    # A nullable column holding <NA> is NaN in memory, which scikit-learn
+    # refuses ("Input X contains NaN"); pandas' NA in an object column
+    # raises what scikit-learn's conversion raises in memory too.
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, sample_weight = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    column = np.round(X[:, 2] * 10) if dtype == "Int64" else X[:, 2]
+    frame["f2"] = _with_na(column, dtype)
+    frame_dask = dd.from_pandas(frame, npartitions=3)
+    fitted = _fit(_clf(), frame.fillna(0), y)
+    _raises_as_in_memory(
+        lambda: _clf().fit(frame, y), lambda: _clf().fit(frame_dask, y)
+    )
+    _raises_as_in_memory(
+        lambda: fitted.predict(frame),
+        lambda: client.compute([fitted.predict(frame_dask)], sync=True),
+    )
+    _raises_as_in_memory(
+        lambda: fitted.score(frame, y), lambda: fitted.score(frame_dask, y)
+    )
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64"])
+@pytest.mark.parametrize("column", ["y", "sample_weight"])
+def test_missing_values_of_nullable_targets_and_weights_raise_as_in_memory(
+    client, data, dtype, column
+):
+    # A Dask Series of a nullable dtype holding <NA>, as y or as the
+    # sample weights: the NaN error of scikit-learn, in fit and in score.
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, _ = data
+    values = {"y": y, "sample_weight": y + 1}[column]
+    with_na = _with_na(values, dtype)
+    in_memory = {"y": y, "sample_weight": None, column: with_na}
+    on_cluster = {
+        "y": _on_cluster(y)[0],
+        "sample_weight": None,
+        column: dd.from_pandas(with_na, npartitions=3),
+    }
+    X_dask = _on_cluster(X)[0]
+    fitted = _fit(_clf(), X, y)
+    _raises_as_in_memory(
+        lambda: _clf().fit(X, **in_memory), lambda: _clf().fit(X_dask, **on_cluster)
+    )
+    _raises_as_in_memory(
+        lambda: fitted.score(X, **in_memory),
+        lambda: fitted.score(X_dask, **on_cluster),
+    )
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        np.zeros(1000),
+        np.r_[np.ones(500), np.nan, np.ones(499)],
+        np.r_[np.ones(500), np.inf, np.ones(499)],
+        np.full(1000, np.nan),
+    ],
+    ids=["zero", "nan", "inf", "all-nan"],
+)
+def test_score_on_the_cluster_refuses_the_weights_refused_in_memory(
+    client, data, weights
+):
+    X, y, _ = data
+    fitted = _fit(_clf(), X, y)
+    _raises_as_in_memory(
+        lambda: fitted.score(X, y, weights),
+        lambda: fitted.score(*_on_cluster(X, y, weights)),
+    )
+
+
+def test_score_on_the_cluster_takes_the_weights_taken_in_memory(client, data):
+    # Negative weights, and blocks that weigh nothing beside others that
+    # do: as in memory, a score.
+    X, y, sample_weight = data
+    fitted = _fit(_clf(), X, y)
+    negative = sample_weight - 0.5
+    zero_blocks = sample_weight.copy()
+    zero_blocks[: 2 * BLOCK] = 0
+    for weights in (negative, zero_blocks):
+        assert fitted.score(*_on_cluster(X, y, weights)) == pytest.approx(
+            fitted.score(X, y, weights), rel=1e-12
+        )
+
+
+def _keys_on_the_cluster(client):
+    """The keys of every task the scheduler holds, of any client."""
+    return set(
+        client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.tasks))
+    )
+
+
+def _gather_interrupted(client, futures, *args, **kwargs):
+    """``Client.gather`` that raises KeyboardInterrupt (a user's Ctrl-C
+    while the client waits) when it waits for the tasks of a step."""
+    if any("_block_sums" in str(future.key) for future in futures):
+        raise KeyboardInterrupt
+    return _GATHER(client, futures, *args, **kwargs)
+
+
+_GATHER = distributed.Client.gather
+
+
+@pytest.mark.parametrize("failure", ["divergence", "ctrl-c", "zero weights"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_failed_cluster_fit_leaves_nothing_on_the_cluster(
+    client, data, monkeypatch, failure
+):
+    # The exception, and its traceback with the frames of the call, are
+    # kept (as sys.last_traceback keeps them in a notebook): the run's
+    # blocks, its steps' tasks and theta must go from the cluster all the
+    # same.
+    X, y, sample_weight = data
+    before = _keys_on_the_cluster(client)
+    clf, error = _clf(), DivergenceError
+    with monkeypatch.context() as patch:
+        if failure == "divergence":
+            clf.set_params(learning_rate_init=1e3)
+        elif failure == "ctrl-c":
+            # In the first step, before any epoch has finished: the Ctrl-C
+            # goes through.
+            patch.setattr(distributed.Client, "gather", _gather_interrupted)
+            error = KeyboardInterrupt
+        else:
+            sample_weight, error = np.zeros_like(sample_weight), ValueError
+        with pytest.raises(error) as kept:
+            clf.fit(*_on_cluster(X, y, sample_weight))
+    assert kept.tb is not None
+    # The futures' releases reach the scheduler in their own time.
+    deadline = time.monotonic() + 30
+    while _keys_on_the_cluster(client) - before:
+        assert time.monotonic() < deadline, (
+            f"left on the cluster: {_keys_on_the_cluster(client) - before}"
+        )
+        time.sleep(0.05)
+    assert not hasattr(clf, "coefs_")
+
+
+def test_an_empty_block_fits_and_scores_as_in_memory(client, data):
+    # A block without rows: of a mask that keeps none of its rows, or made
+    # so. It adds nothing, and is checked as the others are.
+    X, y, sample_weight = data
+    keep = np.ones(len(y), dtype=bool)
+    keep[BLOCK : 2 * BLOCK] = False
+    in_memory = _fit(_clf(), X[keep], y[keep], sample_weight=sample_weight[keep])
+    masked = _masked(X, y, sample_weight, keep=keep)
+    on_cluster = _fit(_clf(), *masked[:2], sample_weight=masked[2])
+    assert_same_model(on_cluster, in_memory)
+    assert in_memory.score(*masked) == pytest.approx(
+        in_memory.score(X[keep], y[keep], sample_weight[keep]), rel=1e-12
+    )
+    chunks = (BLOCK, 0, len(y) - BLOCK)
+    made = [da.from_array(a, chunks=(chunks, *a.shape[1:])) for a in (X, y)]
+    weights = da.from_array(sample_weight, chunks=chunks)
+    assert 0 in made[0].chunks[0]
+    in_memory = _fit(_clf(), X, y, sample_weight=sample_weight)
+    assert_same_model(_fit(_clf(), *made, sample_weight=weights), in_memory)
+
+
+def test_a_column_y_and_a_scalar_weight_fit_as_in_memory(client, data):
+    # As in memory: a y of one column (a DataFrame, or a 2-D array) is one
+    # label per row, with scikit-learn's warning in fit; a number is the
+    # weight of every row.
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    from sklearn.exceptions import DataConversionWarning
+
+    X, y, _ = data
+    in_memory = _fit(_clf(), X, y, sample_weight=np.full(len(y), 2.0))
+    X_dask = _on_cluster(X)[0]
+    frame = dd.from_pandas(pd.DataFrame({"label": y}), npartitions=3)
+    (column,) = _on_cluster(y[:, None])
+    for y_dask in (frame, column):
+        with pytest.warns(DataConversionWarning, match="column-vector y"):
+            on_cluster = _fit(_clf(), X_dask, y_dask, sample_weight=2.0)
+        assert_same_model(on_cluster, in_memory)
+        assert on_cluster.score(X_dask, y_dask, 2.0) == pytest.approx(
+            in_memory.score(X, y), abs=1e-15
+        )
+    # Weights of more dimensions are refused in scikit-learn's words.
+    weights = np.ones((len(y), 1))
+    _raises_as_in_memory(
+        lambda: _clf().fit(X, y, sample_weight=weights),
+        lambda: _clf().fit(X_dask, y, sample_weight=_on_cluster(weights)[0]),
+    )
+    # More columns are multilabel targets, which train in memory only.
+    two = dd.from_pandas(pd.DataFrame({"a": y, "b": y}), npartitions=3)
+    with pytest.raises(ValueError, match="Multilabel targets .* in memory only"):
+        _clf().fit(X_dask, two)
+
+
+@pytest.mark.parametrize("dtype", ["category", "boolean", "Int64", "string"])
+def test_a_dask_series_of_labels_of_a_pandas_dtype_fits_as_in_memory(
+    client, data, dtype
+):
+    # Converted as check_array converts them in memory: the same classes_,
+    # of the same dtype (floats for nullable booleans and integers).
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, _ = data
+    values = y > 0 if dtype == "boolean" else y
+    if dtype in ("category", "string"):
+        values = np.array(["a", "b", "c"])[y]
+    labels = pd.Series(values, dtype=dtype)
+    in_memory = _fit(_clf(), X, labels)
+    on_cluster = _fit(_clf(), _on_cluster(X)[0], dd.from_pandas(labels, npartitions=3))
+    assert_same_model(on_cluster, in_memory)
+    assert_array_equal(on_cluster.classes_, in_memory.classes_)
+    assert on_cluster.classes_.dtype == in_memory.classes_.dtype
