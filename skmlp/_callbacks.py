@@ -9,6 +9,8 @@ training there. With an older scikit-learn everything here does nothing.
 
 The model a task hands to the callbacks (``fitted_estimator``) is the whole
 model that ``fit`` would keep if it stopped there, built afresh for them.
+The root task ends before the estimator takes its new model, so that an
+error in a callback there leaves the estimator as it was, as at any epoch.
 """
 
 from ._sklearn_compat import add_callback_support, open_callback_context
@@ -120,13 +122,28 @@ class EpochCallbacks:
             reconstruction_attributes=self._model(model_attributes),
         )
 
-    def end_fit(self):
-        """Call ``on_fit_task_end`` of the whole call, after the fitted
-        attributes have been written to the estimator."""
+    def end_fit(self, model_attributes):
+        """Call ``on_fit_task_end`` of the whole call, before the estimator
+        takes the new model.
+
+        The model is written only once the hook has returned, so that a
+        callback that raises there leaves the estimator as it was before the
+        call, as it does at any epoch; the callbacks get the new model as
+        ``fitted_estimator``, while ``estimator`` still holds the one from
+        before the call.
+
+        Parameters
+        ----------
+        model_attributes : callable
+            As for :meth:`end_epoch`: the fitted attributes of the model
+            that the call keeps.
+        """
         if self._context is None:
             return
         self._context.call_on_fit_task_end(
-            estimator=self._estimator, **self._data, reconstruction_attributes={}
+            estimator=self._estimator,
+            **self._data,
+            reconstruction_attributes=self._model(model_attributes),
         )
 
     def _model(self, model_attributes):

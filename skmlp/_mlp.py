@@ -509,16 +509,21 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                 if not run.n_new_epochs:
                     raise
                 run.keep_after_interrupt()
+        # The end of the call is reported before the model is written, so
+        # that a callback raising there leaves the estimator as it was, as
+        # it does at any epoch; the callbacks get the new model as
+        # fitted_estimator. A Ctrl-C there keeps the finished epochs, as
+        # anywhere else once one has finished.
+        try:
+            callbacks.end_fit(run.fitted_attributes)
+        except KeyboardInterrupt:
+            run.interrupted = True
         try:
             self._commit(model, run)
         except KeyboardInterrupt:
             # Ctrl-C while the attributes were gathered: gather them again
             # (it changes nothing), so that the finished epochs are kept.
             self._commit(model, run)
-            run.interrupted = True
-        try:
-            callbacks.end_fit()
-        except KeyboardInterrupt:
             run.interrupted = True
         run.warn_at_end()
         return self

@@ -333,7 +333,7 @@ def test_epoch_callbacks_do_nothing_without_the_callback_api(data):
         raise AssertionError("the model was built without a callback to get it")
 
     assert callbacks.end_epoch(no_model) is False
-    callbacks.end_fit()
+    callbacks.end_fit(no_model)
 
 
 @requires_callbacks
@@ -513,3 +513,74 @@ def test_the_model_of_each_epoch_with_early_stopping_is_the_best_so_far(data):
     )
     for k, model in enumerate(recorder.epoch_models, start=1):
         _assert_same_fitted_model(model, _fit_for(k, X, y, **params))
+
+
+def _snapshot(estimator):
+    """A deep copy of the estimator's state but its callbacks (compared by
+    identity)."""
+    return {
+        name: copy.deepcopy(value)
+        for name, value in vars(estimator).items()
+        if name != "_skl_callbacks"
+    }
+
+
+@requires_callbacks
+@pytest.mark.parametrize("task_name", ["fit", "epoch"])
+@pytest.mark.parametrize("fitted", [False, True], ids=["unfitted", "fitted"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_callback_raising_at_the_end_leaves_the_estimator_as_it_was(
+    data, task_name, fitted, method
+):
+    # An error in the end-of-fit hook raises from fit, as one at an epoch
+    # does, and, as there, leaves every attribute as it was: the new model
+    # was not written (n_iter_ went from 6 to 5 before).
+    X, y = data
+    clf = _clf(max_iter=5)
+    if fitted:
+        clf.set_params(max_iter=6, random_state=1).fit(X, y)
+        clf.set_params(max_iter=5, random_state=0)
+    callback = RaiseAtEnd(
+        task_name, 0, RuntimeError(f"failed at the end of a {task_name}")
+    )
+    clf.set_callbacks(callback)
+    before = _snapshot(clf)
+    kwargs = {"classes": np.unique(y)} if method == "partial_fit" else {}
+    with pytest.raises(RuntimeError, match=f"end of a {task_name}"):
+        getattr(clf, method)(X, y, **kwargs)
+    assert clf._skl_callbacks == [callback]
+    _assert_equal_values(_snapshot(clf), before, "state")
+    assert callback.calls[-1][0] == "teardown"
+
+
+@requires_callbacks
+@pytest.mark.parametrize("fitted", [False, True], ids=["first-fit", "refit"])
+def test_the_end_of_fit_hook_gets_the_new_model_before_the_estimator_takes_it(
+    data, fitted
+):
+    # The root task's on_fit_task_end runs before the model is written (so
+    # that an error there can leave the estimator as it was): its
+    # fitted_estimator is the new model, whole, while the estimator still
+    # holds the one from before the call.
+    X, y = data
+    clf = _clf(max_iter=3, **_EXACT)
+    if fitted:
+        clf.set_params(max_iter=7).fit(X, y)
+        clf.set_params(max_iter=3)
+    before = _snapshot(clf)
+    seen = {}
+
+    class AtTheEnd(Recorder):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if context.task_name == "fit":
+                seen["fitted_estimator"] = fitted_estimator
+                # But for the bookkeeping of the fit under way.
+                state = _snapshot(estimator)
+                del state["_callback_fit_ctx"], state["_skl_callbacks_to_teardown"]
+                seen["estimator"] = state
+
+    clf.set_callbacks(AtTheEnd()).fit(X, y)
+    _assert_same_fitted_model(seen["fitted_estimator"], clf)
+    _assert_same_fitted_model(seen["fitted_estimator"], _fit_for(3, X, y, **_EXACT))
+    assert seen["fitted_estimator"] is not clf
+    _assert_equal_values(seen["estimator"], before, "state in the hook")
