@@ -5,6 +5,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.datasets import load_digits, load_iris
@@ -328,3 +329,36 @@ def test_the_loop_raises_a_divergence_from_the_point_that_ends_the_call():
     message = r"the loss reached 1.02e\+12, more than 1e\+04 times 102 "
     with pytest.raises(skmlp.DivergenceError, match=message):
         run.run()
+
+
+def test_a_ctrl_c_on_any_line_of_a_refit_on_unnamed_columns_leaves_one_model():
+    # The commit writes the new model in one step, then removes the column
+    # names that the model fitted on a DataFrame had and the new one lacks:
+    # a Ctrl-C between the two is caught and the commit done again. Either
+    # way the estimator is the old model, names and all, or a new one
+    # without them.
+    frame = pd.DataFrame(X_IRIS, columns=["a", "b", "c", "d"])
+    old = _quiet_fit(_clf(max_iter=3), X=frame)
+    references = {n: _quiet_fit(_clf(max_iter=n)) for n in (1, 2)}
+    counter = LineCounter(_the_loops_modules())
+    with counter():
+        _quiet_fit(copy.deepcopy(old).set_params(max_iter=2))
+    outcomes = set()
+    for line in range(1, counter.count + 1):
+        clf = copy.deepcopy(old).set_params(max_iter=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                with LineCounter(_the_loops_modules(), interrupt_at=line)():
+                    clf.fit(X_IRIS, Y_IRIS)
+            except KeyboardInterrupt:
+                pass
+        if clf.n_iter_ == 3:
+            _assert_same_model(clf, old)
+            assert_array_equal(clf.feature_names_in_, old.feature_names_in_)
+            outcomes.add("old")
+        else:
+            _assert_same_model(clf, references[clf.n_iter_])
+            assert not hasattr(clf, "feature_names_in_"), line
+            outcomes.add(clf.n_iter_)
+    assert outcomes == {"old", 1, 2}
