@@ -584,3 +584,23 @@ def test_the_end_of_fit_hook_gets_the_new_model_before_the_estimator_takes_it(
     _assert_same_fitted_model(seen["fitted_estimator"], _fit_for(3, X, y, **_EXACT))
     assert seen["fitted_estimator"] is not clf
     _assert_equal_values(seen["estimator"], before, "state in the hook")
+
+
+@requires_callbacks
+def test_set_params_from_a_callback_stays_and_takes_effect_at_the_next_fit(data):
+    # A callback may change the estimator's parameters during the fit (at an
+    # epoch, and in the end-of-fit hook, which now runs before the commit):
+    # the commit does not write them back, and the running fit goes on with
+    # those it started with.
+    X, y = data
+
+    class Tuner(Recorder):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if context.task_name == "epoch" and context.task_id == 0:
+                estimator.set_params(alpha=0.5, max_iter=2)
+            if context.task_name == "fit":
+                estimator.set_params(learning_rate_init=0.05)
+
+    clf = _clf(max_iter=4).set_callbacks(Tuner()).fit(X, y)
+    assert (clf.alpha, clf.max_iter, clf.learning_rate_init) == (0.5, 2, 0.05)
+    _assert_same_fitted_model(clf, _fit_for(4, X, y))
