@@ -6,6 +6,11 @@ callbacks such as :class:`sklearn.callback.ProgressBar` and
 ``partial_fit`` is the root task and each epoch is one of its subtasks; a
 callback whose ``on_fit_task_end`` returns True after an epoch stops the
 training there. With an older scikit-learn everything here does nothing.
+
+The model a task hands to the callbacks (``fitted_estimator``) is the whole
+model that ``fit`` would keep if it stopped there, built afresh for them.
+The root task ends before the estimator takes its new model, so that an
+error in a callback there leaves the estimator as it was, as at any epoch.
 """
 
 from ._sklearn_compat import add_callback_support, open_callback_context
@@ -92,18 +97,17 @@ class EpochCallbacks:
         self._epoch = self._context.subcontext(task_name="epoch")
         self._epoch.call_on_fit_task_begin(estimator=self._estimator, **self._data)
 
-    def end_epoch(self, network, theta, n_iter):
+    def end_epoch(self, model_attributes):
         """Call ``on_fit_task_end`` for the epoch that just finished.
 
         Parameters
         ----------
-        network : ParameterLayout
-            The layout of ``theta``.
-        theta : ndarray
-            The parameters after the epoch. Copied only if a callback asks
-            for the model of the epoch (``fitted_estimator``).
-        n_iter : int
-            Number of epochs run so far, ``n_iter_`` of that model.
+        model_attributes : callable
+            Returns the fitted attributes of the model of the epoch, new
+            objects (``TrainingRun.fitted_attributes``): the model that
+            ``fit`` stopped there would give, with ``max_iter`` set to that
+            epoch (with early stopping, the best epoch so far). Called only
+            if a callback asks for the model (``fitted_estimator``).
 
         Returns
         -------
@@ -115,30 +119,43 @@ class EpochCallbacks:
         return self._epoch.call_on_fit_task_end(
             estimator=self._estimator,
             **self._data,
-            # A callable, so that it runs only if some callback wants the model.
-            reconstruction_attributes=lambda: {
-                **self._data_attributes,
-                **_fitted_attributes(network, theta, n_iter),
-            },
+            reconstruction_attributes=self._model(model_attributes),
         )
 
-    def end_fit(self):
-        """Call ``on_fit_task_end`` of the whole call, after the fitted
-        attributes have been written to the estimator."""
+    def end_fit(self, model_attributes):
+        """Call ``on_fit_task_end`` of the whole call, before the estimator
+        takes the new model.
+
+        The model is written only once the hook has returned, so that a
+        callback that raises there leaves the estimator as it was before the
+        call, as it does at any epoch; the callbacks get the new model as
+        ``fitted_estimator``, while ``estimator`` still holds the one from
+        before the call.
+
+        Parameters
+        ----------
+        model_attributes : callable
+            As for :meth:`end_epoch`: the fitted attributes of the model
+            that the call keeps.
+        """
         if self._context is None:
             return
         self._context.call_on_fit_task_end(
-            estimator=self._estimator, **self._data, reconstruction_attributes={}
+            estimator=self._estimator,
+            **self._data,
+            reconstruction_attributes=self._model(model_attributes),
         )
 
+    def _model(self, model_attributes):
+        """The ``reconstruction_attributes`` of a task: a callable, so that
+        the model is built only if a callback wants it.
 
-def _fitted_attributes(network, theta, n_iter):
-    """The attributes that make a copy of the estimator the model of an epoch."""
-    coefs, intercepts = network.unpack(theta.copy())
-    return {
-        "coefs_": coefs,
-        "intercepts_": intercepts,
-        "n_iter_": n_iter,
-        "n_layers_": network.n_layers + 1,
-        "n_outputs_": network.layer_sizes[-1],
-    }
+        scikit-learn builds ``fitted_estimator`` as a shallow copy of the
+        estimator with these attributes set on it, so they must be every
+        attribute a fit writes: the copy holds the estimator's previous
+        model, if any, and keeps whatever they do not replace. (Setting
+        attributes cannot remove one: the copy of an estimator fitted on
+        named columns keeps their ``feature_names_in_`` in a refit on
+        unnamed ones.)
+        """
+        return lambda: {**self._data_attributes, **model_attributes()}

@@ -241,7 +241,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     :class:`DivergenceError` (a ValueError) and leaves the estimator as it
     was before the call. A Ctrl-C keeps the model of the last finished epoch.
     The fitted attributes are written together at the end of a call, so that
-    ``predict`` in another thread sees the model before or after it.
+    ``predict`` in another thread sees the model before or after it; only
+    they are written, so that a ``set_params`` from another thread during
+    the call stays.
 
     References
     ----------
@@ -525,27 +527,50 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                 # forget its blocks now, not when the traceback of an error
                 # that keeps this frame is gone.
                 _dask.release_run(run)
+        # The end of the call is reported before the model is written, so
+        # that a callback raising there leaves the estimator as it was, as
+        # it does at any epoch; the callbacks get the new model as
+        # fitted_estimator. A Ctrl-C there keeps the finished epochs, as
+        # anywhere else once one has finished.
         try:
-            self._commit(model, run)
+            callbacks.end_fit(run.fitted_attributes)
         except KeyboardInterrupt:
-            # Ctrl-C while the attributes were gathered: gather them again
-            # (it changes nothing), so that the finished epochs are kept.
-            self._commit(model, run)
             run.interrupted = True
         try:
-            callbacks.end_fit()
+            self._commit(model, run)
         except KeyboardInterrupt:
+            # Ctrl-C while the attributes were gathered or written: do it
+            # again (it writes the same model), so that the finished epochs
+            # are kept whole.
+            self._commit(model, run)
             run.interrupted = True
         run.warn_at_end()
         return self
 
     def _commit(self, model, run):
-        """Write every fitted attribute at once: the validated ones of
-        ``model`` and those of the run's kept epoch."""
-        state = {k: v for k, v in self.__dict__.items() if k != "feature_names_in_"}
-        state.update(_validation.learned_attributes(model))
-        state.update(run.fitted_attributes())
-        self.__dict__ = state
+        """Write the fitted model at once: the validated attributes of
+        ``model`` and those of the run's kept epoch.
+
+        Only what the fit owns is written. Copying the whole state and
+        assigning it back would undo a ``set_params`` (or
+        ``set_callbacks``) made in between by another thread or by a
+        callback. The new attributes are gathered first, then written by
+        one ``dict.update``, a single step for another thread and for a
+        Ctrl-C. A ``feature_names_in_`` that the new model lacks (a refit
+        on unnamed columns of a model fitted on named ones) is removed just
+        after: a reader at that instant sees the new model with the old
+        column names, which only makes ``predict`` warn about the names,
+        and a Ctrl-C there is caught by ``_train``, which commits again.
+        """
+        fitted = {**_validation.learned_attributes(model), **run.fitted_attributes()}
+        stale = [
+            name
+            for name in _validation.LEARNED_ATTRIBUTES
+            if name not in fitted and name in self.__dict__
+        ]
+        self.__dict__.update(fitted)
+        for name in stale:
+            self.__dict__.pop(name, None)
 
     def _prepare(self, X, y, sample_weight, incremental, classes, callbacks, workers):
         """Validate the call's data (on a view, see ``_validation.view``,

@@ -10,6 +10,14 @@ functions here; pickle, joblib and skops all go through them.
   is saved as its name and its attributes, plain floats and arrays, so that a
   skops file holds no type that skops does not know but the estimator's own
   class.
+* The callback bookkeeping of a fit under way (scikit-learn's
+  ``_callback_fit_ctx`` and ``_skl_callbacks_to_teardown``, which it deletes
+  when the fit ends) is left out. An estimator holds them only during a fit,
+  so only a copy taken then would carry them: the model of an epoch that
+  scikit-learn hands to the callbacks (a ``copy.copy``, which goes through
+  ``__getstate__`` too), or one saved by a callback. A later call on such a
+  copy would otherwise tear down, at its end, callbacks that it never set
+  up.
 """
 
 import copyreg
@@ -30,6 +38,9 @@ _VERSION_KEY = "_skmlp_version"
 
 # The version assumed for a state saved before skmlp recorded its version.
 _UNKNOWN_VERSION = "unknown"
+
+# What scikit-learn's callback API keeps on an estimator while it is fitted.
+_FIT_UNDER_WAY = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
 
 
 class InconsistentVersionWarning(exceptions.InconsistentVersionWarning):
@@ -100,10 +111,14 @@ def saved_state(state):
     Returns
     -------
     state : dict
-        A new dict: ``state`` with the skmlp version, and with the solver
-        object (if any) replaced by ``{"class": ..., "attributes": {...}}``.
+        A new dict: ``state`` with the skmlp version, without the callback
+        bookkeeping of a fit under way, and with the solver object (if any)
+        replaced by ``{"class": ..., "attributes": {...}}``.
     """
-    state = {**state, _VERSION_KEY: _current_version()}
+    state = {
+        **{name: value for name, value in state.items() if name not in _FIT_UNDER_WAY},
+        _VERSION_KEY: _current_version(),
+    }
     solver = state.get("_solver")
     if solver is not None:
         state["_solver"] = {

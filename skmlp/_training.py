@@ -300,7 +300,8 @@ class TrainingRun:
                 # keeps the model it reports.
                 if self.schedule.verbose:
                     print(f"Iteration {history.n_iter}, loss = {loss:.8f}")
-                if self.callbacks.end_epoch(self.layout, theta, history.n_iter):
+                # The callbacks get the model of the epoch just kept, whole.
+                if self.callbacks.end_epoch(self.fitted_attributes):
                     break
                 stopping = self._stopping_message()
                 if stopping is not None:
@@ -378,25 +379,32 @@ class TrainingRun:
         return self.kept.history.best_theta
 
     def fitted_attributes(self):
-        """The estimator's fitted attributes for the kept epoch.
+        """The estimator's fitted attributes for the kept epoch: the model
+        of ``fit`` (or ``partial_fit``) stopped there, whole.
 
-        Builds new objects, and sets the generator back to the kept epoch's
-        state: calling it twice gives the same model.
+        Builds new objects, the generator included (a copy set to the kept
+        epoch's state), and changes nothing of the run: calling it twice
+        gives two equal, independent models, and it can be called after any
+        epoch, for the callbacks, while the run goes on. The estimator keeps
+        what the last call returns.
         """
         kept = self.kept
         solver = kept.solver.snapshot()
         if self.data.validation_score is not None:
             # The momentum belongs to the last iterate, not to the best one.
             solver.reset_momentum()
+        # A copy, not the run's own generator: the model of an epoch must
+        # not change as the next epochs draw their mini-batch orders.
+        rng = copy.deepcopy(self.state.rng)
         if kept.rng_state is not None:
-            self.state.rng.set_state(kept.rng_state)
+            rng.set_state(kept.rng_state)
         coefs, intercepts = self.layout.unpack(self.kept_point().copy())
         return {
             "coefs_": coefs,
             "intercepts_": intercepts,
             "_solver": solver,
             "learning_rate_": solver.learning_rate,
-            "_rng": self.state.rng,
+            "_rng": rng,
             "n_layers_": self.layout.n_layers + 1,
             "n_outputs_": self.layout.layer_sizes[-1],
             **self.state.history.attributes(kept.history),

@@ -37,12 +37,21 @@ def fitted_view(estimator):
     return model
 
 
+# What validating the data of a fit can write to the model (the view).
+LEARNED_ATTRIBUTES = (
+    "classes_",
+    "out_activation_",
+    "n_features_in_",
+    "feature_names_in_",
+)
+
+
 def learned_attributes(model):
     """What validating the data of a fit wrote to ``model``: ``classes_``,
     ``out_activation_``, ``n_features_in_`` and, if ``X`` had column names,
     ``feature_names_in_``."""
-    names = ("classes_", "out_activation_", "n_features_in_", "feature_names_in_")
-    return {name: vars(model)[name] for name in names if name in vars(model)}
+    state = vars(model)
+    return {name: state[name] for name in LEARNED_ATTRIBUTES if name in state}
 
 
 def validate_call(model, X, y, sample_weight, incremental, classes):

@@ -5,11 +5,13 @@ need the callback API skip on an older scikit-learn, where the estimator
 must train as before (tested by hiding the API in a subprocess).
 """
 
+import copy
 import subprocess
 import sys
 import textwrap
 import warnings
 
+import joblib
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -104,18 +106,20 @@ class StopAfter(Recorder):
         return context.task_name == "epoch" and context.task_id == self.n_epochs - 1
 
 
-class InterruptAtEnd(Recorder):
-    """Ctrl-C in ``on_fit_task_end`` of the task ``task_name``, ``task_id``:
-    an end-of-fit hook, or a scoring callback, that the user interrupts."""
+class RaiseAtEnd(Recorder):
+    """Raises ``error`` in ``on_fit_task_end`` of the task ``task_name``,
+    ``task_id``: by default a Ctrl-C, in an end-of-fit hook, or in a scoring
+    callback, that the user interrupts."""
 
-    def __init__(self, task_name, task_id):
+    def __init__(self, task_name, task_id, error=KeyboardInterrupt):
         super().__init__()
         self.task = (task_name, task_id)
+        self.error = error
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
         super().on_fit_task_end(estimator, context, fitted_estimator=fitted_estimator)
         if (context.task_name, context.task_id) == self.task:
-            raise KeyboardInterrupt
+            raise self.error
 
 
 def _expected_calls(n_epochs):
@@ -166,7 +170,7 @@ def test_the_model_of_each_epoch_is_the_fit_stopped_there(data):
 )
 def test_a_ctrl_c_in_an_end_hook_keeps_every_finished_epoch(data, task, n_kept):
     X, y = data
-    callback = InterruptAtEnd(*task)
+    callback = RaiseAtEnd(*task)
     clf = _clf(max_iter=4).set_callbacks(callback)
     with pytest.warns(UserWarning, match="interrupted") as record:
         assert clf.fit(X, y) is clf
@@ -324,8 +328,12 @@ def test_epoch_callbacks_do_nothing_without_the_callback_api(data):
 
     callbacks = EpochCallbacks(NoCallbackAPI(), X, y, None, max_epochs=3)
     callbacks.begin_epoch()
-    assert callbacks.end_epoch(network=None, theta=None, n_iter=1) is False
-    callbacks.end_fit()
+
+    def no_model():
+        raise AssertionError("the model was built without a callback to get it")
+
+    assert callbacks.end_epoch(no_model) is False
+    callbacks.end_fit(no_model)
 
 
 @requires_callbacks
@@ -378,3 +386,221 @@ def test_the_model_of_each_epoch_predicts_multilabel_targets(data):
         assert model.out_activation_ == "logistic"
         assert_array_equal(model.predict(X), expected.predict(X))
         assert_array_equal(model.predict_proba(X), expected.predict_proba(X))
+
+
+# What a fit writes, compared by value: the fitted attributes, public and
+# private (the solver's state and the generator that the next partial_fit
+# goes on from). Not the parameters, nor the callbacks set on the estimator.
+_NOT_FITTED = {"_skl_callbacks"}
+
+
+def _fitted_state(estimator):
+    params = estimator.get_params(deep=False)
+    return {
+        name: value
+        for name, value in vars(estimator).items()
+        if name not in params and name not in _NOT_FITTED
+    }
+
+
+def _assert_equal_values(a, b, where):
+    assert type(a) is type(b), where
+    if isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype, where
+        assert_array_equal(a, b, err_msg=where)
+    elif isinstance(a, np.random.RandomState):
+        state_a, state_b = a.get_state(legacy=False), b.get_state(legacy=False)
+        _assert_equal_values(state_a, state_b, where)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            _assert_equal_values(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_equal_values(x, y, f"{where}[{i}]")
+    elif hasattr(a, "__dict__") and not isinstance(a, type):
+        # The solver: its state, attribute by attribute.
+        _assert_equal_values(vars(a), vars(b), f"{where}.__dict__")
+    else:
+        assert a == b, where
+
+
+def _assert_same_fitted_model(a, b):
+    _assert_equal_values(_fitted_state(a), _fitted_state(b), "fitted state")
+
+
+class Checkpointer(Recorder):
+    """Saves the model of every epoch with joblib, as a checkpointing
+    callback would, and records the hooks."""
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = folder
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        super().on_fit_task_end(estimator, context, fitted_estimator=fitted_estimator)
+        if context.task_name == "epoch":
+            joblib.dump(fitted_estimator, self.path(context.task_id + 1))
+
+    def path(self, n_epochs):
+        return self.folder / f"epoch-{n_epochs}.joblib"
+
+
+# Mini-batches in a shuffled order, NAG's momentum running across them: the
+# next partial_fit goes on from the solver's state and the generator exactly
+# as fit goes on to its next epoch (tests/test_mlp.py pins it), and both are
+# part of the model. tol=0 and n_iter_no_change keep fit from stopping early.
+_EXACT = dict(solver="nag", batch_size=50, shuffle=True, tol=0.0, n_iter_no_change=100)
+
+
+@requires_callbacks
+@pytest.mark.parametrize(
+    "previous_fit, warm_start",
+    [(None, False), (30, False), (30, True)],
+    ids=["first-fit", "refit", "warm-start-refit"],
+)
+def test_the_model_of_each_epoch_is_that_of_fit_with_max_iter_that_epoch_whole(
+    data, tmp_path, previous_fit, warm_start
+):
+    # The model a callback gets for epoch k is what fit(max_iter=k) gives, in
+    # every fitted attribute, whatever the estimator held before (a refit
+    # carried the previous fit's loss_curve_, t_ and solver); saved and
+    # loaded, one partial_fit takes it where fit(max_iter=k + 1) goes.
+    X, y = data
+    n_epochs = 4
+    start = _clf(warm_start=warm_start, **_EXACT)
+    if previous_fit is not None:
+        start.set_params(max_iter=previous_fit, random_state=1).fit(X, y)
+        start.set_params(random_state=0)
+
+    def fit_for(k):
+        return copy.deepcopy(start).set_params(max_iter=k).fit(X, y)
+
+    checkpointer = Checkpointer(tmp_path)
+    clf = copy.deepcopy(start).set_params(max_iter=n_epochs)
+    clf.set_callbacks(checkpointer).fit(X, y)
+    assert len(checkpointer.epoch_models) == n_epochs
+    for k, model in enumerate(checkpointer.epoch_models, start=1):
+        expected = fit_for(k)
+        _assert_same_fitted_model(model, expected)
+        assert model.n_iter_ == k == len(model.loss_curve_)
+        saved = joblib.load(checkpointer.path(k))
+        _assert_same_fitted_model(saved, expected)
+        # Without callbacks, and without the bookkeeping of the fit that
+        # saved it: the next call opens no callback task of that fit.
+        assert not hasattr(saved, "_callback_fit_ctx")
+        saved.set_callbacks()
+        _assert_same_fitted_model(saved.partial_fit(X, y), fit_for(k + 1))
+    # The last epoch's model is the fitted estimator; the earlier ones were
+    # not changed by the epochs after them.
+    _assert_same_fitted_model(checkpointer.epoch_models[-1], clf)
+    assert checkpointer.epoch_models[0].n_iter_ == 1
+
+
+@requires_callbacks
+def test_the_model_of_each_epoch_with_early_stopping_is_the_best_so_far(data):
+    # fit(max_iter=k) with early stopping keeps the best epoch up to k, with
+    # the momentum dropped: the model a callback gets, and the one it keeps
+    # if it asks to stop there.
+    X, y = data
+    params = dict(early_stopping=True, validation_fraction=0.2)
+    recorder = Recorder()
+    clf = _clf(max_iter=8, **params).set_callbacks(recorder).fit(X, y)
+    scores = clf.validation_scores_
+    assert any(scores[k] < max(scores[:k]) for k in range(1, len(scores))), (
+        "no epoch worse than an earlier one: the test shows nothing"
+    )
+    for k, model in enumerate(recorder.epoch_models, start=1):
+        _assert_same_fitted_model(model, _fit_for(k, X, y, **params))
+
+
+def _snapshot(estimator):
+    """A deep copy of the estimator's state but its callbacks (compared by
+    identity)."""
+    return {
+        name: copy.deepcopy(value)
+        for name, value in vars(estimator).items()
+        if name != "_skl_callbacks"
+    }
+
+
+@requires_callbacks
+@pytest.mark.parametrize("task_name", ["fit", "epoch"])
+@pytest.mark.parametrize("fitted", [False, True], ids=["unfitted", "fitted"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_callback_raising_at_the_end_leaves_the_estimator_as_it_was(
+    data, task_name, fitted, method
+):
+    # An error in the end-of-fit hook raises from fit, as one at an epoch
+    # does, and, as there, leaves every attribute as it was: the new model
+    # was not written (n_iter_ went from 6 to 5 before).
+    X, y = data
+    clf = _clf(max_iter=5)
+    if fitted:
+        clf.set_params(max_iter=6, random_state=1).fit(X, y)
+        clf.set_params(max_iter=5, random_state=0)
+    callback = RaiseAtEnd(
+        task_name, 0, RuntimeError(f"failed at the end of a {task_name}")
+    )
+    clf.set_callbacks(callback)
+    before = _snapshot(clf)
+    kwargs = {"classes": np.unique(y)} if method == "partial_fit" else {}
+    with pytest.raises(RuntimeError, match=f"end of a {task_name}"):
+        getattr(clf, method)(X, y, **kwargs)
+    assert clf._skl_callbacks == [callback]
+    _assert_equal_values(_snapshot(clf), before, "state")
+    assert callback.calls[-1][0] == "teardown"
+
+
+@requires_callbacks
+@pytest.mark.parametrize("fitted", [False, True], ids=["first-fit", "refit"])
+def test_the_end_of_fit_hook_gets_the_new_model_before_the_estimator_takes_it(
+    data, fitted
+):
+    # The root task's on_fit_task_end runs before the model is written (so
+    # that an error there can leave the estimator as it was): its
+    # fitted_estimator is the new model, whole, while the estimator still
+    # holds the one from before the call.
+    X, y = data
+    clf = _clf(max_iter=3, **_EXACT)
+    if fitted:
+        clf.set_params(max_iter=7).fit(X, y)
+        clf.set_params(max_iter=3)
+    before = _snapshot(clf)
+    seen = {}
+
+    class AtTheEnd(Recorder):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if context.task_name == "fit":
+                seen["fitted_estimator"] = fitted_estimator
+                # But for the bookkeeping of the fit under way.
+                state = _snapshot(estimator)
+                del state["_callback_fit_ctx"], state["_skl_callbacks_to_teardown"]
+                seen["estimator"] = state
+
+    clf.set_callbacks(AtTheEnd()).fit(X, y)
+    _assert_same_fitted_model(seen["fitted_estimator"], clf)
+    _assert_same_fitted_model(seen["fitted_estimator"], _fit_for(3, X, y, **_EXACT))
+    assert seen["fitted_estimator"] is not clf
+    _assert_equal_values(seen["estimator"], before, "state in the hook")
+
+
+@requires_callbacks
+def test_set_params_from_a_callback_stays_and_takes_effect_at_the_next_fit(data):
+    # A callback may change the estimator's parameters during the fit (at an
+    # epoch, and in the end-of-fit hook, which now runs before the commit):
+    # the commit does not write them back, and the running fit goes on with
+    # those it started with.
+    X, y = data
+
+    class Tuner(Recorder):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if context.task_name == "epoch" and context.task_id == 0:
+                estimator.set_params(alpha=0.5, max_iter=2)
+            if context.task_name == "fit":
+                estimator.set_params(learning_rate_init=0.05)
+
+    clf = _clf(max_iter=4).set_callbacks(Tuner()).fit(X, y)
+    assert (clf.alpha, clf.max_iter, clf.learning_rate_init) == (0.5, 2, 0.05)
+    _assert_same_fitted_model(clf, _fit_for(4, X, y))

@@ -3,13 +3,16 @@
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
+from tracing import at_every_line
 
+import skmlp
 from skmlp import SoftplusMLPClassifier
 
 X, Y = make_classification(
@@ -94,3 +97,56 @@ def test_predict_during_a_refit_sees_the_old_model_or_the_new_never_a_mix():
     np.testing.assert_array_equal(clf.predict(X), new)
     for predicted in seen:
         assert np.array_equal(predicted, old) or np.array_equal(predicted, new)
+
+
+def _attributes_equal(a, b):
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_attributes_equal, a, b))
+    return a == b
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "warm-start-fit"])
+def test_set_params_between_any_two_lines_of_a_fit_is_not_undone(method):
+    # Another thread's set_params can land between any two lines of a fit;
+    # here it lands between every two, deterministically: each line checks
+    # that the value set at the line before is still there, then sets a new
+    # one. The commit at the end of the call used to copy every attribute
+    # and write the copy back, which undid what was set in between. The
+    # parameter changed is one this fit does not read (validation_fraction
+    # without early stopping), so the model is that of an undisturbed fit.
+    X, y = make_classification(
+        n_samples=60, n_features=4, n_classes=3, n_informative=3, n_redundant=0,
+        random_state=0,
+    )  # fmt: skip
+    params = dict(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    clf = SoftplusMLPClassifier(warm_start=method == "warm-start-fit", **params)
+    if method != "fit":
+        clf.fit(X, y)
+    call = clf.partial_fit if method == "partial_fit" else clf.fit
+    reference = SoftplusMLPClassifier(**clf.get_params())
+    if method != "fit":
+        reference.fit(X, y)
+    getattr(reference, call.__name__)(X, y)
+    undone, n_lines = [], 0
+
+    def set_params():
+        nonlocal n_lines
+        expected = 0.1 + n_lines * 1e-6
+        if clf.__dict__["validation_fraction"] != expected:
+            undone.append((n_lines, clf.__dict__["validation_fraction"], expected))
+        n_lines += 1
+        clf.set_params(validation_fraction=0.1 + n_lines * 1e-6)
+
+    package = Path(skmlp.__file__).parent
+    modules = [package / name for name in ("_mlp.py", "_training.py", "_validation.py")]
+    clf.set_params(validation_fraction=0.1)
+    with at_every_line(modules, set_params):
+        call(X, y)
+    assert n_lines > 100
+    assert undone == []
+    assert clf.validation_fraction == 0.1 + n_lines * 1e-6
+    for name in ("coefs_", "intercepts_", "n_iter_", "loss_curve_", "t_"):
+        assert _attributes_equal(getattr(clf, name), getattr(reference, name)), name

@@ -92,3 +92,25 @@ def test_float32_and_float64_fits_agree_to_float32_precision(solver):
     )
     np.testing.assert_allclose(single.loss_curve_, double.loss_curve_, rtol=1e-3)
     np.testing.assert_array_equal(single.predict(X), double.predict(X))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_random_state_instance_drawn_from_after_fit_leaves_the_next_partial_fit():
+    # fit draws its mini-batch orders from the RandomState instance given as
+    # random_state; the model keeps a generator of its own. It was that very
+    # instance: the user's next draws from it changed the order of the next
+    # partial_fit's mini-batches.
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    params = dict(hidden_layer_sizes=(4,), batch_size=30, max_iter=2)
+    untouched = SoftplusMLPClassifier(
+        random_state=np.random.RandomState(0), **params
+    ).fit(X, y)
+    random_state = np.random.RandomState(0)
+    clf = SoftplusMLPClassifier(random_state=random_state, **params).fit(X, y)
+    random_state.permutation(len(y))  # the user's own draw
+    untouched.partial_fit(X, y)
+    clf.partial_fit(X, y)
+    assert clf.loss_curve_ == untouched.loss_curve_
+    for a, b in zip(clf.coefs_, untouched.coefs_):
+        np.testing.assert_array_equal(a, b)

@@ -5,6 +5,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
 from sklearn.datasets import load_digits, load_iris
@@ -69,30 +70,63 @@ def _assert_same_model(a, b):
     assert a.learning_rate_ == b.learning_rate_
 
 
+class _WantsEveryModel:
+    """A callback that asks for the model of every task (as ScoringMonitor
+    does), so that the lines that build it run too."""
+
+    def setup(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        assert fitted_estimator is not None
+
+    def teardown(self, estimator, context):
+        pass
+
+
+def _with_callback(clf, callback):
+    if callback:
+        pytest.importorskip("sklearn.callback", reason="needs scikit-learn >= 1.9")
+        clf.set_callbacks(_WantsEveryModel())
+    return clf
+
+
 @pytest.mark.parametrize(
-    "params",
+    "params, callback",
     [
-        pytest.param(dict(solver="nag", batch_size=50), id="nag-minibatches"),
-        pytest.param(dict(solver="gd", early_stopping=True), id="gd-early-stopping"),
+        pytest.param(dict(solver="nag", batch_size=50), False, id="nag-minibatches"),
         pytest.param(
-            dict(solver="nag", learning_rate_init="auto"), id="nag-auto-full-batch"
+            dict(solver="gd", early_stopping=True), False, id="gd-early-stopping"
+        ),
+        pytest.param(
+            dict(solver="nag", learning_rate_init="auto"),
+            False,
+            id="nag-auto-full-batch",
+        ),
+        pytest.param(
+            dict(solver="nag", batch_size=50), True, id="nag-minibatches-callback"
         ),
     ],
 )
-def test_a_ctrl_c_on_any_line_leaves_the_model_of_a_finished_epoch(params):
+def test_a_ctrl_c_on_any_line_leaves_the_model_of_a_finished_epoch(params, callback):
     # Ctrl-C before each line the estimator and its loop run, one fit per
     # line: the estimator is either as it was (no epoch finished) or the
     # model of fit(max_iter=n) for some n, in every attribute, including
     # what the next partial_fit goes on from (solver state, generator).
+    # With a callback that takes the model of every epoch and of the fit,
+    # the lines that build those for it are interrupted too.
     references = {
         n: _quiet_fit(_clf(max_iter=n, **params)) for n in range(1, MAX_EPOCHS + 1)
     }
     counter = LineCounter(_the_loops_modules())
     with counter():
-        _quiet_fit(_clf(max_iter=MAX_EPOCHS, **params))
+        _quiet_fit(_with_callback(_clf(max_iter=MAX_EPOCHS, **params), callback))
     outcomes = set()
     for line in range(1, counter.count + 1):
-        clf = _clf(max_iter=MAX_EPOCHS, **params)
+        clf = _with_callback(_clf(max_iter=MAX_EPOCHS, **params), callback)
         before = copy.deepcopy(clf.__dict__)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -328,3 +362,36 @@ def test_the_loop_raises_a_divergence_from_the_point_that_ends_the_call():
     message = r"the loss reached 1.02e\+12, more than 1e\+04 times 102 "
     with pytest.raises(skmlp.DivergenceError, match=message):
         run.run()
+
+
+def test_a_ctrl_c_on_any_line_of_a_refit_on_unnamed_columns_leaves_one_model():
+    # The commit writes the new model in one step, then removes the column
+    # names that the model fitted on a DataFrame had and the new one lacks:
+    # a Ctrl-C between the two is caught and the commit done again. Either
+    # way the estimator is the old model, names and all, or a new one
+    # without them.
+    frame = pd.DataFrame(X_IRIS, columns=["a", "b", "c", "d"])
+    old = _quiet_fit(_clf(max_iter=3), X=frame)
+    references = {n: _quiet_fit(_clf(max_iter=n)) for n in (1, 2)}
+    counter = LineCounter(_the_loops_modules())
+    with counter():
+        _quiet_fit(copy.deepcopy(old).set_params(max_iter=2))
+    outcomes = set()
+    for line in range(1, counter.count + 1):
+        clf = copy.deepcopy(old).set_params(max_iter=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                with LineCounter(_the_loops_modules(), interrupt_at=line)():
+                    clf.fit(X_IRIS, Y_IRIS)
+            except KeyboardInterrupt:
+                pass
+        if clf.n_iter_ == 3:
+            _assert_same_model(clf, old)
+            assert_array_equal(clf.feature_names_in_, old.feature_names_in_)
+            outcomes.add("old")
+        else:
+            _assert_same_model(clf, references[clf.n_iter_])
+            assert not hasattr(clf, "feature_names_in_"), line
+            outcomes.add(clf.n_iter_)
+    assert outcomes == {"old", 1, 2}

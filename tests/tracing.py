@@ -81,3 +81,21 @@ class LineCounter:
             if self.count == self.interrupt_at:
                 raise KeyboardInterrupt
         return self._trace_lines
+
+
+def at_every_line(files, action):
+    """Call ``action()`` before each line run in the modules ``files``:
+    what another thread may do between any two lines of theirs, in a
+    chosen place rather than wherever a race lands."""
+    files = {str(file) for file in files}
+
+    def trace_lines(frame, event, arg):
+        if event == "line":
+            action()
+        return trace_lines
+
+    def trace(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename in files:
+            return trace_lines
+
+    return _tracing(trace)
