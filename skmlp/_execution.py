@@ -112,8 +112,8 @@ class SingleThreadedBlas:
     limits at 1 until the next context closes, which sets them back
     (meanwhile :func:`blas_thread_limit` gives the user's); one interrupted
     as it starts, before that, leaves the context open until the
-    KeyboardInterrupt's traceback, which holds it, is let go. An instance is entered once at a time: make one per
-    ``with``.
+    KeyboardInterrupt's traceback, which holds it, is let go. An instance
+    is entered once at a time: make one per ``with``.
     """
 
     _open = False
