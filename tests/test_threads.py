@@ -546,6 +546,57 @@ def test_a_ctrl_c_anywhere_in_single_threaded_blas_leaves_later_fits_limited(
         assert set(_blas_threads()) == {2}, point
 
 
+# A strong penalty, so that its last bits show in the loss; the adaptive
+# steps of 'gd' and 'nag' reduce the gradient, the step and their changes.
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param(dict(solver="gd", learning_rate_init="auto"), id="gd-auto"),
+        pytest.param(dict(solver="nag", learning_rate_init="auto"), id="nag-auto"),
+        pytest.param(dict(solver="lbfgs"), id="lbfgs"),
+    ],
+)
+def test_a_fit_does_not_depend_on_blas_threads_outside_the_products(
+    two_threads, monkeypatch, params
+):
+    # Where the limit of SingleThreadedBlas does not take (OpenBLAS ignores
+    # some set from another thread than the main one), the reductions over
+    # all the parameters (the penalty, the step sizes and their tests,
+    # L-BFGS's two loops) run with BLAS's threads, which would split the
+    # dot products of the 16387 parameters here. The context is made
+    # ineffective, and only the products of the row blocks run on one
+    # thread (BLAS rounds those differently on two, and no other way of
+    # computing them is as fast): the fit is the same on one and on two.
+    monkeypatch.setattr(
+        SingleThreadedBlas, "__enter__", lambda self: blas_thread_limit()
+    )
+    monkeypatch.setattr(SingleThreadedBlas, "__exit__", lambda self, *exc: None)
+    forward_backward = skmlp._objective.forward_backward
+
+    def on_one_thread(*args, **kwargs):
+        with threadpool_limits(1, user_api="blas"):
+            return forward_backward(*args, **kwargs)
+
+    monkeypatch.setattr(skmlp._objective, "forward_backward", on_one_thread)
+    fits = []
+    for limit in (1, 2):
+        with threadpool_limits(limit, user_api="blas"):
+            assert set(_blas_threads()) == {limit}
+            # 300 rows are one block, evaluated on this thread.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                clf = SoftplusMLPClassifier(
+                    hidden_layer_sizes=(1024,),
+                    alpha=10.0,
+                    max_iter=8,
+                    random_state=0,
+                    **params,
+                )
+                fits.append(clf.fit(X[:300], Y[:300]))
+    assert sum(w.size for w in fits[0].coefs_ + fits[0].intercepts_) == 16387
+    _assert_same_model(*fits)
+
+
 # The reproduction of the defect, run in a process of its own: some OpenBLAS
 # builds ignore a thread limit set by another thread than the main one once
 # the main one has set one, as this test session's has. predict_proba loops
