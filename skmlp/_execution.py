@@ -64,11 +64,10 @@ def _any_open():
     return False
 
 
-def _user_limits(libraries):
-    """The limits the user set: those in force, except where a context left
-    a library at 1 without setting it back (its __exit__ cut short by a
-    Ctrl-C), which are the limits saved before it."""
-    limits = [library.num_threads for library in libraries]
+def _user_limits(limits):
+    """The limits the user set, from those in force (``limits``): these,
+    except where a context left a library at 1 without setting it back (its
+    __exit__ cut short by a Ctrl-C), which are the limits saved before it."""
     if _saved_limits is None:
         return limits
     return [
@@ -83,7 +82,8 @@ def blas_thread_limit():
     with _lock:
         if _any_open():
             return max(_saved_limits, default=1)
-        return max(_user_limits(_blas_libraries()), default=1)
+        limits = [library.num_threads for library in _blas_libraries()]
+        return max(_user_limits(limits), default=1)
 
 
 class SingleThreadedBlas:
@@ -131,13 +131,14 @@ class SingleThreadedBlas:
         try:
             with _lock:
                 libraries = _blas_libraries()
+                limits = [library.num_threads for library in libraries]
                 first = not _any_open()
                 self._open = True
                 _outer[thread] = weakref.ref(self)
                 if first:
-                    _saved_limits = _user_limits(libraries)
-                for library in libraries:
-                    if library.num_threads != 1:
+                    _saved_limits = _user_limits(limits)
+                for library, limit in zip(libraries, limits):
+                    if limit != 1:
                         library.set_num_threads(1)
                 return max(_saved_limits, default=1)
         except BaseException:
@@ -162,9 +163,10 @@ class SingleThreadedBlas:
             if _saved_limits is None or _any_open():
                 return
             libraries = _blas_libraries()
+            limits = [library.num_threads for library in libraries]
             restored = True
-            for library, limit in zip(libraries, _user_limits(libraries)):
-                if library.num_threads != limit:
+            for library, now, limit in zip(libraries, limits, _user_limits(limits)):
+                if now != limit:
                     library.set_num_threads(limit)
                     # Some OpenBLAS builds ignore a limit set by another
                     # thread than the main one: the limits stay saved for
