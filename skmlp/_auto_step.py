@@ -41,6 +41,8 @@ import math
 
 import numpy as np
 
+from ._execution import dot
+
 
 def new_adaptive_state(step=0.0):
     """The state of a new rule: no point yet, and ``step`` (0: a probe first)."""
@@ -269,4 +271,4 @@ def _on_grid(step):
 
 def _norm(vector):
     # np.linalg.norm costs several times this on short vectors.
-    return math.sqrt(float(np.dot(vector, vector)))
+    return math.sqrt(dot(vector, vector))

@@ -19,8 +19,10 @@ rounding, and its threads would compete with the workers.
 
 import collections
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor as _Pool
 
+import numpy as np
 from threadpoolctl import ThreadpoolController
 
 # Multiply-adds of an evaluation below which its parts run on the calling
@@ -31,13 +33,20 @@ MIN_THREADED_WORK = 8_000_000
 
 _lock = threading.Lock()
 # The BLAS libraries of the process, as threadpoolctl controls them (looked
-# up on first use); how many threads are inside a SingleThreadedBlas
-# context; the limits that the first of them found; and how deep each
-# thread is in nested contexts.
+# up on first use).
 _libraries = None
-_n_threads_inside = 0
-_saved_limits = []
-_depth = threading.local()
+# Nothing below is a count: a count that a Ctrl-C splits from the change it
+# counts (the signal's handler runs between any two bytecodes of the main
+# thread) stays wrong for the rest of the process. What is open is derived
+# from the contexts themselves. ``_outer`` maps a thread to (a weak
+# reference to) the outermost context it has open, which alone changes the
+# limits; a context is open from its ``_open = True`` to its
+# ``_open = False``, single stores, or until it is garbage, should a Ctrl-C
+# have kept its __exit__ from running at all. ``_saved_limits`` holds the
+# limits found by the first context to open while any context may have
+# changed them, and is None once they are set back.
+_outer = {}
+_saved_limits = None
 
 
 def _blas_libraries():
@@ -47,14 +56,34 @@ def _blas_libraries():
     return _libraries
 
 
+def _any_open():
+    for reference in list(_outer.values()):
+        context = reference()
+        if context is not None and context._open:
+            return True
+    return False
+
+
+def _user_limits(limits):
+    """The limits the user set, from those in force (``limits``): these,
+    except where a context left a library at 1 without setting it back (its
+    __exit__ cut short by a Ctrl-C), which are the limits saved before it."""
+    if _saved_limits is None:
+        return limits
+    return [
+        saved if limit == 1 else limit for limit, saved in zip(limits, _saved_limits)
+    ]
+
+
 def blas_thread_limit():
     """The BLAS thread limit that the user set (``threadpoolctl``,
     ``OPENBLAS_NUM_THREADS``): inside :class:`SingleThreadedBlas`, the one
     in force when the first open context was entered."""
     with _lock:
-        if _n_threads_inside:
+        if _any_open():
             return max(_saved_limits, default=1)
-        return max((library.num_threads for library in _blas_libraries()), default=1)
+        limits = [library.num_threads for library in _blas_libraries()]
+        return max(_user_limits(limits), default=1)
 
 
 class SingleThreadedBlas:
@@ -64,46 +93,114 @@ class SingleThreadedBlas:
     :func:`blas_thread_limit`), the number of threads that the user allows.
 
     BLAS thread limits are process-wide, so the context is too: the first
-    thread to enter one saves the limits, each thread entering sets them to
-    1 if they are not (some OpenBLAS builds ignore a limit set by another
-    thread than the main one), and the last thread to leave sets them back.
-    So a prediction running in another thread, which enters and leaves its
-    own context, cannot give a fit's products more BLAS threads halfway
-    through (which would change their last bits). Nested in another on the
-    same thread it costs next to nothing, so a training loop can run wholly
-    inside one (reading the thread count first) and its evaluations enter
-    theirs again; that also keeps OpenBLAS's threads, which spin for about
-    0.1 s after a multi-threaded call, from competing with the workers.
+    context to open (in any thread) saves the limits, the outermost context
+    of each thread sets them to 1 if they are not (some OpenBLAS builds
+    ignore a limit set by another thread than the main one), and the last
+    to close sets them back. So a prediction running in another thread,
+    which enters and leaves its own context, cannot give a fit's products
+    more BLAS threads halfway through. Nested in another on the same thread
+    it changes nothing and costs next to nothing, so a training loop can
+    run wholly inside one (reading the thread count first) and its
+    evaluations enter theirs again; that also keeps OpenBLAS's threads,
+    which spin for about 0.1 s after a multi-threaded call, from competing
+    with the workers. (The results do not depend on BLAS's threads where
+    it could split a sum: the long dot products over the parameters are
+    computed without BLAS.)
+
+    A Ctrl-C anywhere in entering or leaving leaves every later context
+    working: an interrupted ``__enter__`` undoes what it did; a ``__exit__``
+    interrupted after it marked the context closed leaves at worst the
+    limits at 1 until the next context closes, which sets them back
+    (meanwhile :func:`blas_thread_limit` gives the user's); one interrupted
+    as it starts, before that, leaves the context open until the
+    KeyboardInterrupt's traceback, which holds it, is let go. An instance
+    is entered once at a time: make one per ``with``.
     """
 
+    _open = False
+
     def __enter__(self):
-        global _n_threads_inside
-        depth = getattr(_depth, "value", 0)
-        _depth.value = depth + 1
-        if depth:
+        global _saved_limits
+        thread = threading.get_ident()
+        reference = _outer.get(thread)
+        outer = None if reference is None else reference()
+        if outer is not None and outer._open:
+            self._nested = True
             return max(_saved_limits, default=1)
-        with _lock:
-            libraries = _blas_libraries()
-            limits = [library.num_threads for library in libraries]
-            if not _n_threads_inside:
-                _saved_limits[:] = limits
-            for library, limit in zip(libraries, limits):
-                if limit != 1:
-                    library.set_num_threads(1)
-            _n_threads_inside += 1
-            return max(_saved_limits, default=1)
+        self._nested = False
+        try:
+            with _lock:
+                libraries = _blas_libraries()
+                limits = [library.num_threads for library in libraries]
+                first = not _any_open()
+                self._open = True
+                _outer[thread] = weakref.ref(self)
+                if first:
+                    _saved_limits = _user_limits(limits)
+                for library, limit in zip(libraries, limits):
+                    if limit != 1:
+                        library.set_num_threads(1)
+                return max(_saved_limits, default=1)
+        except BaseException:
+            self._close()
+            raise
 
     def __exit__(self, *exception):
-        global _n_threads_inside
-        _depth.value -= 1
-        if _depth.value:
-            return
+        if not self._nested:
+            self._close()
+
+    def _close(self):
+        """Close the context; the last one open sets the limits back. Closing
+        it again changes nothing, so that whatever a Ctrl-C cut short can be
+        done again."""
+        global _saved_limits
         with _lock:
-            _n_threads_inside -= 1
-            if not _n_threads_inside:
-                for library, limit in zip(_blas_libraries(), _saved_limits):
-                    if limit != 1:
-                        library.set_num_threads(limit)
+            self._open = False
+            thread = threading.get_ident()
+            reference = _outer.get(thread)
+            if reference is not None and reference() in (self, None):
+                del _outer[thread]
+            if _saved_limits is None or _any_open():
+                return
+            libraries = _blas_libraries()
+            limits = [library.num_threads for library in libraries]
+            restored = True
+            for library, now, limit in zip(libraries, limits, _user_limits(limits)):
+                if now != limit:
+                    library.set_num_threads(limit)
+                    # Some OpenBLAS builds ignore a limit set by another
+                    # thread than the main one: the limits stay saved for
+                    # the next context to set back.
+                    restored = restored and library.num_threads == limit
+            if restored:
+                _saved_limits = None
+
+
+# The length from which dot() sums without BLAS. OpenBLAS splits a dot
+# product between its threads from 10000 numbers on (its x86-64 kernels);
+# one of fewer than this takes well under a microsecond, less than waking a
+# thread, and BLAS runs it on the calling thread, where it costs a third of
+# the loop of np.einsum (the figures are in docs/performance.md, "Results do
+# not depend on the number of threads").
+BLAS_DOT_BELOW = 2048
+
+
+def dot(a, b):
+    """The dot product of two vectors, as a Python float, rounded the same
+    whatever the number of BLAS threads.
+
+    BLAS (``np.dot``, ``@``) splits a long dot product between its threads,
+    which changes its rounding; if a thread limit set by
+    :class:`SingleThreadedBlas` did not take, the solvers' reductions over
+    all the parameters would then round differently on one thread and on
+    two. ``np.einsum`` without ``optimize`` sums in its own loop, on the
+    calling thread, never in BLAS. Vectors shorter than
+    ``BLAS_DOT_BELOW``, too short for BLAS to split, go to BLAS, which is
+    faster on them.
+    """
+    if a.shape[0] < BLAS_DOT_BELOW:
+        return float(np.dot(a, b))
+    return float(np.einsum("i,i", a, b))
 
 
 class SerialExecutor:

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ._execution import dot
 from ._step_size import ROUNDING_ULPS, diverged
 
 # Wolfe constants: sufficient decrease, and a loose curvature condition (the
@@ -47,17 +48,17 @@ def two_loop_direction(gradient, s_pairs, y_pairs):
     ``-grad``.
     """
     q = gradient.copy()
-    rhos = [1.0 / float(np.dot(y, s)) for s, y in zip(s_pairs, y_pairs)]
+    rhos = [1.0 / dot(y, s) for s, y in zip(s_pairs, y_pairs)]
     alphas = []
     for s, y, rho in zip(reversed(s_pairs), reversed(y_pairs), reversed(rhos)):
-        alpha = rho * float(np.dot(s, q))
+        alpha = rho * dot(s, q)
         q -= alpha * y
         alphas.append(alpha)
     if s_pairs:
         s, y = s_pairs[-1], y_pairs[-1]
-        q *= float(np.dot(s, y)) / float(np.dot(y, y))
+        q *= dot(s, y) / dot(y, y)
     for s, y, rho, alpha in zip(s_pairs, y_pairs, rhos, reversed(alphas)):
-        beta = rho * float(np.dot(y, q))
+        beta = rho * dot(y, q)
         q += (alpha - beta) * s
     return np.negative(q, out=q)
 
@@ -95,11 +96,11 @@ def wolfe_line_search(objective, x, loss, gradient, direction, step):
     decrease (whose pair may then fail the curvature condition), or None if
     none decreased the loss.
     """
-    slope = float(np.dot(gradient, direction))
+    slope = dot(gradient, direction)
 
     def evaluate(a):
         value, grad = objective.value_and_gradient(x + a * direction)
-        return value, grad, float(np.dot(grad, direction))
+        return value, grad, dot(grad, direction)
 
     def decreases(a, value, dg):
         # A NaN value compares False: too far. So is a trial whose gradient
@@ -267,14 +268,14 @@ class LBFGS:
                 raise GradientOverflow(_overflow_message(gradient))
             return loss  # for the training loop to report
         direction = two_loop_direction(gradient, self.s_pairs, self.y_pairs)
-        slope = float(np.dot(gradient, direction))
+        slope = dot(gradient, direction)
         if not (-math.inf < slope < 0.0) and self.s_pairs:
             # Rounding cost H its positive definiteness (an uphill slope),
             # or the pairs scaled the direction past the floating-point
             # range (an infinite or NaN slope): steepest descent.
             self._forget_pairs()
             direction = np.negative(gradient)
-            slope = -float(np.dot(gradient, gradient))
+            slope = -dot(gradient, gradient)
         if not math.isfinite(slope):
             # ||g||^2 overflows: neither the first trial step 1 / ||g||
             # nor the Wolfe conditions can be computed.
@@ -288,7 +289,7 @@ class LBFGS:
         if self.s_pairs:
             first_trial = 1.0
         else:
-            first_trial = 1.0 / math.sqrt(float(np.dot(gradient, gradient)))
+            first_trial = 1.0 / math.sqrt(dot(gradient, gradient))
         found, n_evaluations = wolfe_line_search(
             objective, theta, loss, gradient, direction, first_trial
         )
@@ -299,11 +300,11 @@ class LBFGS:
         self.last_step, new_loss, new_gradient = found
         s = self.last_step * direction
         y = new_gradient - gradient
-        sy = float(np.dot(s, y))
+        sy = dot(s, y)
         # A pair whose s.y or y.y overflows would make rho or gamma 0 or
         # NaN in the two-loop recursion: it is left out, as one of negative
         # curvature is.
-        if 0.0 < sy < math.inf and math.isfinite(float(np.dot(y, y))):
+        if 0.0 < sy < math.inf and math.isfinite(dot(y, y)):
             self.s_pairs.append(s)
             self.y_pairs.append(y)
             if len(self.s_pairs) > self.memory:

@@ -509,9 +509,11 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             self, X, y, sample_weight, max_epochs=1 if incremental else self.max_iter
         )
         # The whole loop runs with single-threaded BLAS, the evaluations
-        # sharing the rows between the workers themselves, so that the
-        # solvers' dot products over all parameters round the same whatever
-        # the thread limit (and OpenBLAS's threads do not spin beside ours).
+        # sharing the rows between the workers themselves: their contexts,
+        # nested in this one, then cost next to nothing, and OpenBLAS's
+        # threads do not spin beside ours. (The solvers' dot products over
+        # all parameters do not need it: _execution.dot rounds the same
+        # whatever the thread limit.)
         with SingleThreadedBlas():
             model, run = self._prepare(
                 X, y, sample_weight, incremental, classes, callbacks, workers

@@ -8,6 +8,8 @@ datafit's gradient into.
 
 import numpy as np
 
+from ._execution import dot
+
 
 class L2:
     """``alpha / 2 * sum_l ||W_l||_F^2``: the weights, not the intercepts.
@@ -37,4 +39,4 @@ class L2:
                 coef[...] = factor
             self._factors = (factor, theta.dtype), factors
         gradient = theta * self._factors[1]
-        return 0.5 * float(np.dot(gradient, theta)), gradient
+        return 0.5 * dot(gradient, theta), gradient

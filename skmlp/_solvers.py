@@ -41,6 +41,7 @@ import math
 import numpy as np
 
 from ._auto_step import AdaptiveStep, copy_state
+from ._execution import dot
 from ._lbfgs import LBFGS
 from ._step_size import (
     MAX_SEARCH,
@@ -344,7 +345,7 @@ class NesterovAcceleratedGradient(_Solver):
             self.previous_loss = loss
 
         if self.restart == "gradient":
-            restart = float(np.dot(gradient, new_theta - theta)) > 0.0
+            restart = dot(gradient, new_theta - theta) > 0.0
         elif self.restart == "function":
             if new_loss is None:
                 new_loss = objective.value(new_theta)

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from ._auto_step import AdaptiveStep, new_adaptive_state
+from ._execution import dot
 
 # Backtracking: the first trial step, the factor by which a step is grown or
 # shrunk, and how many shrinks are tried before giving up: 2**-64 times a
@@ -51,7 +52,7 @@ def try_step(point, loss, gradient, objective, step):
     """
     new_point = point - step * gradient
     new_loss = objective.value(new_point)
-    decrease = 0.5 * step * float(np.dot(gradient, gradient))
+    decrease = 0.5 * step * dot(gradient, gradient)
     tolerance = ROUNDING_ULPS * float(np.finfo(point.dtype).eps) * abs(loss)
     # A NaN new_loss compares False: the step is rejected.
     return new_loss <= loss - decrease + tolerance, new_point, new_loss

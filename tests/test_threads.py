@@ -2,6 +2,8 @@
 BLAS limits, and the executors."""
 
 import concurrent.futures
+import contextlib
+import gc
 import itertools
 import os
 import subprocess
@@ -18,8 +20,9 @@ from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
-from tracing import interrupt_at_call
+from tracing import SignalPoints, interrupt_at_call
 
+import skmlp._execution
 import skmlp._objective
 from skmlp import SoftplusMLPClassifier
 from skmlp._datafits import SoftmaxCrossEntropy
@@ -28,6 +31,7 @@ from skmlp._execution import (
     SerialExecutor,
     SingleThreadedBlas,
     ThreadedExecutor,
+    blas_thread_limit,
 )
 from skmlp._layout import ParameterLayout
 from skmlp._objective import Objective, forward_log_proba
@@ -471,6 +475,133 @@ def test_single_threaded_blas_is_process_wide(two_threads):
     finally:
         release.set()
         thread.join()
+
+
+def _nested_contexts():
+    with SingleThreadedBlas():
+        with SingleThreadedBlas():
+            pass
+
+
+def _small_fit():
+    # A fit's own context, its evaluations' nested in it, and a prediction's
+    # on the validation rows.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        SoftplusMLPClassifier(
+            hidden_layer_sizes=(4,), max_iter=2, early_stopping=True, random_state=0
+        ).fit(X[:200], Y[:200])
+
+
+@contextlib.contextmanager
+def _context_in_another_thread():
+    """Another thread holds a SingleThreadedBlas context while the block
+    runs, and leaves it after."""
+    entered, release = threading.Event(), threading.Event()
+
+    def hold():
+        with SingleThreadedBlas():
+            entered.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        yield
+    finally:
+        release.set()
+        thread.join()
+
+
+@pytest.mark.parametrize("other_thread", [False, True], ids=["alone", "beside"])
+@pytest.mark.parametrize("scenario", [_nested_contexts, _small_fit])
+def test_a_ctrl_c_anywhere_in_single_threaded_blas_leaves_later_fits_limited(
+    two_threads, scenario, other_thread
+):
+    # Ctrl-C at each point of skmlp/_execution.py where a real one can land
+    # (entering and leaving the contexts included), once per run; beside:
+    # while another thread holds a context of its own, which it leaves
+    # after the interrupted run. Then, once the interrupt is handled and let
+    # go, a new context limits BLAS to one thread again and gives the
+    # user's limit, and the last context to close sets the limit back.
+    files = [Path(skmlp._execution.__file__)]
+    around = _context_in_another_thread if other_thread else contextlib.nullcontext
+    counter = SignalPoints(files)
+    with around(), counter():
+        scenario()
+    assert counter.count > 10
+    for point in range(1, counter.count + 1):
+        with around():
+            with pytest.raises(KeyboardInterrupt):
+                with SignalPoints(files, interrupt_at=point)():
+                    scenario()
+                if scenario is _small_fit:
+                    # The fit kept its finished epoch and warned instead.
+                    raise KeyboardInterrupt
+            gc.collect()
+            if other_thread:
+                with SingleThreadedBlas() as n_threads:
+                    assert n_threads == 2, point
+                    assert set(_blas_threads()) == {1}, point
+                assert set(_blas_threads()) == {1}, point
+        gc.collect()
+        assert blas_thread_limit() == 2, point
+        with SingleThreadedBlas() as n_threads:
+            assert n_threads == 2, point
+            assert set(_blas_threads()) == {1}, point
+        assert set(_blas_threads()) == {2}, point
+
+
+# A strong penalty, so that its last bits show in the loss; the adaptive
+# steps of 'gd' and 'nag' reduce the gradient, the step and their changes.
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param(dict(solver="gd", learning_rate_init="auto"), id="gd-auto"),
+        pytest.param(dict(solver="nag", learning_rate_init="auto"), id="nag-auto"),
+        pytest.param(dict(solver="lbfgs"), id="lbfgs"),
+    ],
+)
+def test_a_fit_does_not_depend_on_blas_threads_outside_the_products(
+    two_threads, monkeypatch, params
+):
+    # Where the limit of SingleThreadedBlas does not take (OpenBLAS ignores
+    # some set from another thread than the main one), the reductions over
+    # all the parameters (the penalty, the step sizes and their tests,
+    # L-BFGS's two loops) run with BLAS's threads, which would split the
+    # dot products of the 16387 parameters here. The context is made
+    # ineffective, and only the products of the row blocks run on one
+    # thread (BLAS rounds those differently on two, and no other way of
+    # computing them is as fast): the fit is the same on one and on two.
+    monkeypatch.setattr(
+        SingleThreadedBlas, "__enter__", lambda self: blas_thread_limit()
+    )
+    monkeypatch.setattr(SingleThreadedBlas, "__exit__", lambda self, *exc: None)
+    forward_backward = skmlp._objective.forward_backward
+
+    def on_one_thread(*args, **kwargs):
+        with threadpool_limits(1, user_api="blas"):
+            return forward_backward(*args, **kwargs)
+
+    monkeypatch.setattr(skmlp._objective, "forward_backward", on_one_thread)
+    fits = []
+    for limit in (1, 2):
+        with threadpool_limits(limit, user_api="blas"):
+            assert set(_blas_threads()) == {limit}
+            # 300 rows are one block, evaluated on this thread.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                clf = SoftplusMLPClassifier(
+                    hidden_layer_sizes=(1024,),
+                    alpha=10.0,
+                    max_iter=8,
+                    random_state=0,
+                    **params,
+                )
+                fits.append(clf.fit(X[:300], Y[:300]))
+    assert sum(w.size for w in fits[0].coefs_ + fits[0].intercepts_) == 16387
+    _assert_same_model(*fits)
 
 
 # The reproduction of the defect, run in a process of its own: some OpenBLAS

@@ -99,3 +99,38 @@ def at_every_line(files, action):
             return trace_lines
 
     return _tracing(trace)
+
+
+class SignalPoints:
+    """Counts the points in the modules ``files`` where CPython runs a
+    signal's handler; with ``interrupt_at``, raises Ctrl-C at the point of
+    that count (from 1).
+
+    The handler of a real Ctrl-C runs only where the interpreter checks for
+    signals: as a Python function starts, after a call returns, at a
+    backward jump. These are the first two (a profile function sees them,
+    as ``call`` and ``c_return``), each raised in the instruction that
+    checks, as a signal is. An interrupt at a traced line (``LineCounter``)
+    also lands where no signal can, for example between a ``with`` block's
+    last line and the call of its ``__exit__``, which then never runs.
+    """
+
+    def __init__(self, files, interrupt_at=None):
+        self.files = {str(file) for file in files}
+        self.interrupt_at = interrupt_at
+        self.count = 0
+
+    @contextlib.contextmanager
+    def __call__(self):
+        previous = sys.getprofile()
+        sys.setprofile(self._profile)
+        try:
+            yield
+        finally:
+            sys.setprofile(previous)
+
+    def _profile(self, frame, event, arg):
+        if event in ("call", "c_return") and frame.f_code.co_filename in self.files:
+            self.count += 1
+            if self.count == self.interrupt_at:
+                raise KeyboardInterrupt
