@@ -270,5 +270,7 @@ def _on_grid(step):
 
 
 def _norm(vector):
-    # np.linalg.norm costs several times this on short vectors.
+    # Not np.linalg.norm, whose overhead shows on short vectors, nor a sum
+    # that BLAS may split (dot's docstring); docs/performance.md, "Costs
+    # behind the code's choices".
     return math.sqrt(dot(vector, vector))

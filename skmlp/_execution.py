@@ -178,10 +178,10 @@ class SingleThreadedBlas:
 
 # The length from which dot() sums without BLAS. OpenBLAS splits a dot
 # product between its threads from 10000 numbers on (its x86-64 kernels);
-# one of fewer than this takes well under a microsecond, less than waking a
-# thread, and BLAS runs it on the calling thread, where it costs a third of
-# the loop of np.einsum (the figures are in docs/performance.md, "Results do
-# not depend on the number of threads").
+# one of fewer than this costs less than waking a thread, so BLAS runs it on
+# the calling thread, faster than the loop of np.einsum; the solvers' small
+# problems keep that speed (the figures are in docs/performance.md, "Results
+# do not depend on the number of threads").
 BLAS_DOT_BELOW = 2048
 
 
