@@ -156,12 +156,25 @@ def penalty_advice(alpha, weight_sum, step):
         curvature = alpha / weight_sum
     if not step * curvature > 2:
         return ""
+    remedy = (
+        "A smaller step, a smaller alpha or sample weights of a larger scale "
+        "avoid it (the objective depends on sample_weight / alpha only). "
+    )
+    if math.isinf(curvature):
+        # Weights of a subnormal sum: 2 / curvature would read "no step
+        # above 0", which names no number the user can act on.
+        return (
+            f"The penalty's curvature, alpha / sum(sample_weight) = "
+            f"{alpha:.3g} / {weight_sum:.3g}, overflows: the weights sum to "
+            "too little for any step, the penalty outweighing the data beyond "
+            "the range of floating point. Multiply the weights alone by a "
+            "large factor, or lower alpha, to weaken the penalty (scaling "
+            "both alike leaves the objective, and this curvature, as it is). "
+        )
     return (
         f"The penalty alone allows no step above {2 / curvature:.3g} (this "
         f"one was {step:.3g}): its curvature is alpha / sum(sample_weight) = "
-        f"{curvature:.3g}, alpha divided by the sum of the weights. A smaller "
-        "step, a smaller alpha or sample weights of a larger scale avoid it "
-        "(the objective depends on sample_weight / alpha only). "
+        f"{curvature:.3g}, alpha divided by the sum of the weights. {remedy}"
     )
 
 

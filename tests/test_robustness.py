@@ -314,6 +314,20 @@ def test_tiny_sample_weights_that_make_the_penalty_diverge_say_so(solver):
     assert _snapshot(clf) == before
 
 
+def test_weights_whose_sum_overflows_the_penalty_curvature_say_so():
+    # 150 weights of 1e-320 sum to a subnormal 1.5e-318: alpha / sum
+    # overflows, and "no step above 0" would name nothing to act on.
+    clf = _trained(solver="nag")
+    before = _snapshot(clf)
+    with pytest.raises(DivergenceError) as error:
+        clf.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, 1e-320))
+    message = str(error.value)
+    assert "alpha / sum(sample_weight) = 0.0001 / 1.5e-318, overflows" in message
+    assert "Multiply the weights alone by a large factor, or lower alpha" in message
+    assert "no step above 0 " not in message
+    assert _snapshot(clf) == before
+
+
 def test_a_divergence_the_penalty_does_not_cause_does_not_blame_it():
     clf = SoftplusMLPClassifier((8,), learning_rate_init=1e3, random_state=0)
     with pytest.raises(DivergenceError) as error:
