@@ -18,7 +18,7 @@ from sklearn.utils.validation import validate_data
 
 from . import _validation
 from ._objective import forward_log_proba
-from ._sklearn_compat import _pandas_dtype_needs_early_conversion
+from ._sklearn_compat import _check_sample_weight, _pandas_dtype_needs_early_conversion
 from ._warnings import warn_at_user_code
 
 
@@ -140,11 +140,13 @@ def dask_column(values, row_chunks, name, dtype=None, warn=False):
                 "(.compute()) to fit them in memory."
             )
         if name == "sample_weight":
-            # _check_sample_weight's words.
-            raise ValueError(
-                "Sample weights must be 1D array or scalar, got "
-                f"{values.ndim}D array. Expected either a scalar value or a 1D "
-                f"array of length {sum(row_chunks)}."
+            # _check_sample_weight's own words, whatever scikit-learn's
+            # version says: its check of weights of as many dimensions, on
+            # views of one number (no memory).
+            n_rows = sum(row_chunks)
+            _check_sample_weight(
+                np.broadcast_to(np.float64(1.0), (n_rows,) + (1,) * (values.ndim - 1)),
+                np.broadcast_to(np.float64(0.0), (n_rows, 1)),
             )
         raise ValueError(
             f"{name} should be a 1d array, got an array of shape {values.shape} "
