@@ -266,3 +266,37 @@ def test_partial_fit_continues_the_curve_and_the_counters():
     assert clf.loss_curve_[:-1] == curve
     assert clf.n_iter_ == len(curve) + 1
     assert clf.t_ == t + len(X_IRIS)
+
+
+def _early_stopping_fit(max_iter):
+    clf = SoftplusMLPClassifier(
+        hidden_layer_sizes=(4,), solver="gd", learning_rate_init=1.0,
+        early_stopping=True, validation_fraction=0.3, n_iter_no_change=100,
+        max_iter=max_iter, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X_IRIS, Y_IRIS)
+
+
+def test_early_stopping_keeps_the_point_of_the_first_best_score():
+    # The runs are deterministic: a fit stopped at the epoch of the first
+    # best score ends at the point the longer fit kept. Later epochs that
+    # tie with it (0.978 on these data) do not replace it.
+    long = _early_stopping_fit(30)
+    scores = np.array(long.validation_scores_)
+    best = int(np.argmax(scores)) + 1
+    assert best < 30
+    assert (scores[best:] == scores.max()).any()
+    assert long.best_validation_score_ == scores.max()
+    assert long.n_iter_ == 30
+    at_best = _early_stopping_fit(best)
+    for coef, kept in zip(long.coefs_, at_best.coefs_):
+        assert_array_equal(coef, kept)
+    # The epoch before is another point: the equality above tells epochs
+    # apart.
+    before = _early_stopping_fit(best - 1)
+    assert any(
+        not np.array_equal(coef, earlier)
+        for coef, earlier in zip(long.coefs_, before.coefs_)
+    )
