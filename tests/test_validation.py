@@ -114,6 +114,23 @@ def test_hidden_layer_sizes_not_positive(sizes):
         hidden_layer_sizes(sizes)
 
 
+def test_a_0d_array_is_the_one_size_it_holds():
+    # np.array(5) passes the estimator's parameter constraints as an
+    # array-like; it cannot be iterated (a raw TypeError, as in
+    # MLPClassifier): it is taken as np.int64(5) is, one layer of 5.
+    assert hidden_layer_sizes(np.array(5)) == (5,)
+    for not_integer in (np.array(5.0), np.array(True)):
+        with pytest.raises(ValueError, match="hidden_layer_sizes must be integers"):
+            hidden_layer_sizes(not_integer)
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be > 0"):
+        hidden_layer_sizes(np.array(0))
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=np.array(3), max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(np.eye(4), [0, 1, 0, 1])
+    assert [coef.shape for coef in clf.coefs_] == [(4, 3), (3, 2)]
+
+
 def test_a_float_hidden_layer_size_is_refused_by_the_estimator():
     with pytest.raises(ValueError, match="'hidden_layer_sizes' parameter"):
         SoftplusMLPClassifier(hidden_layer_sizes=7.0).fit(np.eye(4), [0, 1, 0, 1])
