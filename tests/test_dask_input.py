@@ -374,3 +374,51 @@ def test_a_float32_model_predicts_float32_lazily(data):
     # float64 rows on the float32 model: as in memory.
     lazy = clf.predict_log_proba(da.from_array(X, chunks=(BLOCK, -1)))
     assert lazy.dtype == lazy.compute().dtype == clf.predict_log_proba(X).dtype
+
+
+@pytest.fixture(scope="module")
+def fitted_on_names(data):
+    X, y, _ = data
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,), max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X, np.array(["ant", "bee", "cat"])[y])
+
+
+@pytest.mark.parametrize(
+    "as_objects",
+    [
+        lambda names: names.astype(object),
+        lambda names: pd.Series(names, dtype=object),
+        lambda names: list(names.astype(object)),
+    ],
+)
+def test_labels_held_in_memory_as_objects(fitted_on_names, data, as_objects):
+    # A y of Python objects in memory (a pandas column of object dtype) is
+    # taken in memory; Dask cannot choose the blocks of an object array
+    # itself (it cannot tell its size in bytes): it is cut into X's blocks.
+    X, y, weights = data
+    labels = as_objects(np.array(["ant", "bee", "cat"])[y])
+    column = dask_column(labels, ROW_CHUNKS, "y")
+    assert column.chunks == (ROW_CHUNKS,)
+    assert_array_equal(column.compute(), np.asarray(labels))
+    X_dask = da.from_array(X, chunks=(BLOCK, -1))
+    expected = fitted_on_names.score(X, labels, weights)
+    assert 0 < expected < 1
+    assert fitted_on_names.score(X_dask, labels, weights) == pytest.approx(
+        expected, rel=1e-13
+    )
+    # Weights as objects too, as _check_sample_weight converts them.
+    column = dask_column(np.asarray(weights, dtype=object), ROW_CHUNKS, "sample_weight")
+    assert_array_equal(column.compute(), weights)
+
+
+def test_numbers_as_objects_are_refused_as_in_memory(fitted, data):
+    # An object array of ints is of an unknown target type to scikit-learn.
+    X, y, _ = data
+    labels = y.astype(object)
+    with pytest.raises(ValueError, match="mix of unknown and multiclass") as memory:
+        fitted.score(X, labels)
+    with pytest.raises(ValueError) as on_dask:
+        fitted.score(da.from_array(X, chunks=(BLOCK, -1)), labels)
+    assert str(on_dask.value) == str(memory.value)
