@@ -120,7 +120,11 @@ def dask_column(values, row_chunks, name, dtype=None, warn=False):
             values = values.astype(converted.dtype)
         values = values.to_dask_array(lengths=True)
     elif not is_dask_collection(values):
-        values = np.asarray(values)
+        # One block, cut into X's blocks below: Dask cannot choose the
+        # blocks ("auto") of an array of Python objects (labels in a pandas
+        # column of object dtype), whose size in bytes it cannot tell, and
+        # would raise a NotImplementedError.
+        values = da.from_array(np.asarray(values), chunks=-1)
     values = da.asarray(values)
     if column_vector or (name == "y" and values.ndim == 2 and values.shape[1] == 1):
         # In memory, column_or_1d(y, warn=True) in fit.

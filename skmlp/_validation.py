@@ -128,8 +128,12 @@ def hidden_layer_sizes(sizes):
 
     A size that is not an integer (``7.0``, ``True``) is told apart from one
     that is not positive: "must be > 0" (MLPClassifier's words) would be
-    false of ``7.0``.
+    false of ``7.0``. A 0-d array (``np.array(5)``), which the estimator's
+    parameter constraints take as an array-like but which cannot be
+    iterated, is the one size it holds, as ``np.int64(5)`` is.
     """
+    if isinstance(sizes, np.ndarray) and sizes.ndim == 0:
+        sizes = [sizes.item()]
     sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
     if any(isinstance(size, bool) or not isinstance(size, Integral) for size in sizes):
         raise ValueError(

@@ -1,0 +1,302 @@
+"""The history of a training run: the stopping rule, as scikit-learn's
+MLPClassifier counts epochs without improvement, the record of an epoch and
+the fitted attributes rebuilt from it, the best point with early stopping,
+and a history continued from a fitted estimator."""
+
+import copy
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+
+from skmlp import SoftplusMLPClassifier
+from skmlp._history import History
+
+X_IRIS, Y_IRIS = load_iris(return_X_y=True)
+X_IRIS = StandardScaler().fit_transform(X_IRIS)
+
+
+def _counts_by_loss(losses, tol):
+    history = History(early_stopping=False, tol=tol)
+    counts = []
+    for loss in losses:
+        history.add_epoch(loss, n_samples=10)
+        counts.append(history.no_improvement_count)
+    return history, counts
+
+
+def _counts_by_score(scores, tol):
+    history = History(early_stopping=True, tol=tol)
+    counts = []
+    for k, score in enumerate(scores):
+        history.add_epoch(1.0, n_samples=10)
+        history.add_validation(score, np.full(3, float(k)))
+        counts.append(history.no_improvement_count)
+    return history, counts
+
+
+def test_loss_counter_by_hand():
+    # tol = 0.25 and losses of eighths: every comparison is exact. An epoch
+    # improves when loss <= best_loss - tol (MLPClassifier's rule: it counts
+    # when loss > best_loss - tol); best_loss follows every smaller loss,
+    # even one that is no improvement by tol.
+    losses = [4.0, 3.875, 3.75, 3.5, 3.5, 3.25, 3.125, 2.875, 2.75]
+    history, counts = _counts_by_loss(losses, tol=0.25)
+    # 4.0: below inf. 3.875 > 4 - .25: 1 (best 3.875). 3.75 > 3.625: 2
+    # (best 3.75). 3.5 = 3.75 - .25, not above: reset. 3.5 > 3.25: 1.
+    # 3.25 = 3.5 - .25: reset. 3.125 > 3.0: 1 (best 3.125). 2.875 = 3.125 -
+    # .25: reset. 2.75 > 2.625: 1.
+    assert counts == [0, 1, 2, 0, 1, 0, 1, 0, 1]
+    assert history.best_loss == 2.75
+    assert history.loss_curve == losses
+    assert history.n_iter == len(losses)
+    assert history.t == 10 * len(losses)
+
+
+def test_a_rise_in_the_loss_does_not_lower_the_best_loss():
+    history, counts = _counts_by_loss([2.0, 3.0, 1.5, 1.9], tol=0.0)
+    assert counts == [0, 1, 0, 1]
+    assert history.best_loss == 1.5
+
+
+def test_validation_counter_by_hand():
+    # An epoch improves when score >= best + tol (MLPClassifier counts when
+    # score < best + tol); the best score, and its theta, change only on a
+    # strictly higher score.
+    scores = [0.5, 0.625, 0.75, 0.875, 0.875, 1.0, 0.5]
+    history, counts = _counts_by_score(scores, tol=0.125)
+    # 0.5 >= -inf: 0. .625 >= .625: 0. .75 >= .75: 0. .875: 0. .875 < 1.0:
+    # 1. 1.0 >= 1.0: 0. 0.5: 1.
+    assert counts == [0, 0, 0, 0, 1, 0, 1]
+    assert history.best_validation_score == 1.0
+    assert_array_equal(history.best_theta, np.full(3, 5.0))
+    assert history.validation_scores == scores
+    # The loss does not count with early stopping: a constant loss never
+    # moved the counter above.
+    assert history.best_loss == np.inf
+
+
+def test_an_equal_score_keeps_the_first_best_theta():
+    history, counts = _counts_by_score([0.75, 0.75, 0.5], tol=0.0)
+    # 0.75 is not below 0.75 + 0: no count; but it is no new best either.
+    assert counts == [0, 0, 1]
+    assert_array_equal(history.best_theta, np.zeros(3))
+
+
+def test_best_theta_is_a_copy():
+    # The solver updates theta in place after the epoch.
+    history = History(early_stopping=True, tol=0.0)
+    theta = np.arange(3.0)
+    history.add_epoch(1.0, 5)
+    history.add_validation(0.5, theta)
+    theta += 100.0
+    assert_array_equal(history.best_theta, np.arange(3.0))
+
+
+@pytest.mark.parametrize("n_iter_no_change", [1, 3])
+def test_should_stop_after_n_iter_no_change_epochs_plus_one(n_iter_no_change):
+    # MLPClassifier stops when _no_improvement_count > n_iter_no_change:
+    # after n_iter_no_change + 1 epochs without an improvement. (With
+    # tol=0 a flat loss would be an improvement each epoch: loss > best - 0
+    # is false.)
+    history = History(early_stopping=False, tol=0.5)
+    history.add_epoch(1.0, 1)
+    stops = []
+    for _ in range(n_iter_no_change + 1):
+        history.add_epoch(1.0, 1)
+        stops.append(history.should_stop(n_iter_no_change))
+    assert stops == [False] * n_iter_no_change + [True]
+
+
+def _sklearn_counts(values, tol, early_stopping):
+    """MLPClassifier's own counter (``_update_no_improvement_count``) over
+    ``values``: losses, or validation scores given by a stand-in ``_score``."""
+    mlp = MLPClassifier(tol=tol)
+    if not hasattr(mlp, "_update_no_improvement_count"):
+        pytest.skip("this scikit-learn has no _update_no_improvement_count")
+    mlp._no_improvement_count = 0
+    mlp.coefs_, mlp.intercepts_ = [np.zeros(1)], [np.zeros(1)]
+    if early_stopping:
+        mlp.validation_scores_, mlp.best_validation_score_ = [], -np.inf
+    else:
+        mlp.loss_curve_, mlp.best_loss_ = [], np.inf
+    counts = []
+    for value in values:
+        if early_stopping:
+            mlp._score = lambda X, y, sample_weight=None, value=value: value
+        else:
+            mlp.loss_curve_.append(value)
+        mlp._update_no_improvement_count(early_stopping, None, None, None)
+        counts.append(mlp._no_improvement_count)
+    best = mlp.best_validation_score_ if early_stopping else mlp.best_loss_
+    return counts, best
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.parametrize("tol", [0.0, 0.125, 1e-3])
+def test_counter_agrees_with_mlpclassifier(early_stopping, tol):
+    # The rules agree: the same strict inequalities (count when
+    # loss > best_loss - tol, or score < best_score + tol), the same reset
+    # to 0, the same update of the best value, and (tested above) the same
+    # stop, count > n_iter_no_change. Values of eighths repeat and tie,
+    # which random floats alone would not.
+    rng = np.random.default_rng(int(tol * 1000) + early_stopping)
+    values = list(rng.integers(0, 16, size=60) / 8)
+    values += list(np.sort(rng.uniform(size=20)))
+    expected_counts, expected_best = _sklearn_counts(values, tol, early_stopping)
+    if early_stopping:
+        history, counts = _counts_by_score(values, tol)
+        best = history.best_validation_score
+    else:
+        history, counts = _counts_by_loss(values, tol)
+        best = history.best_loss
+    assert counts == expected_counts
+    assert best == expected_best
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_record_gives_back_the_attributes_of_its_epoch(early_stopping):
+    history = History(early_stopping=early_stopping, tol=0.0)
+    losses = [3.0, 2.0, 2.5, 1.0, 1.5]
+    scores = [0.25, 0.5, 0.75, 0.5, 0.875]
+    records, attributes = [], []
+    for k, (loss, score) in enumerate(zip(losses, scores)):
+        history.add_epoch(loss, n_samples=7)
+        if early_stopping:
+            history.add_validation(score, np.full(2, float(k)))
+        records.append(history.record())
+        attributes.append(copy.deepcopy(history.attributes(history.record())))
+    # Later epochs change nothing of an earlier record's attributes.
+    for k, record in enumerate(records):
+        assert history.attributes(record) == attributes[k]
+        assert record.n_iter == k + 1
+        assert record.t == 7 * (k + 1)
+    # The third epoch, by hand.
+    third = history.attributes(records[2])
+    assert third["loss_curve_"] == [3.0, 2.0, 2.5]
+    assert third["loss_"] == 2.5
+    assert third["n_iter_"] == 3
+    assert third["t_"] == 21
+    if early_stopping:
+        assert third["best_loss_"] is None
+        assert third["validation_scores_"] == [0.25, 0.5, 0.75]
+        assert third["best_validation_score_"] == 0.75
+        assert third["_no_improvement_count"] == 0
+        assert_array_equal(records[2].best_theta, [2.0, 2.0])
+        assert_array_equal(records[3].best_theta, [2.0, 2.0])
+    else:
+        assert third["best_loss_"] == 2.0
+        assert third["validation_scores_"] is None
+        assert third["best_validation_score_"] is None
+        assert third["_no_improvement_count"] == 1
+
+
+def test_attributes_do_not_share_the_live_curves():
+    history = History(early_stopping=True, tol=0.0)
+    history.add_epoch(1.0, 1)
+    history.add_validation(0.5, np.zeros(1))
+    attributes = history.attributes(history.record())
+    history.add_epoch(0.5, 1)
+    history.add_validation(0.75, np.zeros(1))
+    assert attributes["loss_curve_"] == [1.0]
+    assert attributes["validation_scores_"] == [0.5]
+
+
+def _fitted(**params):
+    clf = SoftplusMLPClassifier(
+        hidden_layer_sizes=(4,), max_iter=6, random_state=0, **params
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X_IRIS, Y_IRIS)
+
+
+def test_continuing_takes_the_fitted_estimators_history():
+    clf = _fitted(solver="gd")
+    history = History.continuing(clf)
+    assert history.loss_curve == clf.loss_curve_
+    assert history.loss_curve is not clf.loss_curve_
+    assert history.start_loss == clf.loss_curve_[0]
+    assert history.best_loss == clf.best_loss_ == min(clf.loss_curve_)
+    assert history.n_iter == clf.n_iter_ == 6
+    assert history.t == clf.t_ == 6 * len(X_IRIS)
+    assert history.no_improvement_count == clf._no_improvement_count
+    # A continued history counts only its own new epochs.
+    assert history.n_new_epochs == 0
+    history.add_epoch(0.1, len(X_IRIS))
+    assert clf.loss_curve_ == history.loss_curve[:-1]
+    assert history.attributes(history.record())["n_iter_"] == 7
+
+
+def test_continuing_after_early_stopping_starts_from_the_lowest_loss():
+    # A fit with early stopping tracked accuracy (best_loss_ is None): a
+    # partial_fit without it then counts from the lowest loss so far.
+    clf = _fitted(solver="gd", early_stopping=True, validation_fraction=0.2)
+    assert clf.best_loss_ is None
+    clf.set_params(early_stopping=False)
+    history = History.continuing(clf)
+    assert history.best_loss == min(clf.loss_curve_)
+    # The lowest, not the last: a stand-in with a curve that rose at its end
+    # (the fit above may end at its lowest).
+    stand_in = SimpleNamespace(
+        early_stopping=False, tol=0.0, loss_curve_=[3.0, 1.0, 2.0],
+        best_loss_=None, _no_improvement_count=1, n_iter_=3, t_=30,
+    )  # fmt: skip
+    history = History.continuing(stand_in)
+    assert history.best_loss == 1.0
+    assert history.start_loss == 3.0
+    history.add_epoch(1.5, 10)
+    assert history.no_improvement_count == 2
+    # And the estimator goes on from there.
+    clf.partial_fit(X_IRIS, Y_IRIS)
+    assert clf.n_iter_ == 7
+    assert clf.best_loss_ == min(clf.loss_curve_)
+
+
+def test_partial_fit_continues_the_curve_and_the_counters():
+    clf = _fitted(solver="gd")
+    curve, t = list(clf.loss_curve_), clf.t_
+    clf.partial_fit(X_IRIS, Y_IRIS)
+    assert clf.loss_curve_[:-1] == curve
+    assert clf.n_iter_ == len(curve) + 1
+    assert clf.t_ == t + len(X_IRIS)
+
+
+def _early_stopping_fit(max_iter):
+    clf = SoftplusMLPClassifier(
+        hidden_layer_sizes=(4,), solver="gd", learning_rate_init=1.0,
+        early_stopping=True, validation_fraction=0.3, n_iter_no_change=100,
+        max_iter=max_iter, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X_IRIS, Y_IRIS)
+
+
+def test_early_stopping_keeps_the_point_of_the_first_best_score():
+    # The runs are deterministic: a fit stopped at the epoch of the first
+    # best score ends at the point the longer fit kept. Later epochs that
+    # tie with it (0.978 on these data) do not replace it.
+    long = _early_stopping_fit(30)
+    scores = np.array(long.validation_scores_)
+    best = int(np.argmax(scores)) + 1
+    assert best < 30
+    assert (scores[best:] == scores.max()).any()
+    assert long.best_validation_score_ == scores.max()
+    assert long.n_iter_ == 30
+    at_best = _early_stopping_fit(best)
+    for coef, kept in zip(long.coefs_, at_best.coefs_):
+        assert_array_equal(coef, kept)
+    # The epoch before is another point: the equality above tells epochs
+    # apart.
+    before = _early_stopping_fit(best - 1)
+    assert any(
+        not np.array_equal(coef, earlier)
+        for coef, earlier in zip(long.coefs_, before.coefs_)
+    )
