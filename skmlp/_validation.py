@@ -215,7 +215,11 @@ def is_multilabel(y):
 def check_partial_fit_classes(classes, labels, multilabel):
     """On a first ``partial_fit`` call with multilabel targets, ``classes``
     must be the labels ``0..n_labels-1``, which ``classes_`` becomes."""
-    if multilabel and not np.array_equal(classes, labels):
+    # Strings are not the labels' numbers: not compared, since NumPy before
+    # 1.25 warns when it compares strings with numbers elementwise.
+    if multilabel and not (
+        classes.dtype.kind not in "US" and np.array_equal(classes, labels)
+    ):
         raise ValueError(
             f"classes={classes.tolist()} does not name the {len(labels)} labels "
             "of the multilabel y: for an indicator matrix y, pass "

@@ -132,7 +132,11 @@ def _sklearn_counts(values, tol, early_stopping):
             mlp._score = lambda X, y, sample_weight=None, value=value: value
         else:
             mlp.loss_curve_.append(value)
-        mlp._update_no_improvement_count(early_stopping, None, None, None)
+        # (scikit-learn before 1.7 takes no sample_weight here.)
+        arguments = (None,) * (
+            mlp._update_no_improvement_count.__code__.co_argcount - 2
+        )
+        mlp._update_no_improvement_count(early_stopping, *arguments)
         counts.append(mlp._no_improvement_count)
     best = mlp.best_validation_score_ if early_stopping else mlp.best_loss_
     return counts, best
