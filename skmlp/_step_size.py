@@ -67,11 +67,14 @@ def no_step_found(step):
     ``1 / step``: on a right gradient, what a huge alpha (or sample weights
     of a tiny sum, which divides it) or unscaled features give.
     """
+    # A step halved down to 0 (from a subnormal one) bounds no curvature;
+    # dividing by it would raise a ZeroDivisionError in place of this error.
+    curvature = 1 / step if step > 0 else math.inf
     return ValueError(
         "The backtracking line search found no step that decreases the "
         f"objective (last step tried: {step:.3g}); its gradient is wrong or "
         "not accurate enough in this floating-point precision, or its "
-        f"curvature is above {1 / step:.3g}: scale the input features (for "
+        f"curvature is above {curvature:.3g}: scale the input features (for "
         "example with StandardScaler), or lower alpha (the penalty is "
         "alpha / (2 sum(sample_weight)) ||W||^2, so sample weights of a "
         "small sum raise it too)."

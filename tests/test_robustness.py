@@ -349,3 +349,16 @@ def test_a_curvature_beyond_the_backtracking_search_names_its_causes(solver):
     assert "lower alpha" in str(error.value)
     clf.set_params(alpha=1e-4, learning_rate_init=0.01, batch_size=None)
     assert _snapshot(clf) == before
+
+
+@pytest.mark.parametrize("step", [0.0, 5e-324])
+def test_the_no_step_error_of_a_search_that_reached_zero_is_an_error_not_a_crash(
+    step,
+):
+    # A search started from a subnormal step halves it to 0: the message
+    # bounds the curvature by 1 / step, which must not divide by zero.
+    from skmlp._step_size import no_step_found
+
+    error = no_step_found(step)
+    assert isinstance(error, ValueError)
+    assert "curvature is above inf" in str(error)
