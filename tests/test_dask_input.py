@@ -55,13 +55,18 @@ def data():
     return StandardScaler().fit_transform(X), y, weights
 
 
+def _quiet_fit(hidden, X, y, **fit_params):
+    """A short fit, without its ConvergenceWarning."""
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=hidden, max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X, y, **fit_params)
+
+
 @pytest.fixture(scope="module")
 def fitted(data):
     X, y, weights = data
-    clf = SoftplusMLPClassifier(hidden_layer_sizes=(4,), max_iter=20, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return clf.fit(X, y, sample_weight=weights)
+    return _quiet_fit((4,), X, y, sample_weight=weights)
 
 
 def _counted(X, counter):
@@ -379,10 +384,7 @@ def test_a_float32_model_predicts_float32_lazily(data):
 @pytest.fixture(scope="module")
 def fitted_on_names(data):
     X, y, _ = data
-    clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,), max_iter=20, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return clf.fit(X, np.array(["ant", "bee", "cat"])[y])
+    return _quiet_fit((3,), X, np.array(["ant", "bee", "cat"])[y])
 
 
 @pytest.mark.parametrize(
