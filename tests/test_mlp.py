@@ -1,9 +1,10 @@
-"""SoftplusMLPClassifier: training semantics, stopping, errors and the API."""
+"""SoftplusMLPClassifier's API: its parameters, fitted attributes, predictions
+and labels, fit and partial_fit, warm_start, sample weights, and its use in
+scikit-learn's tools."""
 
 import math
 import warnings
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,60 +127,6 @@ def test_partial_fit_over_chunks_is_not_a_mini_batch_fit_with_auto_settings(para
     assert np.abs(chunked.coefs_[0] - fitted.coefs_[0]).max() > 1e-3
 
 
-def test_partial_fit_full_batch_gd_is_one_step_theta_minus_lr_grad():
-    X, y = scaled_iris()
-    clf = classifier(solver="gd", alpha=0.01)
-    clf.partial_fit(X, y, classes=[0, 1, 2])
-    for _ in range(3):
-        _, theta = layout_and_theta(clf)
-        loss, gradient = full_batch_objective(clf, X, y).value_and_gradient(theta)
-        clf.partial_fit(X, y)
-        _, theta_next = layout_and_theta(clf)
-        assert_allclose(theta_next, theta - LR * gradient, rtol=1e-13, atol=1e-15)
-        assert clf.loss_ == pytest.approx(loss, rel=1e-13)
-
-
-def test_partial_fit_full_batch_nag_follows_the_fista_sequence_and_lookahead_loss():
-    # x_k = y_k - lr grad L(y_k), y_{k+1} = x_k + (t_k - 1)/t_{k+1} (x_k - x_{k-1}),
-    # t_1 = 1, y_1 = x_0: the gradient is taken at the look-ahead point y_k, and
-    # loss_curve_ records L(y_k).
-    X, y = scaled_iris()
-    clf = classifier(solver="nag", alpha=0.01)
-    clf.partial_fit(X, y, classes=[0, 1, 2])
-    _, x_previous = layout_and_theta(clf)
-    clf.partial_fit(X, y)
-    _, x = layout_and_theta(clf)
-    objective = full_batch_objective(clf, X, y)
-    t = (1 + math.sqrt(5)) / 2  # t_2
-    for _ in range(5):
-        t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
-        lookahead = x + (t - 1) / t_next * (x - x_previous)
-        loss, gradient = objective.value_and_gradient(lookahead)
-        clf.partial_fit(X, y)
-        x_previous, x = x, layout_and_theta(clf)[1]
-        t = t_next
-        assert_allclose(x, lookahead - LR * gradient, rtol=1e-12, atol=1e-14)
-        assert clf.loss_ == pytest.approx(loss, rel=1e-12)
-    # The momentum is real: the last step differs from a plain GD step, and
-    # the recorded loss is not the one at the iterate.
-    plain_loss, plain_gradient = objective.value_and_gradient(x_previous)
-    assert not np.allclose(x, x_previous - LR * plain_gradient, rtol=1e-6)
-    assert clf.loss_ != pytest.approx(plain_loss, rel=1e-9)
-
-
-def test_nag_second_step_has_no_momentum():
-    X, y = scaled_iris()
-    gd = classifier(solver="gd")
-    nag = classifier(solver="nag")
-    for _ in range(2):
-        gd.partial_fit(X, y, classes=[0, 1, 2])
-        nag.partial_fit(X, y, classes=[0, 1, 2])
-    assert_same_model(gd, nag, rtol=1e-14, atol=0)
-    gd.partial_fit(X, y)
-    nag.partial_fit(X, y)
-    assert not np.allclose(gd.coefs_[0], nag.coefs_[0], rtol=1e-8)
-
-
 def test_fit_starts_a_fresh_solver_and_fresh_weights_after_partial_fit():
     X, y = scaled_iris()
     fresh = fit_quietly(classifier(solver="nag", **no_stop(5)), X, y)
@@ -227,19 +174,6 @@ def test_fit_without_warm_start_ignores_the_previous_weights():
 
 
 # ----------------------------------------------------------------------------
-# Stopping
-
-
-def test_partial_fit_with_early_stopping_raises_and_leaves_the_estimator():
-    X, y = scaled_iris()
-    clf = classifier(early_stopping=True)
-    with pytest.raises(ValueError, match="early_stopping"):
-        clf.partial_fit(X, y, classes=[0, 1, 2])
-    with pytest.raises(NotFittedError):
-        clf.predict(X)
-
-
-# ----------------------------------------------------------------------------
 # dtypes and sparse input
 
 
@@ -283,97 +217,7 @@ def test_sparse_input_gives_the_dense_model_and_probabilities(fmt):
 
 
 # ----------------------------------------------------------------------------
-# Input validation
-
-
-@pytest.mark.parametrize(
-    "value, message",
-    [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity")],
-)
-def test_non_finite_x_is_rejected(value, message):
-    X, y = scaled_iris()
-    X = X.copy()
-    X[3, 1] = value
-    with pytest.raises(ValueError, match=message):
-        classifier().fit(X, y)
-    with pytest.raises(ValueError, match=message):
-        classifier().partial_fit(X, y, classes=[0, 1, 2])
-    fitted = fit_quietly(classifier(max_iter=2), *scaled_iris())
-    with pytest.raises(ValueError, match=message):
-        fitted.predict(X)
-
-
-def test_wrong_number_of_features_is_rejected_at_predict_and_partial_fit():
-    X, y = scaled_iris()
-    clf = classifier()
-    clf.partial_fit(X, y, classes=[0, 1, 2])
-    message = "X has 3 features, but SoftplusMLPClassifier is expecting 4 features"
-    with pytest.raises(ValueError, match=message):
-        clf.predict(X[:, :3])
-    with pytest.raises(ValueError, match=message):
-        clf.predict_proba(X[:, :3])
-    with pytest.raises(ValueError, match=message):
-        clf.partial_fit(X[:, :3], y)
-    assert clf.n_iter_ == 1
-
-
-def test_one_dimensional_x_is_rejected():
-    X, y = scaled_iris()
-    with pytest.raises(ValueError, match="Expected 2D array, got 1D array instead"):
-        classifier().fit(X[:, 0], y)
-
-
-def test_partial_fit_rejects_a_label_not_in_classes():
-    X, y = scaled_iris()
-    clf = classifier()
-    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`"):
-        clf.partial_fit(X, y, classes=[0, 1])
-    with pytest.raises(NotFittedError):
-        clf.predict(X)
-    clf.partial_fit(X, y, classes=[0, 1, 2, 3])
-    assert_array_equal(clf.classes_, [0, 1, 2, 3])
-    assert clf.predict_proba(X).shape == (150, 4)
-    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`"):
-        clf.partial_fit(X, np.where(y == 2, 7, y))
-
-
-def test_first_partial_fit_requires_classes():
-    X, y = scaled_iris()
-    with pytest.raises(
-        ValueError, match="classes must be passed on the first call to partial_fit"
-    ):
-        classifier().partial_fit(X, y)
-
-
-def test_negative_sample_weight_is_rejected():
-    X, y = scaled_iris()
-    sample_weight = np.ones(150)
-    sample_weight[10] = -1.0
-    with pytest.raises(
-        ValueError, match="Negative values in data passed to `sample_weight`"
-    ):
-        classifier().fit(X, y, sample_weight=sample_weight)
-
-
-def test_continuous_target_is_rejected():
-    X, _ = scaled_iris()
-    with pytest.raises(ValueError, match="Unknown label type"):
-        classifier().fit(X, np.linspace(0, 1, 150))
-
-
-@pytest.mark.parametrize("sizes", [(0,), (5, 0), (5, -1), [-3]])
-def test_hidden_layer_sizes_with_zero_or_negative_is_rejected(sizes):
-    X, y = scaled_iris()
-    with pytest.raises(ValueError, match=r"hidden_layer_sizes must be > 0, got \["):
-        classifier(hidden_layer_sizes=sizes).fit(X, y)
-
-
-@pytest.mark.parametrize("sizes", [(7.0,), (True,), (4, 2.5), ("8",)])
-def test_hidden_layer_sizes_that_are_not_integers_are_named_so(sizes):
-    # "must be > 0" would be false of 7.0: the message says what is wrong.
-    X, y = scaled_iris()
-    with pytest.raises(ValueError, match=r"hidden_layer_sizes must be integers"):
-        classifier(hidden_layer_sizes=sizes).fit(X, y)
+# Parameters that fit or partial_fit refuse
 
 
 @pytest.mark.parametrize("sizes", [0, -2])
@@ -392,6 +236,15 @@ def test_unknown_solver_is_an_invalid_parameter():
         match="The 'solver' parameter of SoftplusMLPClassifier must be a str among",
     ):
         classifier(solver="adam").fit(X, y)
+
+
+def test_partial_fit_with_early_stopping_raises_and_leaves_the_estimator():
+    X, y = scaled_iris()
+    clf = classifier(early_stopping=True)
+    with pytest.raises(ValueError, match="early_stopping"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
 
 
 # ----------------------------------------------------------------------------
@@ -545,36 +398,11 @@ def test_grid_search_over_learning_rate_in_a_pipeline_refits_the_best_model():
     assert_allclose(search.predict_proba(X), direct.predict_proba(scaled_iris()[0]))
 
 
-def test_joblib_round_trip_predicts_identically_and_continues_identically(tmp_path):
-    X, y = scaled_iris()
-    clf = fit_quietly(classifier(solver="nag", batch_size=50, **no_stop(5)), X, y)
-    path = tmp_path / "model.joblib"
-    joblib.dump(clf, path)
-    loaded = joblib.load(path)
-    assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
-    assert_same_model(loaded, clf, rtol=0, atol=0)
-    loaded.partial_fit(X, y)
-    clf.partial_fit(X, y)
-    assert_same_model(loaded, clf, rtol=0, atol=0)
-    assert loaded.loss_curve_ == clf.loss_curve_
-    assert loaded.n_iter_ == clf.n_iter_ == 6
-
-
 def test_default_parameters_fit_standardised_iris_to_95_percent():
     # The one test that keeps the default learning rate: it pins the defaults.
     X, y = scaled_iris()
     clf = fit_quietly(SoftplusMLPClassifier(random_state=0), X, y)
     assert clf.score(X, y) >= 0.95
-
-
-def test_nag_reaches_a_lower_loss_than_gd_in_the_same_number_of_epochs():
-    # The seed study's setting: 4 -> 16 -> 3, lr 0.01, 350 full-batch epochs.
-    X, y = scaled_iris()
-    params = dict(hidden_layer_sizes=(16,), learning_rate_init=0.01, **no_stop(350))
-    gd = fit_quietly(classifier(solver="gd", **params), X, y)
-    nag = fit_quietly(classifier(solver="nag", **params), X, y)
-    assert nag.loss_ < 0.5 * gd.loss_
-    assert nag.score(X, y) >= gd.score(X, y)
 
 
 # ----------------------------------------------------------------------------
