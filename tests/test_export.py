@@ -12,6 +12,7 @@ import zipfile
 import joblib
 import numpy as np
 import pytest
+from fitting import assert_same_model, classifier, fit_quietly, no_stop, scaled_iris
 from numpy.testing import assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
@@ -276,3 +277,18 @@ def test_pickled_state_with_an_unknown_solver_class_raises_a_clear_error(data):
     state["_solver"]["class"] = "builtins.eval"
     with pytest.raises(ValueError, match="'builtins.eval'"):
         SoftplusMLPClassifier.__new__(SoftplusMLPClassifier).__setstate__(state)
+
+
+def test_joblib_round_trip_predicts_identically_and_continues_identically(tmp_path):
+    X, y = scaled_iris()
+    clf = fit_quietly(classifier(solver="nag", batch_size=50, **no_stop(5)), X, y)
+    path = tmp_path / "model.joblib"
+    joblib.dump(clf, path)
+    loaded = joblib.load(path)
+    assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    assert_same_model(loaded, clf, rtol=0, atol=0)
+    loaded.partial_fit(X, y)
+    clf.partial_fit(X, y)
+    assert_same_model(loaded, clf, rtol=0, atol=0)
+    assert loaded.loss_curve_ == clf.loss_curve_
+    assert loaded.n_iter_ == clf.n_iter_ == 6

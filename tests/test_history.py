@@ -9,6 +9,15 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from fitting import (
+    LR,
+    assert_same_model,
+    classifier,
+    fit_quietly,
+    no_stop,
+    scaled_iris,
+    small_problem,
+)
 from numpy.testing import assert_array_equal
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
@@ -304,3 +313,97 @@ def test_early_stopping_keeps_the_point_of_the_first_best_score():
         not np.array_equal(coef, earlier)
         for coef, earlier in zip(long.coefs_, before.coefs_)
     )
+
+
+# ----------------------------------------------------------------------------
+# The counters and the stopping rule through the estimator
+
+
+def test_partial_fit_counts_epochs_and_rows_over_calls():
+    X, y = small_problem()
+    clf = classifier(batch_size=16)
+    for k in range(1, 4):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+        assert clf.n_iter_ == k == len(clf.loss_curve_)
+        assert clf.t_ == 60 * k
+        assert clf.loss_ == clf.loss_curve_[-1]
+
+
+@pytest.mark.parametrize("n_iter_no_change", [1, 3, 6])
+def test_large_tol_stops_after_first_epoch_and_n_iter_no_change_plus_one_more(
+    n_iter_no_change,
+):
+    # As MLPClassifier: the first epoch sets best_loss_, then stopping comes
+    # when n_iter_no_change + 1 epochs in a row did not improve it by tol.
+    X, y = scaled_iris()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = classifier(tol=1e3, n_iter_no_change=n_iter_no_change, max_iter=100).fit(
+            X, y
+        )
+        sklearn_clf = MLPClassifier(
+            solver="sgd",
+            tol=1e3,
+            n_iter_no_change=n_iter_no_change,
+            learning_rate_init=LR,
+            random_state=0,
+        ).fit(X, y)
+    assert clf.n_iter_ == n_iter_no_change + 2 == sklearn_clf.n_iter_
+    assert len(clf.loss_curve_) == clf.n_iter_
+
+
+def test_small_tol_stops_when_the_loss_stops_improving():
+    X, y = scaled_iris()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = classifier(learning_rate_init=0.5, tol=1e-3, n_iter_no_change=4).fit(X, y)
+    curve = np.array(clf.loss_curve_)
+    assert clf.n_iter_ < clf.max_iter
+    # The last n_iter_no_change + 1 epochs each failed to beat the best
+    # loss before them by tol; the epoch before them did beat it.
+    n = clf.n_iter_no_change + 1
+    for k in range(len(curve) - n, len(curve)):
+        assert curve[k] > curve[:k].min() - 1e-3
+    assert curve[-n - 1] <= curve[: -n - 1].min() - 1e-3
+
+
+def test_early_stopping_keeps_the_best_validation_epoch_weights():
+    X, y = scaled_iris()
+    params = dict(
+        solver="gd",
+        learning_rate_init=0.02,
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=5,
+        tol=1e-4,
+    )
+    clf = classifier(**params, max_iter=500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, y)
+    scores = clf.validation_scores_
+    assert len(scores) == clf.n_iter_ == len(clf.loss_curve_)
+    assert clf.best_validation_score_ == max(scores)
+    assert clf.best_loss_ is None
+    assert clf.t_ == clf.n_iter_ * 120
+    best_epoch = int(np.argmax(scores)) + 1  # first epoch reaching the max
+    assert best_epoch < clf.n_iter_  # so the best weights are not the last
+    assert np.all(np.array(scores[best_epoch:]) < clf.best_validation_score_ + 1e-4)
+    assert len(scores) - best_epoch == clf.n_iter_no_change + 1
+    # The same split and steps, stopped at the best epoch, end on its
+    # weights (a fit that kept its last epoch would end elsewhere: GD moves
+    # at every epoch).
+    at_best = fit_quietly(classifier(**params, max_iter=best_epoch), X, y)
+    assert at_best.validation_scores_ == scores[:best_epoch]
+    assert_same_model(clf, at_best, rtol=0, atol=0)
+
+
+def test_partial_fit_after_an_early_stopping_fit_continues():
+    X, y = scaled_iris()
+    clf = fit_quietly(classifier(early_stopping=True, **no_stop(5)), X, y)
+    assert clf.best_loss_ is None
+    clf.set_params(early_stopping=False)
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == 6
+    assert clf.best_loss_ == min(clf.loss_curve_)
+    assert clf.validation_scores_ is None

@@ -1,116 +1,35 @@
-"""SoftplusMLPClassifier: training semantics, stopping, errors and the API."""
+"""SoftplusMLPClassifier's API: its parameters, fitted attributes, predictions
+and labels, fit and partial_fit, warm_start, sample weights, and its use in
+scikit-learn's tools."""
 
-import contextlib
-import copy
-import gc
 import math
-import re
-import tracemalloc
 import warnings
-from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from fitting import (
+    LR,
+    assert_same_model,
+    classifier,
+    fit_quietly,
+    full_batch_objective,
+    layout_and_theta,
+    no_stop,
+    scaled_iris,
+    small_problem,
+)
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.base import clone
-from sklearn.datasets import load_iris, make_classification
+from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
-from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
-from tracing import interrupt_at_call
 
-import skmlp._objective
-import skmlp._training
-from skmlp import DivergenceError, SoftplusMLPClassifier
-from skmlp._layout import ParameterLayout
+from skmlp import SoftplusMLPClassifier
 from skmlp._objective import Objective
-
-LR = 0.05  # every test passes its learning rate: the default may change
-
-
-def _iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
-def _small(n_classes=3, n_samples=60):
-    return make_classification(
-        n_samples=n_samples,
-        n_features=5,
-        n_informative=3,
-        n_redundant=0,
-        n_classes=n_classes,
-        random_state=0,
-    )
-
-
-def _clf(**params):
-    defaults = dict(hidden_layer_sizes=(8,), learning_rate_init=LR, random_state=0)
-    return SoftplusMLPClassifier(**{**defaults, **params})
-
-
-def _fit_quietly(clf, *args, **kwargs):
-    """fit without the ConvergenceWarning of a deliberately short max_iter."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return clf.fit(*args, **kwargs)
-
-
-def _no_stop(max_iter):
-    """Parameters that run exactly max_iter epochs."""
-    return dict(max_iter=max_iter, tol=0.0, n_iter_no_change=max_iter + 1)
-
-
-def _theta(clf):
-    network = ParameterLayout([clf.n_features_in_, *[c.shape[1] for c in clf.coefs_]])
-    return network, network.pack(clf.coefs_, clf.intercepts_, clf.coefs_[0].dtype)
-
-
-def _objective(clf, X, y):
-    """The full-batch training objective of clf, unit sample weights."""
-    network, _ = _theta(clf)
-    codes = np.searchsorted(clf.classes_, y)
-    return Objective(network, X, codes, np.ones(X.shape[0]), clf.alpha)
-
-
-def _assert_same_model(a, b, rtol=1e-12, atol=1e-12):
-    assert len(a.coefs_) == len(b.coefs_)
-    for x, y in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
-        assert x.dtype == y.dtype
-        assert_allclose(x, y, rtol=rtol, atol=atol)
-
-
-def _assert_identical(a, b, path="self"):
-    """Bit-for-bit equality of two estimator states (deep-copied __dict__)."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), path
-        for key in a:
-            _assert_identical(a[key], b[key], f"{path}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert type(a) is type(b) and len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_identical(x, y, f"{path}[{i}]")
-    elif isinstance(a, np.ndarray):
-        # (assert_array_equal's strict= needs numpy 1.24; the oldest is 1.23.)
-        assert isinstance(b, np.ndarray) and a.dtype == b.dtype, path
-        assert a.shape == b.shape, path
-        assert_array_equal(a, b, err_msg=path)
-    elif isinstance(a, np.random.RandomState):
-        _assert_identical(list(a.get_state()), list(b.get_state()), path)
-    elif hasattr(a, "__dict__") and not isinstance(a, type):
-        assert type(a) is type(b), path
-        _assert_identical(vars(a), vars(b), path)
-    elif isinstance(a, float) and math.isnan(a):
-        assert math.isnan(b), path
-    else:
-        assert a == b and type(a) is type(b), path
-
 
 # ----------------------------------------------------------------------------
 # partial_fit and fit: the same steps
@@ -118,13 +37,13 @@ def _assert_identical(a, b, path="self"):
 
 @pytest.mark.parametrize("solver", ["gd", "nag"])
 def test_n_partial_fits_equal_fit_with_max_iter_n_full_batch(solver):
-    X, y = _iris()
+    X, y = scaled_iris()
     n = 12
-    fitted = _fit_quietly(_clf(solver=solver, **_no_stop(n)), X, y)
-    incremental = _clf(solver=solver, **_no_stop(n))
+    fitted = fit_quietly(classifier(solver=solver, **no_stop(n)), X, y)
+    incremental = classifier(solver=solver, **no_stop(n))
     for _ in range(n):
         incremental.partial_fit(X, y, classes=np.unique(y))
-    _assert_same_model(fitted, incremental)
+    assert_same_model(fitted, incremental)
     assert_allclose(incremental.loss_curve_, fitted.loss_curve_, rtol=1e-12)
     assert incremental.n_iter_ == fitted.n_iter_ == n
     assert incremental.t_ == fitted.t_ == n * 150
@@ -133,19 +52,19 @@ def test_n_partial_fits_equal_fit_with_max_iter_n_full_batch(solver):
 @pytest.mark.parametrize("solver", ["gd", "nag"])
 def test_n_partial_fits_equal_fit_with_max_iter_n_shuffled_minibatches(solver):
     # The mini-batch order comes from one RNG that runs on across calls.
-    X, y = _iris()
+    X, y = scaled_iris()
     n = 6
-    params = dict(solver=solver, batch_size=32, shuffle=True, **_no_stop(n))
-    fitted = _fit_quietly(_clf(**params), X, y)
-    incremental = _clf(**params)
+    params = dict(solver=solver, batch_size=32, shuffle=True, **no_stop(n))
+    fitted = fit_quietly(classifier(**params), X, y)
+    incremental = classifier(**params)
     for _ in range(n):
         incremental.partial_fit(X, y, classes=np.unique(y))
-    _assert_same_model(fitted, incremental)
+    assert_same_model(fitted, incremental)
     assert_allclose(incremental.loss_curve_, fitted.loss_curve_, rtol=1e-12)
     assert incremental.n_iter_ == fitted.n_iter_ == n
     assert incremental.t_ == fitted.t_ == n * 150
     # Shuffling did happen: without it the model is another one.
-    unshuffled = _fit_quietly(_clf(**{**params, "shuffle": False}), X, y)
+    unshuffled = fit_quietly(classifier(**{**params, "shuffle": False}), X, y)
     assert not np.allclose(unshuffled.coefs_[0], fitted.coefs_[0])
 
 
@@ -165,18 +84,18 @@ def test_partial_fit_over_chunks_is_exactly_fit_on_mini_batches_of_the_chunk(par
     # other than 'auto', looping partial_fit over consecutive chunks is
     # fit(batch_size=chunk, shuffle=False), the last chunk short as the last
     # mini-batch is, and the sample weights cut with the rows.
-    X, y = _small(n_samples=230)
+    X, y = small_problem(n_samples=230)
     w = np.random.RandomState(1).uniform(0.5, 2.0, size=len(y))
     chunk, n_passes = 50, 4
-    chunked = _clf(**params)
+    chunked = classifier(**params)
     for _ in range(n_passes):
         for start in range(0, len(y), chunk):
             rows = slice(start, start + chunk)
             chunked.partial_fit(
                 X[rows], y[rows], classes=[0, 1, 2], sample_weight=w[rows]
             )
-    fitted = _fit_quietly(
-        _clf(batch_size=chunk, shuffle=False, **_no_stop(n_passes), **params),
+    fitted = fit_quietly(
+        classifier(batch_size=chunk, shuffle=False, **no_stop(n_passes), **params),
         X,
         y,
         sample_weight=w,
@@ -195,539 +114,63 @@ def test_partial_fit_over_chunks_is_not_a_mini_batch_fit_with_auto_settings(para
     # The documented exception: each call is a full batch of its own, so
     # momentum='auto' is FISTA's momentum where fit's mini-batches take 0.9,
     # and learning_rate_init='auto' the adaptive step where they backtrack.
-    X, y = _small(n_samples=200)
+    X, y = small_problem(n_samples=200)
     chunk = 50
-    chunked = _clf(**params)
+    chunked = classifier(**params)
     for _ in range(4):
         for start in range(0, len(y), chunk):
             rows = slice(start, start + chunk)
             chunked.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
-    fitted = _fit_quietly(
-        _clf(batch_size=chunk, shuffle=False, **_no_stop(4), **params), X, y
+    fitted = fit_quietly(
+        classifier(batch_size=chunk, shuffle=False, **no_stop(4), **params), X, y
     )
     assert np.abs(chunked.coefs_[0] - fitted.coefs_[0]).max() > 1e-3
 
 
-def test_partial_fit_full_batch_gd_is_one_step_theta_minus_lr_grad():
-    X, y = _iris()
-    clf = _clf(solver="gd", alpha=0.01)
-    clf.partial_fit(X, y, classes=[0, 1, 2])
-    for _ in range(3):
-        _, theta = _theta(clf)
-        loss, gradient = _objective(clf, X, y).value_and_gradient(theta)
-        clf.partial_fit(X, y)
-        _, theta_next = _theta(clf)
-        assert_allclose(theta_next, theta - LR * gradient, rtol=1e-13, atol=1e-15)
-        assert clf.loss_ == pytest.approx(loss, rel=1e-13)
-
-
-def test_partial_fit_full_batch_nag_follows_the_fista_sequence_and_lookahead_loss():
-    # x_k = y_k - lr grad L(y_k), y_{k+1} = x_k + (t_k - 1)/t_{k+1} (x_k - x_{k-1}),
-    # t_1 = 1, y_1 = x_0: the gradient is taken at the look-ahead point y_k, and
-    # loss_curve_ records L(y_k).
-    X, y = _iris()
-    clf = _clf(solver="nag", alpha=0.01)
-    clf.partial_fit(X, y, classes=[0, 1, 2])
-    _, x_previous = _theta(clf)
-    clf.partial_fit(X, y)
-    _, x = _theta(clf)
-    objective = _objective(clf, X, y)
-    t = (1 + math.sqrt(5)) / 2  # t_2
-    for _ in range(5):
-        t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
-        lookahead = x + (t - 1) / t_next * (x - x_previous)
-        loss, gradient = objective.value_and_gradient(lookahead)
-        clf.partial_fit(X, y)
-        x_previous, x = x, _theta(clf)[1]
-        t = t_next
-        assert_allclose(x, lookahead - LR * gradient, rtol=1e-12, atol=1e-14)
-        assert clf.loss_ == pytest.approx(loss, rel=1e-12)
-    # The momentum is real: the last step differs from a plain GD step, and
-    # the recorded loss is not the one at the iterate.
-    plain_loss, plain_gradient = objective.value_and_gradient(x_previous)
-    assert not np.allclose(x, x_previous - LR * plain_gradient, rtol=1e-6)
-    assert clf.loss_ != pytest.approx(plain_loss, rel=1e-9)
-
-
-def test_nag_second_step_has_no_momentum():
-    X, y = _iris()
-    gd = _clf(solver="gd")
-    nag = _clf(solver="nag")
-    for _ in range(2):
-        gd.partial_fit(X, y, classes=[0, 1, 2])
-        nag.partial_fit(X, y, classes=[0, 1, 2])
-    _assert_same_model(gd, nag, rtol=1e-14, atol=0)
-    gd.partial_fit(X, y)
-    nag.partial_fit(X, y)
-    assert not np.allclose(gd.coefs_[0], nag.coefs_[0], rtol=1e-8)
-
-
 def test_fit_starts_a_fresh_solver_and_fresh_weights_after_partial_fit():
-    X, y = _iris()
-    fresh = _fit_quietly(_clf(solver="nag", **_no_stop(5)), X, y)
-    clf = _clf(solver="nag", **_no_stop(5))
+    X, y = scaled_iris()
+    fresh = fit_quietly(classifier(solver="nag", **no_stop(5)), X, y)
+    clf = classifier(solver="nag", **no_stop(5))
     for _ in range(3):
         clf.partial_fit(X, y, classes=[0, 1, 2])
-    _fit_quietly(clf, X, y)
-    _assert_same_model(clf, fresh, rtol=0, atol=0)
+    fit_quietly(clf, X, y)
+    assert_same_model(clf, fresh, rtol=0, atol=0)
     assert clf.loss_curve_ == fresh.loss_curve_
     assert clf.n_iter_ == 5 and clf.t_ == 5 * 150
     # Fitting twice gives the same model again.
-    _fit_quietly(clf, X, y)
-    _assert_same_model(clf, fresh, rtol=0, atol=0)
+    fit_quietly(clf, X, y)
+    assert_same_model(clf, fresh, rtol=0, atol=0)
 
 
 def test_warm_start_keeps_the_weights_but_restarts_the_momentum():
-    X, y = _iris()
-    clf = _fit_quietly(_clf(solver="nag", warm_start=True, **_no_stop(5)), X, y)
-    _, x = _theta(clf)
+    X, y = scaled_iris()
+    clf = fit_quietly(classifier(solver="nag", warm_start=True, **no_stop(5)), X, y)
+    _, x = layout_and_theta(clf)
     clf.set_params(max_iter=4, n_iter_no_change=10)
-    _fit_quietly(clf, X, y)
+    fit_quietly(clf, X, y)
     # A fresh NAG (t_1 = 1, y_1 = x_0) started from the previous weights.
-    objective = _objective(clf, X, y)
+    objective = full_batch_objective(clf, X, y)
     lookahead, t = x.copy(), 1.0
     for _ in range(4):
         x_previous, x = x, lookahead - LR * objective.value_and_gradient(lookahead)[1]
         t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
         lookahead = x + (t - 1) / t_next * (x - x_previous)
         t = t_next
-    assert_allclose(_theta(clf)[1], x, rtol=1e-12, atol=1e-14)
+    assert_allclose(layout_and_theta(clf)[1], x, rtol=1e-12, atol=1e-14)
     assert clf.n_iter_ == 4
     # Carrying the momentum over (as partial_fit does) would be another model.
-    continued = _fit_quietly(_clf(solver="nag", **_no_stop(5)), X, y)
+    continued = fit_quietly(classifier(solver="nag", **no_stop(5)), X, y)
     for _ in range(4):
         continued.partial_fit(X, y)
     assert not np.allclose(continued.coefs_[0], clf.coefs_[0], rtol=1e-8)
 
 
 def test_fit_without_warm_start_ignores_the_previous_weights():
-    X, y = _iris()
-    clf = _fit_quietly(_clf(solver="gd", **_no_stop(3)), X, y)
-    _fit_quietly(clf.set_params(max_iter=6, n_iter_no_change=7), X, y)
-    fresh = _fit_quietly(_clf(solver="gd", **_no_stop(6)), X, y)
-    _assert_same_model(clf, fresh, rtol=0, atol=0)
-
-
-# ----------------------------------------------------------------------------
-# Loss curve, counters
-
-
-def test_gd_loss_curve_is_the_objective_at_each_start_of_epoch_weights():
-    X, y = _iris()
-    clf = _clf(solver="gd", alpha=0.1)
-    expected = []
-    clf.partial_fit(X, y, classes=[0, 1, 2])
-    for _ in range(5):
-        _, theta = _theta(clf)
-        expected.append(_objective(clf, X, y).value(theta))
-        clf.partial_fit(X, y)
-    assert_allclose(clf.loss_curve_[1:], expected, rtol=1e-13)
-    fitted = _fit_quietly(_clf(solver="gd", alpha=0.1, **_no_stop(6)), X, y)
-    assert_allclose(fitted.loss_curve_, clf.loss_curve_, rtol=1e-13)
-    assert fitted.loss_ == fitted.loss_curve_[-1]
-    assert fitted.best_loss_ == min(fitted.loss_curve_)
-    assert fitted.n_iter_ == len(fitted.loss_curve_) == 6
-    assert fitted.t_ == 6 * 150
-
-
-def test_minibatch_loss_curve_is_the_weighted_mean_of_batch_losses():
-    # Unshuffled batches of 64, 64 and 22 rows, one GD step each.
-    X, y = _iris()
-    w = np.random.RandomState(0).uniform(0.5, 2.0, size=150)
-    params = dict(solver="gd", batch_size=64, shuffle=False, alpha=0.1)
-    clf = _clf(**params)
-    clf.partial_fit(X, y, classes=[0, 1, 2], sample_weight=w)
-    network, theta = _theta(clf)
-    epoch_loss = 0.0
-    for rows in (slice(0, 64), slice(64, 128), slice(128, 150)):
-        objective = Objective(network, X[rows], y[rows], w[rows], 0.1)
-        loss, gradient = objective.value_and_gradient(theta)
-        theta = theta - LR * gradient
-        epoch_loss += loss * w[rows].sum() / w.sum()
-    clf.partial_fit(X, y, sample_weight=w)
-    assert_allclose(_theta(clf)[1], theta, rtol=1e-12, atol=1e-14)
-    assert clf.loss_ == pytest.approx(epoch_loss, rel=1e-12)
-    assert clf.n_iter_ == 2 and clf.t_ == 300
-
-
-def test_partial_fit_counts_epochs_and_rows_over_calls():
-    X, y = _small()
-    clf = _clf(batch_size=16)
-    for k in range(1, 4):
-        clf.partial_fit(X, y, classes=[0, 1, 2])
-        assert clf.n_iter_ == k == len(clf.loss_curve_)
-        assert clf.t_ == 60 * k
-        assert clf.loss_ == clf.loss_curve_[-1]
-
-
-# ----------------------------------------------------------------------------
-# Stopping
-
-
-@pytest.mark.parametrize("n_iter_no_change", [1, 3, 6])
-def test_large_tol_stops_after_first_epoch_and_n_iter_no_change_plus_one_more(
-    n_iter_no_change,
-):
-    # As MLPClassifier: the first epoch sets best_loss_, then stopping comes
-    # when n_iter_no_change + 1 epochs in a row did not improve it by tol.
-    X, y = _iris()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf = _clf(tol=1e3, n_iter_no_change=n_iter_no_change, max_iter=100).fit(X, y)
-        sklearn_clf = MLPClassifier(
-            solver="sgd",
-            tol=1e3,
-            n_iter_no_change=n_iter_no_change,
-            learning_rate_init=LR,
-            random_state=0,
-        ).fit(X, y)
-    assert clf.n_iter_ == n_iter_no_change + 2 == sklearn_clf.n_iter_
-    assert len(clf.loss_curve_) == clf.n_iter_
-
-
-def test_small_tol_stops_when_the_loss_stops_improving():
-    X, y = _iris()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf = _clf(learning_rate_init=0.5, tol=1e-3, n_iter_no_change=4).fit(X, y)
-    curve = np.array(clf.loss_curve_)
-    assert clf.n_iter_ < clf.max_iter
-    # The last n_iter_no_change + 1 epochs each failed to beat the best
-    # loss before them by tol; the epoch before them did beat it.
-    n = clf.n_iter_no_change + 1
-    for k in range(len(curve) - n, len(curve)):
-        assert curve[k] > curve[:k].min() - 1e-3
-    assert curve[-n - 1] <= curve[: -n - 1].min() - 1e-3
-
-
-def test_early_stopping_keeps_the_best_validation_epoch_weights():
-    X, y = _iris()
-    params = dict(
-        solver="gd",
-        learning_rate_init=0.02,
-        early_stopping=True,
-        validation_fraction=0.2,
-        n_iter_no_change=5,
-        tol=1e-4,
-    )
-    clf = _clf(**params, max_iter=500)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        clf.fit(X, y)
-    scores = clf.validation_scores_
-    assert len(scores) == clf.n_iter_ == len(clf.loss_curve_)
-    assert clf.best_validation_score_ == max(scores)
-    assert clf.best_loss_ is None
-    assert clf.t_ == clf.n_iter_ * 120
-    best_epoch = int(np.argmax(scores)) + 1  # first epoch reaching the max
-    assert best_epoch < clf.n_iter_  # so the best weights are not the last
-    assert np.all(np.array(scores[best_epoch:]) < clf.best_validation_score_ + 1e-4)
-    assert len(scores) - best_epoch == clf.n_iter_no_change + 1
-    # The same split and steps, stopped at the best epoch, end on its
-    # weights (a fit that kept its last epoch would end elsewhere: GD moves
-    # at every epoch).
-    at_best = _fit_quietly(_clf(**params, max_iter=best_epoch), X, y)
-    assert at_best.validation_scores_ == scores[:best_epoch]
-    _assert_same_model(clf, at_best, rtol=0, atol=0)
-
-
-def test_convergence_warning_when_max_iter_is_reached():
-    X, y = _iris()
-    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
-        clf = _clf(max_iter=3, tol=0.0).fit(X, y)
-    assert clf.n_iter_ == 3
-
-
-def test_partial_fit_does_not_warn_about_convergence():
-    X, y = _iris()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)
-        _clf(max_iter=1).partial_fit(X, y, classes=[0, 1, 2])
-
-
-def test_partial_fit_with_early_stopping_raises_and_leaves_the_estimator():
-    X, y = _iris()
-    clf = _clf(early_stopping=True)
-    with pytest.raises(ValueError, match="early_stopping"):
-        clf.partial_fit(X, y, classes=[0, 1, 2])
-    with pytest.raises(NotFittedError):
-        clf.predict(X)
-
-
-# ----------------------------------------------------------------------------
-# Memory: what a call allocates is freed when it returns
-
-
-@contextlib.contextmanager
-def _traced_without_the_garbage_collector():
-    """tracemalloc on, the cyclic garbage collector off: memory that only the
-    collector would free (a reference cycle) stays allocated, as it does
-    between two collections in a user's loop."""
-    enabled = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    tracemalloc.start()
-    try:
-        yield
-    finally:
-        tracemalloc.stop()
-        if enabled:
-            gc.enable()
-
-
-def _skmlp_garbage():
-    """The skmlp objects that only the cyclic collector would free."""
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        gc.collect()
-        return [
-            type(item).__qualname__
-            for item in gc.garbage
-            if type(item).__module__.startswith("skmlp")
-        ]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-
-
-def test_a_loop_of_partial_fit_calls_holds_the_memory_of_one_call():
-    # Each call makes its buffers (a block of 4,000 rows, some 3 MB) and
-    # lets them go when it returns: ten calls peak at what one does. Held
-    # in a reference cycle, each call's stayed until the garbage collector
-    # ran, and the loop's peak grew by a call's buffers per call.
-    X, y = make_classification(n_samples=40_000, n_features=20, random_state=0)
-    chunks = [slice(start, start + 4_000) for start in range(0, 40_000, 4_000)]
-    clf = _clf(hidden_layer_sizes=(32,), momentum=0.9)
-    clf.partial_fit(X[chunks[0]], y[chunks[0]], classes=[0, 1])
-    with _traced_without_the_garbage_collector():
-        start, _ = tracemalloc.get_traced_memory()
-        clf.partial_fit(X[chunks[0]], y[chunks[0]])
-        _, one_call = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for rows in chunks:
-            clf.partial_fit(X[rows], y[rows])
-        end, loop = tracemalloc.get_traced_memory()
-        garbage = _skmlp_garbage()
-    one_call -= start
-    assert one_call > 2**20  # the buffers were traced
-    assert loop - start <= 1.1 * one_call
-    # What stays is the model (and its history), not a call's buffers.
-    assert end - start < one_call / 10
-    assert garbage == []
-
-
-@pytest.mark.parametrize(
-    "params",
-    [
-        dict(),
-        dict(batch_size=500),
-        dict(learning_rate_init="auto"),
-        dict(solver="lbfgs"),
-        dict(early_stopping=True),
-        dict(restart="function"),
-    ],
-    ids=["full-batch", "mini-batch", "auto", "lbfgs", "early-stopping", "restart"],
-)
-@pytest.mark.parametrize("kind", ["int64", "sparse"])
-def test_fit_frees_its_copy_of_the_rows_and_its_buffers_when_it_returns(params, kind):
-    # int64 rows are copied to float64 for training (3.2 MB here), and
-    # sparse rows to CSR of float64; the copy, the objective and its
-    # buffers go when fit returns, without the garbage collector.
-    X, y = make_classification(n_samples=20_000, n_features=20, random_state=0)
-    X = np.round(X * 10).astype(np.int64)
-    if kind == "sparse":
-        X = sp.coo_matrix(X)
-    clf = _clf(hidden_layer_sizes=(16,), **_no_stop(3), **params)
-    _fit_quietly(clf, X, y)
-    with _traced_without_the_garbage_collector():
-        start, _ = tracemalloc.get_traced_memory()
-        _fit_quietly(clf, X, y)
-        clf.predict(X)
-        end, peak = tracemalloc.get_traced_memory()
-        garbage = _skmlp_garbage()
-    assert peak - start > 20_000 * 20 * 8  # the copy of the rows was traced
-    assert end - start < 20_000 * 20 * 8 / 10
-    assert garbage == []
-
-
-# ----------------------------------------------------------------------------
-# Divergence and interruption
-
-
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_divergence_of_a_fresh_fit_raises_and_leaves_it_unfitted():
-    X, y = _iris()
-    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
-    clf = _clf(learning_rate_init=1e100, max_iter=50)
-    before = copy.deepcopy(clf.__dict__)
-    with pytest.raises(ValueError, match="learning_rate_init") as error:
-        clf.fit(frame, y)
-    assert isinstance(error.value, DivergenceError)
-    _assert_identical(clf.__dict__, before)
-    with pytest.raises(NotFittedError):
-        clf.predict_proba(X)
-
-
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("solver", ["gd", "nag"])
-@pytest.mark.parametrize("batch_size", [None, 50])
-def test_diverging_partial_fit_leaves_the_fitted_model_bit_for_bit(solver, batch_size):
-    X, y = _iris()
-    clf = _fit_quietly(_clf(solver=solver, batch_size=batch_size, max_iter=5), X, y)
-    proba = clf.predict_proba(X)
-    clf.set_params(learning_rate_init=1e100)
-    before = copy.deepcopy(clf.__dict__)
-    with pytest.raises(DivergenceError, match="learning_rate_init"):
-        clf.partial_fit(X, y)
-    _assert_identical(clf.__dict__, before)
-    assert clf.n_iter_ == 5
-    assert_array_equal(clf.predict_proba(X), proba)
-
-
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_a_call_whose_last_step_diverges_raises_and_keeps_the_model():
-    # One full-batch step is the whole call: its loss is taken before the
-    # step, so only the check of the point that ends the call sees that the
-    # step blew the weights up (the penalty alone is then astronomic).
-    X, y = _iris()
-    clf = _fit_quietly(_clf(solver="gd", learning_rate_init=0.02, max_iter=3), X, y)
-    assert clf.loss_ < 1.4  # a sane model, near its start
-    proba = clf.predict_proba(X)
-    clf.set_params(learning_rate_init=1e10)
-    before = copy.deepcopy(clf.__dict__)
-    with pytest.raises(DivergenceError, match="the loss reached"):
-        clf.partial_fit(X, y)
-    _assert_identical(clf.__dict__, before)
-    assert_array_equal(clf.predict_proba(X), proba)
-    # The same step taken by hand does end far above the divergence rule.
-    network, theta = _theta(clf)
-    objective = _objective(clf, X, y)
-    _, gradient = objective.value_and_gradient(theta)
-    assert objective.value(theta - 1e10 * gradient) > 1e4 * math.log(3)
-
-
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_diverging_warm_start_fit_leaves_the_fitted_model_bit_for_bit():
-    X, y = _iris()
-    clf = _fit_quietly(_clf(solver="nag", max_iter=20), X, y)
-    proba = clf.predict_proba(X)
-    clf.set_params(warm_start=True, learning_rate_init=1e100)
-    before = copy.deepcopy(clf.__dict__)
-    with pytest.raises(ValueError, match="learning_rate_init"):
-        clf.fit(X, y)
-    _assert_identical(clf.__dict__, before)
-    assert_array_equal(clf.predict_proba(X), proba)
-
-
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("solver", ["gd", "nag"])
-@pytest.mark.parametrize("batch_size", [None, 32])
-def test_a_finite_loss_that_blows_up_is_a_divergence(solver, batch_size):
-    # Learning rate 30 on Iris: the loss stays finite but climbs past 1e20
-    # (full batch) or blows up within the first epoch (batches of 32). It
-    # must not end as a silently broken model.
-    X, y = _iris()
-    clf = _fit_quietly(_clf(solver=solver, max_iter=5), X, y)
-    proba = clf.predict_proba(X)
-    clf.set_params(
-        warm_start=True, learning_rate_init=30.0, batch_size=batch_size, max_iter=50
-    )
-    before = copy.deepcopy(clf.__dict__)
-    with pytest.raises(DivergenceError, match="learning_rate_init") as error:
-        clf.fit(X, y)
-    assert "the loss reached" in str(error.value)
-    _assert_identical(clf.__dict__, before)
-    assert_array_equal(clf.predict_proba(X), proba)
-
-
-def test_the_blow_up_threshold_is_relative_to_chance_or_the_first_loss(monkeypatch):
-    # NAG at learning rate 3 on Iris overshoots: its loss rises to about 6
-    # times its start and comes back down. The rule compares every loss with
-    # DIVERGENCE_FACTOR times max(log(3), first loss), here log(3), which is
-    # above the first loss: just above the ratio reached, the fit passes;
-    # just below it, it raises.
-    X, y = load_iris(return_X_y=True)
-    X = StandardScaler().fit_transform(X)
-    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", math.inf)
-    clf = _clf(hidden_layer_sizes=(16,), solver="nag", learning_rate_init=3.0)
-    clf = _fit_quietly(clf.set_params(max_iter=60), X, y)
-    curve = np.array(clf.loss_curve_)
-    ratio = curve.max() / max(math.log(3), curve[0])
-    assert curve[0] < math.log(3) and 3 < ratio < 10
-    assert curve[-1] < 0.5 * curve[0]
-    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", 1.001 * ratio)
-    _fit_quietly(clone(clf), X, y)
-    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", 0.999 * ratio)
-    with pytest.raises(DivergenceError, match="the loss reached"):
-        _fit_quietly(clone(clf), X, y)
-
-
-def test_warnings_point_at_the_users_call():
-    # ConvergenceWarning names the line that called fit, directly or through
-    # a scikit-learn Pipeline, not a line of skmlp or scikit-learn.
-    X, y = _iris()
-    for estimator in (_clf(max_iter=2), Pipeline([("mlp", _clf(max_iter=2))])):
-        with pytest.warns(ConvergenceWarning) as record:
-            estimator.fit(X, y)
-        assert {Path(w.filename) for w in record} == {Path(__file__)}
-
-
-# Full batch: one gradient per epoch, the 5th call starts epoch 5. Batches of
-# 50 rows: three per epoch, the 14th call is the middle of epoch 5.
-INTERRUPTIONS = [
-    pytest.param("gd", None, 5, id="gd-full-batch"),
-    pytest.param("nag", None, 5, id="nag-full-batch"),
-    pytest.param("gd", 50, 14, id="gd-minibatch"),
-    pytest.param("nag", 50, 14, id="nag-minibatch"),
-]
-
-
-def _fit_interrupted(monkeypatch, at_call, **params):
-    """fit, with Ctrl-C at the ``at_call``-th gradient the solver asks for."""
-    clf = _clf(**params)
-    X, y = _iris()
-    with pytest.warns(UserWarning, match="interrupted") as record:
-        with interrupt_at_call(
-            "value_and_gradient", at_call, skmlp._objective.__file__
-        ):
-            returned = clf.fit(X, y)
-    # The warning names the line that called fit.
-    assert {Path(w.filename) for w in record} == {Path(__file__)}
-    assert returned is clf
-    return clf
-
-
-@pytest.mark.parametrize("solver, batch_size, at_call", INTERRUPTIONS)
-def test_keyboard_interrupt_in_epoch_5_keeps_the_model_of_epoch_4(
-    monkeypatch, solver, batch_size, at_call
-):
-    X, y = _iris()
-    params = dict(solver=solver, batch_size=batch_size)
-    reference = _fit_quietly(_clf(**params, **_no_stop(4)), X, y)
-    clf = _fit_interrupted(monkeypatch, at_call, **params, **_no_stop(10))
-    assert clf.n_iter_ == 4
-    assert clf.t_ == 4 * 150
-    _assert_same_model(clf, reference, rtol=0, atol=0)
-    assert clf.loss_curve_ == reference.loss_curve_
-    assert clf.loss_ == reference.loss_
-    assert_array_equal(clf.predict_proba(X), reference.predict_proba(X))
-
-
-@pytest.mark.parametrize("solver, batch_size, at_call", INTERRUPTIONS)
-def test_training_after_a_keyboard_interrupt_continues_as_after_epoch_4(
-    monkeypatch, solver, batch_size, at_call
-):
-    # The kept model is the whole state of epoch 4 (weights, momentum and the
-    # mini-batch RNG), so partial_fit goes on as after fit(max_iter=4).
-    X, y = _iris()
-    params = dict(solver=solver, batch_size=batch_size)
-    reference = _fit_quietly(_clf(**params, **_no_stop(4)), X, y)
-    clf = _fit_interrupted(monkeypatch, at_call, **params, **_no_stop(10))
-    for _ in range(2):
-        clf.partial_fit(X, y)
-        reference.partial_fit(X, y)
-    _assert_same_model(clf, reference, rtol=0, atol=0)
-    assert clf.loss_curve_ == reference.loss_curve_
+    X, y = scaled_iris()
+    clf = fit_quietly(classifier(solver="gd", **no_stop(3)), X, y)
+    fit_quietly(clf.set_params(max_iter=6, n_iter_no_change=7), X, y)
+    fresh = fit_quietly(classifier(solver="gd", **no_stop(6)), X, y)
+    assert_same_model(clf, fresh, rtol=0, atol=0)
 
 
 # ----------------------------------------------------------------------------
@@ -735,13 +178,13 @@ def test_training_after_a_keyboard_interrupt_continues_as_after_epoch_4(
 
 
 def test_float32_input_trains_and_predicts_in_float32():
-    X, y = _iris()
+    X, y = scaled_iris()
     X32 = X.astype(np.float32)
-    clf = _fit_quietly(_clf(max_iter=30), X32, y)
+    clf = fit_quietly(classifier(max_iter=30), X32, y)
     assert all(c.dtype == np.float32 for c in clf.coefs_ + clf.intercepts_)
     assert clf.predict_proba(X32).dtype == np.float32
     assert clf.predict_log_proba(X32).dtype == np.float32
-    clf64 = _fit_quietly(_clf(max_iter=30), X, y)
+    clf64 = fit_quietly(classifier(max_iter=30), X, y)
     assert all(c.dtype == np.float64 for c in clf64.coefs_ + clf64.intercepts_)
     assert clf64.predict_proba(X).dtype == np.float64
     # The same training, to float32 rounding.
@@ -750,8 +193,8 @@ def test_float32_input_trains_and_predicts_in_float32():
 
 
 def test_float32_partial_fit_stays_float32():
-    X, y = _iris()
-    clf = _clf(solver="nag")
+    X, y = scaled_iris()
+    clf = classifier(solver="nag")
     for _ in range(3):
         clf.partial_fit(X.astype(np.float32), y, classes=[0, 1, 2])
     assert all(c.dtype == np.float32 for c in clf.coefs_ + clf.intercepts_)
@@ -759,13 +202,13 @@ def test_float32_partial_fit_stays_float32():
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 def test_sparse_input_gives_the_dense_model_and_probabilities(fmt):
-    X, y = _small(n_samples=80)
+    X, y = small_problem(n_samples=80)
     X[np.abs(X) < 0.7] = 0.0
     X_sparse = sp.csr_matrix(X).asformat(fmt)
-    params = dict(solver="nag", batch_size=20, **_no_stop(15))
-    dense = _fit_quietly(_clf(**params), X, y)
-    sparse = _fit_quietly(_clf(**params), X_sparse, y)
-    _assert_same_model(sparse, dense, rtol=1e-10, atol=1e-12)
+    params = dict(solver="nag", batch_size=20, **no_stop(15))
+    dense = fit_quietly(classifier(**params), X, y)
+    sparse = fit_quietly(classifier(**params), X_sparse, y)
+    assert_same_model(sparse, dense, rtol=1e-10, atol=1e-12)
     assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-10)
     assert_allclose(
         sparse.predict_proba(X_sparse), dense.predict_proba(X), rtol=1e-10, atol=1e-14
@@ -774,137 +217,34 @@ def test_sparse_input_gives_the_dense_model_and_probabilities(fmt):
 
 
 # ----------------------------------------------------------------------------
-# verbose
-
-
-def test_verbose_prints_one_iteration_line_per_epoch(capsys):
-    X, y = _iris()
-    clf = _fit_quietly(_clf(verbose=True, **_no_stop(4)), X, y)
-    lines = capsys.readouterr().out.splitlines()
-    iterations = [
-        re.fullmatch(r"Iteration (\d+), loss = (\d+\.\d{8})", line) for line in lines
-    ]
-    assert all(iterations) and len(iterations) == 4
-    assert [int(m.group(1)) for m in iterations] == [1, 2, 3, 4]
-    assert_allclose([float(m.group(2)) for m in iterations], clf.loss_curve_, atol=1e-8)
-
-
-def test_not_verbose_prints_nothing(capsys):
-    X, y = _iris()
-    _fit_quietly(_clf(**_no_stop(3)), X, y)
-    assert capsys.readouterr().out == ""
-
-
-# ----------------------------------------------------------------------------
-# Input validation
-
-
-@pytest.mark.parametrize(
-    "value, message",
-    [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity")],
-)
-def test_non_finite_x_is_rejected(value, message):
-    X, y = _iris()
-    X = X.copy()
-    X[3, 1] = value
-    with pytest.raises(ValueError, match=message):
-        _clf().fit(X, y)
-    with pytest.raises(ValueError, match=message):
-        _clf().partial_fit(X, y, classes=[0, 1, 2])
-    fitted = _fit_quietly(_clf(max_iter=2), *_iris())
-    with pytest.raises(ValueError, match=message):
-        fitted.predict(X)
-
-
-def test_wrong_number_of_features_is_rejected_at_predict_and_partial_fit():
-    X, y = _iris()
-    clf = _clf()
-    clf.partial_fit(X, y, classes=[0, 1, 2])
-    message = "X has 3 features, but SoftplusMLPClassifier is expecting 4 features"
-    with pytest.raises(ValueError, match=message):
-        clf.predict(X[:, :3])
-    with pytest.raises(ValueError, match=message):
-        clf.predict_proba(X[:, :3])
-    with pytest.raises(ValueError, match=message):
-        clf.partial_fit(X[:, :3], y)
-    assert clf.n_iter_ == 1
-
-
-def test_one_dimensional_x_is_rejected():
-    X, y = _iris()
-    with pytest.raises(ValueError, match="Expected 2D array, got 1D array instead"):
-        _clf().fit(X[:, 0], y)
-
-
-def test_partial_fit_rejects_a_label_not_in_classes():
-    X, y = _iris()
-    clf = _clf()
-    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`"):
-        clf.partial_fit(X, y, classes=[0, 1])
-    with pytest.raises(NotFittedError):
-        clf.predict(X)
-    clf.partial_fit(X, y, classes=[0, 1, 2, 3])
-    assert_array_equal(clf.classes_, [0, 1, 2, 3])
-    assert clf.predict_proba(X).shape == (150, 4)
-    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`"):
-        clf.partial_fit(X, np.where(y == 2, 7, y))
-
-
-def test_first_partial_fit_requires_classes():
-    X, y = _iris()
-    with pytest.raises(
-        ValueError, match="classes must be passed on the first call to partial_fit"
-    ):
-        _clf().partial_fit(X, y)
-
-
-def test_negative_sample_weight_is_rejected():
-    X, y = _iris()
-    sample_weight = np.ones(150)
-    sample_weight[10] = -1.0
-    with pytest.raises(
-        ValueError, match="Negative values in data passed to `sample_weight`"
-    ):
-        _clf().fit(X, y, sample_weight=sample_weight)
-
-
-def test_continuous_target_is_rejected():
-    X, _ = _iris()
-    with pytest.raises(ValueError, match="Unknown label type"):
-        _clf().fit(X, np.linspace(0, 1, 150))
-
-
-@pytest.mark.parametrize("sizes", [(0,), (5, 0), (5, -1), [-3]])
-def test_hidden_layer_sizes_with_zero_or_negative_is_rejected(sizes):
-    X, y = _iris()
-    with pytest.raises(ValueError, match=r"hidden_layer_sizes must be > 0, got \["):
-        _clf(hidden_layer_sizes=sizes).fit(X, y)
-
-
-@pytest.mark.parametrize("sizes", [(7.0,), (True,), (4, 2.5), ("8",)])
-def test_hidden_layer_sizes_that_are_not_integers_are_named_so(sizes):
-    # "must be > 0" would be false of 7.0: the message says what is wrong.
-    X, y = _iris()
-    with pytest.raises(ValueError, match=r"hidden_layer_sizes must be integers"):
-        _clf(hidden_layer_sizes=sizes).fit(X, y)
+# Parameters that fit or partial_fit refuse
 
 
 @pytest.mark.parametrize("sizes", [0, -2])
 def test_integer_hidden_layer_sizes_below_one_is_an_invalid_parameter(sizes):
-    X, y = _iris()
+    X, y = scaled_iris()
     with pytest.raises(
         InvalidParameterError, match="The 'hidden_layer_sizes' parameter"
     ):
-        _clf(hidden_layer_sizes=sizes).fit(X, y)
+        classifier(hidden_layer_sizes=sizes).fit(X, y)
 
 
 def test_unknown_solver_is_an_invalid_parameter():
-    X, y = _iris()
+    X, y = scaled_iris()
     with pytest.raises(
         InvalidParameterError,
         match="The 'solver' parameter of SoftplusMLPClassifier must be a str among",
     ):
-        _clf(solver="adam").fit(X, y)
+        classifier(solver="adam").fit(X, y)
+
+
+def test_partial_fit_with_early_stopping_raises_and_leaves_the_estimator():
+    X, y = scaled_iris()
+    clf = classifier(early_stopping=True)
+    with pytest.raises(ValueError, match="early_stopping"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
 
 
 # ----------------------------------------------------------------------------
@@ -912,8 +252,8 @@ def test_unknown_solver_is_an_invalid_parameter():
 
 
 def test_binary_problem_has_two_softmax_outputs():
-    X, y = _small(n_classes=2)
-    clf = _fit_quietly(_clf(learning_rate_init=0.2, max_iter=200), X, y)
+    X, y = small_problem(n_classes=2)
+    clf = fit_quietly(classifier(learning_rate_init=0.2, max_iter=200), X, y)
     assert clf.n_outputs_ == 2
     assert clf.out_activation_ == "softmax"
     assert clf.coefs_[-1].shape == (8, 2) and clf.intercepts_[-1].shape == (2,)
@@ -925,12 +265,12 @@ def test_binary_problem_has_two_softmax_outputs():
 
 
 def test_string_labels_give_the_integer_label_model():
-    X, y = _iris()
+    X, y = scaled_iris()
     labels = np.array(["setosa", "versicolor", "virginica"])
-    clf = _fit_quietly(_clf(max_iter=20), X, labels[y])
-    integer = _fit_quietly(_clf(max_iter=20), X, y)
+    clf = fit_quietly(classifier(max_iter=20), X, labels[y])
+    integer = fit_quietly(classifier(max_iter=20), X, y)
     assert_array_equal(clf.classes_, labels)
-    _assert_same_model(clf, integer, rtol=0, atol=0)
+    assert_same_model(clf, integer, rtol=0, atol=0)
     predicted = clf.predict(X)
     assert predicted.dtype.kind == "U"
     assert_array_equal(predicted, labels[integer.predict(X)])
@@ -938,8 +278,8 @@ def test_string_labels_give_the_integer_label_model():
 
 
 def test_no_hidden_layer_is_a_two_layer_network():
-    X, y = _iris()
-    clf = _fit_quietly(_clf(hidden_layer_sizes=(), max_iter=50), X, y)
+    X, y = scaled_iris()
+    clf = fit_quietly(classifier(hidden_layer_sizes=(), max_iter=50), X, y)
     assert clf.n_layers_ == 2
     assert len(clf.coefs_) == len(clf.intercepts_) == 1
     assert clf.coefs_[0].shape == (4, 3) and clf.intercepts_[0].shape == (3,)
@@ -951,17 +291,17 @@ def test_no_hidden_layer_is_a_two_layer_network():
 
 
 def test_two_hidden_layers_give_four_layers_of_the_given_sizes():
-    X, y = _iris()
-    clf = _fit_quietly(_clf(hidden_layer_sizes=[7, 5], max_iter=5), X, y)
+    X, y = scaled_iris()
+    clf = fit_quietly(classifier(hidden_layer_sizes=[7, 5], max_iter=5), X, y)
     assert clf.n_layers_ == 4
     assert [c.shape for c in clf.coefs_] == [(4, 7), (7, 5), (5, 3)]
     assert [b.shape for b in clf.intercepts_] == [(7,), (5,), (3,)]
 
 
 def test_all_documented_fitted_attributes_exist_after_fit():
-    X, y = _iris()
+    X, y = scaled_iris()
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
-    clf = _fit_quietly(_clf(max_iter=5), frame, y)
+    clf = fit_quietly(classifier(max_iter=5), frame, y)
     assert_array_equal(clf.classes_, [0, 1, 2])
     assert len(clf.coefs_) == len(clf.intercepts_) == 2
     assert clf.n_features_in_ == 4
@@ -973,13 +313,13 @@ def test_all_documented_fitted_attributes_exist_after_fit():
     assert clf.n_layers_ == 3 and clf.n_outputs_ == 3
     assert clf.out_activation_ == "softmax"
     # Without feature names there is no feature_names_in_.
-    assert not hasattr(_fit_quietly(_clf(max_iter=5), X, y), "feature_names_in_")
+    assert not hasattr(fit_quietly(classifier(max_iter=5), X, y), "feature_names_in_")
 
 
 def test_fitted_attributes_with_early_stopping():
-    X, y = _iris()
-    clf = _clf(early_stopping=True, max_iter=15, n_iter_no_change=20)
-    _fit_quietly(clf, X, y)
+    X, y = scaled_iris()
+    clf = classifier(early_stopping=True, max_iter=15, n_iter_no_change=20)
+    fit_quietly(clf, X, y)
     assert clf.best_loss_ is None
     assert len(clf.validation_scores_) == clf.n_iter_ == 15
     assert clf.best_validation_score_ == max(clf.validation_scores_)
@@ -987,10 +327,10 @@ def test_fitted_attributes_with_early_stopping():
 
 
 def test_unfitted_estimator_raises_not_fitted_error():
-    X, _ = _iris()
+    X, _ = scaled_iris()
     for method in ("predict", "predict_proba", "predict_log_proba"):
         with pytest.raises(NotFittedError):
-            getattr(_clf(), method)(X)
+            getattr(classifier(), method)(X)
 
 
 # ----------------------------------------------------------------------------
@@ -999,34 +339,34 @@ def test_unfitted_estimator_raises_not_fitted_error():
 
 @pytest.mark.parametrize("solver", ["gd", "nag"])
 def test_integer_sample_weights_equal_repeated_rows(solver):
-    X, y = _small()
+    X, y = small_problem()
     weights = np.random.RandomState(1).randint(1, 4, size=60)
-    params = dict(solver=solver, alpha=0.05, **_no_stop(20))
-    weighted = _fit_quietly(_clf(**params), X, y, sample_weight=weights)
-    repeated = _fit_quietly(
-        _clf(**params), np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    params = dict(solver=solver, alpha=0.05, **no_stop(20))
+    weighted = fit_quietly(classifier(**params), X, y, sample_weight=weights)
+    repeated = fit_quietly(
+        classifier(**params), np.repeat(X, weights, axis=0), np.repeat(y, weights)
     )
-    _assert_same_model(weighted, repeated, rtol=1e-10, atol=1e-10)
+    assert_same_model(weighted, repeated, rtol=1e-10, atol=1e-10)
     assert_allclose(weighted.loss_curve_, repeated.loss_curve_, rtol=1e-10)
 
 
 @pytest.mark.parametrize("solver", ["gd", "nag"])
 def test_zero_sample_weights_equal_removed_rows(solver):
-    X, y = _small()
+    X, y = small_problem()
     weights = np.ones(60)
     weights[::4] = 0.0
-    params = dict(solver=solver, alpha=0.05, **_no_stop(20))
-    weighted = _fit_quietly(_clf(**params), X, y, sample_weight=weights)
-    removed = _fit_quietly(_clf(**params), X[weights > 0], y[weights > 0])
-    _assert_same_model(weighted, removed, rtol=1e-10, atol=1e-10)
+    params = dict(solver=solver, alpha=0.05, **no_stop(20))
+    weighted = fit_quietly(classifier(**params), X, y, sample_weight=weights)
+    removed = fit_quietly(classifier(**params), X[weights > 0], y[weights > 0])
+    assert_same_model(weighted, removed, rtol=1e-10, atol=1e-10)
     assert_allclose(weighted.loss_curve_, removed.loss_curve_, rtol=1e-10)
 
 
 def test_unit_sample_weights_equal_no_sample_weights():
-    X, y = _small()
-    weighted = _fit_quietly(_clf(max_iter=10), X, y, sample_weight=np.ones(60))
-    plain = _fit_quietly(_clf(max_iter=10), X, y)
-    _assert_same_model(weighted, plain, rtol=1e-14, atol=1e-15)
+    X, y = small_problem()
+    weighted = fit_quietly(classifier(max_iter=10), X, y, sample_weight=np.ones(60))
+    plain = fit_quietly(classifier(max_iter=10), X, y)
+    assert_same_model(weighted, plain, rtol=1e-14, atol=1e-15)
 
 
 # ----------------------------------------------------------------------------
@@ -1038,7 +378,7 @@ def test_grid_search_over_learning_rate_in_a_pipeline_refits_the_best_model():
     pipeline = Pipeline(
         [
             ("scale", StandardScaler()),
-            ("clf", _clf(hidden_layer_sizes=(8,), max_iter=100)),
+            ("clf", classifier(hidden_layer_sizes=(8,), max_iter=100)),
         ]
     )
     grid = {"clf__learning_rate_init": [0.001, 0.05, 0.3]}
@@ -1049,75 +389,52 @@ def test_grid_search_over_learning_rate_in_a_pipeline_refits_the_best_model():
     assert best_lr in grid["clf__learning_rate_init"]
     assert best_lr != 0.001  # 100 epochs at 0.001 barely move the weights
     assert search.best_score_ > 0.9
-    direct = _fit_quietly(
-        _clf(hidden_layer_sizes=(8,), max_iter=100, learning_rate_init=best_lr),
+    direct = fit_quietly(
+        classifier(hidden_layer_sizes=(8,), max_iter=100, learning_rate_init=best_lr),
         StandardScaler().fit_transform(X),
         y,
     )
-    _assert_same_model(search.best_estimator_.named_steps["clf"], direct)
-    assert_allclose(search.predict_proba(X), direct.predict_proba(_iris()[0]))
-
-
-def test_joblib_round_trip_predicts_identically_and_continues_identically(tmp_path):
-    X, y = _iris()
-    clf = _fit_quietly(_clf(solver="nag", batch_size=50, **_no_stop(5)), X, y)
-    path = tmp_path / "model.joblib"
-    joblib.dump(clf, path)
-    loaded = joblib.load(path)
-    assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
-    _assert_same_model(loaded, clf, rtol=0, atol=0)
-    loaded.partial_fit(X, y)
-    clf.partial_fit(X, y)
-    _assert_same_model(loaded, clf, rtol=0, atol=0)
-    assert loaded.loss_curve_ == clf.loss_curve_
-    assert loaded.n_iter_ == clf.n_iter_ == 6
+    assert_same_model(search.best_estimator_.named_steps["clf"], direct)
+    assert_allclose(search.predict_proba(X), direct.predict_proba(scaled_iris()[0]))
 
 
 def test_default_parameters_fit_standardised_iris_to_95_percent():
     # The one test that keeps the default learning rate: it pins the defaults.
-    X, y = _iris()
-    clf = _fit_quietly(SoftplusMLPClassifier(random_state=0), X, y)
+    X, y = scaled_iris()
+    clf = fit_quietly(SoftplusMLPClassifier(random_state=0), X, y)
     assert clf.score(X, y) >= 0.95
 
 
-def test_nag_reaches_a_lower_loss_than_gd_in_the_same_number_of_epochs():
-    # The seed study's setting: 4 -> 16 -> 3, lr 0.01, 350 full-batch epochs.
-    X, y = _iris()
-    params = dict(hidden_layer_sizes=(16,), learning_rate_init=0.01, **_no_stop(350))
-    gd = _fit_quietly(_clf(solver="gd", **params), X, y)
-    nag = _fit_quietly(_clf(solver="nag", **params), X, y)
-    assert nag.loss_ < 0.5 * gd.loss_
-    assert nag.score(X, y) >= gd.score(X, y)
-
-
 # ----------------------------------------------------------------------------
-# Parameters changed between partial_fit calls; odd weights
+# Parameters changed between partial_fit calls
 
 
 @pytest.mark.parametrize("solver", ["gd", "nag"])
 def test_partial_fit_follows_a_learning_rate_changed_between_calls(solver):
-    X, y = _iris()
-    clf = _clf(solver=solver)
+    X, y = scaled_iris()
+    clf = classifier(solver=solver)
     clf.partial_fit(X, y, classes=np.unique(y))
-    network, before = _theta(clf)
+    network, before = layout_and_theta(clf)
     clf.set_params(learning_rate_init=3 * LR)
     clf.partial_fit(X, y)
     # NAG's second step carries no momentum (t_1 = 1): for both solvers it is
     # a plain gradient step, here with the new rate.
-    _, gradient = _objective(clf, X, y).value_and_gradient(before)
-    assert_allclose(_theta(clf)[1], before - 3 * LR * gradient, rtol=1e-12, atol=1e-14)
+    _, gradient = full_batch_objective(clf, X, y).value_and_gradient(before)
+    assert_allclose(
+        layout_and_theta(clf)[1], before - 3 * LR * gradient, rtol=1e-12, atol=1e-14
+    )
     assert clf.learning_rate_ == 3 * LR
 
 
 def test_partial_fit_with_another_solver_starts_that_solver_afresh():
-    X, y = _iris()
-    clf = _clf(solver="nag")
+    X, y = scaled_iris()
+    clf = classifier(solver="nag")
     for _ in range(3):
         clf.partial_fit(X, y, classes=np.unique(y))
-    before = _theta(clf)[1]
+    before = layout_and_theta(clf)[1]
     clf.set_params(solver="gd")
     clf.partial_fit(X, y)
-    network, after = _theta(clf)
+    network, after = layout_and_theta(clf)
     _, gradient = Objective(
         network, X, y, np.ones(len(y)), clf.alpha
     ).value_and_gradient(before)
@@ -1126,32 +443,9 @@ def test_partial_fit_with_another_solver_starts_that_solver_afresh():
     # fresh NAG's third step would).
     objective = Objective(network, X, y, np.ones(len(y)), clf.alpha)
     for _ in range(2):
-        before = _theta(clf)[1]
+        before = layout_and_theta(clf)[1]
         clf.partial_fit(X, y)
         _, gradient = objective.value_and_gradient(before)
-        assert_allclose(_theta(clf)[1], before - LR * gradient, rtol=1e-12, atol=1e-14)
-
-
-def test_minibatches_whose_weights_are_all_zero_take_no_step():
-    X, y = _iris()
-    order = np.random.RandomState(0).permutation(len(y))  # classes mixed
-    X, y = X[order], y[order]
-    weight = np.ones(len(y))
-    weight[:50] = 0.0  # the first mini-batch of an unshuffled epoch
-    params = dict(batch_size=50, shuffle=False, **_no_stop(3))
-    weighted = _fit_quietly(_clf(**params), X, y, sample_weight=weight)
-    # The same steps as on the rows that weigh something.
-    removed = _fit_quietly(_clf(**params), X[50:], y[50:])
-    _assert_same_model(weighted, removed)
-    assert_allclose(weighted.loss_curve_, removed.loss_curve_, rtol=1e-12)
-
-
-def test_partial_fit_after_an_early_stopping_fit_continues():
-    X, y = _iris()
-    clf = _fit_quietly(_clf(early_stopping=True, **_no_stop(5)), X, y)
-    assert clf.best_loss_ is None
-    clf.set_params(early_stopping=False)
-    clf.partial_fit(X, y)
-    assert clf.n_iter_ == 6
-    assert clf.best_loss_ == min(clf.loss_curve_)
-    assert clf.validation_scores_ is None
+        assert_allclose(
+            layout_and_theta(clf)[1], before - LR * gradient, rtol=1e-12, atol=1e-14
+        )

@@ -5,6 +5,15 @@ import pickle
 
 import numpy as np
 import pytest
+from fitting import (
+    LR,
+    assert_same_model,
+    classifier,
+    full_batch_objective,
+    layout_and_theta,
+    scaled_iris,
+)
+from numpy.testing import assert_allclose
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
@@ -501,3 +510,61 @@ def test_momentum_outside_its_range_is_an_invalid_parameter(iris, momentum):
 
     with pytest.raises(InvalidParameterError, match="'momentum' parameter"):
         SoftplusMLPClassifier(momentum=momentum).fit(*iris)
+
+
+# ----------------------------------------------------------------------------
+# GD and NAG through the estimator's partial_fit: one step a call
+
+
+def test_partial_fit_full_batch_gd_is_one_step_theta_minus_lr_grad():
+    X, y = scaled_iris()
+    clf = classifier(solver="gd", alpha=0.01)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    for _ in range(3):
+        _, theta = layout_and_theta(clf)
+        loss, gradient = full_batch_objective(clf, X, y).value_and_gradient(theta)
+        clf.partial_fit(X, y)
+        _, theta_next = layout_and_theta(clf)
+        assert_allclose(theta_next, theta - LR * gradient, rtol=1e-13, atol=1e-15)
+        assert clf.loss_ == pytest.approx(loss, rel=1e-13)
+
+
+def test_partial_fit_full_batch_nag_follows_the_fista_sequence_and_lookahead_loss():
+    # x_k = y_k - lr grad L(y_k), y_{k+1} = x_k + (t_k - 1)/t_{k+1} (x_k - x_{k-1}),
+    # t_1 = 1, y_1 = x_0: the gradient is taken at the look-ahead point y_k, and
+    # loss_curve_ records L(y_k).
+    X, y = scaled_iris()
+    clf = classifier(solver="nag", alpha=0.01)
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    _, x_previous = layout_and_theta(clf)
+    clf.partial_fit(X, y)
+    _, x = layout_and_theta(clf)
+    objective = full_batch_objective(clf, X, y)
+    t = (1 + math.sqrt(5)) / 2  # t_2
+    for _ in range(5):
+        t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        lookahead = x + (t - 1) / t_next * (x - x_previous)
+        loss, gradient = objective.value_and_gradient(lookahead)
+        clf.partial_fit(X, y)
+        x_previous, x = x, layout_and_theta(clf)[1]
+        t = t_next
+        assert_allclose(x, lookahead - LR * gradient, rtol=1e-12, atol=1e-14)
+        assert clf.loss_ == pytest.approx(loss, rel=1e-12)
+    # The momentum is real: the last step differs from a plain GD step, and
+    # the recorded loss is not the one at the iterate.
+    plain_loss, plain_gradient = objective.value_and_gradient(x_previous)
+    assert not np.allclose(x, x_previous - LR * plain_gradient, rtol=1e-6)
+    assert clf.loss_ != pytest.approx(plain_loss, rel=1e-9)
+
+
+def test_nag_second_step_has_no_momentum():
+    X, y = scaled_iris()
+    gd = classifier(solver="gd")
+    nag = classifier(solver="nag")
+    for _ in range(2):
+        gd.partial_fit(X, y, classes=[0, 1, 2])
+        nag.partial_fit(X, y, classes=[0, 1, 2])
+    assert_same_model(gd, nag, rtol=1e-14, atol=0)
+    gd.partial_fit(X, y)
+    nag.partial_fit(X, y)
+    assert not np.allclose(gd.coefs_[0], nag.coefs_[0], rtol=1e-8)

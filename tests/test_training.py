@@ -1,25 +1,47 @@
-"""The epoch loop: Ctrl-C anywhere, stopping, and its warnings."""
+"""The epoch loop: Ctrl-C anywhere, stopping, and its warnings; the loss it
+records, mini-batches of no weight, divergence, verbose output, and the memory
+a call leaves behind."""
 
+import contextlib
 import copy
+import gc
+import math
+import re
+import tracemalloc
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_array_equal
-from sklearn.datasets import load_digits, load_iris
-from sklearn.exceptions import ConvergenceWarning
+import scipy.sparse as sp
+from fitting import (
+    LR,
+    assert_same_model,
+    classifier,
+    fit_quietly,
+    full_batch_objective,
+    layout_and_theta,
+    no_stop,
+    scaled_iris,
+)
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.datasets import load_digits, load_iris, make_classification
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from tracing import LineCounter, count_calls
+from tracing import LineCounter, count_calls, interrupt_at_call
 
 import skmlp
 import skmlp._objective
-from skmlp import SoftplusMLPClassifier
+import skmlp._training
+from skmlp import DivergenceError, SoftplusMLPClassifier
 from skmlp._callbacks import EpochCallbacks
 from skmlp._datafits import SoftmaxCrossEntropy
 from skmlp._layout import ParameterLayout
+from skmlp._objective import Objective
 from skmlp._solvers import GradientDescent
 from skmlp._training import (
     History,
@@ -404,3 +426,408 @@ def test_a_ctrl_c_on_any_line_of_a_refit_on_unnamed_columns_leaves_one_model():
             assert not hasattr(clf, "feature_names_in_"), line
             outcomes.add(clf.n_iter_)
     assert outcomes == {"old", 1, 2}
+
+
+# ----------------------------------------------------------------------------
+# The loss that the loop records, and mini-batches of no weight
+
+
+def test_gd_loss_curve_is_the_objective_at_each_start_of_epoch_weights():
+    X, y = scaled_iris()
+    clf = classifier(solver="gd", alpha=0.1)
+    expected = []
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    for _ in range(5):
+        _, theta = layout_and_theta(clf)
+        expected.append(full_batch_objective(clf, X, y).value(theta))
+        clf.partial_fit(X, y)
+    assert_allclose(clf.loss_curve_[1:], expected, rtol=1e-13)
+    fitted = fit_quietly(classifier(solver="gd", alpha=0.1, **no_stop(6)), X, y)
+    assert_allclose(fitted.loss_curve_, clf.loss_curve_, rtol=1e-13)
+    assert fitted.loss_ == fitted.loss_curve_[-1]
+    assert fitted.best_loss_ == min(fitted.loss_curve_)
+    assert fitted.n_iter_ == len(fitted.loss_curve_) == 6
+    assert fitted.t_ == 6 * 150
+
+
+def test_minibatch_loss_curve_is_the_weighted_mean_of_batch_losses():
+    # Unshuffled batches of 64, 64 and 22 rows, one GD step each.
+    X, y = scaled_iris()
+    w = np.random.RandomState(0).uniform(0.5, 2.0, size=150)
+    params = dict(solver="gd", batch_size=64, shuffle=False, alpha=0.1)
+    clf = classifier(**params)
+    clf.partial_fit(X, y, classes=[0, 1, 2], sample_weight=w)
+    network, theta = layout_and_theta(clf)
+    epoch_loss = 0.0
+    for rows in (slice(0, 64), slice(64, 128), slice(128, 150)):
+        objective = Objective(network, X[rows], y[rows], w[rows], 0.1)
+        loss, gradient = objective.value_and_gradient(theta)
+        theta = theta - LR * gradient
+        epoch_loss += loss * w[rows].sum() / w.sum()
+    clf.partial_fit(X, y, sample_weight=w)
+    assert_allclose(layout_and_theta(clf)[1], theta, rtol=1e-12, atol=1e-14)
+    assert clf.loss_ == pytest.approx(epoch_loss, rel=1e-12)
+    assert clf.n_iter_ == 2 and clf.t_ == 300
+
+
+def test_minibatches_whose_weights_are_all_zero_take_no_step():
+    X, y = scaled_iris()
+    order = np.random.RandomState(0).permutation(len(y))  # classes mixed
+    X, y = X[order], y[order]
+    weight = np.ones(len(y))
+    weight[:50] = 0.0  # the first mini-batch of an unshuffled epoch
+    params = dict(batch_size=50, shuffle=False, **no_stop(3))
+    weighted = fit_quietly(classifier(**params), X, y, sample_weight=weight)
+    # The same steps as on the rows that weigh something.
+    removed = fit_quietly(classifier(**params), X[50:], y[50:])
+    assert_same_model(weighted, removed)
+    assert_allclose(weighted.loss_curve_, removed.loss_curve_, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------
+# Warnings and verbose output
+
+
+def test_convergence_warning_when_max_iter_is_reached():
+    X, y = scaled_iris()
+    with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(3\) reached"):
+        clf = classifier(max_iter=3, tol=0.0).fit(X, y)
+    assert clf.n_iter_ == 3
+
+
+def test_partial_fit_does_not_warn_about_convergence():
+    X, y = scaled_iris()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        classifier(max_iter=1).partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_warnings_point_at_the_users_call():
+    # ConvergenceWarning names the line that called fit, directly or through
+    # a scikit-learn Pipeline, not a line of skmlp or scikit-learn.
+    X, y = scaled_iris()
+    for estimator in (
+        classifier(max_iter=2),
+        Pipeline([("mlp", classifier(max_iter=2))]),
+    ):
+        with pytest.warns(ConvergenceWarning) as record:
+            estimator.fit(X, y)
+        assert {Path(w.filename) for w in record} == {Path(__file__)}
+
+
+def test_verbose_prints_one_iteration_line_per_epoch(capsys):
+    X, y = scaled_iris()
+    clf = fit_quietly(classifier(verbose=True, **no_stop(4)), X, y)
+    lines = capsys.readouterr().out.splitlines()
+    iterations = [
+        re.fullmatch(r"Iteration (\d+), loss = (\d+\.\d{8})", line) for line in lines
+    ]
+    assert all(iterations) and len(iterations) == 4
+    assert [int(m.group(1)) for m in iterations] == [1, 2, 3, 4]
+    assert_allclose([float(m.group(2)) for m in iterations], clf.loss_curve_, atol=1e-8)
+
+
+def test_not_verbose_prints_nothing(capsys):
+    X, y = scaled_iris()
+    fit_quietly(classifier(**no_stop(3)), X, y)
+    assert capsys.readouterr().out == ""
+
+
+# ----------------------------------------------------------------------------
+# Memory: what a call allocates is freed when it returns
+
+
+@contextlib.contextmanager
+def _traced_without_the_garbage_collector():
+    """tracemalloc on, the cyclic garbage collector off: memory that only the
+    collector would free (a reference cycle) stays allocated, as it does
+    between two collections in a user's loop."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+        if enabled:
+            gc.enable()
+
+
+def _skmlp_garbage():
+    """The skmlp objects that only the cyclic collector would free."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return [
+            type(item).__qualname__
+            for item in gc.garbage
+            if type(item).__module__.startswith("skmlp")
+        ]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+
+def test_a_loop_of_partial_fit_calls_holds_the_memory_of_one_call():
+    # Each call makes its buffers (a block of 4,000 rows, some 3 MB) and
+    # lets them go when it returns: ten calls peak at what one does. Held
+    # in a reference cycle, each call's stayed until the garbage collector
+    # ran, and the loop's peak grew by a call's buffers per call.
+    X, y = make_classification(n_samples=40_000, n_features=20, random_state=0)
+    chunks = [slice(start, start + 4_000) for start in range(0, 40_000, 4_000)]
+    clf = classifier(hidden_layer_sizes=(32,), momentum=0.9)
+    clf.partial_fit(X[chunks[0]], y[chunks[0]], classes=[0, 1])
+    with _traced_without_the_garbage_collector():
+        start, _ = tracemalloc.get_traced_memory()
+        clf.partial_fit(X[chunks[0]], y[chunks[0]])
+        _, one_call = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for rows in chunks:
+            clf.partial_fit(X[rows], y[rows])
+        end, loop = tracemalloc.get_traced_memory()
+        garbage = _skmlp_garbage()
+    one_call -= start
+    assert one_call > 2**20  # the buffers were traced
+    assert loop - start <= 1.1 * one_call
+    # What stays is the model (and its history), not a call's buffers.
+    assert end - start < one_call / 10
+    assert garbage == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(),
+        dict(batch_size=500),
+        dict(learning_rate_init="auto"),
+        dict(solver="lbfgs"),
+        dict(early_stopping=True),
+        dict(restart="function"),
+    ],
+    ids=["full-batch", "mini-batch", "auto", "lbfgs", "early-stopping", "restart"],
+)
+@pytest.mark.parametrize("kind", ["int64", "sparse"])
+def test_fit_frees_its_copy_of_the_rows_and_its_buffers_when_it_returns(params, kind):
+    # int64 rows are copied to float64 for training (3.2 MB here), and
+    # sparse rows to CSR of float64; the copy, the objective and its
+    # buffers go when fit returns, without the garbage collector.
+    X, y = make_classification(n_samples=20_000, n_features=20, random_state=0)
+    X = np.round(X * 10).astype(np.int64)
+    if kind == "sparse":
+        X = sp.coo_matrix(X)
+    clf = classifier(hidden_layer_sizes=(16,), **no_stop(3), **params)
+    fit_quietly(clf, X, y)
+    with _traced_without_the_garbage_collector():
+        start, _ = tracemalloc.get_traced_memory()
+        fit_quietly(clf, X, y)
+        clf.predict(X)
+        end, peak = tracemalloc.get_traced_memory()
+        garbage = _skmlp_garbage()
+    assert peak - start > 20_000 * 20 * 8  # the copy of the rows was traced
+    assert end - start < 20_000 * 20 * 8 / 10
+    assert garbage == []
+
+
+# ----------------------------------------------------------------------------
+# Divergence
+
+
+def _assert_identical(a, b, path="self"):
+    """Bit-for-bit equality of two estimator states (deep-copied __dict__)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for key in a:
+            _assert_identical(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_identical(x, y, f"{path}[{i}]")
+    elif isinstance(a, np.ndarray):
+        # (assert_array_equal's strict= needs numpy 1.24; the oldest is 1.23.)
+        assert isinstance(b, np.ndarray) and a.dtype == b.dtype, path
+        assert a.shape == b.shape, path
+        assert_array_equal(a, b, err_msg=path)
+    elif isinstance(a, np.random.RandomState):
+        _assert_identical(list(a.get_state()), list(b.get_state()), path)
+    elif hasattr(a, "__dict__") and not isinstance(a, type):
+        assert type(a) is type(b), path
+        _assert_identical(vars(a), vars(b), path)
+    elif isinstance(a, float) and math.isnan(a):
+        assert math.isnan(b), path
+    else:
+        assert a == b and type(a) is type(b), path
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_of_a_fresh_fit_raises_and_leaves_it_unfitted():
+    X, y = scaled_iris()
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    clf = classifier(learning_rate_init=1e100, max_iter=50)
+    before = copy.deepcopy(clf.__dict__)
+    with pytest.raises(ValueError, match="learning_rate_init") as error:
+        clf.fit(frame, y)
+    assert isinstance(error.value, DivergenceError)
+    _assert_identical(clf.__dict__, before)
+    with pytest.raises(NotFittedError):
+        clf.predict_proba(X)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+@pytest.mark.parametrize("batch_size", [None, 50])
+def test_diverging_partial_fit_leaves_the_fitted_model_bit_for_bit(solver, batch_size):
+    X, y = scaled_iris()
+    clf = fit_quietly(
+        classifier(solver=solver, batch_size=batch_size, max_iter=5), X, y
+    )
+    proba = clf.predict_proba(X)
+    clf.set_params(learning_rate_init=1e100)
+    before = copy.deepcopy(clf.__dict__)
+    with pytest.raises(DivergenceError, match="learning_rate_init"):
+        clf.partial_fit(X, y)
+    _assert_identical(clf.__dict__, before)
+    assert clf.n_iter_ == 5
+    assert_array_equal(clf.predict_proba(X), proba)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_call_whose_last_step_diverges_raises_and_keeps_the_model():
+    # One full-batch step is the whole call: its loss is taken before the
+    # step, so only the check of the point that ends the call sees that the
+    # step blew the weights up (the penalty alone is then astronomic).
+    X, y = scaled_iris()
+    clf = fit_quietly(
+        classifier(solver="gd", learning_rate_init=0.02, max_iter=3), X, y
+    )
+    assert clf.loss_ < 1.4  # a sane model, near its start
+    proba = clf.predict_proba(X)
+    clf.set_params(learning_rate_init=1e10)
+    before = copy.deepcopy(clf.__dict__)
+    with pytest.raises(DivergenceError, match="the loss reached"):
+        clf.partial_fit(X, y)
+    _assert_identical(clf.__dict__, before)
+    assert_array_equal(clf.predict_proba(X), proba)
+    # The same step taken by hand does end far above the divergence rule.
+    network, theta = layout_and_theta(clf)
+    objective = full_batch_objective(clf, X, y)
+    _, gradient = objective.value_and_gradient(theta)
+    assert objective.value(theta - 1e10 * gradient) > 1e4 * math.log(3)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_diverging_warm_start_fit_leaves_the_fitted_model_bit_for_bit():
+    X, y = scaled_iris()
+    clf = fit_quietly(classifier(solver="nag", max_iter=20), X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(warm_start=True, learning_rate_init=1e100)
+    before = copy.deepcopy(clf.__dict__)
+    with pytest.raises(ValueError, match="learning_rate_init"):
+        clf.fit(X, y)
+    _assert_identical(clf.__dict__, before)
+    assert_array_equal(clf.predict_proba(X), proba)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+@pytest.mark.parametrize("batch_size", [None, 32])
+def test_a_finite_loss_that_blows_up_is_a_divergence(solver, batch_size):
+    # Learning rate 30 on Iris: the loss stays finite but climbs past 1e20
+    # (full batch) or blows up within the first epoch (batches of 32). It
+    # must not end as a silently broken model.
+    X, y = scaled_iris()
+    clf = fit_quietly(classifier(solver=solver, max_iter=5), X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(
+        warm_start=True, learning_rate_init=30.0, batch_size=batch_size, max_iter=50
+    )
+    before = copy.deepcopy(clf.__dict__)
+    with pytest.raises(DivergenceError, match="learning_rate_init") as error:
+        clf.fit(X, y)
+    assert "the loss reached" in str(error.value)
+    _assert_identical(clf.__dict__, before)
+    assert_array_equal(clf.predict_proba(X), proba)
+
+
+def test_the_blow_up_threshold_is_relative_to_chance_or_the_first_loss(monkeypatch):
+    # NAG at learning rate 3 on Iris overshoots: its loss rises to about 6
+    # times its start and comes back down. The rule compares every loss with
+    # DIVERGENCE_FACTOR times max(log(3), first loss), here log(3), which is
+    # above the first loss: just above the ratio reached, the fit passes;
+    # just below it, it raises.
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", math.inf)
+    clf = classifier(hidden_layer_sizes=(16,), solver="nag", learning_rate_init=3.0)
+    clf = fit_quietly(clf.set_params(max_iter=60), X, y)
+    curve = np.array(clf.loss_curve_)
+    ratio = curve.max() / max(math.log(3), curve[0])
+    assert curve[0] < math.log(3) and 3 < ratio < 10
+    assert curve[-1] < 0.5 * curve[0]
+    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", 1.001 * ratio)
+    fit_quietly(clone(clf), X, y)
+    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", 0.999 * ratio)
+    with pytest.raises(DivergenceError, match="the loss reached"):
+        fit_quietly(clone(clf), X, y)
+
+
+# ----------------------------------------------------------------------------
+# Ctrl-C at a chosen gradient
+
+
+# Full batch: one gradient per epoch, the 5th call starts epoch 5. Batches of
+# 50 rows: three per epoch, the 14th call is the middle of epoch 5.
+INTERRUPTIONS = [
+    pytest.param("gd", None, 5, id="gd-full-batch"),
+    pytest.param("nag", None, 5, id="nag-full-batch"),
+    pytest.param("gd", 50, 14, id="gd-minibatch"),
+    pytest.param("nag", 50, 14, id="nag-minibatch"),
+]
+
+
+def _fit_interrupted(monkeypatch, at_call, **params):
+    """fit, with Ctrl-C at the ``at_call``-th gradient the solver asks for."""
+    clf = classifier(**params)
+    X, y = scaled_iris()
+    with pytest.warns(UserWarning, match="interrupted") as record:
+        with interrupt_at_call(
+            "value_and_gradient", at_call, skmlp._objective.__file__
+        ):
+            returned = clf.fit(X, y)
+    # The warning names the line that called fit.
+    assert {Path(w.filename) for w in record} == {Path(__file__)}
+    assert returned is clf
+    return clf
+
+
+@pytest.mark.parametrize("solver, batch_size, at_call", INTERRUPTIONS)
+def test_keyboard_interrupt_in_epoch_5_keeps_the_model_of_epoch_4(
+    monkeypatch, solver, batch_size, at_call
+):
+    X, y = scaled_iris()
+    params = dict(solver=solver, batch_size=batch_size)
+    reference = fit_quietly(classifier(**params, **no_stop(4)), X, y)
+    clf = _fit_interrupted(monkeypatch, at_call, **params, **no_stop(10))
+    assert clf.n_iter_ == 4
+    assert clf.t_ == 4 * 150
+    assert_same_model(clf, reference, rtol=0, atol=0)
+    assert clf.loss_curve_ == reference.loss_curve_
+    assert clf.loss_ == reference.loss_
+    assert_array_equal(clf.predict_proba(X), reference.predict_proba(X))
+
+
+@pytest.mark.parametrize("solver, batch_size, at_call", INTERRUPTIONS)
+def test_training_after_a_keyboard_interrupt_continues_as_after_epoch_4(
+    monkeypatch, solver, batch_size, at_call
+):
+    # The kept model is the whole state of epoch 4 (weights, momentum and the
+    # mini-batch RNG), so partial_fit goes on as after fit(max_iter=4).
+    X, y = scaled_iris()
+    params = dict(solver=solver, batch_size=batch_size)
+    reference = fit_quietly(classifier(**params, **no_stop(4)), X, y)
+    clf = _fit_interrupted(monkeypatch, at_call, **params, **no_stop(10))
+    for _ in range(2):
+        clf.partial_fit(X, y)
+        reference.partial_fit(X, y)
+    assert_same_model(clf, reference, rtol=0, atol=0)
+    assert clf.loss_curve_ == reference.loss_curve_

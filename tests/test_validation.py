@@ -1,7 +1,7 @@
 """The checks of what fit and partial_fit are given: views of the estimator,
 hidden_layer_sizes, the sample weights' sum, what validate_call returns and
-learns on a first and a later call, and the validation split of early
-stopping."""
+learns on a first and a later call, what fit, partial_fit and predict refuse
+and in which words, and the validation split of early stopping."""
 
 import warnings
 
@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from fitting import classifier, fit_quietly, scaled_iris
 from numpy.testing import assert_array_equal
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
@@ -351,6 +352,99 @@ def test_sample_weight_checks():
         _call(SoftplusMLPClassifier(), X, y, sample_weight=np.full(4, 1e308))
     _, _, weights, _ = _call(SoftplusMLPClassifier(), X, y, sample_weight=2.0)
     assert_array_equal(weights, 2.0)
+
+
+# --- what fit, partial_fit and predict refuse, in the estimator's words ---
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity")],
+)
+def test_non_finite_x_is_rejected(value, message):
+    X, y = scaled_iris()
+    X = X.copy()
+    X[3, 1] = value
+    with pytest.raises(ValueError, match=message):
+        classifier().fit(X, y)
+    with pytest.raises(ValueError, match=message):
+        classifier().partial_fit(X, y, classes=[0, 1, 2])
+    fitted = fit_quietly(classifier(max_iter=2), *scaled_iris())
+    with pytest.raises(ValueError, match=message):
+        fitted.predict(X)
+
+
+def test_wrong_number_of_features_is_rejected_at_predict_and_partial_fit():
+    X, y = scaled_iris()
+    clf = classifier()
+    clf.partial_fit(X, y, classes=[0, 1, 2])
+    message = "X has 3 features, but SoftplusMLPClassifier is expecting 4 features"
+    with pytest.raises(ValueError, match=message):
+        clf.predict(X[:, :3])
+    with pytest.raises(ValueError, match=message):
+        clf.predict_proba(X[:, :3])
+    with pytest.raises(ValueError, match=message):
+        clf.partial_fit(X[:, :3], y)
+    assert clf.n_iter_ == 1
+
+
+def test_one_dimensional_x_is_rejected():
+    X, y = scaled_iris()
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array instead"):
+        classifier().fit(X[:, 0], y)
+
+
+def test_partial_fit_rejects_a_label_not_in_classes():
+    X, y = scaled_iris()
+    clf = classifier()
+    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`"):
+        clf.partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    clf.partial_fit(X, y, classes=[0, 1, 2, 3])
+    assert_array_equal(clf.classes_, [0, 1, 2, 3])
+    assert clf.predict_proba(X).shape == (150, 4)
+    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`"):
+        clf.partial_fit(X, np.where(y == 2, 7, y))
+
+
+def test_first_partial_fit_requires_classes():
+    X, y = scaled_iris()
+    with pytest.raises(
+        ValueError, match="classes must be passed on the first call to partial_fit"
+    ):
+        classifier().partial_fit(X, y)
+
+
+def test_negative_sample_weight_is_rejected():
+    X, y = scaled_iris()
+    sample_weight = np.ones(150)
+    sample_weight[10] = -1.0
+    with pytest.raises(
+        ValueError, match="Negative values in data passed to `sample_weight`"
+    ):
+        classifier().fit(X, y, sample_weight=sample_weight)
+
+
+def test_continuous_target_is_rejected():
+    X, _ = scaled_iris()
+    with pytest.raises(ValueError, match="Unknown label type"):
+        classifier().fit(X, np.linspace(0, 1, 150))
+
+
+@pytest.mark.parametrize("sizes", [(0,), (5, 0), (5, -1), [-3]])
+def test_hidden_layer_sizes_with_zero_or_negative_is_rejected(sizes):
+    X, y = scaled_iris()
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes must be > 0, got \["):
+        classifier(hidden_layer_sizes=sizes).fit(X, y)
+
+
+@pytest.mark.parametrize("sizes", [(7.0,), (True,), (4, 2.5), ("8",)])
+def test_hidden_layer_sizes_that_are_not_integers_are_named_so(sizes):
+    # "must be > 0" would be false of 7.0: the message says what is wrong.
+    X, y = scaled_iris()
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes must be integers"):
+        classifier(hidden_layer_sizes=sizes).fit(X, y)
 
 
 # --- validation_split ---
