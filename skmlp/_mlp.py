@@ -604,25 +604,24 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         first_call = _validation.starts_afresh(model, hidden, incremental, classes)
         continuing = incremental and not first_call
         settings = training_settings(model, incremental)
-        if _dask.on_cluster(X):
+        on_cluster = _dask.on_cluster(X)
+        if on_cluster:
             rows = _dask.validate_rows(
                 model, X, y, sample_weight, incremental, first_call
             )
-            callbacks.set_model(functools.partial(fitted_attributes, model))
-            start = starting_point(
-                model, rows.n_features, rows.dtype, hidden, first_call, continuing
+            n_features, dtype = rows.n_features, rows.dtype
+        else:
+            train = _validation.validate_call(
+                model, X, y, sample_weight, incremental, first_call
             )
-            return model, _dask.build_run(
-                settings, start, rows, model.classes_, callbacks
-            )
-        train = _validation.validate_call(
-            model, X, y, sample_weight, incremental, first_call
-        )
+            n_features, dtype = train[0].shape[1], train[0].dtype
+        # What validation learned (classes_, ...) is on the view now: the
+        # model of each epoch, and the start, are made from it.
         callbacks.set_model(functools.partial(fitted_attributes, model))
-        X = train[0]
-        start = starting_point(
-            model, X.shape[1], X.dtype, hidden, first_call, continuing
-        )
+        start = starting_point(model, n_features, dtype, hidden, first_call, continuing)
+        if on_cluster:
+            run = _dask.build_run(settings, start, rows, model.classes_, callbacks)
+            return model, run
         validation = None
         if settings.early_stopping:
             # After the initial weights, from the same generator: one

@@ -142,7 +142,7 @@ class Start:
         The starting point, which the run moves in place.
     rng : RandomState
         The generator of the mini-batch orders, the run's own.
-    history : History.State or None
+    history : _history.State or None
         The history to go on from (a continued ``partial_fit``), or None
         for a new one.
     solver : solver or None
@@ -157,7 +157,8 @@ class Start:
     solver: object = None
 
 
-class Result(namedtuple("Result", "theta layout solver rng history")):
+@dataclass(frozen=True)
+class Result:
     """What a run keeps: the model of its kept epoch, in plain values.
 
     ``theta`` (a new vector, of ``layout``) is the kept point, with early
@@ -167,7 +168,11 @@ class Result(namedtuple("Result", "theta layout solver rng history")):
     touch again.
     """
 
-    __slots__ = ()
+    theta: np.ndarray
+    layout: object
+    solver: object
+    rng: np.random.RandomState
+    history: object
 
 
 class Checkpoint(namedtuple("Checkpoint", "theta solver rng_state history")):
