@@ -8,13 +8,15 @@ callback whose ``on_fit_task_end`` returns True after an epoch stops the
 training there. With an older scikit-learn everything here does nothing.
 
 The model a task hands to the callbacks (``fitted_estimator``) is the whole
-model that ``fit`` would keep if it stopped there, built afresh for them.
-The root task ends before the estimator takes its new model, so that an
-error in a callback there leaves the estimator as it was, as at any epoch.
+model that ``fit`` would keep if it stopped there: an epoch's is built
+afresh for them from the run's result by the estimator's own function (the
+one that names the fitted attributes, for the final model too); the root
+task's is the model the estimator is about to take. The root task ends
+before the estimator takes it, so that an error in a callback there leaves
+the estimator as it was, as at any epoch.
 """
 
 from ._sklearn_compat import add_callback_support, open_callback_context
-from ._validation import learned_attributes
 
 
 def with_callback_support(cls):
@@ -79,16 +81,15 @@ class EpochCallbacks:
             else {"sample_weight": sample_weight},
         }
         self._epoch = None
-        self._data_attributes = {}
+        self._attributes_of = None
         self._context.call_on_fit_task_begin(estimator=estimator, **self._data)
 
-    def set_validated(self, model):
-        """Take the attributes that validating the data gave ``model``
-        (``classes_``, ...): the estimator has them only once it is fitted,
-        and the model of each epoch needs them."""
-        if self._context is None:
-            return
-        self._data_attributes = learned_attributes(model)
+    def set_model(self, attributes_of):
+        """Take the estimator's function from a run's result to its fitted
+        attributes (``_mlp.fitted_attributes`` on the call's validated
+        view), once validation has made it: it names the attributes of
+        each epoch's model."""
+        self._attributes_of = attributes_of
 
     def begin_epoch(self):
         """Call ``on_fit_task_begin`` for the epoch about to run."""
@@ -97,17 +98,17 @@ class EpochCallbacks:
         self._epoch = self._context.subcontext(task_name="epoch")
         self._epoch.call_on_fit_task_begin(estimator=self._estimator, **self._data)
 
-    def end_epoch(self, model_attributes):
+    def end_epoch(self, result):
         """Call ``on_fit_task_end`` for the epoch that just finished.
 
         Parameters
         ----------
-        model_attributes : callable
-            Returns the fitted attributes of the model of the epoch, new
-            objects (``TrainingRun.fitted_attributes``): the model that
-            ``fit`` stopped there would give, with ``max_iter`` set to that
-            epoch (with early stopping, the best epoch so far). Called only
-            if a callback asks for the model (``fitted_estimator``).
+        result : callable
+            Returns the run's result for the model of the epoch, new
+            objects (``TrainingRun.result``): the model that ``fit``
+            stopped there would give, with ``max_iter`` set to that epoch
+            (with early stopping, the best epoch so far). Called only if a
+            callback asks for the model (``fitted_estimator``).
 
         Returns
         -------
@@ -119,10 +120,10 @@ class EpochCallbacks:
         return self._epoch.call_on_fit_task_end(
             estimator=self._estimator,
             **self._data,
-            reconstruction_attributes=self._model(model_attributes),
+            reconstruction_attributes=lambda: self._attributes_of(result()),
         )
 
-    def end_fit(self, model_attributes):
+    def end_fit(self, fitted):
         """Call ``on_fit_task_end`` of the whole call, before the estimator
         takes the new model.
 
@@ -134,28 +135,19 @@ class EpochCallbacks:
 
         Parameters
         ----------
-        model_attributes : callable
-            As for :meth:`end_epoch`: the fitted attributes of the model
-            that the call keeps.
+        fitted : dict
+            The fitted attributes that the estimator is about to take,
+            every attribute a fit writes: scikit-learn builds
+            ``fitted_estimator`` as a shallow copy of the estimator with
+            them set on it, and the copy keeps whatever they do not replace
+            (setting attributes cannot remove one: the copy of an estimator
+            fitted on named columns keeps their ``feature_names_in_`` in a
+            refit on unnamed ones).
         """
         if self._context is None:
             return
         self._context.call_on_fit_task_end(
             estimator=self._estimator,
             **self._data,
-            reconstruction_attributes=self._model(model_attributes),
+            reconstruction_attributes=fitted,
         )
-
-    def _model(self, model_attributes):
-        """The ``reconstruction_attributes`` of a task: a callable, so that
-        the model is built only if a callback wants it.
-
-        scikit-learn builds ``fitted_estimator`` as a shallow copy of the
-        estimator with these attributes set on it, so they must be every
-        attribute a fit writes: the copy holds the estimator's previous
-        model, if any, and keeps whatever they do not replace. (Setting
-        attributes cannot remove one: the copy of an estimator fitted on
-        named columns keeps their ``feature_names_in_`` in a refit on
-        unnamed ones.)
-        """
-        return lambda: {**self._data_attributes, **model_attributes()}

@@ -32,6 +32,7 @@ collection.
 import contextlib
 import math
 import sys
+from collections import namedtuple
 from concurrent.futures import CancelledError
 
 import numpy as np
@@ -50,7 +51,7 @@ from ._objective import (
     loss_bound_in_box,
 )
 from ._penalties import L2
-from ._training import TrainingData, run_from, starting_point
+from ._training import TrainingData, TrainingRun
 
 
 def on_cluster(X):
@@ -396,10 +397,10 @@ class _HeldOutAccuracy:
         return sum(correct) / self.weight_sum
 
 
-def _check_full_batch(estimator, n_samples):
-    if estimator.batch_size is not None and estimator.batch_size < n_samples:
+def _check_full_batch(batch_size, n_samples):
+    if batch_size is not None and batch_size < n_samples:
         raise ValueError(
-            f"batch_size={estimator.batch_size} is not supported with rows on "
+            f"batch_size={batch_size} is not supported with rows on "
             "a Dask cluster, which is trained by full-batch steps. Set "
             "batch_size=None; or, for mini-batches, call partial_fit block by "
             "block (dask_ml.wrappers.Incremental does), or compute the array "
@@ -407,20 +408,22 @@ def _check_full_batch(estimator, n_samples):
         )
 
 
-def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
-    """The training run of ``fit`` (or ``partial_fit``, one full-batch step)
-    on rows held by a Dask cluster: the estimator's own training loop over a
-    :class:`ClusterObjective`.
+# The validated rows of a call on a Dask cluster: ``X`` a Dask array of
+# rows, ``y`` and ``sample_weight`` (or None) Dask arrays cut into its
+# blocks; the blocks themselves are checked where they are computed.
+DaskRows = namedtuple("DaskRows", "X y sample_weight n_features dtype")
 
-    ``model`` is the estimator's view (``_validation.view``):
-    what validation learns reaches the estimator only with the fitted
-    model. The blocks live on the cluster as long as the run holds them.
+
+def validate_rows(model, X, y, sample_weight, incremental, first_call):
+    """Validate a call's rows held by a Dask cluster on ``model``, the
+    estimator's view (``_validation.view``), as ``_validation.validate_call``
+    validates rows in memory, as far as it can be told without computing
+    the rows: the columns, the number of rows, the labels (their distinct
+    values, computed), the full batch. Returns :data:`DaskRows`.
     """
     import dask
     import dask.array as da
 
-    client = _client()
-    first_call = _validation.starts_afresh(model, incremental, classes)
     X, meta = validated(model, X, reset=first_call)
     row_chunks = X.chunks[0]
     y = dask_column(y, row_chunks, "y", warn=True)
@@ -428,13 +431,8 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
         sample_weight = dask_column(
             sample_weight, row_chunks, "sample_weight", dtype=meta.dtype
         )
-    n_samples = X.shape[0]
-    if n_samples == 0:
-        raise ValueError(
-            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of "
-            "1 is required."
-        )
-    _check_full_batch(model, n_samples)
+    _validation.check_some_rows(X.shape[0], X.shape)
+    _check_full_batch(model.batch_size, X.shape[0])
 
     # The first computations of the rows: lost rows (scattered to a worker
     # that has died since) show here first.
@@ -445,14 +443,30 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     check_array(labels, ensure_2d=False, dtype=None, input_name="y")
     check_classification_targets(labels)
     _validation.encode_labels(model, labels, incremental, first_call)
-    callbacks.set_validated(model)
+    return DaskRows(X, y, sample_weight, meta.shape[1], meta.dtype)
 
-    start = starting_point(model, meta.shape[1], meta.dtype, incremental, first_call)
+
+def build_run(settings, start, rows, classes, callbacks):
+    """The training run of ``fit`` (or ``partial_fit``, one full-batch step)
+    on rows held by a Dask cluster: the estimator's own training loop over a
+    :class:`ClusterObjective`, from the same settings and start as rows in
+    memory (``_training.Settings``, ``_training.Start``).
+
+    ``rows`` are the validated :data:`DaskRows`, of labels ``classes``
+    (``classes_``). The blocks live on the cluster as long as the run holds
+    them.
+    """
+    import dask
+
+    client = _client()
+    X, y, sample_weight = rows.X, rows.y, rows.sample_weight
     layer_sizes = start.layout.layer_sizes
-    n_blocks = len(row_chunks)
-    if model.early_stopping:
+    n_blocks = len(X.chunks[0])
+    if settings.early_stopping:
+        # From the fit's generator, after the initial weights, as the split
+        # of rows in memory (the estimator says why, where it makes that).
         seeds = start.rng.randint(np.iinfo(np.int32).max, size=n_blocks)
-        holdouts = [(model.validation_fraction, seed) for seed in seeds]
+        holdouts = [(settings.validation_fraction, seed) for seed in seeds]
     else:
         holdouts = [None] * n_blocks
     weights = (
@@ -462,9 +476,7 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     )
     make_block = dask.delayed(_make_block, nout=3, pure=True)
     parts = [
-        make_block(
-            X_block, y_block, weight, model.classes_, layer_sizes, meta.dtype, holdout
-        )
+        make_block(X_block, y_block, weight, classes, layer_sizes, rows.dtype, holdout)
         for X_block, y_block, weight, holdout in zip(
             X.to_delayed().ravel(), y.to_delayed().ravel(), weights, holdouts
         )
@@ -474,9 +486,7 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
     # need; the call releases them as it ends (release_run), however it ends.
     futures = client.compute([part for block in parts for part in block])
     try:
-        return _run_of_blocks(
-            model, client, futures, start, n_samples, incremental, callbacks
-        )
+        return _run_of_blocks(settings, client, futures, start, callbacks)
     except BaseException:
         # The blocks of a call that fails before its run starts go with it,
         # and not with the traceback that keeps this frame.
@@ -484,7 +494,7 @@ def build_run(model, X, y, sample_weight, incremental, classes, callbacks):
         raise
 
 
-def _run_of_blocks(model, client, futures, start, n_samples, incremental, callbacks):
+def _run_of_blocks(settings, client, futures, start, callbacks):
     """The second part of :func:`build_run`: the run over the blocks, once
     the cluster is computing them (``futures``: the ``_make_block`` results
     of each block in turn)."""
@@ -493,14 +503,10 @@ def _run_of_blocks(model, client, futures, start, n_samples, incremental, callba
     with _lost_for_good():
         summaries = client.gather(summaries)
     n_train, train_weights, n_held_out, held_out_weights, ranges = zip(*summaries)
-    if model.early_stopping and sum(n_held_out) < 2:
-        raise ValueError(
-            "The validation set is too small. Increase "
-            "'validation_fraction' or the size of your dataset."
-        )
+    if settings.early_stopping:
+        _validation.check_validation_size(sum(n_held_out))
     weight_sum = sum(train_weights)
-    if weight_sum <= 0:
-        raise ValueError("The sum of sample_weight must be positive.")
+    _validation.check_positive_weight(weight_sum)
     # Some block has training rows, since they weigh something.
     ranges = [block for block in ranges if block is not None]
     features = (
@@ -514,15 +520,15 @@ def _run_of_blocks(model, client, futures, start, n_samples, incremental, callba
         ),
         weight_sum,
         start.layout,
-        model.alpha,
+        settings.alpha,
         features,
     )
     validation_score = None
-    if model.early_stopping:
+    if settings.early_stopping:
         validation_score = _HeldOutAccuracy(
             _ClusterBlocks(client, [f for f, n in zip(held_out, n_held_out) if n > 0]),
             sum(held_out_weights),
             layer_sizes,
         )
     data = TrainingData(objective, sum(n_train), None, validation_score)
-    return run_from(model, start, data, n_samples, incremental, callbacks)
+    return TrainingRun(settings, start, data, callbacks)

@@ -257,11 +257,7 @@ def _score(estimator, X, y, sample_weight):
 
     predicted = predict(estimator, X)
     row_chunks = predicted.chunks[0]
-    if sum(row_chunks) == 0:
-        raise ValueError(
-            f"Found array with 0 sample(s) (shape={predicted.shape}) while a "
-            "minimum of 1 is required."
-        )
+    _validation.check_some_rows(sum(row_chunks), predicted.shape)
     columns = [predicted, dask_column(y, row_chunks, "y")]
     if sample_weight is not None:
         columns.append(dask_column(sample_weight, row_chunks, "sample_weight"))

@@ -6,17 +6,20 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from ._datafits import DATAFITS
 from ._execution import ThreadedExecutor
-from ._layout import ParameterLayout
-from ._mlp import SoftplusMLPClassifier
+from ._mlp import SoftplusMLPClassifier, starting_point
 from ._objective import Objective
-from ._sklearn_compat import _check_sample_weight
-from ._validation import encode_labels, validate_input, view
-from ._validation import hidden_layer_sizes as hidden_layer_sizes_of
+from ._sklearn_compat import validate_parameters
+from ._validation import (
+    fitted_hidden_layer_sizes,
+    hidden_layer_sizes,
+    starts_afresh,
+    validate_call,
+    view,
+)
 
 
 def check_gradients(
@@ -107,48 +110,39 @@ def check_gradients(
     fitted = hasattr(estimator, "coefs_")
     if fitted:
         check_is_fitted(estimator)
+        # The network the estimator holds, whatever hidden_layer_sizes says
+        # now; its weights start the check as they would a warm start.
+        hidden = fitted_hidden_layer_sizes(estimator)
     else:
-        estimator._validate_params()
-    # Validation writes to a view (as in fit), never to the estimator.
+        validate_parameters(estimator)
+        hidden = hidden_layer_sizes(estimator.hidden_layer_sizes)
+    # Validation writes to a view (as in fit), never to the estimator; the
+    # data of a fitted estimator are validated as those of a partial_fit
+    # that goes on from it (its columns, the kind of targets, classes_).
     model = view(estimator)
-    X, y = validate_input(model, X, y, reset=not fitted)
-    X = X.astype(np.float64, copy=False)
-    check_classification_targets(y)
-    if fitted:
-        classes = estimator.classes_
-        unseen = np.setdiff1d(unique_labels(y), classes) if y.ndim == 1 else []
-        if len(unseen):
-            raise ValueError(
-                f"`y` has classes {unseen} not in the estimator's classes_ {classes}."
-            )
-        targets = encode_labels(model, y, incremental=True, first_call=False)
-        layer_sizes = (X.shape[1], *(coef.shape[1] for coef in estimator.coefs_))
-        network = ParameterLayout(layer_sizes)
-        theta = network.pack(estimator.coefs_, estimator.intercepts_, np.float64)
-    else:
-        targets = encode_labels(model, y, incremental=False, first_call=True)
-        hidden_layer_sizes = hidden_layer_sizes_of(estimator.hidden_layer_sizes)
-        network = ParameterLayout(
-            (X.shape[1], *hidden_layer_sizes, len(model.classes_))
-        )
+    if not fitted:
         if random_state is None:
             random_state = estimator.random_state
-        # fit draws from check_random_state(random_state) first of all: the
-        # same draws from a copy give fit's initial weights, and leave a
-        # RandomState instance (the user's or the estimator's) where it was.
-        rng = copy.deepcopy(check_random_state(random_state))
-        theta = network.initialize(rng, np.float64)
-    sample_weight = _check_sample_weight(
-        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        # fit draws its initial weights first of all from
+        # check_random_state(random_state): the same draws from a copy give
+        # them, and leave a RandomState instance (the user's or the
+        # estimator's) where it was.
+        model.random_state = copy.deepcopy(check_random_state(random_state))
+    first_call = starts_afresh(model, hidden, fitted, classes=None)
+    X, targets, sample_weight = validate_call(
+        model, X, y, sample_weight, fitted, first_call, weight_dtype=np.float64
     )
-    if sample_weight.sum() <= 0:
-        raise ValueError("The sum of sample_weight must be positive.")
+    X = X.astype(np.float64, copy=False)
+    # fit's starting point, in float64 (without a partial_fit's history).
+    start = starting_point(
+        model, X.shape[1], np.float64, hidden, first_call, continuing=False
+    )
 
     # One set of threads for the 2 * n_params + 1 evaluations, let go at the
     # end.
     with ThreadedExecutor() as executor:
         objective = Objective(
-            network,
+            start.layout,
             X,
             targets,
             sample_weight,
@@ -156,6 +150,7 @@ def check_gradients(
             datafit=DATAFITS[model.out_activation_](),
             executor=executor,
         )
+        theta = start.theta
         _, gradient = objective.value_and_gradient(theta)
         numeric = np.empty_like(theta)
         point = theta.copy()

@@ -1,8 +1,12 @@
 """The history of a training run: its loss curve, validation scores and
-stopping counters, and the record of any epoch of it."""
+stopping counters, and the record of any epoch of it.
+
+It knows nothing of the estimator: a fitted model's history comes in, and
+an epoch's goes out, as a :class:`State` of plain values."""
 
 import operator
 from collections import namedtuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,20 +53,19 @@ class History:
         self.n_new_epochs = 0
 
     @classmethod
-    def continuing(cls, estimator):
-        """The history of a fitted ``estimator``, to go on with ``partial_fit``."""
-        history = cls(estimator.early_stopping, estimator.tol)
-        history.loss_curve = list(estimator.loss_curve_)
-        history.start_loss = estimator.loss_curve_[0]
+    def continuing(cls, state, early_stopping, tol):
+        """The history that goes on from ``state``, a :class:`State` (the
+        estimator gives the one of its fitted model, for ``partial_fit``)."""
+        history = cls(early_stopping, tol)
+        history.loss_curve = list(state.loss_curve)
+        history.start_loss = state.loss_curve[0]
         # None after a fit with early stopping, which tracked accuracy.
         history.best_loss = (
-            min(estimator.loss_curve_)
-            if estimator.best_loss_ is None
-            else estimator.best_loss_
+            min(state.loss_curve) if state.best_loss is None else state.best_loss
         )
-        history.no_improvement_count = estimator._no_improvement_count
-        history.n_iter = estimator.n_iter_
-        history.t = estimator.t_
+        history.no_improvement_count = state.no_improvement_count
+        history.n_iter = state.n_iter
+        history.t = state.t
         return history
 
     def add_epoch(self, loss, n_samples):
@@ -91,30 +94,49 @@ class History:
         return self.no_improvement_count > n_iter_no_change
 
     def record(self):
-        """The scalars now, from which :meth:`attributes` rebuilds this epoch."""
+        """The scalars now, from which :meth:`state` rebuilds this epoch."""
         # tuple.__new__ skips the named tuple's own __new__, a Python call
         # paid at every epoch (docs/performance.md, "Costs behind the
         # code's choices").
         return tuple.__new__(History.Record, History._get_scalars(self))
 
-    def attributes(self, record):
-        """The fitted attributes of the epoch of ``record``."""
-        loss_curve = self.loss_curve[: record.n_iter]
-        attributes = {
-            "loss_curve_": loss_curve,
-            "loss_": loss_curve[-1],
-            "n_iter_": record.n_iter,
-            "t_": record.t,
-            "_no_improvement_count": record.no_improvement_count,
-            "best_loss_": None,
-            "validation_scores_": None,
-            "best_validation_score_": None,
-        }
-        if self.early_stopping:
-            attributes["validation_scores_"] = self.validation_scores[
-                : record.n_new_epochs
-            ]
-            attributes["best_validation_score_"] = record.best_validation_score
-        else:
-            attributes["best_loss_"] = record.best_loss
-        return attributes
+    def state(self, record):
+        """The :class:`State` of the epoch of ``record``: new lists, which
+        later epochs do not change."""
+        return State(
+            loss_curve=self.loss_curve[: record.n_iter],
+            validation_scores=(
+                self.validation_scores[: record.n_new_epochs]
+                if self.early_stopping
+                else None
+            ),
+            best_loss=None if self.early_stopping else record.best_loss,
+            best_validation_score=(
+                record.best_validation_score if self.early_stopping else None
+            ),
+            no_improvement_count=record.no_improvement_count,
+            n_iter=record.n_iter,
+            t=record.t,
+        )
+
+
+class State(NamedTuple):
+    """The history of an epoch in plain values: what a fitted model keeps
+    of it, and what a later ``partial_fit`` goes on from
+    (:meth:`History.continuing`). The estimator alone names its fitted
+    attributes after these.
+
+    ``loss_curve`` has the loss of every epoch since the fit began (over
+    ``partial_fit`` calls); ``validation_scores`` those of this call's
+    epochs with early stopping (None without it). ``best_loss`` is None
+    with early stopping, ``best_validation_score`` None without.
+    ``n_iter`` counts the epochs, ``t`` the training rows the solver saw.
+    """
+
+    loss_curve: list
+    validation_scores: list | None
+    best_loss: float | None
+    best_validation_score: float | None
+    no_improvement_count: int
+    n_iter: int
+    t: int

@@ -1,16 +1,29 @@
 """The scikit-learn estimator: its parameters, validation, the fitted model.
 
-The training run is built and its epochs run in :mod:`skmlp._training`.
+A call of ``fit`` or ``partial_fit`` flows one way: the estimator validates
+everything (the parameters, the data, the hidden layer sizes, the
+early-stopping split) and hands the training run of :mod:`skmlp._training`
+plain values, its :class:`~skmlp._training.Settings` and
+:class:`~skmlp._training.Start`; the run hands back a
+:class:`~skmlp._training.Result`, which :func:`fitted_attributes` alone
+names as the estimator's fitted attributes (``coefs_``, ``loss_curve_``,
+...), for the callbacks' model of each epoch and for the model the call
+keeps. :func:`starting_point` reads them back for the next call.
 """
 
+import copy
+import functools
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
 
 from . import _callbacks, _dask, _dask_input, _persistence, _validation
 from ._datafits import DATAFITS
 from ._execution import SingleThreadedBlas, ThreadedExecutor
+from ._history import State
+from ._layout import ParameterLayout
 from ._objective import forward_log_proba
 from ._sklearn_compat import (
     Interval,
@@ -18,7 +31,7 @@ from ._sklearn_compat import (
     StrOptions,
     _fit_context,
 )
-from ._training import DivergenceError, build_run
+from ._training import DivergenceError, Settings, Start, build_run
 
 __all__ = ["DivergenceError", "SoftplusMLPClassifier"]
 
@@ -529,42 +542,50 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
                 # forget its blocks now, not when the traceback of an error
                 # that keeps this frame is gone.
                 _dask.release_run(run)
+        # The new model, built once: for the end-of-fit callbacks and then
+        # for the estimator. A Ctrl-C while it is built builds it again (the
+        # same model: the run's result does not change), since an epoch has
+        # finished.
+        try:
+            fitted = fitted_attributes(model, run.result())
+        except KeyboardInterrupt:
+            fitted = fitted_attributes(model, run.result())
+            run.interrupted = True
         # The end of the call is reported before the model is written, so
         # that a callback raising there leaves the estimator as it was, as
         # it does at any epoch; the callbacks get the new model as
         # fitted_estimator. A Ctrl-C there keeps the finished epochs, as
         # anywhere else once one has finished.
         try:
-            callbacks.end_fit(run.fitted_attributes)
+            callbacks.end_fit(fitted)
         except KeyboardInterrupt:
             run.interrupted = True
         try:
-            self._commit(model, run)
+            self._commit(fitted)
         except KeyboardInterrupt:
-            # Ctrl-C while the attributes were gathered or written: do it
-            # again (it writes the same model), so that the finished epochs
-            # are kept whole.
-            self._commit(model, run)
+            # Ctrl-C while the attributes were written: do it again (it
+            # writes the same model), so that the finished epochs are kept
+            # whole.
+            self._commit(fitted)
             run.interrupted = True
         run.warn_at_end()
         return self
 
-    def _commit(self, model, run):
-        """Write the fitted model at once: the validated attributes of
-        ``model`` and those of the run's kept epoch.
+    def _commit(self, fitted):
+        """Write the fitted model at once: ``fitted``, every attribute a fit
+        writes (:func:`fitted_attributes`).
 
         Only what the fit owns is written. Copying the whole state and
         assigning it back would undo a ``set_params`` (or
         ``set_callbacks``) made in between by another thread or by a
-        callback. The new attributes are gathered first, then written by
-        one ``dict.update``, a single step for another thread and for a
-        Ctrl-C. A ``feature_names_in_`` that the new model lacks (a refit
-        on unnamed columns of a model fitted on named ones) is removed just
-        after: a reader at that instant sees the new model with the old
-        column names, which only makes ``predict`` warn about the names,
-        and a Ctrl-C there is caught by ``_train``, which commits again.
+        callback. The new attributes are written by one ``dict.update``, a
+        single step for another thread and for a Ctrl-C. A
+        ``feature_names_in_`` that the new model lacks (a refit on unnamed
+        columns of a model fitted on named ones) is removed just after: a
+        reader at that instant sees the new model with the old column names,
+        which only makes ``predict`` warn about the names, and a Ctrl-C
+        there is caught by ``_train``, which commits again.
         """
-        fitted = {**_validation.learned_attributes(model), **run.fitted_attributes()}
         stale = [
             name
             for name in _validation.LEARNED_ATTRIBUTES
@@ -575,18 +596,146 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             self.__dict__.pop(name, None)
 
     def _prepare(self, X, y, sample_weight, incremental, classes, callbacks, workers):
-        """Validate the call's data (on a view, see ``_validation.view``,
-        which it returns) and build its training run; rows held by a Dask cluster stay
-        there (skmlp/_dask.py)."""
+        """Validate the call (on a view, see ``_validation.view``, which it
+        returns) and build its training run from plain values; rows held by
+        a Dask cluster stay there (skmlp/_dask.py)."""
         model = _validation.view(self)
-        if _dask.on_cluster(X):
-            args = (model, X, y, sample_weight, incremental, classes, callbacks)
-            return model, _dask.build_run(*args)
-        X, y, sample_weight, first_call = _validation.validate_call(
-            model, X, y, sample_weight, incremental, classes
-        )
-        callbacks.set_validated(model)
-        run = build_run(
-            model, (X, y, sample_weight), incremental, first_call, callbacks, workers
-        )
+        hidden = _validation.hidden_layer_sizes(model.hidden_layer_sizes)
+        first_call = _validation.starts_afresh(model, hidden, incremental, classes)
+        continuing = incremental and not first_call
+        settings = training_settings(model, incremental)
+        on_cluster = _dask.on_cluster(X)
+        if on_cluster:
+            rows = _dask.validate_rows(
+                model, X, y, sample_weight, incremental, first_call
+            )
+            n_features, dtype = rows.n_features, rows.dtype
+        else:
+            train = _validation.validate_call(
+                model, X, y, sample_weight, incremental, first_call
+            )
+            n_features, dtype = train[0].shape[1], train[0].dtype
+        # What validation learned (classes_, ...) is on the view now: the
+        # model of each epoch, and the start, are made from it.
+        callbacks.set_model(functools.partial(fitted_attributes, model))
+        start = starting_point(model, n_features, dtype, hidden, first_call, continuing)
+        if on_cluster:
+            run = _dask.build_run(settings, start, rows, model.classes_, callbacks)
+            return model, run
+        validation = None
+        if settings.early_stopping:
+            # After the initial weights, from the same generator: one
+            # generator seeds the whole fit (random_state), and its draws
+            # keep the order they have always had (the initial weights, then
+            # this split, then the mini-batch orders), so that a seed gives
+            # the model it gave before and saved models stay reproducible.
+            train, validation = _validation.validation_split(
+                train, start.rng, settings.validation_fraction
+            )
+        datafit = DATAFITS[model.out_activation_]()
+        run = build_run(settings, start, train, validation, datafit, callbacks, workers)
         return model, run
+
+
+# The estimator's parameters that a training run uses as they are: the
+# fields of the same names of its Settings.
+_RUN_PARAMETERS = (
+    "solver",
+    "learning_rate_init",
+    "restart",
+    "momentum",
+    "alpha",
+    "tol",
+    "batch_size",
+    "shuffle",
+    "n_iter_no_change",
+    "verbose",
+    "early_stopping",
+    "validation_fraction",
+)
+
+
+def training_settings(model, incremental):
+    """The :class:`~skmlp._training.Settings` of a call of ``fit``
+    (``incremental=False``) or ``partial_fit`` on ``model``, the estimator
+    or its view: the parameters of :data:`_RUN_PARAMETERS`, and the epochs
+    of the call."""
+    return Settings(
+        **{name: getattr(model, name) for name in _RUN_PARAMETERS},
+        max_epochs=1 if incremental else model.max_iter,
+        warn_unconverged=not incremental,
+    )
+
+
+def starting_point(model, n_features, dtype, hidden, first_call, continuing):
+    """The :class:`~skmlp._training.Start` of a call on ``n_features``
+    columns of ``dtype``, from ``model`` (the call's validated view).
+
+    ``hidden`` are the validated hidden layer sizes, ``first_call`` whether
+    the call starts afresh (``_validation.starts_afresh``), ``continuing``
+    whether it is a ``partial_fit`` that goes on from the last call: then
+    with a copy of its generator, its history and its solver. A ``fit``
+    draws from a new generator, even with a warm start, and the initial
+    weights are its first draws (``check_gradients`` relies on that).
+    """
+    layout = ParameterLayout((n_features, *hidden, len(model.classes_)))
+    if continuing:
+        return Start(
+            layout,
+            layout.pack(model.coefs_, model.intercepts_, dtype),
+            copy.deepcopy(model._rng),
+            history=fitted_history(model),
+            solver=model._solver,
+        )
+    rng = check_random_state(model.random_state)
+    if first_call:
+        theta = layout.initialize(rng, dtype)
+    else:
+        theta = layout.pack(model.coefs_, model.intercepts_, dtype)
+    return Start(layout, theta, rng)
+
+
+def fitted_history(model):
+    """The history of the fitted ``model``, as a ``_history.State``: what
+    a ``partial_fit`` goes on from."""
+    return State(
+        loss_curve=model.loss_curve_,
+        validation_scores=model.validation_scores_,
+        best_loss=model.best_loss_,
+        best_validation_score=model.best_validation_score_,
+        no_improvement_count=model._no_improvement_count,
+        n_iter=model.n_iter_,
+        t=model.t_,
+    )
+
+
+def fitted_attributes(model, result):
+    """Every attribute a fit writes, for the model of ``result`` (a
+    ``_training.Result``): those that validating the call's data gave
+    ``model`` (its view: ``classes_``, ``n_features_in_``, ...) and those
+    of the run's kept epoch, new objects.
+
+    The one place that names the fitted attributes, for the model of each
+    epoch that the callbacks get as for the one the call keeps: the two are
+    the same model, that of ``fit`` stopped at that epoch.
+    """
+    coefs, intercepts = result.layout.unpack(result.theta)
+    history = result.history
+    return {
+        **_validation.learned_attributes(model),
+        "coefs_": coefs,
+        "intercepts_": intercepts,
+        "_solver": result.solver,
+        "learning_rate_": result.solver.learning_rate,
+        "_rng": result.rng,
+        "n_layers_": result.layout.n_layers + 1,
+        "n_outputs_": result.layout.layer_sizes[-1],
+        "loss_curve_": history.loss_curve,
+        "loss_": history.loss_curve[-1],
+        "n_iter_": history.n_iter,
+        "t_": history.t,
+        "_no_improvement_count": history.no_improvement_count,
+        "best_loss_": history.best_loss,
+        "validation_scores_": history.validation_scores,
+        "best_validation_score_": history.best_validation_score,
+    }

@@ -43,6 +43,13 @@ def add_callback_support(cls):
         cls._init_callback_context = CallbackSupportMixin._init_callback_context
 
 
+def validate_parameters(estimator):
+    """Check ``estimator``'s parameters against its
+    ``_parameter_constraints``, as ``fit`` does (through ``_fit_context``),
+    for a function that takes an unfitted estimator without fitting it."""
+    estimator._validate_params()
+
+
 def open_callback_context(estimator, max_subtasks):
     """Open the callback context of a fit of ``estimator``, or return None.
 
@@ -72,4 +79,5 @@ __all__ = [
     "_pandas_dtype_needs_early_conversion",
     "_validate_style_kwargs",
     "validate_params",
+    "validate_parameters",
 ]

@@ -1,20 +1,29 @@
 """The epoch loop: batches, stopping, history, interrupts and divergence.
 
 A :class:`TrainingRun` is one call of ``fit`` or ``partial_fit`` once the
-estimator has validated the data; :func:`build_run` builds it from the
-estimator's parameters (the parameter layout, the starting point, the
-solver, the objective, the schedule). It runs the epochs, watches for
-divergence, and after every finished epoch takes one :class:`Checkpoint` of
-everything a fitted model holds: the point, the solver's state, the random
-generator and the history. A user's Ctrl-C keeps the last checkpoint,
-whichever line it lands on, since the checkpoint is replaced whole in one
-assignment.
+estimator has validated the data. It is built from plain values, and
+knows nothing of the estimator: the training :class:`Settings` (the
+estimator's parameters that the run uses), the :class:`Start` (the
+parameter layout, the starting ``theta``, the random generator, the
+history and solver that a ``partial_fit`` goes on from) and the
+:class:`TrainingData` (the objective of the training rows and the
+validation score); :func:`build_run` makes the data of rows in memory,
+``_dask.build_run`` that of rows on a Dask cluster. The run takes the
+epochs, watches for divergence, and after every finished epoch takes one
+:class:`Checkpoint` of everything a fitted model holds: the point, the
+solver's state, the random generator and the history. A user's Ctrl-C
+keeps the last checkpoint, whichever line it lands on, since the
+checkpoint is replaced whole in one assignment. What the run hands back
+is a :class:`Result` of the kept checkpoint, in plain values too: only the
+estimator names its fitted attributes.
 
 The solver calls the objective; the loop itself uses only ``step``,
 ``snapshot``, ``reset_momentum``, ``learning_rate``, ``converged`` and
-``tests_convergence`` of the solver, and ``set_rows``, ``value``,
-``weight_sum``, ``datafit`` (its ``chance_loss``) and, where the objective
-has it, ``loss_bound`` of the objective.
+``tests_convergence`` of the solver, and of the objective ``set_rows``
+(mini-batches), ``value`` (the point that ends a call), ``weight_sum``,
+``datafit`` (its ``chance_loss``) and, where the objective has them,
+``loss_bound`` (the bound that spares that evaluation) and ``penalty``
+(its ``alpha``, for the advice of a divergence).
 """
 
 import copy
@@ -24,12 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import gen_batches
 
-from . import _validation
-from ._datafits import DATAFITS
 from ._history import History
-from ._layout import ParameterLayout
 from ._lbfgs import GradientOverflow
 from ._objective import Objective, OutputOverflow, forward_log_proba
 from ._solvers import make_solver
@@ -73,18 +79,26 @@ class DivergenceError(ValueError):
 
 
 @dataclass(frozen=True)
-class Schedule:
-    """What the estimator's parameters say about the epochs of one call.
+class Settings:
+    """The estimator's parameters that a training run uses, validated.
 
     Parameters
     ----------
+    solver, learning_rate_init, restart, momentum : str, float or None
+        Which solver, and its parameters (``_solvers.make_solver``).
+    alpha : float
+        Strength of the L2 penalty.
+    tol : float
+        The improvement that resets the count of epochs without one, and
+        L-BFGS's tolerance.
+    batch_size : int or None
+        Rows per solver step; None (or at least the number of training
+        rows) for the full batch.
     max_epochs : int
         ``max_iter`` for ``fit``, 1 for ``partial_fit``.
     warn_unconverged : bool
         Whether to warn when the run ends at ``max_epochs`` unconverged
         (``fit`` does, ``partial_fit`` does not).
-    batch_size : int
-        Rows per solver step; the number of training rows for full batch.
     shuffle : bool
         Whether mini-batches are drawn in a new random order every epoch.
     n_iter_no_change : int or inf
@@ -93,14 +107,72 @@ class Schedule:
         test of its own).
     verbose : bool
         Whether to print a line per epoch.
+    early_stopping : bool
+        Whether the validation score decides when to stop, and which epoch
+        is kept.
+    validation_fraction : float
+        The fraction of the rows held out with ``early_stopping``.
     """
 
+    solver: str
+    learning_rate_init: object
+    restart: object
+    momentum: object
+    alpha: float
+    tol: float
+    batch_size: object
     max_epochs: int
     warn_unconverged: bool
-    batch_size: int
     shuffle: bool
     n_iter_no_change: float
     verbose: bool
+    early_stopping: bool
+    validation_fraction: float
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a run starts.
+
+    Parameters
+    ----------
+    layout : ParameterLayout
+        The layout of ``theta``.
+    theta : ndarray
+        The starting point, which the run moves in place.
+    rng : RandomState
+        The generator of the mini-batch orders, the run's own.
+    history : _history.State or None
+        The history to go on from (a continued ``partial_fit``), or None
+        for a new one.
+    solver : solver or None
+        The solver of the previous ``partial_fit`` call to go on from
+        (``make_solver``'s ``continued``), or None.
+    """
+
+    layout: object
+    theta: np.ndarray
+    rng: np.random.RandomState
+    history: object = None
+    solver: object = None
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a run keeps: the model of its kept epoch, in plain values.
+
+    ``theta`` (a new vector, of ``layout``) is the kept point, with early
+    stopping the best one; ``solver`` a snapshot of the solver, ``rng`` a
+    generator in the kept epoch's state, ``history`` a
+    :class:`~skmlp._history.State`. New objects, which the run does not
+    touch again.
+    """
+
+    theta: np.ndarray
+    layout: object
+    solver: object
+    rng: np.random.RandomState
+    history: object
 
 
 class Checkpoint(namedtuple("Checkpoint", "theta solver rng_state history")):
@@ -235,15 +307,13 @@ class TrainingRun:
 
     Parameters
     ----------
-    layout : ParameterLayout
-        The layout of ``state.theta``.
-    state : TrainingState
-        The starting point, solver, generator and history (empty for a
-        fresh start); the run changes them.
+    settings : Settings
+        The estimator's parameters that the run uses.
+    start : Start
+        The starting point, generator, history and solver to go on from;
+        the run changes ``theta`` and the generator.
     data : TrainingData
         The training and validation rows and the objective.
-    schedule : Schedule
-        Epochs, batches and stopping.
     callbacks : EpochCallbacks
         The callback hooks of the call.
 
@@ -259,24 +329,44 @@ class TrainingRun:
         a Ctrl-C after the run).
     """
 
-    def __init__(self, layout, state, data, schedule, callbacks):
-        self.layout = layout
-        self.state = state
+    def __init__(self, settings, start, data, callbacks):
+        full_batch = (
+            settings.batch_size is None or settings.batch_size >= data.n_samples
+        )
+        solver = make_solver(
+            settings.solver,
+            settings.learning_rate_init,
+            settings.restart,
+            settings.momentum,
+            settings.tol,
+            full_batch=full_batch,
+            continued=start.solver,
+        )
+        if start.history is None:
+            history = History(settings.early_stopping, settings.tol)
+        else:
+            history = History.continuing(
+                start.history, settings.early_stopping, settings.tol
+            )
+        self.layout = start.layout
+        self.state = TrainingState(start.theta, solver, start.rng, history)
         self.data = data
-        self.schedule = schedule
+        self.settings = settings
         self.callbacks = callbacks
         self.batches = (
             None
-            if data.rows is None or schedule.batch_size >= data.n_samples
-            else list(gen_batches(data.n_samples, schedule.batch_size))
+            if data.rows is None or full_batch
+            else list(gen_batches(data.n_samples, settings.batch_size))
         )
-        self._shuffling = self.batches is not None and schedule.shuffle
+        self._shuffling = self.batches is not None and settings.shuffle
         self.reached_max_epochs = False
         self.interrupted = False
         self.final_point_checked = False
         self._threshold = None
         self.kept = self._checkpoint()
-        self._chance_loss = data.objective.datafit.chance_loss(layout.layer_sizes[-1])
+        self._chance_loss = data.objective.datafit.chance_loss(
+            self.layout.layer_sizes[-1]
+        )
 
     @property
     def n_new_epochs(self):
@@ -295,7 +385,7 @@ class TrainingRun:
         # Overflow on the way to a divergence is reported by a
         # DivergenceError, with advice; numpy's warnings add noise.
         with np.errstate(over="ignore", invalid="ignore"):
-            for _ in range(self.schedule.max_epochs):
+            for _ in range(self.settings.max_epochs):
                 self.callbacks.begin_epoch()
                 loss = self._minibatch_epoch() if self.batches else self._step()
                 # A sum is finite only if every term is (an inf or a NaN
@@ -311,14 +401,14 @@ class TrainingRun:
                 self.kept = self._checkpoint()
                 # Printed once the epoch is kept: an interrupt after the line
                 # keeps the model it reports.
-                if self.schedule.verbose:
+                if self.settings.verbose:
                     print(f"Iteration {history.n_iter}, loss = {loss:.8f}")
                 # The callbacks get the model of the epoch just kept, whole.
-                if self.callbacks.end_epoch(self.fitted_attributes):
+                if self.callbacks.end_epoch(self.result):
                     break
                 stopping = self._stopping_message()
                 if stopping is not None:
-                    if self.schedule.verbose:
+                    if self.settings.verbose:
                         print(stopping)
                     break
             else:
@@ -339,11 +429,11 @@ class TrainingRun:
                 f"epoch ({self.kept.history.n_iter}) is kept.",
                 UserWarning,
             )
-        elif self.reached_max_epochs and self.schedule.warn_unconverged:
+        elif self.reached_max_epochs and self.settings.warn_unconverged:
             # MLPClassifier's words; "stochastic" only for mini-batches.
             stochastic = "Stochastic Optimizer: " if self.batches else ""
             warn_at_user_code(
-                f"{stochastic}Maximum iterations ({self.schedule.max_epochs}) "
+                f"{stochastic}Maximum iterations ({self.settings.max_epochs}) "
                 "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
@@ -391,15 +481,14 @@ class TrainingRun:
             return self.kept.theta
         return self.kept.history.best_theta
 
-    def fitted_attributes(self):
-        """The estimator's fitted attributes for the kept epoch: the model
-        of ``fit`` (or ``partial_fit``) stopped there, whole.
+    def result(self):
+        """The :class:`Result` of the kept epoch: the model of ``fit`` (or
+        ``partial_fit``) stopped there, whole.
 
         Builds new objects, the generator included (a copy set to the kept
         epoch's state), and changes nothing of the run: calling it twice
-        gives two equal, independent models, and it can be called after any
-        epoch, for the callbacks, while the run goes on. The estimator keeps
-        what the last call returns.
+        gives two equal, independent results, and it can be called after
+        any epoch, for the callbacks, while the run goes on.
         """
         kept = self.kept
         solver = kept.solver.snapshot()
@@ -411,17 +500,13 @@ class TrainingRun:
         rng = copy.deepcopy(self.state.rng)
         if kept.rng_state is not None:
             rng.set_state(kept.rng_state)
-        coefs, intercepts = self.layout.unpack(self.kept_point().copy())
-        return {
-            "coefs_": coefs,
-            "intercepts_": intercepts,
-            "_solver": solver,
-            "learning_rate_": solver.learning_rate,
-            "_rng": rng,
-            "n_layers_": self.layout.n_layers + 1,
-            "n_outputs_": self.layout.layer_sizes[-1],
-            **self.state.history.attributes(kept.history),
-        }
+        return Result(
+            self.kept_point().copy(),
+            self.layout,
+            solver,
+            rng,
+            self.state.history.state(kept.history),
+        )
 
     def _checkpoint(self):
         state = self.state
@@ -495,7 +580,7 @@ class TrainingRun:
         X, y, sample_weight = self.data.rows
         objective = self.data.objective
         n_samples = X.shape[0]
-        if self.schedule.shuffle:
+        if self.settings.shuffle:
             order = self.state.rng.permutation(n_samples)
         else:
             order = np.arange(n_samples)
@@ -526,31 +611,32 @@ class TrainingRun:
             return f"{type(solver).__name__} converged (tol={history.tol:g}). Stopping."
         if solver.tests_convergence and not history.early_stopping:
             return None
-        if not history.should_stop(self.schedule.n_iter_no_change):
+        if not history.should_stop(self.settings.n_iter_no_change):
             return None
         what = "Validation score" if history.early_stopping else "Training loss"
         return (
             f"{what} did not improve more than tol={history.tol:f} for "
-            f"{self.schedule.n_iter_no_change} consecutive epochs. Stopping."
+            f"{self.settings.n_iter_no_change} consecutive epochs. Stopping."
         )
 
 
-def build_run(model, train, incremental, first_call, callbacks, executor):
+def build_run(settings, start, train, validation, datafit, callbacks, executor):
     """The training run of one call of ``fit`` or ``partial_fit`` on rows
     in memory.
 
     Parameters
     ----------
-    model : SoftplusMLPClassifier
-        The estimator's validated view: its parameters, and the fitted
-        model (weights, solver, generator, history) that a warm start or a
-        continued ``partial_fit`` goes on from.
+    settings : Settings
+        The estimator's parameters that the run uses.
+    start : Start
+        Where the run starts.
     train : tuple
-        The validated ``(X, y, sample_weight)``, ``y`` as class indices.
-    incremental : bool
-        Whether the call is ``partial_fit``.
-    first_call : bool
-        Whether the call starts afresh (see ``_validation.validate_call``).
+        The validated training rows ``(X, y, sample_weight)``, ``y`` as the
+        datafit takes it.
+    validation : tuple or None
+        The rows held out for early stopping, as ``train``; None without.
+    datafit : Datafit
+        The loss of the outputs against the targets.
     callbacks : EpochCallbacks
         The callback hooks of the call.
     executor : ThreadedExecutor
@@ -561,75 +647,11 @@ def build_run(model, train, incremental, first_call, callbacks, executor):
     -------
     run : TrainingRun
     """
-    X = train[0]
-    datafit = DATAFITS[model.out_activation_]()
-    start = starting_point(model, X.shape[1], X.dtype, incremental, first_call)
     validation_score = None
-    if model.early_stopping:
-        train, validation = _validation.validation_split(
-            train, start.rng, model.validation_fraction
-        )
+    if validation is not None:
         validation_score = accuracy_scorer(start.layout, *validation, executor, datafit)
     objective = Objective(
-        start.layout, *train, model.alpha, datafit=datafit, executor=executor
+        start.layout, *train, settings.alpha, datafit=datafit, executor=executor
     )
     data = TrainingData(objective, train[0].shape[0], train, validation_score)
-    return run_from(model, start, data, X.shape[0], incremental, callbacks)
-
-
-# Where a call starts; ``continuing``: a partial_fit going on from the last.
-Start = namedtuple("Start", "layout theta rng history continuing")
-
-
-def starting_point(model, n_features, dtype, incremental, first_call):
-    """The layout, the starting ``theta``, the random generator and the
-    history of a call on ``n_features`` columns of ``dtype``, and whether
-    it continues the last call, as a ``Start``: the first part of
-    :func:`build_run`, for the rows wherever they are."""
-    hidden = _validation.hidden_layer_sizes(model.hidden_layer_sizes)
-    layout = ParameterLayout((n_features, *hidden, len(model.classes_)))
-    # fit draws from a new generator, even with a warm start; partial_fit
-    # goes on with a copy of the previous call's.
-    continuing = incremental and not first_call
-    if continuing:
-        rng = copy.deepcopy(model._rng)
-        history = History.continuing(model)
-    else:
-        rng = check_random_state(model.random_state)
-        history = History(model.early_stopping, model.tol)
-    if first_call:
-        theta = layout.initialize(rng, dtype)
-    else:
-        theta = layout.pack(model.coefs_, model.intercepts_, dtype)
-    return Start(layout, theta, rng, history, continuing)
-
-
-def run_from(model, start, data, n_samples, incremental, callbacks):
-    """The run from ``start`` (:func:`starting_point`) over ``data``, the
-    training rows and their objective, ready-made wherever the rows are:
-    the second part of :func:`build_run`. ``n_samples`` counts the rows of
-    the call, the held-out ones included."""
-    solver = make_solver(
-        model.solver,
-        model.learning_rate_init,
-        model.restart,
-        model.momentum,
-        model.tol,
-        full_batch=model.batch_size is None or model.batch_size >= data.n_samples,
-        continued=model._solver if start.continuing else None,
-    )
-    schedule = Schedule(
-        max_epochs=1 if incremental else model.max_iter,
-        warn_unconverged=not incremental,
-        batch_size=model.batch_size or n_samples,
-        shuffle=model.shuffle,
-        n_iter_no_change=model.n_iter_no_change,
-        verbose=model.verbose,
-    )
-    return TrainingRun(
-        start.layout,
-        TrainingState(start.theta, solver, start.rng, start.history),
-        data,
-        schedule,
-        callbacks,
-    )
+    return TrainingRun(settings, start, data, callbacks)

@@ -54,32 +54,36 @@ def learned_attributes(model):
     return {name: state[name] for name in LEARNED_ATTRIBUTES if name in state}
 
 
-def validate_call(model, X, y, sample_weight, incremental, classes):
-    """Validate the arguments of ``fit`` (``incremental=False``) or
-    ``partial_fit`` on ``model``, a view of the estimator.
+def validate_call(
+    model, X, y, sample_weight, incremental, first_call, weight_dtype=None
+):
+    """Validate the data of ``fit`` (``incremental=False``) or
+    ``partial_fit`` on ``model``, a view of the estimator; ``first_call``
+    is whether the call starts afresh (:func:`starts_afresh`).
+    ``weight_dtype`` is that of the sample weights, by default ``X``'s
+    (``check_gradients`` takes them in float64 whatever ``X`` is).
 
-    Returns ``X``, ``y`` as the datafit takes it (indices into
-    ``model.classes_``, or a float indicator matrix for multilabel
-    targets, see :func:`encode_labels`), the sample weights, and whether
-    the call starts afresh (``first_call``): a first call, a ``fit``
-    without ``warm_start``, or a ``fit`` for a network whose hidden layers
-    changed since the last (the old weights cannot start it).
+    Returns ``(X, y, sample_weight)``: ``y`` as the datafit takes it
+    (indices into ``model.classes_``, or a float indicator matrix for
+    multilabel targets, see :func:`encode_labels`).
     """
-    first_call = starts_afresh(model, incremental, classes)
     X, y = validate_input(model, X, y, reset=first_call)
     check_classification_targets(y)
     sample_weight = _check_sample_weight(
-        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        sample_weight, X, dtype=weight_dtype or X.dtype, ensure_non_negative=True
     )
     check_weight_sum(sample_weight)
     y = encode_labels(model, y, incremental, first_call)
-    return X, y, sample_weight, first_call
+    return X, y, sample_weight
 
 
-def starts_afresh(model, incremental, classes):
-    """Whether the call starts afresh (see :func:`validate_call`); checks
-    ``classes`` of a first ``partial_fit`` and a network's shape."""
-    hidden = hidden_layer_sizes(model.hidden_layer_sizes)
+def starts_afresh(model, hidden, incremental, classes):
+    """Whether a call starts afresh: a first call, a ``fit`` without
+    ``warm_start``, or a ``fit`` for a network whose hidden layers changed
+    since the last (the old weights cannot start it). ``hidden`` are the
+    validated hidden layer sizes (:func:`hidden_layer_sizes`). Checks
+    ``classes`` of a first ``partial_fit`` (and sets ``model.classes_``
+    from them), and that ``partial_fit`` goes on with the same shape."""
     fitted = hasattr(model, "coefs_")
     reshaped = fitted and fitted_hidden_layer_sizes(model) != hidden
     if incremental:
@@ -267,14 +271,45 @@ def check_weight_sum(sample_weight):
             "does the model. Dividing the weights alone would strengthen "
             "the penalty."
         )
+    check_positive_weight(total)
+
+
+def check_positive_weight(total):
+    """Raise a ValueError unless ``total``, the sum of the training rows'
+    weights, is positive: the one message of the rows in memory and of
+    those on a Dask cluster."""
     if total <= 0:
         raise ValueError("The sum of sample_weight must be positive.")
+
+
+def check_validation_size(n_held_out):
+    """Raise a ValueError if fewer than 2 rows are held out for early
+    stopping (MLPClassifier's words), in memory or on a Dask cluster."""
+    if n_held_out < 2:
+        raise ValueError(
+            "The validation set is too small. Increase "
+            "'validation_fraction' or the size of your dataset."
+        )
+
+
+def check_some_rows(n_samples, shape):
+    """Raise scikit-learn's ValueError of an empty ``X`` (``check_array``'s
+    words) unless ``n_samples`` (rows of ``X`` of ``shape``) is positive:
+    for a Dask collection, whose blocks scikit-learn checks one by one."""
+    if n_samples == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={shape}) while a minimum of "
+            "1 is required."
+        )
 
 
 def validation_split(train, rng, validation_fraction):
     """Hold out ``validation_fraction`` of ``train = (X, y, sample_weight)``,
     stratified for one label per row (not for multilabel targets, as
-    ``MLPClassifier``); returns the training and the validation triple."""
+    ``MLPClassifier``); returns the training and the validation triple.
+
+    ``rng`` is the fit's generator, which drew the initial weights just
+    before (the estimator says why in that order)."""
     y = train[1]
     X, X_val, y, y_val, weight, weight_val = train_test_split(
         *train,
@@ -282,11 +317,7 @@ def validation_split(train, rng, validation_fraction):
         test_size=validation_fraction,
         stratify=y if y.ndim == 1 else None,
     )
-    if X_val.shape[0] < 2:
-        raise ValueError(
-            "The validation set is too small. Increase "
-            "'validation_fraction' or the size of your dataset."
-        )
+    check_validation_size(X_val.shape[0])
     for part, weights in (("training", weight), ("validation", weight_val)):
         if not weights.any():
             raise ValueError(

@@ -66,6 +66,33 @@ def test_fitted_estimator_is_checked_at_its_weights(iris_subset, gradient_points
     np.testing.assert_array_equal(gradient_points[0], flat)
 
 
+def test_a_fitted_estimator_is_checked_at_its_weights_whatever_its_sizes_say_now(
+    iris_subset, gradient_points
+):
+    # The check takes the network the estimator holds: hidden_layer_sizes
+    # changed since the fit (which the next fit would start afresh from)
+    # neither stops it nor changes the point; float32 rows are checked in
+    # float64 with the weights taken in float64 too.
+    X, y, weights = iris_subset
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(6,), max_iter=3, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    error = check_gradients(clf, X, y, weights)
+    checked = gradient_points.pop()
+    clf.set_params(hidden_layer_sizes=(2, 2))
+    assert check_gradients(clf, X, y, weights) == error
+    np.testing.assert_array_equal(gradient_points.pop(), checked)
+    assert check_gradients(clf, X.astype(np.float32), y, weights) == check_gradients(
+        clf, X.astype(np.float32).astype(np.float64), y, weights
+    )
+
+
+def test_an_unfitted_estimators_parameters_are_validated_first(iris_subset):
+    X, y, _ = iris_subset
+    with pytest.raises(ValueError, match="'solver' parameter"):
+        check_gradients(SoftplusMLPClassifier(solver="sgd"), X, y)
+
+
 def test_unfitted_estimator_is_checked_at_fits_initial_weights(
     iris_subset, gradient_points
 ):
@@ -152,7 +179,8 @@ def test_classes_unknown_to_a_fitted_estimator_are_rejected(iris_subset):
     clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,), max_iter=2, random_state=0)
     with pytest.warns(ConvergenceWarning):
         clf.fit(X[y < 2], y[y < 2])
-    with pytest.raises(ValueError, match="not in the estimator's classes_"):
+    # The message of a partial_fit given classes it was not fitted on.
+    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`"):
         check_gradients(clf, X, y)
     with pytest.raises(ValueError, match="epsilon"):
         check_gradients(clf, X[y < 2], y[y < 2], epsilon=0.0)

@@ -1,7 +1,7 @@
 """The history of a training run: the stopping rule, as scikit-learn's
 MLPClassifier counts epochs without improvement, the record of an epoch and
-the fitted attributes rebuilt from it, the best point with early stopping,
-and a history continued from a fitted estimator."""
+the state rebuilt from it, the best point with early stopping, and a
+history continued from a fitted estimator's."""
 
 import copy
 import warnings
@@ -25,7 +25,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import SoftplusMLPClassifier
-from skmlp._history import History
+from skmlp._history import History, State
+from skmlp._layout import ParameterLayout
+from skmlp._mlp import fitted_attributes, fitted_history
+from skmlp._solvers import GradientDescent
+from skmlp._training import Result
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)
@@ -174,51 +178,50 @@ def test_counter_agrees_with_mlpclassifier(early_stopping, tol):
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_record_gives_back_the_attributes_of_its_epoch(early_stopping):
+def test_record_gives_back_the_state_of_its_epoch(early_stopping):
     history = History(early_stopping=early_stopping, tol=0.0)
     losses = [3.0, 2.0, 2.5, 1.0, 1.5]
     scores = [0.25, 0.5, 0.75, 0.5, 0.875]
-    records, attributes = [], []
+    records, states = [], []
     for k, (loss, score) in enumerate(zip(losses, scores)):
         history.add_epoch(loss, n_samples=7)
         if early_stopping:
             history.add_validation(score, np.full(2, float(k)))
         records.append(history.record())
-        attributes.append(copy.deepcopy(history.attributes(history.record())))
-    # Later epochs change nothing of an earlier record's attributes.
+        states.append(copy.deepcopy(history.state(history.record())))
+    # Later epochs change nothing of an earlier record's state.
     for k, record in enumerate(records):
-        assert history.attributes(record) == attributes[k]
+        assert history.state(record) == states[k]
         assert record.n_iter == k + 1
         assert record.t == 7 * (k + 1)
     # The third epoch, by hand.
-    third = history.attributes(records[2])
-    assert third["loss_curve_"] == [3.0, 2.0, 2.5]
-    assert third["loss_"] == 2.5
-    assert third["n_iter_"] == 3
-    assert third["t_"] == 21
+    third = history.state(records[2])
+    assert third.loss_curve == [3.0, 2.0, 2.5]
+    assert third.n_iter == 3
+    assert third.t == 21
     if early_stopping:
-        assert third["best_loss_"] is None
-        assert third["validation_scores_"] == [0.25, 0.5, 0.75]
-        assert third["best_validation_score_"] == 0.75
-        assert third["_no_improvement_count"] == 0
+        assert third.best_loss is None
+        assert third.validation_scores == [0.25, 0.5, 0.75]
+        assert third.best_validation_score == 0.75
+        assert third.no_improvement_count == 0
         assert_array_equal(records[2].best_theta, [2.0, 2.0])
         assert_array_equal(records[3].best_theta, [2.0, 2.0])
     else:
-        assert third["best_loss_"] == 2.0
-        assert third["validation_scores_"] is None
-        assert third["best_validation_score_"] is None
-        assert third["_no_improvement_count"] == 1
+        assert third.best_loss == 2.0
+        assert third.validation_scores is None
+        assert third.best_validation_score is None
+        assert third.no_improvement_count == 1
 
 
-def test_attributes_do_not_share_the_live_curves():
+def test_a_state_does_not_share_the_live_curves():
     history = History(early_stopping=True, tol=0.0)
     history.add_epoch(1.0, 1)
     history.add_validation(0.5, np.zeros(1))
-    attributes = history.attributes(history.record())
+    state = history.state(history.record())
     history.add_epoch(0.5, 1)
     history.add_validation(0.75, np.zeros(1))
-    assert attributes["loss_curve_"] == [1.0]
-    assert attributes["validation_scores_"] == [0.5]
+    assert state.loss_curve == [1.0]
+    assert state.validation_scores == [0.5]
 
 
 def _fitted(**params):
@@ -232,7 +235,7 @@ def _fitted(**params):
 
 def test_continuing_takes_the_fitted_estimators_history():
     clf = _fitted(solver="gd")
-    history = History.continuing(clf)
+    history = History.continuing(fitted_history(clf), early_stopping=False, tol=0.0)
     assert history.loss_curve == clf.loss_curve_
     assert history.loss_curve is not clf.loss_curve_
     assert history.start_loss == clf.loss_curve_[0]
@@ -244,7 +247,7 @@ def test_continuing_takes_the_fitted_estimators_history():
     assert history.n_new_epochs == 0
     history.add_epoch(0.1, len(X_IRIS))
     assert clf.loss_curve_ == history.loss_curve[:-1]
-    assert history.attributes(history.record())["n_iter_"] == 7
+    assert history.state(history.record()).n_iter == 7
 
 
 def test_continuing_after_early_stopping_starts_from_the_lowest_loss():
@@ -253,15 +256,16 @@ def test_continuing_after_early_stopping_starts_from_the_lowest_loss():
     clf = _fitted(solver="gd", early_stopping=True, validation_fraction=0.2)
     assert clf.best_loss_ is None
     clf.set_params(early_stopping=False)
-    history = History.continuing(clf)
+    history = History.continuing(fitted_history(clf), early_stopping=False, tol=0.0)
     assert history.best_loss == min(clf.loss_curve_)
-    # The lowest, not the last: a stand-in with a curve that rose at its end
+    # The lowest, not the last: a state with a curve that rose at its end
     # (the fit above may end at its lowest).
-    stand_in = SimpleNamespace(
-        early_stopping=False, tol=0.0, loss_curve_=[3.0, 1.0, 2.0],
-        best_loss_=None, _no_improvement_count=1, n_iter_=3, t_=30,
+    state = State(
+        loss_curve=[3.0, 1.0, 2.0], validation_scores=[0.5, 0.75, 0.5],
+        best_loss=None, best_validation_score=0.75, no_improvement_count=1,
+        n_iter=3, t=30,
     )  # fmt: skip
-    history = History.continuing(stand_in)
+    history = History.continuing(state, early_stopping=False, tol=0.0)
     assert history.best_loss == 1.0
     assert history.start_loss == 3.0
     history.add_epoch(1.5, 10)
@@ -270,6 +274,28 @@ def test_continuing_after_early_stopping_starts_from_the_lowest_loss():
     clf.partial_fit(X_IRIS, Y_IRIS)
     assert clf.n_iter_ == 7
     assert clf.best_loss_ == min(clf.loss_curve_)
+
+
+def test_the_fitted_attributes_of_a_state_give_it_back():
+    # The estimator names the history's fitted attributes in one function
+    # (fitted_attributes) and reads them back in another (fitted_history):
+    # a state written as a model and read back is the same state.
+    layout = ParameterLayout((2, 3))
+    state = State(
+        loss_curve=[3.0, 1.0, 2.0], validation_scores=None, best_loss=1.0,
+        best_validation_score=None, no_improvement_count=1, n_iter=3, t=30,
+    )  # fmt: skip
+    result = Result(
+        np.arange(layout.n_params, dtype=float),
+        layout,
+        GradientDescent(0.1),
+        np.random.RandomState(0),
+        state,
+    )
+    model = SimpleNamespace(**fitted_attributes(SimpleNamespace(), result))
+    assert fitted_history(model) == state
+    assert model.loss_ == 2.0 and model.n_iter_ == 3 and model.t_ == 30
+    assert model.n_layers_ == 2 and model.n_outputs_ == 3
 
 
 def test_partial_fit_continues_the_curve_and_the_counters():

@@ -43,13 +43,7 @@ from skmlp._datafits import SoftmaxCrossEntropy
 from skmlp._layout import ParameterLayout
 from skmlp._objective import Objective
 from skmlp._solvers import GradientDescent
-from skmlp._training import (
-    History,
-    Schedule,
-    TrainingData,
-    TrainingRun,
-    TrainingState,
-)
+from skmlp._training import Settings, Start, TrainingData, TrainingRun
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)
@@ -312,47 +306,74 @@ class Quadratic:
         self.weight_sum = float(sample_weight.sum())
 
 
-def _quadratic_run(theta, learning_rate, max_epochs, **schedule):
+def _quadratic_run(theta, learning_rate, max_epochs, **settings):
     layout = ParameterLayout((2, 3))
     rows = (np.zeros((4, 2)), np.zeros(4, dtype=int), np.ones(4))
-    state = TrainingState(
-        theta,
-        GradientDescent(learning_rate),
-        np.random.RandomState(0),
-        History(early_stopping=False, tol=0.0),
-    )
-    schedule = Schedule(
+    settings = Settings(
         **{
+            "solver": "gd",
+            "learning_rate_init": learning_rate,
+            "restart": None,
+            "momentum": "auto",
+            "alpha": 0.0,
+            "tol": 0.0,
+            "batch_size": None,
             "max_epochs": max_epochs,
             "warn_unconverged": False,
-            "batch_size": 4,
             "shuffle": False,
             "n_iter_no_change": max_epochs,
             "verbose": False,
-            **schedule,
+            "early_stopping": False,
+            "validation_fraction": 0.1,
+            **settings,
         }
     )
     objective = Quadratic(np.arange(layout.n_params, dtype=float))
     callbacks = EpochCallbacks(object(), *rows, max_epochs=max_epochs)
     data = TrainingData(objective, 4, rows)
-    return TrainingRun(layout, state, data, schedule, callbacks), objective
+    start = Start(layout, theta, np.random.RandomState(0))
+    return TrainingRun(settings, start, data, callbacks), objective
 
 
-def test_the_loop_takes_the_solvers_steps_and_records_their_losses():
-    # GD at rate 1/2 on the quadratic halves the distance to the center at
-    # every epoch: theta_k - c = (theta_0 - c) / 2**k, and the loss of epoch
-    # k is taken at theta_{k-1}.
+def test_the_run_makes_the_solver_and_the_history_of_its_settings_and_start():
+    # The run is built from plain values: GD at the settings' rate, a new
+    # history without a start's, and one that goes on from a start's.
     theta = np.zeros(ParameterLayout((2, 3)).n_params)
-    run, objective = _quadratic_run(theta.copy(), 0.5, max_epochs=6)
+    run, _ = _quadratic_run(theta, 0.5, max_epochs=1)
+    assert type(run.state.solver) is GradientDescent
+    assert run.state.solver.learning_rate == 0.5
+    assert run.state.history.n_iter == 0 and run.state.history.loss_curve == []
     run.run()
-    attributes = run.fitted_attributes()
-    start = theta - objective.center
-    expected = [0.5 * np.sum((start / 2**k) ** 2) for k in range(6)]
-    np.testing.assert_allclose(attributes["loss_curve_"], expected, rtol=1e-15)
-    kept = run.layout.pack(attributes["coefs_"], attributes["intercepts_"], float)
-    np.testing.assert_allclose(kept, objective.center + start / 2**6, rtol=1e-15)
-    assert attributes["n_iter_"] == 6 and attributes["t_"] == 6 * 4
-    assert run.reached_max_epochs
+    result = run.result()
+    assert result.history.n_iter == 1
+    layout = ParameterLayout((2, 3))
+    start = Start(
+        layout,
+        result.theta.copy(),
+        result.rng,
+        history=result.history,
+        solver=result.solver,
+    )
+    again = TrainingRun(run.settings, start, run.data, run.callbacks)
+    assert again.state.history.loss_curve == result.history.loss_curve
+    assert again.state.history.n_new_epochs == 0
+    again.run()
+    assert again.result().history.n_iter == 2
+    assert again.result().history.t == 2 * 4
+
+
+def test_a_result_is_new_objects_that_the_run_does_not_touch_again():
+    theta = np.zeros(ParameterLayout((2, 3)).n_params)
+    run, _ = _quadratic_run(theta, 0.5, max_epochs=1)
+    run.run()
+    first = run.result()
+    kept = first.theta.copy()
+    assert first.theta is not run.state.theta
+    assert first.solver is not run.state.solver
+    assert first.rng is not run.state.rng
+    run.state.theta += 1.0
+    assert_array_equal(first.theta, kept)
+    assert_array_equal(run.result().theta, kept)
 
 
 @pytest.mark.parametrize("bound_over_threshold, evaluated", [(0.49, 0), (0.51, 1)])

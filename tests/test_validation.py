@@ -21,6 +21,7 @@ from skmlp._validation import (
     fitted_view,
     hidden_layer_sizes,
     learned_attributes,
+    starts_afresh,
     validate_call,
     validation_split,
     view,
@@ -176,15 +177,27 @@ def test_fit_refuses_weights_of_overflowing_sum():
 # --- validate_call ---
 
 
+def _validate(model, X, y, sample_weight, incremental, classes):
+    """The validation of a call on ``model`` (a view), as the estimator
+    makes it: whether it starts afresh, then its data; returns the
+    validated data and that answer."""
+    hidden = hidden_layer_sizes(model.hidden_layer_sizes)
+    first_call = starts_afresh(model, hidden, incremental, classes)
+    X, y, sample_weight = validate_call(
+        model, X, y, sample_weight, incremental, first_call
+    )
+    return X, y, sample_weight, first_call
+
+
 def _call(model, X, y, sample_weight=None, incremental=False, classes=None):
-    return validate_call(view(model), X, y, sample_weight, incremental, classes)
+    return _validate(view(model), X, y, sample_weight, incremental, classes)
 
 
 def test_first_fit_call_encodes_the_labels_and_learns_the_columns():
     labels = np.array(["b", "c", "a", "c", "b", "a"])
     X = np.arange(12.0).reshape(6, 2)
     model = view(SoftplusMLPClassifier())
-    Xv, yv, weights, first = validate_call(model, X, labels, None, False, None)
+    Xv, yv, weights, first = _validate(model, X, labels, None, False, None)
     assert first
     assert_array_equal(model.classes_, ["a", "b", "c"])
     assert model.out_activation_ == "softmax"
@@ -211,6 +224,19 @@ def test_float32_is_kept_and_integers_become_float64():
     assert Xv.dtype == weights.dtype == np.float64
 
 
+def test_the_weights_dtype_can_be_chosen_apart_from_xs():
+    # check_gradients takes the weights in float64 for float32 rows: 0.1 is
+    # not rounded to float32 on the way.
+    model = view(SoftplusMLPClassifier())
+    X = np.arange(12, dtype=np.float32).reshape(6, 2)
+    Xv, _, weights = validate_call(
+        model, X, np.arange(6) % 2, np.full(6, 0.1), False, True, np.float64
+    )
+    assert Xv.dtype == np.float32
+    assert weights.dtype == np.float64
+    assert_array_equal(weights, 0.1)
+
+
 def test_csc_becomes_csr():
     X = sp.csc_matrix(np.eye(4))
     Xv, *_ = _call(SoftplusMLPClassifier(), X, [0, 1, 0, 1])
@@ -220,7 +246,7 @@ def test_csc_becomes_csr():
 def test_multilabel_first_call():
     y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
     model = view(SoftplusMLPClassifier())
-    _, yv, _, _ = validate_call(model, np.eye(4), y, None, False, None)
+    _, yv, _, _ = _validate(model, np.eye(4), y, None, False, None)
     assert model.out_activation_ == "logistic"
     assert_array_equal(model.classes_, [0, 1, 2])
     assert yv.dtype == np.float64
@@ -241,7 +267,7 @@ def test_a_2d_y_of_other_values_than_0_and_1():
 def test_feature_names_are_learned_on_a_first_call():
     X = pd.DataFrame(np.eye(4), columns=["p", "q", "r", "s"])
     model = view(SoftplusMLPClassifier())
-    validate_call(model, X, [0, 1, 0, 1], None, False, None)
+    _validate(model, X, [0, 1, 0, 1], None, False, None)
     assert_array_equal(model.feature_names_in_, ["p", "q", "r", "s"])
     assert "feature_names_in_" in learned_attributes(model)
 
@@ -257,7 +283,7 @@ def test_fit_without_warm_start_starts_afresh_and_relearns():
     clf = _fitted()
     model = view(clf)
     X = np.arange(10.0).reshape(5, 2)
-    *_, first = validate_call(model, X, [5, 6, 5, 6, 5], None, False, None)
+    *_, first = _validate(model, X, [5, 6, 5, 6, 5], None, False, None)
     assert first
     assert model.n_features_in_ == 2
     assert_array_equal(model.classes_, [5, 6])
@@ -266,7 +292,7 @@ def test_fit_without_warm_start_starts_afresh_and_relearns():
 def test_fit_with_warm_start_goes_on_and_checks():
     clf = _fitted(warm_start=True)
     model = view(clf)
-    _, yv, _, first = validate_call(model, X_IRIS, Y_IRIS[::-1], None, False, None)
+    _, yv, _, first = _validate(model, X_IRIS, Y_IRIS[::-1], None, False, None)
     assert not first
     assert_array_equal(model.classes_, [0, 1, 2])
     assert_array_equal(yv, Y_IRIS[::-1])
@@ -288,13 +314,13 @@ def test_partial_fit_first_call_takes_classes_and_later_calls_check_them():
     clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,))
     model = view(clf)
     X, y = X_IRIS[:10], np.zeros(10, dtype=int)
-    _, yv, _, first = validate_call(model, X, y, None, True, [0, 1, 2])
+    _, yv, _, first = _validate(model, X, y, None, True, [0, 1, 2])
     assert first
     assert_array_equal(model.classes_, [0, 1, 2])
     assert_array_equal(yv, 0)
     clf.partial_fit(X, y, classes=[0, 1, 2])
     model = view(clf)
-    _, yv, _, first = validate_call(model, X, y + 2, None, True, None)
+    _, yv, _, first = _validate(model, X, y + 2, None, True, None)
     assert not first
     assert_array_equal(yv, 2)
     with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
