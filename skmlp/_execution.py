@@ -8,10 +8,10 @@ order in which the objective adds them up. That is the whole interface::
     executor.map(function, parts, cost) -> iterator of function(part), in order
 
 ``cost`` is the number of multiply-adds of all the parts, by which a local
-executor decides whether threads pay. :class:`SerialExecutor` runs the parts
-on the calling thread, :class:`ThreadedExecutor` on a
-:class:`concurrent.futures.ThreadPoolExecutor`, which it keeps from one call
-to the next until it is closed. Both expect BLAS to run on
+executor decides whether threads pay. :class:`ThreadedExecutor` runs them on
+a :class:`concurrent.futures.ThreadPoolExecutor`, which it keeps from one
+call to the next until it is closed, or on the calling thread when threads
+do not pay (or ``n_threads=1``). It expects BLAS to run on
 one thread (:class:`SingleThreadedBlas`): with more, OpenBLAS splits some
 products and long dot products between its threads, which changes their
 rounding, and its threads would compete with the workers.
@@ -178,15 +178,6 @@ class SingleThreadedBlas:
                 _saved_limits = None
 
 
-class SerialExecutor:
-    """Runs the parts one after the other on the calling thread."""
-
-    n_threads = 1
-
-    def map(self, function, parts, cost=0):
-        return map(function, parts)
-
-
 class ThreadedExecutor:
     """Runs the parts on up to ``n_threads`` threads, at most one per part.
 
@@ -255,10 +246,6 @@ class ThreadedExecutor:
 
     def __exit__(self, *exception):
         self.close()
-
-    def __getstate__(self):
-        # Threads are not copied: a copy makes its own when it needs them.
-        return {**vars(self), "_pool": None}
 
 
 def _in_order(function, parts, pool, n_threads):

@@ -1,8 +1,6 @@
 """The objective: datafit plus penalty, its gradient, blocks, parts and rows."""
 
-import copy
 import gc
-import pickle
 import threading
 import weakref
 
@@ -12,14 +10,10 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skmlp._datafits import MultilabelLogistic
-from skmlp._execution import SerialExecutor, ThreadedExecutor
+from skmlp._evaluation import forward_log_proba, rows_per_block
+from skmlp._execution import ThreadedExecutor
 from skmlp._layout import ParameterLayout
-from skmlp._objective import (
-    Objective,
-    forward_log_proba,
-    output_range,
-    rows_per_block,
-)
+from skmlp._objective import Objective
 
 N_FEATURES = 4
 N_CLASSES = 3
@@ -247,7 +241,7 @@ def test_parts_on_threads_give_the_bits_of_the_serial_evaluation():
     # runs serially too: the threaded one is told to thread anyway, and the
     # test checks that it did.
     _, serial, theta = _problem(
-        (5, 4), n_samples=50, block_size=3, executor=SerialExecutor()
+        (5, 4), n_samples=50, block_size=3, executor=ThreadedExecutor(n_threads=1)
     )
     with _RecordingExecutor() as threaded_executor:
         threaded = _same_rows(serial, block_size=3, executor=threaded_executor)
@@ -292,30 +286,6 @@ def test_evaluations_in_any_order_give_what_a_fresh_objective_gives(blocking, sp
         )
         # The same array, changed in place.
         theta -= 0.5 * gradient
-
-
-@pytest.mark.parametrize("blocking", BLOCKINGS[:2])
-@pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize(
-    "copy_of", [copy.deepcopy, lambda o: pickle.loads(pickle.dumps(o))]
-)
-def test_a_copied_objective_evaluates_as_a_fresh_one(blocking, sparse, copy_of):
-    # Copies move objectives between processes (a Dask worker's rows); an
-    # objective evaluated before the copy has its block loaded in its
-    # buffers, whose views a copy must not keep as arrays of their own.
-    layout, objective, theta = _problem((5, 4), n_samples=50, **blocking)
-    if sparse:
-        objective = _same_rows(objective, X=sp.csr_matrix(objective.X), **blocking)
-    objective.value_and_gradient(theta)
-    copied = copy_of(objective)
-    for point in (theta, 2 * theta):
-        expected_loss, expected_gradient = _fresh_evaluation(
-            objective, point, **blocking
-        )
-        loss, gradient = copied.value_and_gradient(point)
-        assert loss == expected_loss
-        assert_array_equal(gradient, expected_gradient)
-        assert copied.value(point) == expected_loss
 
 
 @pytest.mark.parametrize("blocking", BLOCKINGS[:2])
@@ -488,37 +458,6 @@ def test_multilabel_objective_in_blocks_equals_one_block():
     assert_allclose(blocked_gradient, gradient, rtol=1e-12, atol=1e-16)
 
 
-def _outputs(coefs, intercepts, X):
-    """The network's outputs ``z[H+1]``, written out layer by layer."""
-    a = X
-    for layer, (W, b) in enumerate(zip(coefs, intercepts)):
-        a = a @ W + b if layer == len(coefs) - 1 else np.logaddexp(0.0, a @ W + b)
-    return a
-
-
-@pytest.mark.parametrize("hidden", [(), (5,), (6, 4)])
-def test_output_range_holds_the_outputs_of_every_input_in_the_box(hidden):
-    # Corners and random points of a box of inputs all give outputs in the
-    # range (to rounding); with no hidden layer the range is exact, reached
-    # at corners.
-    rng = np.random.RandomState(0)
-    layout = ParameterLayout((N_FEATURES, *hidden, N_CLASSES))
-    theta = layout.initialize(rng, np.float64) * 3
-    coefs, intercepts = layout.unpack(theta)
-    low = rng.normal(size=N_FEATURES)
-    high = low + rng.exponential(size=N_FEATURES)
-    corners = np.array(np.meshgrid(*zip(low, high))).reshape(N_FEATURES, -1).T
-    inside = low + (high - low) * rng.uniform(size=(500, N_FEATURES))
-    z = _outputs(coefs, intercepts, np.vstack([corners, inside]))
-    z_low, z_high = output_range(layout.blocks(theta), low, high)
-    rounding = 1e-13 * np.abs(z).max()
-    assert np.all(z_low <= z.min(axis=0) + rounding)
-    assert np.all(z.max(axis=0) <= z_high + rounding)
-    if not hidden:
-        assert_allclose(z.min(axis=0), z_low, rtol=1e-14)
-        assert_allclose(z.max(axis=0), z_high, rtol=1e-14)
-
-
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_loss_bound_is_above_the_loss_and_fails_on_a_non_finite_theta(sparse, dtype):
@@ -586,40 +525,3 @@ def test_the_default_blocks_are_rows_per_block(dtype, rows):
     by_512 = Objective(layout, X, y, w, 0.1, block_size=512).value_and_gradient(theta)
     assert_allclose(by_512[1], default[1], rtol=1e-12 if dtype == np.float64 else 1e-4)
     assert not np.array_equal(by_512[1], default[1])
-
-
-def test_the_fingerprint_tells_objectives_apart_by_what_their_values_depend_on():
-    layout, objective, theta = _problem((5,), n_samples=50)
-    X, y, w = objective.X, objective.y, objective.sample_weight
-    for sampled in (False, True):
-        same = Objective(layout, X.copy(), y.copy(), w.copy(), 0.3)
-        assert same.fingerprint(sampled) == objective.fingerprint(sampled)
-        assert same.fingerprint(sampled) != same.fingerprint(not sampled)
-    # Objectives of equal fingerprints give the same bits.
-    assert same.value_and_gradient(theta)[0] == objective.value_and_gradient(theta)[0]
-    nudged = X.copy()
-    nudged[4, 1] = np.nextafter(nudged[4, 1], np.inf)  # row 4 is not sampled
-    others = [
-        Objective(layout, nudged, y, w, 0.3),
-        Objective(layout, X, (y + 1) % N_CLASSES, w, 0.3),
-        Objective(layout, X, y, w * 2, 0.3),
-        Objective(layout, X, y, w, 0.4),
-        Objective(layout, X, y, w, 0.3, block_size=7),
-        Objective(layout, X[:49], y[:49], w[:49], 0.3),
-        Objective(layout, sp.csr_matrix(X), y, w, 0.3),
-        Objective(layout, X.astype(np.float32), y, w.astype(np.float32), 0.3),
-    ]
-    fingerprints = {other.fingerprint() for other in others}
-    assert objective.fingerprint() not in fingerprints
-    assert len(fingerprints) == len(others)
-    # The sampled one reads 16 rows, of which row 4 is not one.
-    assert others[0].fingerprint(sampled=True) == objective.fingerprint(sampled=True)
-    # set_rows makes it again; so does a copy.
-    copied = copy.deepcopy(objective)
-    objective.set_rows(nudged, y, w)
-    assert objective.fingerprint() == others[0].fingerprint()
-    assert copied.fingerprint() == same.fingerprint()
-    # A Fortran-ordered copy of the rows is the same rows.
-    assert Objective(layout, np.asfortranarray(X), y, w, 0.3).fingerprint() == (
-        same.fingerprint()
-    )
