@@ -12,9 +12,10 @@ import scipy.sparse as sp
 
 
 def output_range(params, low, high):
-    """Bounds on the outputs ``z[H+1]`` of every input between ``low`` and
+    """Bounds on the outputs ``z_{H+1}`` of every input between ``low`` and
     ``high`` (vectors of ``n_features``): interval arithmetic through the
-    layers.
+    layers. ``params[l]`` is ``W_l^T`` stacked over ``b_l``
+    (``ParameterLayout.blocks``), so ``param[:-1]`` below is ``W_l^T``.
 
     An input in the box of centre ``c = (high + low) / 2`` and radius
     ``r = (high - low) / 2`` gives ``z = W x + b`` within ``W c + b`` plus or

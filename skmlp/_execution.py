@@ -104,10 +104,11 @@ class SingleThreadedBlas:
     it changes nothing and costs next to nothing, so a training loop can
     run wholly inside one (reading the thread count first) and its
     evaluations enter theirs again; that also keeps OpenBLAS's threads,
-    which spin for about 0.1 s after a multi-threaded call, from competing
-    with the workers. (The results do not depend on BLAS's threads where
-    it could split a sum: the long dot products over the parameters are
-    computed without BLAS.)
+    which spin for a while after a multi-threaded call (docs/performance.md,
+    "Controlling the threads"), from competing with the workers. (The
+    results do not depend on BLAS's threads where it could split a sum:
+    the long dot products over the parameters are computed without BLAS,
+    by :func:`~skmlp._reduction.dot`.)
 
     A Ctrl-C anywhere in entering or leaving leaves every later context
     working: an interrupted ``__enter__`` undoes what it did; a ``__exit__``
