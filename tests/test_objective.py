@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skmlp._datafits import MultilabelLogistic
-from skmlp._evaluation import forward_log_proba, rows_per_block
+from skmlp._evaluation import forward_log_proba
 from skmlp._execution import ThreadedExecutor
 from skmlp._layout import ParameterLayout
 from skmlp._objective import Objective
@@ -319,20 +319,6 @@ def test_an_objective_is_freed_as_soon_as_it_is_let_go(blocking, sparse):
 
 
 @pytest.mark.parametrize("blocking", BLOCKINGS[:2])
-def test_forward_log_proba_gives_the_log_softmax_of_every_row(blocking):
-    # The class-major layout of a block is transposed back into one row per
-    # sample.
-    layout, objective, theta = _problem((5,), n_samples=50)
-    coefs, intercepts = layout.unpack(theta)
-    X = objective.X
-    logits = np.logaddexp(0.0, X @ coefs[0] + intercepts[0]) @ coefs[1] + intercepts[1]
-    expected = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
-    assert_allclose(
-        forward_log_proba(coefs, intercepts, X, **blocking), expected, rtol=1e-13
-    )
-
-
-@pytest.mark.parametrize("blocking", BLOCKINGS[:2])
 def test_set_rows_gives_the_objective_of_the_new_rows(blocking):
     # A mini-batch epoch moves one objective from batch to batch, keeping
     # its buffers: batches of 20, 5 and 30 rows (more than the buffers were
@@ -366,36 +352,6 @@ def test_set_rows_copies_the_rows_so_later_changes_do_not_matter():
     loss, gradient = moving.value_and_gradient(theta)
     assert loss == expected[0]
     assert_array_equal(gradient, expected[1])
-
-
-@pytest.mark.parametrize("sparse", [False, True])
-def test_inputs_near_the_float64_limit_give_probabilities_or_a_clear_error(sparse):
-    # Features near the float64 limit: the log-softmax of finite logits is
-    # finite or -inf, whatever their size; logits that overflow raise,
-    # where a NaN probability would make predict say class 0 silently.
-    from sklearn.datasets import load_iris
-    from sklearn.preprocessing import StandardScaler
-
-    from skmlp import SoftplusMLPClassifier
-
-    X, y = load_iris(return_X_y=True)
-    X = StandardScaler().fit_transform(X)
-    clf = SoftplusMLPClassifier(hidden_layer_sizes=(16,), max_iter=50, random_state=0)
-    with pytest.warns(Warning):
-        clf.fit(X, y)
-
-    def rows(values):
-        rows = np.vstack([X[:3], *(np.full((1, 4), value) for value in values)])
-        return sp.csr_matrix(rows) if sparse else rows
-
-    with np.errstate(over="raise", invalid="raise"):
-        proba = clf.predict_proba(rows([1e307, -1e307]))
-    assert np.isfinite(proba).all()
-    assert_allclose(proba.sum(axis=1), 1.0)
-    assert_allclose(proba[:3], clf.predict_proba(X[:3]), rtol=1e-12)
-    for predict in (clf.predict, clf.predict_proba, clf.predict_log_proba):
-        with pytest.raises(ValueError, match="overflowed .* largest absolute value"):
-            predict(rows([1e308]))
 
 
 def _multilabel_problem(hidden, n_samples=23, alpha=0.3, **options):
@@ -486,42 +442,3 @@ def test_loss_bound_of_labels_is_above_their_loss():
     Y = rng.randint(2, size=(30, N_CLASSES))
     objective = Objective(layout, X, Y, np.ones(30), 0.1, datafit=MultilabelLogistic())
     assert objective.value(theta) <= objective.loss_bound(theta) < np.inf
-
-
-@pytest.mark.parametrize(
-    "layer_sizes, dtype, rows",
-    [
-        ((100, 256, 3), np.float64, 512),  # 512 rows of 256 units in float64
-        ((100, 256, 3), np.float32, 1024),  # as many bytes in float32
-        ((784, 512, 10), np.float64, 512),  # never fewer than 512 rows
-        ((784, 512, 10), np.float32, 512),
-        ((20, 32, 3), np.float64, 4096),  # 512 * 256 * 8 bytes per layer
-        ((20, 32, 3), np.float32, 8192),
-        ((20, 64, 32, 3), np.float64, 2048),
-        ((4, 16, 3), np.float64, 8192),  # never more than 8192 rows
-    ],
-)
-def test_narrow_networks_take_longer_blocks(layer_sizes, dtype, rows):
-    assert rows_per_block(layer_sizes, dtype) == rows
-
-
-@pytest.mark.parametrize("dtype, rows", [(np.float64, 4096), (np.float32, 8192)])
-def test_the_default_blocks_are_rows_per_block(dtype, rows):
-    # 9000 rows of a narrow network: blocks of 4096 rows by default in
-    # float64, 8192 in float32, which add up in another order than blocks
-    # of 512.
-    rng = np.random.RandomState(0)
-    layout = ParameterLayout((20, 32, 3))
-    theta = layout.initialize(rng, dtype)
-    X, y, w = (
-        rng.normal(size=(9000, 20)).astype(dtype),
-        rng.randint(3, size=9000),
-        np.ones(9000),
-    )
-    default = Objective(layout, X, y, w, 0.1).value_and_gradient(theta)
-    explicit = Objective(layout, X, y, w, 0.1, block_size=rows)
-    assert_array_equal(default[1], explicit.value_and_gradient(theta)[1])
-    assert default[0] == explicit.value(theta)
-    by_512 = Objective(layout, X, y, w, 0.1, block_size=512).value_and_gradient(theta)
-    assert_allclose(by_512[1], default[1], rtol=1e-12 if dtype == np.float64 else 1e-4)
-    assert not np.array_equal(by_512[1], default[1])
