@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["log_softmax_inplace", "softplus_inplace"]
+__all__ = ["log_softmax_inplace", "softplus_and_sigmoid", "softplus_inplace"]
 
 
 @functools.cache
@@ -79,6 +79,16 @@ def softplus_inplace(z, scratch, derivative=None):
         np.divide(scratch, derivative, out=derivative)
     np.log1p(scratch, out=scratch)
     return np.maximum(z, scratch, out=z)
+
+
+def softplus_and_sigmoid(z):
+    """``softplus(z)`` and ``sigmoid(z)``, its derivative, as new arrays:
+    :func:`softplus_inplace` on a copy of ``z``, for the plain functions of
+    :mod:`skmlp._network`, which compute the same numbers as the fast
+    evaluation."""
+    a, sigma = np.array(z), np.empty_like(z)
+    softplus_inplace(a, np.empty_like(a), sigma)
+    return a, sigma
 
 
 @functools.cache

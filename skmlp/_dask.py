@@ -45,10 +45,10 @@ from ._dask_input import dask_column, is_dask_collection, validated
 from ._datafits import SoftmaxCrossEntropy
 from ._layout import ParameterLayout
 from ._objective import (
+    MeanObjective,
     Objective,
     feature_range,
     forward_log_proba,
-    loss_bound_in_box,
 )
 from ._penalties import L2
 from ._training import TrainingData, TrainingRun
@@ -314,13 +314,15 @@ def _lost_for_good(also=()):
         ) from error
 
 
-class ClusterObjective:
+class ClusterObjective(MeanObjective):
     """The training objective of rows held by a Dask cluster.
 
-    Follows the objective protocol of :class:`~skmlp._objective.Objective`
-    (``value``, ``value_and_gradient``, ``weight_sum``) for the full batch,
-    so that every solver and the training loop run over it unchanged. It
-    has no ``set_rows``: the rows stay where they are, and the loop takes
+    The objective of :class:`~skmlp._objective.Objective` composed the same
+    way (:class:`~skmlp._objective.MeanObjective`: the datafit's sum over
+    the rows, divided by their weight, plus the penalty), over a source of
+    rows whose blocks are on the workers (:class:`_ClusterRows`), so that
+    every solver and the training loop run over it unchanged. It has no
+    ``set_rows``: the rows stay where they are, and the loop takes
     full-batch steps only.
 
     Parameters
@@ -337,51 +339,43 @@ class ClusterObjective:
         The smallest and the largest value of each feature over the rows.
     """
 
-    # One label per row: the blocks compute the softmax cross-entropy (the
-    # training loop asks the datafit for the chance level of the loss).
-    datafit = SoftmaxCrossEntropy()
-
     def __init__(self, blocks, weight_sum, layout, alpha, feature_range):
         self.blocks = blocks
+        # One label per row: the blocks compute the softmax cross-entropy.
+        rows = _ClusterRows(blocks, weight_sum, feature_range)
+        super().__init__(rows, layout, SoftmaxCrossEntropy(), L2(layout, alpha))
+
+
+class _ClusterRows:
+    """The source of rows of a :class:`ClusterObjective`: the blocks on the
+    workers, each giving its sum and the gradient of its sum, added up in
+    block order (not in the order the workers finish), so that the result
+    does not depend on the cluster."""
+
+    def __init__(self, blocks, weight_sum, feature_range):
+        self.blocks = blocks
         self.weight_sum = weight_sum
-        self.layout = layout
-        self.penalty = L2(layout, alpha)
-        self.feature_range = feature_range
+        self._feature_range = feature_range
 
-    def loss_bound(self, theta):
-        """An upper bound on :meth:`value` at ``theta``, from the ranges of
-        the features that the blocks reported, as in
-        :meth:`~skmlp._objective.Objective.loss_bound`: it spares the check
-        of the point that ends a call a step over the cluster."""
-        data = loss_bound_in_box(self.layout, theta, self.datafit, self.feature_range)
-        penalty, _ = self.penalty.value_and_gradient(theta, 1 / self.weight_sum)
-        return data + penalty
+    def feature_range(self):
+        """The features' ranges that the blocks reported."""
+        return self._feature_range
 
-    def value(self, theta):
-        """The objective at ``theta``."""
-        return self._evaluate(theta, with_gradient=False)[0]
-
-    def value_and_gradient(self, theta):
-        """The objective at ``theta`` and its gradient, a new flat vector."""
-        return self._evaluate(theta, with_gradient=True)
-
-    def _evaluate(self, theta, with_gradient):
+    def datafit_sum(self, theta, gradient=None):
+        """``sum_i w_i CE_i``; with ``gradient``, adds the gradient of
+        ``sum_i (w_i / sum w) CE_i`` into it."""
+        with_gradient = gradient is not None
         parts = self.blocks.map(_block_sums, theta, with_gradient=with_gradient)
         cross_entropy = 0.0
         data_gradient = np.zeros_like(theta) if with_gradient else None
-        # In block order, whichever worker finished first.
         for block_cross_entropy, block_gradient in parts:
             cross_entropy += block_cross_entropy
             if with_gradient:
                 data_gradient += block_gradient
-        # As Objective does: the penalty is divided by the total weight too.
-        penalty, gradient = self.penalty.value_and_gradient(theta, 1 / self.weight_sum)
-        loss = cross_entropy / self.weight_sum + penalty
-        if not with_gradient:
-            return loss, None
-        data_gradient /= self.weight_sum
-        gradient += data_gradient
-        return loss, gradient
+        if with_gradient:
+            data_gradient /= self.weight_sum
+            gradient += data_gradient
+        return cross_entropy
 
 
 class _HeldOutAccuracy:

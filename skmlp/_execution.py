@@ -8,10 +8,10 @@ order in which the objective adds them up. That is the whole interface::
     executor.map(function, parts, cost) -> iterator of function(part), in order
 
 ``cost`` is the number of multiply-adds of all the parts, by which a local
-executor decides whether threads pay. :class:`SerialExecutor` runs the parts
-on the calling thread, :class:`ThreadedExecutor` on a
-:class:`concurrent.futures.ThreadPoolExecutor`, which it keeps from one call
-to the next until it is closed. Both expect BLAS to run on
+executor decides whether threads pay. :class:`ThreadedExecutor` runs them on
+a :class:`concurrent.futures.ThreadPoolExecutor`, which it keeps from one
+call to the next until it is closed, or on the calling thread when threads
+do not pay (or ``n_threads=1``). It expects BLAS to run on
 one thread (:class:`SingleThreadedBlas`): with more, OpenBLAS splits some
 products and long dot products between its threads, which changes their
 rounding, and its threads would compete with the workers.
@@ -22,8 +22,10 @@ import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor as _Pool
 
-import numpy as np
 from threadpoolctl import ThreadpoolController
+
+# dot is the mathematics' (skmlp._reduction); the solvers import it from here.
+from ._reduction import BLAS_DOT_BELOW, dot  # noqa: F401
 
 # Multiply-adds of an evaluation below which its parts run on the calling
 # thread alone: starting and synchronising threads costs more than they
@@ -102,10 +104,11 @@ class SingleThreadedBlas:
     it changes nothing and costs next to nothing, so a training loop can
     run wholly inside one (reading the thread count first) and its
     evaluations enter theirs again; that also keeps OpenBLAS's threads,
-    which spin for about 0.1 s after a multi-threaded call, from competing
-    with the workers. (The results do not depend on BLAS's threads where
-    it could split a sum: the long dot products over the parameters are
-    computed without BLAS.)
+    which spin for a while after a multi-threaded call (docs/performance.md,
+    "Controlling the threads"), from competing with the workers. (The
+    results do not depend on BLAS's threads where it could split a sum:
+    the long dot products over the parameters are computed without BLAS,
+    by :func:`~skmlp._reduction.dot`.)
 
     A Ctrl-C anywhere in entering or leaving leaves every later context
     working: an interrupted ``__enter__`` undoes what it did; a ``__exit__``
@@ -176,42 +179,6 @@ class SingleThreadedBlas:
                 _saved_limits = None
 
 
-# The length from which dot() sums without BLAS. OpenBLAS splits a dot
-# product between its threads from 10000 numbers on (its x86-64 kernels);
-# one of fewer than this costs less than waking a thread, so BLAS runs it on
-# the calling thread, faster than the loop of np.einsum; the solvers' small
-# problems keep that speed (the figures are in docs/performance.md, "Results
-# do not depend on the number of threads").
-BLAS_DOT_BELOW = 2048
-
-
-def dot(a, b):
-    """The dot product of two vectors, as a Python float, rounded the same
-    whatever the number of BLAS threads.
-
-    BLAS (``np.dot``, ``@``) splits a long dot product between its threads,
-    which changes its rounding; if a thread limit set by
-    :class:`SingleThreadedBlas` did not take, the solvers' reductions over
-    all the parameters would then round differently on one thread and on
-    two. ``np.einsum`` without ``optimize`` sums in its own loop, on the
-    calling thread, never in BLAS. Vectors shorter than
-    ``BLAS_DOT_BELOW``, too short for BLAS to split, go to BLAS, which is
-    faster on them.
-    """
-    if a.shape[0] < BLAS_DOT_BELOW:
-        return float(np.dot(a, b))
-    return float(np.einsum("i,i", a, b))
-
-
-class SerialExecutor:
-    """Runs the parts one after the other on the calling thread."""
-
-    n_threads = 1
-
-    def map(self, function, parts, cost=0):
-        return map(function, parts)
-
-
 class ThreadedExecutor:
     """Runs the parts on up to ``n_threads`` threads, at most one per part.
 
@@ -280,10 +247,6 @@ class ThreadedExecutor:
 
     def __exit__(self, *exception):
         self.close()
-
-    def __getstate__(self):
-        # Threads are not copied: a copy makes its own when it needs them.
-        return {**vars(self), "_pool": None}
 
 
 def _in_order(function, parts, pool, n_threads):

@@ -3,12 +3,20 @@
 A penalty declares one method, ``value_and_gradient(theta, scale)``: the
 penalty at the flat vector ``theta`` times ``scale``, and its gradient
 times ``scale`` as a new vector, which the objective then adds the
-datafit's gradient into.
+datafit's gradient into. :func:`l2` is the same penalty as a plain function
+of the weight matrices ``W_l`` (:mod:`skmlp._network`).
 """
 
 import numpy as np
 
-from ._execution import dot
+from ._reduction import dot
+
+
+def l2(W, alpha):
+    """``alpha / 2 * sum_l ||W_l||_F^2`` and its gradient, the list of
+    ``alpha W_l``."""
+    value = alpha / 2 * sum(np.sum(W_l**2) for W_l in W)
+    return value, [alpha * W_l for W_l in W]
 
 
 class L2:

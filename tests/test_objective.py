@@ -1,8 +1,6 @@
 """The objective: datafit plus penalty, its gradient, blocks, parts and rows."""
 
-import copy
 import gc
-import pickle
 import threading
 import weakref
 
@@ -12,14 +10,10 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skmlp._datafits import MultilabelLogistic
-from skmlp._execution import SerialExecutor, ThreadedExecutor
+from skmlp._evaluation import forward_log_proba
+from skmlp._execution import ThreadedExecutor
 from skmlp._layout import ParameterLayout
-from skmlp._objective import (
-    Objective,
-    forward_log_proba,
-    output_range,
-    rows_per_block,
-)
+from skmlp._objective import Objective
 
 N_FEATURES = 4
 N_CLASSES = 3
@@ -247,7 +241,7 @@ def test_parts_on_threads_give_the_bits_of_the_serial_evaluation():
     # runs serially too: the threaded one is told to thread anyway, and the
     # test checks that it did.
     _, serial, theta = _problem(
-        (5, 4), n_samples=50, block_size=3, executor=SerialExecutor()
+        (5, 4), n_samples=50, block_size=3, executor=ThreadedExecutor(n_threads=1)
     )
     with _RecordingExecutor() as threaded_executor:
         threaded = _same_rows(serial, block_size=3, executor=threaded_executor)
@@ -296,30 +290,6 @@ def test_evaluations_in_any_order_give_what_a_fresh_objective_gives(blocking, sp
 
 @pytest.mark.parametrize("blocking", BLOCKINGS[:2])
 @pytest.mark.parametrize("sparse", [False, True])
-@pytest.mark.parametrize(
-    "copy_of", [copy.deepcopy, lambda o: pickle.loads(pickle.dumps(o))]
-)
-def test_a_copied_objective_evaluates_as_a_fresh_one(blocking, sparse, copy_of):
-    # Copies move objectives between processes (a Dask worker's rows); an
-    # objective evaluated before the copy has its block loaded in its
-    # buffers, whose views a copy must not keep as arrays of their own.
-    layout, objective, theta = _problem((5, 4), n_samples=50, **blocking)
-    if sparse:
-        objective = _same_rows(objective, X=sp.csr_matrix(objective.X), **blocking)
-    objective.value_and_gradient(theta)
-    copied = copy_of(objective)
-    for point in (theta, 2 * theta):
-        expected_loss, expected_gradient = _fresh_evaluation(
-            objective, point, **blocking
-        )
-        loss, gradient = copied.value_and_gradient(point)
-        assert loss == expected_loss
-        assert_array_equal(gradient, expected_gradient)
-        assert copied.value(point) == expected_loss
-
-
-@pytest.mark.parametrize("blocking", BLOCKINGS[:2])
-@pytest.mark.parametrize("sparse", [False, True])
 def test_an_objective_is_freed_as_soon_as_it_is_let_go(blocking, sparse):
     # Its rows and buffers go with its last reference, not at the next run
     # of the garbage collector: nothing of it is in a reference cycle (its
@@ -346,20 +316,6 @@ def test_an_objective_is_freed_as_soon_as_it_is_let_go(blocking, sparse):
     finally:
         if enabled:
             gc.enable()
-
-
-@pytest.mark.parametrize("blocking", BLOCKINGS[:2])
-def test_forward_log_proba_gives_the_log_softmax_of_every_row(blocking):
-    # The class-major layout of a block is transposed back into one row per
-    # sample.
-    layout, objective, theta = _problem((5,), n_samples=50)
-    coefs, intercepts = layout.unpack(theta)
-    X = objective.X
-    logits = np.logaddexp(0.0, X @ coefs[0] + intercepts[0]) @ coefs[1] + intercepts[1]
-    expected = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
-    assert_allclose(
-        forward_log_proba(coefs, intercepts, X, **blocking), expected, rtol=1e-13
-    )
 
 
 @pytest.mark.parametrize("blocking", BLOCKINGS[:2])
@@ -396,36 +352,6 @@ def test_set_rows_copies_the_rows_so_later_changes_do_not_matter():
     loss, gradient = moving.value_and_gradient(theta)
     assert loss == expected[0]
     assert_array_equal(gradient, expected[1])
-
-
-@pytest.mark.parametrize("sparse", [False, True])
-def test_inputs_near_the_float64_limit_give_probabilities_or_a_clear_error(sparse):
-    # Features near the float64 limit: the log-softmax of finite logits is
-    # finite or -inf, whatever their size; logits that overflow raise,
-    # where a NaN probability would make predict say class 0 silently.
-    from sklearn.datasets import load_iris
-    from sklearn.preprocessing import StandardScaler
-
-    from skmlp import SoftplusMLPClassifier
-
-    X, y = load_iris(return_X_y=True)
-    X = StandardScaler().fit_transform(X)
-    clf = SoftplusMLPClassifier(hidden_layer_sizes=(16,), max_iter=50, random_state=0)
-    with pytest.warns(Warning):
-        clf.fit(X, y)
-
-    def rows(values):
-        rows = np.vstack([X[:3], *(np.full((1, 4), value) for value in values)])
-        return sp.csr_matrix(rows) if sparse else rows
-
-    with np.errstate(over="raise", invalid="raise"):
-        proba = clf.predict_proba(rows([1e307, -1e307]))
-    assert np.isfinite(proba).all()
-    assert_allclose(proba.sum(axis=1), 1.0)
-    assert_allclose(proba[:3], clf.predict_proba(X[:3]), rtol=1e-12)
-    for predict in (clf.predict, clf.predict_proba, clf.predict_log_proba):
-        with pytest.raises(ValueError, match="overflowed .* largest absolute value"):
-            predict(rows([1e308]))
 
 
 def _multilabel_problem(hidden, n_samples=23, alpha=0.3, **options):
@@ -488,37 +414,6 @@ def test_multilabel_objective_in_blocks_equals_one_block():
     assert_allclose(blocked_gradient, gradient, rtol=1e-12, atol=1e-16)
 
 
-def _outputs(coefs, intercepts, X):
-    """The network's outputs ``z[H+1]``, written out layer by layer."""
-    a = X
-    for layer, (W, b) in enumerate(zip(coefs, intercepts)):
-        a = a @ W + b if layer == len(coefs) - 1 else np.logaddexp(0.0, a @ W + b)
-    return a
-
-
-@pytest.mark.parametrize("hidden", [(), (5,), (6, 4)])
-def test_output_range_holds_the_outputs_of_every_input_in_the_box(hidden):
-    # Corners and random points of a box of inputs all give outputs in the
-    # range (to rounding); with no hidden layer the range is exact, reached
-    # at corners.
-    rng = np.random.RandomState(0)
-    layout = ParameterLayout((N_FEATURES, *hidden, N_CLASSES))
-    theta = layout.initialize(rng, np.float64) * 3
-    coefs, intercepts = layout.unpack(theta)
-    low = rng.normal(size=N_FEATURES)
-    high = low + rng.exponential(size=N_FEATURES)
-    corners = np.array(np.meshgrid(*zip(low, high))).reshape(N_FEATURES, -1).T
-    inside = low + (high - low) * rng.uniform(size=(500, N_FEATURES))
-    z = _outputs(coefs, intercepts, np.vstack([corners, inside]))
-    z_low, z_high = output_range(layout.blocks(theta), low, high)
-    rounding = 1e-13 * np.abs(z).max()
-    assert np.all(z_low <= z.min(axis=0) + rounding)
-    assert np.all(z.max(axis=0) <= z_high + rounding)
-    if not hidden:
-        assert_allclose(z.min(axis=0), z_low, rtol=1e-14)
-        assert_allclose(z.max(axis=0), z_high, rtol=1e-14)
-
-
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_loss_bound_is_above_the_loss_and_fails_on_a_non_finite_theta(sparse, dtype):
@@ -547,79 +442,3 @@ def test_loss_bound_of_labels_is_above_their_loss():
     Y = rng.randint(2, size=(30, N_CLASSES))
     objective = Objective(layout, X, Y, np.ones(30), 0.1, datafit=MultilabelLogistic())
     assert objective.value(theta) <= objective.loss_bound(theta) < np.inf
-
-
-@pytest.mark.parametrize(
-    "layer_sizes, dtype, rows",
-    [
-        ((100, 256, 3), np.float64, 512),  # 512 rows of 256 units in float64
-        ((100, 256, 3), np.float32, 1024),  # as many bytes in float32
-        ((784, 512, 10), np.float64, 512),  # never fewer than 512 rows
-        ((784, 512, 10), np.float32, 512),
-        ((20, 32, 3), np.float64, 4096),  # 512 * 256 * 8 bytes per layer
-        ((20, 32, 3), np.float32, 8192),
-        ((20, 64, 32, 3), np.float64, 2048),
-        ((4, 16, 3), np.float64, 8192),  # never more than 8192 rows
-    ],
-)
-def test_narrow_networks_take_longer_blocks(layer_sizes, dtype, rows):
-    assert rows_per_block(layer_sizes, dtype) == rows
-
-
-@pytest.mark.parametrize("dtype, rows", [(np.float64, 4096), (np.float32, 8192)])
-def test_the_default_blocks_are_rows_per_block(dtype, rows):
-    # 9000 rows of a narrow network: blocks of 4096 rows by default in
-    # float64, 8192 in float32, which add up in another order than blocks
-    # of 512.
-    rng = np.random.RandomState(0)
-    layout = ParameterLayout((20, 32, 3))
-    theta = layout.initialize(rng, dtype)
-    X, y, w = (
-        rng.normal(size=(9000, 20)).astype(dtype),
-        rng.randint(3, size=9000),
-        np.ones(9000),
-    )
-    default = Objective(layout, X, y, w, 0.1).value_and_gradient(theta)
-    explicit = Objective(layout, X, y, w, 0.1, block_size=rows)
-    assert_array_equal(default[1], explicit.value_and_gradient(theta)[1])
-    assert default[0] == explicit.value(theta)
-    by_512 = Objective(layout, X, y, w, 0.1, block_size=512).value_and_gradient(theta)
-    assert_allclose(by_512[1], default[1], rtol=1e-12 if dtype == np.float64 else 1e-4)
-    assert not np.array_equal(by_512[1], default[1])
-
-
-def test_the_fingerprint_tells_objectives_apart_by_what_their_values_depend_on():
-    layout, objective, theta = _problem((5,), n_samples=50)
-    X, y, w = objective.X, objective.y, objective.sample_weight
-    for sampled in (False, True):
-        same = Objective(layout, X.copy(), y.copy(), w.copy(), 0.3)
-        assert same.fingerprint(sampled) == objective.fingerprint(sampled)
-        assert same.fingerprint(sampled) != same.fingerprint(not sampled)
-    # Objectives of equal fingerprints give the same bits.
-    assert same.value_and_gradient(theta)[0] == objective.value_and_gradient(theta)[0]
-    nudged = X.copy()
-    nudged[4, 1] = np.nextafter(nudged[4, 1], np.inf)  # row 4 is not sampled
-    others = [
-        Objective(layout, nudged, y, w, 0.3),
-        Objective(layout, X, (y + 1) % N_CLASSES, w, 0.3),
-        Objective(layout, X, y, w * 2, 0.3),
-        Objective(layout, X, y, w, 0.4),
-        Objective(layout, X, y, w, 0.3, block_size=7),
-        Objective(layout, X[:49], y[:49], w[:49], 0.3),
-        Objective(layout, sp.csr_matrix(X), y, w, 0.3),
-        Objective(layout, X.astype(np.float32), y, w.astype(np.float32), 0.3),
-    ]
-    fingerprints = {other.fingerprint() for other in others}
-    assert objective.fingerprint() not in fingerprints
-    assert len(fingerprints) == len(others)
-    # The sampled one reads 16 rows, of which row 4 is not one.
-    assert others[0].fingerprint(sampled=True) == objective.fingerprint(sampled=True)
-    # set_rows makes it again; so does a copy.
-    copied = copy.deepcopy(objective)
-    objective.set_rows(nudged, y, w)
-    assert objective.fingerprint() == others[0].fingerprint()
-    assert copied.fingerprint() == same.fingerprint()
-    # A Fortran-ordered copy of the rows is the same rows.
-    assert Objective(layout, np.asfortranarray(X), y, w, 0.3).fingerprint() == (
-        same.fingerprint()
-    )

@@ -22,13 +22,13 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
 from tracing import SignalPoints, interrupt_at_call
 
+import skmlp._evaluation
 import skmlp._execution
 import skmlp._objective
 from skmlp import SoftplusMLPClassifier
 from skmlp._datafits import SoftmaxCrossEntropy
 from skmlp._execution import (
     MIN_THREADED_WORK,
-    SerialExecutor,
     SingleThreadedBlas,
     ThreadedExecutor,
     blas_thread_limit,
@@ -249,9 +249,12 @@ def test_a_part_that_fails_stops_the_call_and_the_threads_serve_the_next(
         assert list(executor.map(part, range(2, 8))) == list(range(2, 8))
 
 
-@pytest.mark.parametrize("function, at_call", [("value_and_gradient", 3), ("give", 12)])
+@pytest.mark.parametrize(
+    "function, at_call, module",
+    [("value_and_gradient", 3, "_objective"), ("give", 12, "_evaluation")],
+)
 def test_a_ctrl_c_in_a_threaded_fit_keeps_the_last_epoch_and_ends_the_threads(
-    two_threads, function, at_call
+    two_threads, function, at_call, module
 ):
     # Ctrl-C in the main thread as the third evaluation starts, or while it
     # takes the parts' results back (the 12th hand-back: the third
@@ -269,7 +272,8 @@ def test_a_ctrl_c_in_a_threaded_fit_keeps_the_last_epoch_and_ends_the_threads(
     threading.settrace(note_the_thread)
     try:
         with pytest.warns(UserWarning, match="interrupted"):
-            with interrupt_at_call(function, at_call, skmlp._objective.__file__):
+            where = getattr(skmlp, module).__file__
+            with interrupt_at_call(function, at_call, where):
                 clf.fit(X, Y)
     finally:
         threading.settrace(None)
@@ -308,8 +312,9 @@ def test_objective_and_log_proba_do_not_depend_on_the_number_of_threads(
     theta = layout.initialize(rng, np.float64)
     weight = rng.uniform(0.5, 2.0, len(Y))
     results = []
-    for executor in (ThreadedExecutor(min_work=0), SerialExecutor()):
-        threaded = isinstance(executor, ThreadedExecutor) and block_size != 2200
+    # On two threads, and on one (the calling thread).
+    for executor in (ThreadedExecutor(min_work=0), ThreadedExecutor(1, min_work=0)):
+        threaded = executor.n_threads is None and block_size != 2200
         datafit = RecordingDatafit(together=2 if threaded else 0)
         options = dict(block_size=block_size, executor=executor, datafit=datafit)
         objective = Objective(layout, X, Y, weight, alpha, **options)
@@ -371,7 +376,7 @@ def test_executors_hand_the_results_back_in_the_order_of_the_parts(two_threads):
         threading.Event().wait(0.002 * (10 - k))
         return k
 
-    for executor in (ThreadedExecutor(min_work=0), SerialExecutor()):
+    for executor in (ThreadedExecutor(min_work=0), ThreadedExecutor(1, min_work=0)):
         assert list(executor.map(part, range(10))) == list(range(10))
 
 
@@ -578,13 +583,13 @@ def test_a_fit_does_not_depend_on_blas_threads_outside_the_products(
         SingleThreadedBlas, "__enter__", lambda self: blas_thread_limit()
     )
     monkeypatch.setattr(SingleThreadedBlas, "__exit__", lambda self, *exc: None)
-    forward_backward = skmlp._objective.forward_backward
+    block_sum = skmlp._evaluation.block_sum
 
     def on_one_thread(*args, **kwargs):
         with threadpool_limits(1, user_api="blas"):
-            return forward_backward(*args, **kwargs)
+            return block_sum(*args, **kwargs)
 
-    monkeypatch.setattr(skmlp._objective, "forward_backward", on_one_thread)
+    monkeypatch.setattr(skmlp._evaluation, "block_sum", on_one_thread)
     fits = []
     for limit in (1, 2):
         with threadpool_limits(limit, user_api="blas"):
