@@ -8,6 +8,7 @@ import pytest
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
+from test_persistence import DATA, saved_models
 
 from skmlp import DivergenceError, SoftplusMLPClassifier
 from skmlp._layout import ParameterLayout
@@ -505,3 +506,22 @@ def test_momentum_outside_its_range_is_an_invalid_parameter(iris, momentum):
 
     with pytest.raises(InvalidParameterError, match="'momentum' parameter"):
         SoftplusMLPClassifier(momentum=momentum).fit(*iris)
+
+
+SAVED_MODELS = saved_models()
+
+
+@pytest.mark.parametrize(
+    "name", [*SAVED_MODELS.TRAJECTORIES, *SAVED_MODELS.PARTIAL_FITS]
+)
+def test_the_fits_are_those_of_1ff78b6_to_the_bit(name):
+    # Every step rule, restart and momentum, L-BFGS, and partial_fit calls
+    # with the learning rate changed between them: the sequence of steps,
+    # restarts and rates of the version whose step rules were dicts
+    # (tests/data/trajectories.npz, from tests/data/make_saved_models.py).
+    arrays = SAVED_MODELS.trajectory(name)
+    with np.load(DATA / "trajectories.npz") as saved:
+        expected = [saved[f"{name}/{i}"] for i in range(len(arrays))]
+        assert f"{name}/{len(arrays)}" not in saved.files
+    for array, saved_array in zip(arrays, expected):
+        np.testing.assert_array_equal(array, saved_array)
