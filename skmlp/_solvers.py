@@ -139,7 +139,7 @@ class GradientDescent(_Solver):
         ``s_0`` is twice the last step if that one passed at its first trial
         and the last step otherwise; or ``'adaptive'``: Malitsky and
         Mishchenko's step from the last two gradients, ``c = 2``
-        (:class:`~skmlp._auto_step.AdaptiveStep`), at no extra evaluation.
+        (:class:`~skmlp._adaptive_step.AdaptiveStep`), at no extra evaluation.
 
     Attributes
     ----------
@@ -285,9 +285,10 @@ class NesterovAcceleratedGradient(_Solver):
         # built once.
         rule = self.step_rule
         if type(rule) is FixedStep:
-            # FixedStep.descend without the calls through the rule's
-            # interface, a visible share of a step on small networks
-            # (docs/performance.md, "Costs behind the code's choices").
+            # What rule.descend does for a fixed step, without its calls
+            # and with t_k computed once: they are a visible share of a
+            # step on small networks (docs/performance.md, "Costs behind
+            # the code's choices").
             t_next = self._next_t(rule.learning_rate, rule.learning_rate)
             new_theta = self._lookahead(theta, t_next)
             loss, gradient = objective.value_and_gradient(new_theta)
