@@ -155,7 +155,12 @@ class GradientDescent(_Solver):
     def step(self, theta, objective):
         """One step from ``theta`` (in place); returns ``L(theta)`` before it."""
         # The gradient is taken at the iterate itself, whatever the step.
-        _, loss, _, _, _ = self.step_rule.descend(lambda steps: theta, objective)
+        new_theta, loss, _, _, _ = self.step_rule.descend(
+            lambda steps: theta, objective
+        )
+        if new_theta is not theta:
+            # A search's new point.
+            theta[...] = new_theta
         return loss
 
     def reset_momentum(self):
@@ -279,10 +284,10 @@ class NesterovAcceleratedGradient(_Solver):
 
         Returns ``L(y_k)``, the objective where the gradient was taken.
         """
-        # x_k = y_k - s_k grad L(y_k), written over y_k. Under backtracking
-        # FISTA's y_k moves with the trial step s_k (through t_k), and the
-        # search takes the gradient again at each trial; otherwise y_k is
-        # built once.
+        # x_k = y_k - s_k grad L(y_k): over y_k, or a search's new vector.
+        # Under backtracking FISTA's y_k moves with the trial step s_k
+        # (through t_k), and the search takes the gradient again at each
+        # trial; otherwise y_k is built once.
         rule = self.step_rule
         if type(rule) is FixedStep:
             # What rule.descend does for a fixed step, without its calls

@@ -115,7 +115,8 @@ class StepRule:
         Returns
         -------
         point : ndarray
-            The array ``y`` came in, which now holds ``x = y - s grad L(y)``.
+            ``x = y - s grad L(y)``: written over ``y`` by a fixed or
+            adaptive step, a new vector from a search.
         loss : float
             ``L(y)``.
         gradient : ndarray
@@ -224,7 +225,7 @@ class Backtracking(StepRule):
                     new_point, new_loss = point - step * gradient, math.nan
                     break
                 if not gradient.any():
-                    new_point, new_loss = point, loss
+                    new_point, new_loss = point.copy(), loss
                     break
             accepted, new_point, new_loss = try_step(
                 point, loss, gradient, objective, step
@@ -249,8 +250,7 @@ class Backtracking(StepRule):
         self.grow = step >= first_trial
         self.first_search = False
         self.learning_rate = step
-        point[...] = new_point
-        return point, loss, gradient, new_loss, (last, step)
+        return new_point, loss, gradient, new_loss, (last, step)
 
 
 def _grown(point, loss, gradient, objective, step, new_point, new_loss):
