@@ -59,7 +59,7 @@ CURVATURE_FACTOR = 2.0
 CURVATURE_FACTOR_WITH_GRADIENT_RESTART = 1.0
 
 
-def step_rule(learning_rate, curvature_factor, running=None):
+def make_step_rule(learning_rate, curvature_factor, running=None):
     """The step rule ``learning_rate`` asks for.
 
     Parameters
@@ -125,7 +125,9 @@ class _Solver:
         ``'adaptive'`` keep a running rule of their kind as it is, or start
         one from the current step.
         """
-        self.step_rule = step_rule(learning_rate, self.curvature_factor, self.step_rule)
+        self.step_rule = make_step_rule(
+            learning_rate, self.curvature_factor, self.step_rule
+        )
 
 
 class GradientDescent(_Solver):
@@ -144,13 +146,13 @@ class GradientDescent(_Solver):
     Attributes
     ----------
     step_rule : FixedStep, Backtracking or AdaptiveStep
-        The step rule (:func:`step_rule`), ``step_rule.learning_rate`` the
+        The step rule (:func:`make_step_rule`), ``step_rule.learning_rate`` the
         step of the last step taken (with ``'auto'``: where the next search
         starts).
     """
 
     def __init__(self, learning_rate):
-        self.step_rule = step_rule(learning_rate, self.curvature_factor)
+        self.step_rule = make_step_rule(learning_rate, self.curvature_factor)
 
     def step(self, theta, objective):
         """One step from ``theta`` (in place); returns ``L(theta)`` before it."""
@@ -230,7 +232,7 @@ class NesterovAcceleratedGradient(_Solver):
     Attributes
     ----------
     step_rule : FixedStep, Backtracking or AdaptiveStep
-        The step rule (:func:`step_rule`), ``step_rule.learning_rate`` the
+        The step rule (:func:`make_step_rule`), ``step_rule.learning_rate`` the
         step of the last step taken.
     t : float
         FISTA's ``t_k`` of the last step taken (0 before the first step, 1
@@ -265,7 +267,7 @@ class NesterovAcceleratedGradient(_Solver):
     def __init__(self, learning_rate, restart=None, momentum="fista"):
         self.restart = restart
         self.momentum = momentum
-        self.step_rule = step_rule(learning_rate, self.curvature_factor)
+        self.step_rule = make_step_rule(learning_rate, self.curvature_factor)
         self.t = 0.0
         self.previous = None
         self.restarted = False
