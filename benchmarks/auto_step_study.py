@@ -38,7 +38,7 @@ from sklearn.datasets import (
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from skmlp._auto_step import AdaptiveStep
+from skmlp._adaptive_step import AdaptiveStep
 from skmlp._layout import ParameterLayout
 from skmlp._objective import Objective
 from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient

@@ -7,9 +7,13 @@ functions here; pickle, joblib and skops all go through them.
   version warns with :class:`InconsistentVersionWarning`, as scikit-learn
   does for its own estimators.
 * The solver object (kept between ``partial_fit`` calls for NAG's momentum)
-  is saved as its name and its attributes, plain floats and arrays, so that a
-  skops file holds no type that skops does not know but the estimator's own
-  class.
+  is saved as its name and its attributes, plain floats and arrays, and so
+  is the step rule among them, so that a skops file holds no type that skops
+  does not know but the estimator's own class.
+* A model saved before the step rules were classes (up to commit 1ff78b6)
+  holds its solver's rule as a dict under ``step_size``, whose ``"rule"``
+  key names it: it is converted to the rule's class on load, and goes on
+  exactly as it would have.
 * The callback bookkeeping of a fit under way (scikit-learn's
   ``_callback_fit_ctx`` and ``_skl_callbacks_to_teardown``, which it deletes
   when the fit ends) is left out. An estimator holds them only during a fit,
@@ -27,12 +31,24 @@ import sys
 import joblib
 from sklearn import exceptions
 
+from ._adaptive_step import AdaptiveStep
 from ._solvers import SOLVER_CLASSES
+from ._step_size import Backtracking, FixedStep
 from ._warnings import library_paths, warn_at_user_code
 
-# The classes a saved solver may be rebuilt as, by name: the file chooses
-# which of them, never an arbitrary class.
+# The classes a saved solver and its step rule may be rebuilt as, by name:
+# the file chooses which of them, never an arbitrary class.
 _SOLVERS = {cls.__name__: cls for cls in SOLVER_CLASSES}
+_STEP_RULES = {cls.__name__: cls for cls in (FixedStep, Backtracking, AdaptiveStep)}
+
+# The step rules of a model saved up to 1ff78b6, by the "rule" key of its
+# ``step_size`` dict, and the attributes its other keys became.
+_SAVED_RULES = {
+    "fixed": "FixedStep",
+    "backtracking": "Backtracking",
+    "adaptive": "AdaptiveStep",
+}
+_RENAMED = {"remeasure": "must_remeasure"}
 
 _VERSION_KEY = "_skmlp_version"
 
@@ -121,11 +137,16 @@ def saved_state(state):
     }
     solver = state.get("_solver")
     if solver is not None:
-        state["_solver"] = {
-            "class": type(solver).__name__,
-            "attributes": dict(vars(solver)),
-        }
+        state["_solver"] = _saved_object(solver)
+        rule = getattr(solver, "step_rule", None)
+        if rule is not None:
+            state["_solver"]["attributes"]["step_rule"] = _saved_object(rule)
     return state
+
+
+def _saved_object(instance):
+    """``{"class": its class name, "attributes": a copy of its vars}``."""
+    return {"class": type(instance).__name__, "attributes": dict(vars(instance))}
 
 
 def loaded_state(estimator, state):
@@ -158,20 +179,55 @@ def loaded_state(estimator, state):
             ),
             libraries=_loaders(),
         )
-    solver = state.get("_solver")
-    if isinstance(solver, dict):
-        cls = _SOLVERS.get(solver.get("class"))
-        if cls is None or not isinstance(solver.get("attributes"), dict):
-            raise ValueError(
-                f"The saved {type(estimator).__name__} is damaged: its solver "
-                f"is saved as class {solver.get('class')!r}, which is none of "
-                f"the solvers skmlp rebuilds ({', '.join(sorted(_SOLVERS))}), "
-                "or without its attributes. The file was edited or not written "
-                "by skmlp."
+    saved = state.get("_solver")
+    if isinstance(saved, dict):
+        solver = state["_solver"] = _rebuilt(estimator, saved, _SOLVERS, "solver")
+        attributes = vars(solver)
+        if "step_size" in attributes:
+            attributes["step_rule"] = _saved_by_1ff78b6(
+                attributes.pop("step_size"), solver
             )
-        state["_solver"] = cls.__new__(cls)
-        vars(state["_solver"]).update(solver["attributes"])
+        if isinstance(attributes.get("step_rule"), dict):
+            attributes["step_rule"] = _rebuilt(
+                estimator, attributes["step_rule"], _STEP_RULES, "step rule"
+            )
     return state
+
+
+def _rebuilt(estimator, saved, classes, kind):
+    """The instance of ``classes`` that ``saved`` (from :func:`_saved_object`)
+    names, with its attributes (a copy of the saved dict)."""
+    cls = classes.get(saved.get("class"))
+    if cls is None or not isinstance(saved.get("attributes"), dict):
+        raise ValueError(
+            f"The saved {type(estimator).__name__} is damaged: its {kind} "
+            f"is saved as class {saved.get('class')!r}, which is none of "
+            f"the {kind}s skmlp rebuilds ({', '.join(sorted(classes))}), "
+            "or without its attributes. The file was edited or not written "
+            "by skmlp."
+        )
+    instance = cls.__new__(cls)
+    vars(instance).update(saved["attributes"])
+    return instance
+
+
+def _saved_by_1ff78b6(step_size, solver):
+    """A step rule saved up to 1ff78b6, as a ``step_size`` dict, in the form
+    :func:`_saved_object` saves it now.
+
+    The dict's keys are the rule's attributes (one renamed), but for
+    ``"rule"``, which names the rule; the adaptive rule's ``c``, which the
+    solver then gave it at each step, is the solver's.
+    """
+    attributes = {
+        _RENAMED.get(key, key): value
+        for key, value in step_size.items()
+        if key != "rule"
+    }
+    name = _SAVED_RULES.get(step_size.get("rule"))
+    if name == "AdaptiveStep":
+        attributes["curvature_factor"] = solver.curvature_factor
+    return {"class": name, "attributes": attributes}
 
 
 def _loaders():

@@ -10,17 +10,19 @@ gradient at the new iterate anyway) reports it in ``converged`` after each
 step, and the loop stops on it instead of on the loss.
 
 A solver's state is its instance attributes, all plain values (floats,
-strings, arrays, a dict of them), listed in each class's Attributes. It is
-what ``partial_fit`` carries from one call to the next, what ``snapshot()``
+strings, arrays), listed in each class's Attributes, and the step rule of
+GD and NAG, whose own state is its attributes, plain values too. It is what
+``partial_fit`` carries from one call to the next, what ``snapshot()``
 copies after every epoch (to go back to the last finished epoch when
 training is interrupted), and what a saved model holds (the persistence
-module saves ``vars(solver)``). GD and NAG replace their arrays rather than
-write into them, so that a snapshot shares them; L-BFGS, which updates its
-pairs in place, copies them in its own ``snapshot``.
+module saves ``vars(solver)``, the step rule as its name and its
+attributes). GD and NAG replace their arrays rather than write into them,
+so that a snapshot shares them; L-BFGS, which updates its pairs in place,
+copies them in its own ``snapshot``.
 
-The step size is a :class:`~skmlp._step_size.StepSize` rule, fixed,
-backtracking or adaptive, composed into the solver: its state is the
-solver's ``step_size`` dict.
+The step size is a step rule (:mod:`skmlp._step_size`): fixed,
+backtracking or adaptive, built once with the solver and held as its
+``step_rule``.
 
 The adaptive step measures the curvature between the gradient of the last
 step and this one, which holds only if both come from the same objective.
@@ -40,18 +42,10 @@ import math
 
 import numpy as np
 
-from ._auto_step import AdaptiveStep, copy_state
+from ._adaptive_step import AdaptiveStep
 from ._execution import dot
 from ._lbfgs import LBFGS
-from ._step_size import (
-    MAX_SEARCH,
-    STEP_FACTOR,
-    StepSize,
-    diverged,
-    new_step_state,
-    no_step_found,
-    try_step,
-)
+from ._step_size import INITIAL_STEP, Backtracking, FixedStep
 
 # The constant momentum of NAG on mini-batches when momentum='auto': the
 # default of MLPClassifier and of Sutskever et al.'s experiments.
@@ -65,34 +59,64 @@ CURVATURE_FACTOR = 2.0
 CURVATURE_FACTOR_WITH_GRADIENT_RESTART = 1.0
 
 
+def make_step_rule(learning_rate, curvature_factor, running=None):
+    """The step rule ``learning_rate`` asks for.
+
+    Parameters
+    ----------
+    learning_rate : float, 'auto' or 'adaptive'
+        A float is a :class:`~skmlp._step_size.FixedStep`, ``'auto'``
+        :class:`~skmlp._step_size.Backtracking`, ``'adaptive'``
+        :class:`~skmlp._adaptive_step.AdaptiveStep`.
+    curvature_factor : float
+        The adaptive step's ``c``.
+    running : StepRule or None, default=None
+        The rule of a continued solver (a changed ``learning_rate_init``
+        between ``partial_fit`` calls): one of the kind asked for goes on as
+        it is; another kind starts from its step (backtracking from
+        ``INITIAL_STEP``, the adaptive rule from a probe, if that is 0).
+    """
+    step = running.learning_rate if running is not None else 0.0
+    if learning_rate == "adaptive":
+        if type(running) is AdaptiveStep:
+            running.curvature_factor = curvature_factor
+            return running
+        return AdaptiveStep(curvature_factor, step)
+    if learning_rate == "auto":
+        if type(running) is Backtracking:
+            return running
+        return Backtracking(step or INITIAL_STEP)
+    return FixedStep(learning_rate)
+
+
 class _Solver:
-    """What GD and NAG share: the snapshot and the step size in use."""
+    """What GD and NAG share: the step rule, the snapshot."""
 
     # A first-order step has no convergence test of its own: the training
     # loop stops on the loss (n_iter_no_change epochs without improvement).
     tests_convergence = False
     converged = False
+    # The adaptive step's c.
+    curvature_factor = CURVATURE_FACTOR
 
     def snapshot(self):
         """An independent copy of the solver.
 
         GD and NAG replace their arrays at each step (``previous`` is a new
         vector) and never write into them, so the copy shares them; the
-        step size's state, which the rules update in place, is copied with
-        its arrays. One is taken after every epoch, so a copy of
-        ``previous`` would be paid at every epoch for nothing
-        (docs/performance.md, "Costs behind the code's choices").
+        step rule, which updates its state in place, is copied with its
+        arrays. One is taken after every epoch, so a copy of ``previous``
+        would be paid at every epoch for nothing (docs/performance.md,
+        "Costs behind the code's choices").
         """
-        state = vars(self).copy()
-        state["step_size"] = copy_state(self.step_size)
         clone = object.__new__(type(self))
-        clone.__dict__ = state
+        clone.__dict__ = {**vars(self), "step_rule": self.step_rule.snapshot()}
         return clone
 
     @property
     def learning_rate(self):
         """The step of the last step taken."""
-        return self.step_size["learning_rate"]
+        return self.step_rule.learning_rate
 
     def set_learning_rate(self, learning_rate):
         """Follow a changed ``learning_rate_init`` between ``partial_fit`` calls.
@@ -101,15 +125,9 @@ class _Solver:
         ``'adaptive'`` keep a running rule of their kind as it is, or start
         one from the current step.
         """
-        StepSize(self.step_size).set_learning_rate(learning_rate)
-
-    def objective_may_have_changed(self):
-        """The next step's objective may not be the last one's (a new call
-        with its own rows): the adaptive step measures its last gradient
-        again before it uses it. Nothing else in the solver depends on the
-        objective."""
-        if self.step_size["rule"] == "adaptive":
-            AdaptiveStep(state=self.step_size).objective_may_have_changed()
+        self.step_rule = make_step_rule(
+            learning_rate, self.curvature_factor, self.step_rule
+        )
 
 
 class GradientDescent(_Solver):
@@ -123,30 +141,28 @@ class GradientDescent(_Solver):
         ``s_0`` is twice the last step if that one passed at its first trial
         and the last step otherwise; or ``'adaptive'``: Malitsky and
         Mishchenko's step from the last two gradients, ``c = 2``
-        (:class:`~skmlp._auto_step.AdaptiveStep`), at no extra evaluation.
+        (:class:`~skmlp._adaptive_step.AdaptiveStep`), at no extra evaluation.
 
     Attributes
     ----------
-    step_size : dict
-        The state of the step rule (see :class:`~skmlp._step_size.StepSize`),
-        ``step_size['learning_rate']`` the step of the last step taken (with
-        ``'auto'``: where the next search starts).
+    step_rule : FixedStep, Backtracking or AdaptiveStep
+        The step rule (:func:`make_step_rule`), ``step_rule.learning_rate`` the
+        step of the last step taken (with ``'auto'``: where the next search
+        starts).
     """
 
     def __init__(self, learning_rate):
-        self.step_size = new_step_state(learning_rate)
+        self.step_rule = make_step_rule(learning_rate, self.curvature_factor)
 
     def step(self, theta, objective):
         """One step from ``theta`` (in place); returns ``L(theta)`` before it."""
-        loss, gradient = objective.value_and_gradient(theta)
-        StepSize(self.step_size).descend(
-            theta,
-            loss,
-            gradient,
-            objective,
-            out=theta,
-            curvature_factor=CURVATURE_FACTOR,
+        # The gradient is taken at the iterate itself, whatever the step.
+        new_theta, loss, _, _, _ = self.step_rule.descend(
+            lambda steps: theta, objective
         )
+        if new_theta is not theta:
+            # A search's new point.
+            theta[...] = new_theta
         return loss
 
     def reset_momentum(self):
@@ -215,9 +231,9 @@ class NesterovAcceleratedGradient(_Solver):
 
     Attributes
     ----------
-    step_size : dict
-        The state of the step rule (see :class:`~skmlp._step_size.StepSize`),
-        ``step_size['learning_rate']`` the step of the last step taken.
+    step_rule : FixedStep, Backtracking or AdaptiveStep
+        The step rule (:func:`make_step_rule`), ``step_rule.learning_rate`` the
+        step of the last step taken.
     t : float
         FISTA's ``t_k`` of the last step taken (0 before the first step, 1
         after a restart); followed whatever ``momentum``, so that a switch
@@ -249,14 +265,74 @@ class NesterovAcceleratedGradient(_Solver):
     """
 
     def __init__(self, learning_rate, restart=None, momentum="fista"):
-        self.step_size = new_step_state(learning_rate)
         self.restart = restart
         self.momentum = momentum
+        self.step_rule = make_step_rule(learning_rate, self.curvature_factor)
         self.t = 0.0
         self.previous = None
         self.restarted = False
         self.previous_loss = None
         self.n_restarts = 0
+
+    @property
+    def curvature_factor(self):
+        """The adaptive step's ``c``: 1 with the gradient restart, 2 otherwise."""
+        if self.restart == "gradient":
+            return CURVATURE_FACTOR_WITH_GRADIENT_RESTART
+        return CURVATURE_FACTOR
+
+    def step(self, theta, objective):
+        """One step from ``x_{k-1} = theta`` to ``x_k`` (in place).
+
+        Returns ``L(y_k)``, the objective where the gradient was taken.
+        """
+        # x_k = y_k - s_k grad L(y_k): over y_k, or a search's new vector.
+        # Under backtracking FISTA's y_k moves with the trial step s_k
+        # (through t_k), and the search takes the gradient again at each
+        # trial; otherwise y_k is built once.
+        rule = self.step_rule
+        if type(rule) is FixedStep:
+            # What rule.descend does for a fixed step, without its calls
+            # and with t_k computed once: they are a visible share of a
+            # step on small networks (docs/performance.md, "Costs behind
+            # the code's choices").
+            t_next = self._next_t(rule.learning_rate, rule.learning_rate)
+            new_theta = self._lookahead(theta, t_next)
+            loss, gradient = objective.value_and_gradient(new_theta)
+            gradient *= rule.learning_rate
+            np.subtract(new_theta, gradient, out=new_theta)
+            new_loss = None
+        else:
+            new_theta, loss, gradient, new_loss, steps = rule.descend(
+                lambda steps: self._lookahead(theta, self._next_t(*steps)),
+                objective,
+                moves=self.momentum == "fista"
+                and self.previous is not None
+                and self.t != 1.0,
+            )
+            t_next = self._next_t(*steps)
+        if self.previous is None:
+            # y_1 = x_0: the loss just computed is L(x_0).
+            self.previous_loss = loss
+
+        if self.restart == "gradient":
+            # A fixed or adaptive step scaled the gradient, which keeps its
+            # direction, all this test needs.
+            restart = dot(gradient, new_theta - theta) > 0.0
+        elif self.restart == "function":
+            if new_loss is None:
+                new_loss = objective.value(new_theta)
+            restart = new_loss > self.previous_loss
+            self.previous_loss = new_loss
+        else:
+            restart = False
+
+        self.previous = theta.copy()
+        theta[...] = new_theta
+        self.t = 1.0 if restart else t_next
+        self.restarted = restart
+        self.n_restarts += restart
+        return loss
 
     def _next_t(self, previous_step, step):
         """``t_k`` for the step ``step`` after a step ``previous_step``."""
@@ -279,112 +355,6 @@ class NesterovAcceleratedGradient(_Solver):
         lookahead *= beta
         lookahead += theta
         return lookahead
-
-    def _curvature_factor(self):
-        if self.restart == "gradient":
-            return CURVATURE_FACTOR_WITH_GRADIENT_RESTART
-        return CURVATURE_FACTOR
-
-    def _momentum_moves_with_the_step(self):
-        return (
-            self.momentum == "fista"
-            and self.step_size["rule"] == "backtracking"
-            and self.previous is not None
-            and self.t != 1.0
-        )
-
-    def step(self, theta, objective):
-        """One step from ``x_{k-1} = theta`` to ``x_k`` (in place).
-
-        Returns ``L(y_k)``, the objective where the gradient was taken.
-        """
-        rule = self.step_size["rule"]
-        if rule == "fixed":
-            # FISTA as written, with nothing to adapt: the common case, kept
-            # to the few lines of the update (on tiny problems the Python
-            # of the step is a visible share of an epoch).
-            learning_rate = self.step_size["learning_rate"]
-            t_next = self._next_t(learning_rate, learning_rate)
-            new_theta = self._lookahead(theta, t_next)
-            loss, gradient = objective.value_and_gradient(new_theta)
-            gradient *= learning_rate
-            np.subtract(new_theta, gradient, out=new_theta)
-            new_loss = None
-        elif self._momentum_moves_with_the_step():
-            loss, gradient, new_theta, new_loss, t_next = self._search_with_momentum(
-                theta, objective
-            )
-        else:
-            # y_k does not depend on the step: one gradient is enough.
-            previous_step = self.learning_rate
-            adaptive = rule == "adaptive"
-            if adaptive:
-                # The lagged ratio s_{k-2} / s_{k-1}: s_k is not known yet.
-                t_next = self._next_t(
-                    self.step_size["previous_learning_rate"], previous_step
-                )
-            else:
-                t_next = self._next_t(previous_step, previous_step)
-            new_theta = self._lookahead(theta, t_next)
-            loss, gradient = objective.value_and_gradient(new_theta)
-            # x_k = y_k - s g, over y_k. A fixed or adaptive step scales the
-            # gradient, which keeps its direction, all the restart test below
-            # needs.
-            new_loss = StepSize(self.step_size).descend(
-                new_theta,
-                loss,
-                gradient,
-                objective,
-                out=new_theta,
-                curvature_factor=self._curvature_factor(),
-            )
-            if not adaptive:
-                t_next = self._next_t(previous_step, self.learning_rate)
-        if self.previous is None:
-            # y_1 = x_0: the loss just computed is L(x_0).
-            self.previous_loss = loss
-
-        if self.restart == "gradient":
-            restart = dot(gradient, new_theta - theta) > 0.0
-        elif self.restart == "function":
-            if new_loss is None:
-                new_loss = objective.value(new_theta)
-            restart = new_loss > self.previous_loss
-            self.previous_loss = new_loss
-        else:
-            restart = False
-
-        self.previous = theta.copy()
-        theta[...] = new_theta
-        self.t = 1.0 if restart else t_next
-        self.restarted = restart
-        self.n_restarts += restart
-        return loss
-
-    def _search_with_momentum(self, theta, objective):
-        """Backtracking when ``y_k`` moves with the trial step (FISTA).
-
-        Returns ``L(y_k)``, ``grad L(y_k)``, ``x_k``, ``L(x_k)`` and ``t_k``,
-        and sets the step size to the accepted step.
-        """
-        step_size = StepSize(self.step_size)
-        first_trial = step = step_size.first_trial()
-        for _ in range(MAX_SEARCH + 1):
-            t_next = self._next_t(self.learning_rate, step)
-            lookahead = self._lookahead(theta, t_next)
-            loss, gradient = objective.value_and_gradient(lookahead)
-            if diverged(loss, gradient):
-                # Let the training loop see the divergence.
-                accepted, new_theta, new_loss = True, lookahead - step * gradient, None
-            else:
-                accepted, new_theta, new_loss = try_step(
-                    lookahead, loss, gradient, objective, step
-                )
-            if accepted:
-                step_size.searched(first_trial, step)
-                return loss, gradient, new_theta, new_loss, t_next
-            step /= STEP_FACTOR
-        raise no_step_found(step)
 
     def reset_momentum(self):
         """Start the momentum afresh from the current iterate; keep the step
@@ -453,14 +423,15 @@ def make_solver(
     if type(continued) is not type(new):
         return new
     solver = continued.snapshot()
-    solver.set_learning_rate(learning_rate)
-    if isinstance(solver, _Solver):
-        solver.objective_may_have_changed()
     if isinstance(solver, NesterovAcceleratedGradient):
+        # First: the adaptive step's c follows the restart.
         solver.restart = restart
         solver.momentum = momentum
     elif isinstance(solver, LBFGS):
         solver.tol = tol
+    solver.set_learning_rate(learning_rate)
+    if isinstance(solver, _Solver):
+        solver.step_rule.objective_may_have_changed()
     return solver
 
 

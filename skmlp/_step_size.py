@@ -1,27 +1,30 @@
 """Step rules: how far a solver moves along minus the gradient.
 
-A step rule is fixed (``learning_rate`` a float), a backtracking search on
-the Lipschitz constant of the gradient (``learning_rate='auto'``): Beck and
-Teboulle's sufficient decrease, with the step allowed to grow again at every
-step (Scheinberg, Goldfarb and Bai's FISTA with full backtracking) so that
-it can follow a curvature that falls as training goes on; or Malitsky and
+A step rule is fixed (``learning_rate`` a float, :class:`FixedStep`), a
+backtracking search on the Lipschitz constant of the gradient
+(``learning_rate='auto'``, :class:`Backtracking`): Beck and Teboulle's
+sufficient decrease, with the step allowed to grow again at every step
+(Scheinberg, Goldfarb and Bai's FISTA with full backtracking) so that it can
+follow a curvature that falls as training goes on; or Malitsky and
 Mishchenko's adaptive step from consecutive gradients
-(``learning_rate='adaptive'``, :mod:`skmlp._auto_step`), which costs no
-evaluation but needs the same objective at every step. The estimator's
-``learning_rate_init='auto'`` is the adaptive step on the full batch and
-backtracking on mini-batches (:func:`skmlp._solvers.make_solver`).
+(``learning_rate='adaptive'``, :class:`~skmlp._adaptive_step.AdaptiveStep`),
+which costs no evaluation but needs the same objective at every step. The
+estimator's ``learning_rate_init='auto'`` is the adaptive step on the full
+batch and backtracking on mini-batches (:func:`skmlp._solvers.make_solver`).
 
-A solver composes one rule with its own update: it holds a :class:`StepSize`
-and asks it for the step. The rule's state is plain values (the step in use,
-how the next search starts), so that a solver's snapshot copies it and a
-saved model holds it.
+A solver holds one rule, built once, and asks it for each step through
+:meth:`StepRule.descend`: the solver says where the gradient is to be taken
+(a function of the trial step, since FISTA's look-ahead point moves with the
+step under backtracking), the rule takes the gradient there, chooses the
+step, and moves. A rule's state is its attributes, plain values (floats,
+bools, arrays), so that a solver's snapshot copies it and a saved model
+holds it.
 """
 
 import math
 
 import numpy as np
 
-from ._auto_step import AdaptiveStep, new_adaptive_state
 from ._execution import dot
 
 # Backtracking: the first trial step, the factor by which a step is grown or
@@ -81,137 +84,184 @@ def no_step_found(step):
     )
 
 
-def _backtrack(point, loss, gradient, objective, step, search_up):
-    """The largest ``s = step * 2**-i`` (``i >= 0``) passing ``try_step``.
+class StepRule:
+    """What every step rule offers a solver.
 
-    With ``search_up`` it first tries ``step * 2**i`` for ``i = 1, 2, ...``
-    while the condition holds, which sets the first estimate of the Lipschitz
-    constant from the problem rather than from ``INITIAL_STEP``.
-
-    Returns ``(s, new_point, L(new_point))``. If the loss or the gradient at
-    ``point`` is not finite the step is taken unchanged and unchecked, so
-    that the caller sees the divergence instead of a search masking it.
+    Attributes
+    ----------
+    learning_rate : float
+        The step of the last step taken (before the first: where the rule
+        starts).
     """
-    if diverged(loss, gradient):
-        return step, point - step * gradient, math.nan
-    if not gradient.any():
-        return step, point.copy(), loss
-    accepted, new_point, new_loss = try_step(point, loss, gradient, objective, step)
-    if accepted and search_up:
-        for _ in range(MAX_SEARCH):
-            larger = step * STEP_FACTOR
-            trial = try_step(point, loss, gradient, objective, larger)
-            if not trial[0]:
-                break
-            step, (_, new_point, new_loss) = larger, trial
-    for _ in range(MAX_SEARCH):
-        if accepted:
-            return step, new_point, new_loss
-        step /= STEP_FACTOR
-        accepted, new_point, new_loss = try_step(point, loss, gradient, objective, step)
-    if accepted:
-        return step, new_point, new_loss
-    raise no_step_found(step)
 
+    def descend(self, lookahead, objective, moves=False):
+        """Take the gradient where the solver asks, choose the step, move.
 
-def new_step_state(learning_rate, step=None):
-    """The state of a new step rule, plain values (see :class:`StepSize`).
+        Parameters
+        ----------
+        lookahead : callable
+            ``lookahead((s_prev, s))`` gives the point ``y`` to step from
+            for a trial step ``s`` after a step ``s_prev``: the iterate
+            itself for GD, NAG's look-ahead point (a new vector) for NAG,
+            whose ``t_k`` compares the two steps.
+        objective : Objective
+            What ``value`` and ``value_and_gradient`` are asked of.
+        moves : bool, default=False
+            Whether ``y`` changes with ``s`` (FISTA's look-ahead under
+            backtracking): a search must then take the gradient again at
+            each trial. The other rules know their step before ``y`` is
+            built and ask for it once.
 
-    ``learning_rate`` is a float, ``'auto'`` (backtracking) or
-    ``'adaptive'``; ``step`` the step a backtracking search or the adaptive
-    rule starts from (by default ``INITIAL_STEP``, or the adaptive rule's
-    probe).
-    """
-    if learning_rate == "adaptive":
-        return new_adaptive_state(step or 0.0)
-    if learning_rate == "auto":
-        return {
-            "rule": "backtracking",
-            "learning_rate": step or INITIAL_STEP,
-            "first_search": True,
-            "grow": False,
+        Returns
+        -------
+        point : ndarray
+            ``x = y - s grad L(y)``: written over ``y`` by a fixed or
+            adaptive step, a new vector from a search.
+        loss : float
+            ``L(y)``.
+        gradient : ndarray
+            ``grad L(y)``; a fixed or adaptive step scales it by ``s`` in
+            place, which keeps its direction.
+        new_loss : float or None
+            ``L(x)`` if the rule computed it (a search does), else None.
+        steps : tuple of float
+            The two steps ``(s_prev, s)`` that ``y`` was asked for with.
+        """
+        steps = self.steps_ahead()
+        point = lookahead(steps)
+        loss, gradient = objective.value_and_gradient(point)
+        gradient *= self.step_along(point, gradient, objective)
+        np.subtract(point, gradient, out=point)
+        return point, loss, gradient, None, steps
+
+    def steps_ahead(self):
+        """``(s_{k-1}, s_k)``, the steps known before the gradient is taken:
+        for a fixed step, the same step twice."""
+        return self.learning_rate, self.learning_rate
+
+    def step_along(self, point, gradient, objective):
+        """The step to move from ``point`` along ``-gradient``."""
+        return self.learning_rate
+
+    def objective_may_have_changed(self):
+        """The next step's objective may not be the last one's (a new call of
+        ``partial_fit``, with its own rows): nothing to do for a rule that
+        keeps nothing of the objective."""
+
+    def snapshot(self):
+        """An independent copy: arrays copied (the adaptive rule writes
+        into its own), the rest shared (plain values)."""
+        clone = object.__new__(type(self))
+        clone.__dict__ = {
+            name: value.copy() if type(value) is np.ndarray else value
+            for name, value in vars(self).items()
         }
-    return {"rule": "fixed", "learning_rate": float(learning_rate)}
+        return clone
 
 
-class StepSize:
-    """The step of a solver, fixed or found by backtracking, acting on its state.
-
-    With backtracking the very first search grows the step from
-    ``INITIAL_STEP`` as far as the sufficient decrease holds, then shrinks
-    it if it fails. A later search starts from twice the last step if that
-    one was accepted at its first trial, from the last step otherwise.
-
-    The rule keeps no state of its own: it reads and updates the dict it is
-    given, which the solver holds among its plain state.
+class FixedStep(StepRule):
+    """The step ``learning_rate``, always.
 
     Parameters
     ----------
-    state : dict
-        Updated in place, from :func:`new_step_state`:
-
-        - ``rule`` (str): ``'fixed'``, ``'backtracking'`` or ``'adaptive'``
-          (whose other keys :class:`~skmlp._auto_step.AdaptiveStep` lists);
-        - ``learning_rate`` (float): the step of the last step taken (with
-          backtracking, before the first step: ``INITIAL_STEP``);
-        - ``first_search`` (bool): the next search is the first, which may
-          grow the step without bound;
-        - ``grow`` (bool): the next search starts from twice
-          ``learning_rate`` (the last one passed at its first trial).
+    learning_rate : float
+        The step.
     """
 
-    def __init__(self, state):
-        self.state = state
+    def __init__(self, learning_rate):
+        self.learning_rate = float(learning_rate)
 
-    def set_learning_rate(self, learning_rate):
-        """Follow a changed ``learning_rate_init`` between ``partial_fit`` calls.
 
-        A float replaces the step; ``'auto'`` (backtracking) and
-        ``'adaptive'`` keep a running rule of their kind as it is, or start
-        one from the current step (the adaptive rule from a probe if no step
-        was taken yet).
+class Backtracking(StepRule):
+    """The largest step of the sufficient decrease, by halving.
+
+    A search tries ``s_0`` and halves it until ``try_step`` accepts it:
+    ``s_0`` is twice the last step if that one passed at its first trial,
+    the last step otherwise. The very first search grows the step from
+    ``INITIAL_STEP`` (or the step a switch between ``partial_fit`` calls
+    started it from) as far as the sufficient decrease holds, which sets the
+    first estimate of the Lipschitz constant from the problem.
+
+    Parameters
+    ----------
+    learning_rate : float, default=INITIAL_STEP
+        Where the first search starts.
+
+    Attributes
+    ----------
+    learning_rate : float
+        The step of the last step taken (before the first: where the first
+        search starts).
+    first_search : bool
+        The next search is the first, which may grow the step without
+        bound.
+    grow : bool
+        The next search starts from twice ``learning_rate`` (the last one
+        passed at its first trial).
+    """
+
+    def __init__(self, learning_rate=INITIAL_STEP):
+        self.learning_rate = learning_rate
+        self.first_search = True
+        self.grow = False
+
+    def descend(self, lookahead, objective, moves=False):
+        """The search: see :meth:`StepRule.descend`.
+
+        If the loss or the gradient at ``y`` is not finite, the trial step
+        is taken unchanged and unchecked, so that the caller sees the
+        divergence instead of a search masking it (``new_loss`` is then
+        NaN).
         """
-        state = self.state
-        rule = {"auto": "backtracking", "adaptive": "adaptive"}.get(learning_rate)
-        if rule is not None and state["rule"] == rule:
-            return
-        new = new_step_state(learning_rate, state["learning_rate"])
-        state.clear()
-        state.update(new)
-
-    def first_trial(self):
-        """The step a search starts from."""
-        return self.state["learning_rate"] * (
-            STEP_FACTOR if self.state["grow"] else 1.0
-        )
-
-    def searched(self, first_trial, step):
-        """Record that a search starting at ``first_trial`` accepted ``step``."""
+        last = self.learning_rate
+        first_trial = step = last * (STEP_FACTOR if self.grow else 1.0)
+        point = lookahead((last, step))
+        loss, gradient = objective.value_and_gradient(point)
+        shrinks = 0
+        while True:
+            if shrinks == 0 or moves:
+                # A new point: checked once, not at each trial from it.
+                if diverged(loss, gradient):
+                    new_point, new_loss = point - step * gradient, math.nan
+                    break
+                if not gradient.any():
+                    new_point, new_loss = point.copy(), loss
+                    break
+            accepted, new_point, new_loss = try_step(
+                point, loss, gradient, objective, step
+            )
+            if accepted:
+                # Growing needs the gradient at a point that stays: a search
+                # whose look-ahead moves starts from the step in use.
+                if shrinks == 0 and self.first_search and not moves:
+                    step, new_point, new_loss = _grown(
+                        point, loss, gradient, objective, step, new_point, new_loss
+                    )
+                break
+            if shrinks == MAX_SEARCH:
+                raise no_step_found(step)
+            shrinks += 1
+            step /= STEP_FACTOR
+            if moves:
+                point = lookahead((last, step))
+                loss, gradient = objective.value_and_gradient(point)
         # A step that had to shrink sits at the curvature: trying larger at
         # once would likely waste an evaluation on a failure.
-        self.state.update(grow=step >= first_trial, first_search=False)
-        self.state["learning_rate"] = step
+        self.grow = step >= first_trial
+        self.first_search = False
+        self.learning_rate = step
+        return new_point, loss, gradient, new_loss, (last, step)
 
-    def descend(self, point, loss, gradient, objective, out, curvature_factor=2.0):
-        """Write ``point - s * gradient`` into ``out``; its loss if known.
 
-        ``out`` may be ``point``. ``gradient`` is the caller's own: a fixed
-        or adaptive step scales it in place. ``curvature_factor`` is the
-        adaptive rule's ``c``.
-        """
-        rule = self.state["rule"]
-        if rule != "backtracking":
-            if rule == "adaptive":
-                adaptive = AdaptiveStep(curvature_factor, self.state)
-                adaptive.remeasure(objective)
-                adaptive.next_step(point, gradient)
-            gradient *= self.state["learning_rate"]
-            np.subtract(point, gradient, out=out)
-            return None
-        first_trial = self.first_trial()
-        step, new_point, new_loss = _backtrack(
-            point, loss, gradient, objective, first_trial, self.state["first_search"]
+def _grown(point, loss, gradient, objective, step, new_point, new_loss):
+    """The accepted ``step``, doubled while ``try_step`` still accepts it,
+    with its point and loss."""
+    for _ in range(MAX_SEARCH):
+        accepted, *trial = try_step(
+            point, loss, gradient, objective, step * STEP_FACTOR
         )
-        self.searched(first_trial, step)
-        out[...] = new_point
-        return new_loss
+        if not accepted:
+            break
+        step *= STEP_FACTOR
+        new_point, new_loss = trial
+    return step, new_point, new_loss

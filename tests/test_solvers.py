@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
+from test_persistence import DATA, saved_models
 
 from skmlp import DivergenceError, SoftplusMLPClassifier
 from skmlp._layout import ParameterLayout
@@ -384,17 +385,20 @@ def test_a_snapshot_goes_on_exactly_as_the_solver_did_and_stays_unchanged(
     snapshot_theta = theta.copy()
     for _ in range(3):
         solver.step(theta, objective)
-    for name, value in vars(frozen).items():
-        kept = getattr(snapshot, name)
-        # The step size's dict holds the adaptive step's arrays.
-        pairs = zip(kept.values(), value.values()) if isinstance(value, dict) else []
-        if isinstance(value, dict):
-            assert kept.keys() == value.keys(), name
-        for kept_value, frozen_value in [*pairs] or [(kept, value)]:
-            if isinstance(frozen_value, np.ndarray):
-                np.testing.assert_array_equal(kept_value, frozen_value)
+
+    def assert_same_state(kept, frozen):
+        for name, value in vars(frozen).items():
+            if name == "step_rule":
+                # The rule's own state (the adaptive step's arrays).
+                assert type(kept.step_rule) is type(value)
+                assert_same_state(kept.step_rule, value)
+            elif isinstance(value, np.ndarray):
+                np.testing.assert_array_equal(getattr(kept, name), value)
             else:
-                assert kept_value == frozen_value, name
+                assert getattr(kept, name) == value, name
+        assert vars(kept).keys() == vars(frozen).keys()
+
+    assert_same_state(snapshot, frozen)
     for _ in range(3):
         snapshot.step(snapshot_theta, objective)
     np.testing.assert_array_equal(snapshot_theta, theta)
@@ -417,9 +421,10 @@ def test_a_solver_state_is_plain_values(make_solver):
     for _ in range(2):
         solver.step(theta, Quadratic(np.eye(3), np.zeros(3)))
     plain = (bool, int, float, str, type(None), np.ndarray)
-    for name, value in vars(solver).items():
-        values = value.values() if isinstance(value, dict) else [value]
-        assert all(isinstance(v, plain) for v in values), name
+    # The step rule is saved as its name and its attributes.
+    rule = vars(solver).pop("step_rule")
+    for name, value in [*vars(solver).items(), *vars(rule).items()]:
+        assert isinstance(value, plain), name
 
 
 def sutskever_reference(gradient, x0, lr, mu, n_steps, restart=False):
@@ -568,3 +573,22 @@ def test_nag_second_step_has_no_momentum():
     gd.partial_fit(X, y)
     nag.partial_fit(X, y)
     assert not np.allclose(gd.coefs_[0], nag.coefs_[0], rtol=1e-8)
+
+
+SAVED_MODELS = saved_models()
+
+
+@pytest.mark.parametrize(
+    "name", [*SAVED_MODELS.TRAJECTORIES, *SAVED_MODELS.PARTIAL_FITS]
+)
+def test_the_fits_are_those_of_1ff78b6_to_the_bit(name):
+    # Every step rule, restart and momentum, L-BFGS, and partial_fit calls
+    # with the learning rate changed between them: the sequence of steps,
+    # restarts and rates of the version whose step rules were dicts
+    # (tests/data/trajectories.npz, from tests/data/make_saved_models.py).
+    arrays = SAVED_MODELS.trajectory(name)
+    with np.load(DATA / "trajectories.npz") as saved:
+        expected = [saved[f"{name}/{i}"] for i in range(len(arrays))]
+        assert f"{name}/{len(arrays)}" not in saved.files
+    for array, saved_array in zip(arrays, expected):
+        np.testing.assert_array_equal(array, saved_array)

@@ -32,9 +32,9 @@ and needs the solver's adaptive restart as its safeguard: without one it
 diverged on three of four small data sets at the default ``alpha`` (see
 ``docs/solver_measurements.md``, "A free automatic step").
 
-The rule's state is a dict of plain values (floats, arrays, None), which
-the solver holds among its own state (its ``step_size`` dict): a snapshot of
-the solver copies it and a saved model holds it.
+The rule is a :class:`~skmlp._step_size.StepRule`: its state is its
+attributes, plain values (floats, arrays, None), so that a snapshot of the
+solver that holds it copies it and a saved model holds it.
 """
 
 import math
@@ -42,55 +42,47 @@ import math
 import numpy as np
 
 from ._execution import dot
+from ._step_size import StepRule
 
 
-def new_adaptive_state(step=0.0):
-    """The state of a new rule: no point yet, and ``step`` (0: a probe first)."""
-    return {
-        "rule": "adaptive",
-        "learning_rate": float(step),
-        "previous_learning_rate": 0.0,
-        "growth": math.inf,
-        "point": None,
-        "gradient": None,
-        "remeasure": False,
-        "rows": None,
-        "sampled_rows": None,
-    }
-
-
-class AdaptiveStep:
+class AdaptiveStep(StepRule):
     """Step sizes from consecutive gradients, with no extra evaluation.
 
-    A solver calls :meth:`next_step` once per step with the point where it
-    took its gradient and that gradient, and moves by the step it returns.
-    The rule keeps no state of its own: it reads and updates ``state``.
+    A solver calls :meth:`next_step` once per step (through
+    :meth:`~skmlp._step_size.StepRule.descend`) with the point where it took
+    its gradient and that gradient, and moves by the step it returns.
 
     Parameters
     ----------
     curvature_factor : float, default=2.0
         ``c``: the step is at most ``1 / (c L_k)``, with ``L_k`` the
-        curvature seen between the last two gradients.
-    state : dict or None, default=None
-        Updated in place; None starts a new one (:func:`new_adaptive_state`):
+        curvature seen between the last two gradients. The solver that
+        holds the rule sets it (NAG's depends on its restart).
+    learning_rate : float, default=0.0
+        The step to start from; 0: a probe first.
 
-        - ``learning_rate`` (float): ``lambda_k``, the last step returned;
-          0 before the first move (the next step is then a probe);
-        - ``previous_learning_rate`` (float): the step returned before it
-          (0 before), for NAG's momentum;
-        - ``growth`` (float): ``theta_k = lambda_k / lambda_{k-1}``; infinite
-          before the first curvature estimate, so that nothing caps it;
-        - ``point``, ``gradient`` (ndarray or None): where the last gradient
-          was taken and that gradient (None before the first step and after
-          :meth:`forget`);
-        - ``remeasure`` (bool): the objective may have changed since
-          ``gradient`` was taken (set by :meth:`objective_may_have_changed`);
-        - ``sampled_rows``, ``rows`` (str or None): the sampled and the
-          full fingerprints of the objective of the current call
-          (``Objective.fingerprint``; ``''`` for one not taken or an
-          objective without fingerprints), by which the next call tells
-          whether ``gradient`` is still its own; None until the call's
-          first step reads them.
+    Attributes
+    ----------
+    learning_rate : float
+        ``lambda_k``, the last step returned; 0 before the first move (the
+        next step is then a probe).
+    previous_learning_rate : float
+        The step returned before it (0 before), for NAG's momentum.
+    growth : float
+        ``theta_k = lambda_k / lambda_{k-1}``; infinite before the first
+        curvature estimate, so that nothing caps it.
+    point, gradient : ndarray or None
+        Where the last gradient was taken and that gradient (None before the
+        first step and after :meth:`forget`).
+    must_remeasure : bool
+        The objective may have changed since ``gradient`` was taken (set by
+        :meth:`objective_may_have_changed`).
+    sampled_rows, rows : str or None
+        The sampled and the full fingerprints of the objective of the
+        current call (``Objective.fingerprint``; ``''`` for one not taken or
+        an objective without fingerprints), by which the next call tells
+        whether ``gradient`` is still its own; None until the call's first
+        step reads them.
 
     Notes
     -----
@@ -107,9 +99,27 @@ class AdaptiveStep:
        Learning, PMLR 119 (2020), 6702-6712.
     """
 
-    def __init__(self, curvature_factor=2.0, state=None):
+    def __init__(self, curvature_factor=2.0, learning_rate=0.0):
         self.curvature_factor = curvature_factor
-        self.state = new_adaptive_state() if state is None else state
+        self.learning_rate = float(learning_rate)
+        self.previous_learning_rate = 0.0
+        self.growth = math.inf
+        self.point = None
+        self.gradient = None
+        self.must_remeasure = False
+        self.rows = None
+        self.sampled_rows = None
+
+    def steps_ahead(self):
+        """The last two steps, ``(s_{k-2}, s_{k-1})``: ``s_k`` comes from the
+        gradient at the point the solver builds with them (NAG's momentum
+        follows the steps one step late)."""
+        return self.previous_learning_rate, self.learning_rate
+
+    def step_along(self, point, gradient, objective):
+        """:meth:`remeasure` on ``objective``, then :meth:`next_step`."""
+        self.remeasure(objective)
+        return self.next_step(point, gradient)
 
     def next_step(self, point, gradient):
         """The step to move from ``point`` along ``-gradient``; remembers both.
@@ -118,18 +128,17 @@ class AdaptiveStep:
         state as it is and returns the last step, so that the solver moves
         and its caller sees the divergence.
         """
-        state = self.state
         # Few NumPy calls: on small networks the rule's Python overhead is
         # all it costs, beside the evaluation it needs none of
         # (docs/solver_measurements.md).
-        if state["point"] is None:
+        if self.point is None:
             return self._took(self._start(point, gradient))
-        moved = _norm(point - state["point"])
-        turned = _norm(gradient - state["gradient"])
-        last = state["learning_rate"]
+        moved = _norm(point - self.point)
+        turned = _norm(gradient - self.gradient)
+        last = self.learning_rate
         if not math.isfinite(turned):
             return self._took(last)
-        grown = math.sqrt(1.0 + state["growth"]) * last
+        grown = math.sqrt(1.0 + self.growth) * last
         if moved and turned:
             step = min(grown, moved / (self.curvature_factor * turned))
         else:
@@ -137,31 +146,29 @@ class AdaptiveStep:
             # only the growth cap holds, and before any cap the step stays.
             step = grown if math.isfinite(grown) else last
         step = _on_grid(step)
-        state["growth"] = step / last
-        np.copyto(state["point"], point)
-        np.copyto(state["gradient"], gradient)
+        self.growth = step / last
+        np.copyto(self.point, point)
+        np.copyto(self.gradient, gradient)
         return self._took(step)
 
     def _took(self, step):
-        state = self.state
-        state["previous_learning_rate"] = state["learning_rate"]
-        state["learning_rate"] = step
+        self.previous_learning_rate = self.learning_rate
+        self.learning_rate = step
         return step
 
     def _start(self, point, gradient):
         """The step with no last point: the last step, or the first probe."""
-        state = self.state
         gradient_norm = _norm(gradient)
         if not math.isfinite(gradient_norm):
-            return state["learning_rate"]
-        step = state["learning_rate"]
+            return self.learning_rate
+        step = self.learning_rate
         if not step:
             if gradient_norm == 0.0:
                 # A zero gradient: stay, and start when there is a direction.
                 return 0.0
             distance = math.sqrt(np.finfo(point.dtype).eps) * max(_norm(point), 1.0)
             step = _on_grid(distance / gradient_norm)
-        state["point"], state["gradient"] = point.copy(), gradient.copy()
+        self.point, self.gradient = point.copy(), gradient.copy()
         return step
 
     def forget(self):
@@ -171,17 +178,18 @@ class AdaptiveStep:
         next step is then the last one, and the one after it comes from the
         curvature alone.
         """
-        self.state.update(point=None, gradient=None, growth=math.inf, remeasure=False)
+        self.point = self.gradient = None
+        self.growth = math.inf
+        self.must_remeasure = False
 
     def objective_may_have_changed(self):
         """The next gradient may come from another objective (other rows):
         :meth:`remeasure` before the next step."""
-        state = self.state
-        state["remeasure"] = state["point"] is not None
-        if not state["remeasure"]:
+        self.must_remeasure = self.point is not None
+        if not self.must_remeasure:
             # No gradient to keep: the new objective's fingerprints are only
             # to be read, at the next step.
-            state["rows"] = state["sampled_rows"] = None
+            self.rows = self.sampled_rows = None
 
     def remeasure(self, objective):
         """Before a step on ``objective``: if the objective may have changed
@@ -202,51 +210,34 @@ class AdaptiveStep:
         rule (a ``fit``), whose next call may bring the same rows. A loop
         over other rows at every call (chunks) reads a few rows per call.
         """
-        state = self.state
-        if not state["remeasure"]:
-            if state.get("sampled_rows") is None:
+        if not self.must_remeasure:
+            if self.sampled_rows is None:
                 # The first step of a call with no gradient to keep.
-                state["sampled_rows"] = _fingerprint(objective, sampled=True)
-                state["rows"] = _fingerprint(objective)
+                self.sampled_rows = _fingerprint(objective, sampled=True)
+                self.rows = _fingerprint(objective)
             return
-        state["remeasure"] = False
+        self.must_remeasure = False
         sampled = _fingerprint(objective, sampled=True)
         same = False
-        if sampled and sampled == state.get("sampled_rows"):
+        if sampled and sampled == self.sampled_rows:
             rows = _fingerprint(objective)
-            same = bool(rows) and rows == state.get("rows")
+            same = bool(rows) and rows == self.rows
         else:
             rows = ""
-        state["sampled_rows"], state["rows"] = sampled, rows
+        self.sampled_rows, self.rows = sampled, rows
         if same:
             return
-        _, gradient = objective.value_and_gradient(state["point"])
+        _, gradient = objective.value_and_gradient(self.point)
         if math.isfinite(_norm(gradient)):
-            state["gradient"] = gradient
+            self.gradient = gradient
         else:
             self.forget()
-
-    def snapshot(self):
-        """An independent copy of the rule and its state."""
-        return AdaptiveStep(self.curvature_factor, copy_state(self.state))
 
 
 def _fingerprint(objective, sampled=False):
     """The objective's fingerprint; ``''`` (equal to none) if it has none."""
     fingerprint = getattr(objective, "fingerprint", None)
     return (fingerprint(sampled) if fingerprint is not None else None) or ""
-
-
-def copy_state(state):
-    """A copy of a step rule's state dict, its arrays copied: the adaptive
-    rule's, which it writes into (the other rules have none, and a copy is
-    taken after every epoch)."""
-    copy = state.copy()
-    if state["rule"] == "adaptive":
-        for key, value in state.items():
-            if type(value) is np.ndarray:
-                copy[key] = value.copy()
-    return copy
 
 
 # Steps per doubling of the grid the steps are rounded down to.

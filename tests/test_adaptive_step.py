@@ -15,7 +15,7 @@ from tracing import count_calls
 
 import skmlp._objective
 from skmlp import SoftplusMLPClassifier
-from skmlp._auto_step import AdaptiveStep, copy_state
+from skmlp._adaptive_step import AdaptiveStep
 from skmlp._layout import ParameterLayout
 from skmlp._objective import Objective
 from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
@@ -153,13 +153,13 @@ def test_the_step_from_given_gradients_by_hand():
     # Curvature ||(0, 2)|| / ||(1, 0)|| = 2; nothing caps the first estimate,
     # and 0.5 lies on the grid.
     assert rule.next_step(np.array([4.0, 4.0]), np.array([0.0, 3.0])) == 0.5
-    assert rule.state["growth"] == 0.5 / probe
+    assert rule.growth == 0.5 / probe
     # Curvature 0.01 / 1: the growth cap sqrt(1 + theta) * 0.5 holds instead.
-    rule.state["growth"] = 1.0
+    rule.growth = 1.0
     assert rule.next_step(np.array([4.0, 5.0]), np.array([0.0, 3.01])) == on_grid(
         math.sqrt(2.0) * 0.5
     )
-    assert rule.state["growth"] == pytest.approx(math.sqrt(2.0), rel=1e-3)
+    assert rule.growth == pytest.approx(math.sqrt(2.0), rel=1e-3)
 
 
 @pytest.mark.parametrize("L", [0.5, 3.0, 100.0])
@@ -171,7 +171,7 @@ def test_gd_on_a_scalar_quadratic_halves_x_at_each_step(L):
     # the curvature's, rounded down to the grid, and x_{k+1} = x_k - s L x_k:
     # x halves, to within the grid (0.07%).
     step = on_grid(1 / (2 * L))
-    assert rule.state["learning_rate"] == step
+    assert rule.learning_rate == step
     ratios = [b[0] / a[0] for a, b in zip(iterates[:-1], iterates[1:])]
     np.testing.assert_allclose(ratios, 1 - step * L, rtol=1e-6)
     np.testing.assert_allclose(ratios, 0.5, rtol=2e-3)
@@ -251,7 +251,7 @@ def test_forget_keeps_the_step_and_waits_for_a_new_pair():
     quadratic = Quadratic(np.diag([1.0, 8.0]), [1.0, 0.0])
     rule = AdaptiveStep()
     gradient_descent(quadratic, np.array([2.0, 1.0]), 10, rule)
-    step = rule.state["learning_rate"]
+    step = rule.learning_rate
     rule.forget()
     # A gradient from a different objective: no curvature is measured
     # across the change, the last step is used as it is.
@@ -267,18 +267,18 @@ def test_forget_keeps_the_step_and_waits_for_a_new_pair():
 def test_a_gradient_that_is_not_finite_is_passed_through_unmeasured():
     rule = AdaptiveStep()
     assert rule.next_step(np.ones(2), np.array([np.nan, 1.0])) == 0.0
-    assert rule.state["point"] is None
+    assert rule.point is None
     step = rule.next_step(np.ones(2), np.array([1.0, 1.0]))
-    point, gradient = rule.state["point"].copy(), rule.state["gradient"].copy()
+    point, gradient = rule.point.copy(), rule.gradient.copy()
     assert rule.next_step(np.zeros(2), np.array([np.inf, 0.0])) == step
-    np.testing.assert_array_equal(rule.state["point"], point)
-    np.testing.assert_array_equal(rule.state["gradient"], gradient)
+    np.testing.assert_array_equal(rule.point, point)
+    np.testing.assert_array_equal(rule.gradient, gradient)
 
 
 def test_a_zero_first_gradient_waits_for_a_direction():
     rule = AdaptiveStep()
     assert rule.next_step(np.ones(2), np.zeros(2)) == 0.0
-    assert rule.state["learning_rate"] == 0.0 and rule.state["point"] is None
+    assert rule.learning_rate == 0.0 and rule.point is None
     assert rule.next_step(np.ones(2), np.array([0.0, 2.0])) == SQRT_EPS * (
         math.sqrt(2.0) / 2.0
     )
@@ -289,14 +289,14 @@ def test_a_snapshot_is_independent_of_the_rule():
     rule.next_step(np.ones(3), np.array([1.0, 2.0, 3.0]))
     snapshot = rule.snapshot()
     rule.next_step(np.zeros(3), np.array([2.0, 2.0, 2.0]))
-    assert snapshot.state["learning_rate"] == on_grid(
+    assert snapshot.learning_rate == on_grid(
         SQRT_EPS * math.sqrt(3.0) / math.sqrt(14.0)
     )
-    assert snapshot.state["growth"] == math.inf
-    np.testing.assert_array_equal(snapshot.state["point"], np.ones(3))
-    np.testing.assert_array_equal(snapshot.state["gradient"], [1.0, 2.0, 3.0])
-    rule.state["point"][...] = 7.0
-    np.testing.assert_array_equal(snapshot.state["point"], np.ones(3))
+    assert snapshot.growth == math.inf
+    np.testing.assert_array_equal(snapshot.point, np.ones(3))
+    np.testing.assert_array_equal(snapshot.gradient, [1.0, 2.0, 3.0])
+    rule.point[...] = 7.0
+    np.testing.assert_array_equal(snapshot.point, np.ones(3))
 
 
 # The estimator: learning_rate_init='auto' on the full batch is the rule.
@@ -349,7 +349,7 @@ def test_auto_on_the_full_batch_is_the_adaptive_rule_step_for_step(
         iterates = fista(objective, theta, 20, rule, restart)
     clf = fitted(auto(solver=solver, restart=restart, max_iter=20), X, y)
     np.testing.assert_array_equal(point(layout, clf), iterates[-1])
-    assert clf.learning_rate_ == rule.state["learning_rate"]
+    assert clf.learning_rate_ == rule.learning_rate
 
 
 @pytest.mark.parametrize("solver, restart, _", FULL_BATCH_CASES)
@@ -427,7 +427,7 @@ def test_a_partial_fit_that_keeps_its_gradient_goes_on_as_one_that_takes_it_agai
         kept.partial_fit(*rows, classes=[0, 1, 2])
         retaken.partial_fit(*rows, classes=[0, 1, 2])
         # Forget the fingerprints: the next call cannot tell its rows.
-        retaken._solver.step_size["sampled_rows"] = ""
+        retaken._solver.step_rule.sampled_rows = ""
     for a, b in zip(
         kept.coefs_ + kept.intercepts_, retaken.coefs_ + retaken.intercepts_
     ):
@@ -556,11 +556,12 @@ def test_reset_momentum_leaves_the_adaptive_step_alone(logistic):
     theta = np.zeros_like(x_star)
     for _ in range(5):
         solver.step(theta, objective)
-    state = copy_state(solver.step_size)
+    rule = solver.step_rule
+    state = vars(rule.snapshot())
     solver.reset_momentum()
-    assert solver.step_size.keys() == state.keys()
+    assert solver.step_rule is rule and vars(rule).keys() == state.keys()
     for key, value in state.items():
-        np.testing.assert_array_equal(solver.step_size[key], value)
+        np.testing.assert_array_equal(getattr(rule, key), value)
     assert solver.previous is None and solver.t == 0.0
 
 
