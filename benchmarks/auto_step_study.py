@@ -1,8 +1,9 @@
 """The automatic step against fixed steps: docs/solver_measurements.md, last section.
 
-Drives the iterations itself over ``skmlp._objective.Objective`` (full batch),
-with reference implementations of gradient descent and FISTA that are first
-checked against skmlp's own fixed-step solvers, step for step and bit for bit.
+Drives the iterations itself over
+``skmlp._evaluation.objective.Objective`` (full batch), with reference
+implementations of gradient descent and FISTA that are first checked
+against skmlp's own fixed-step solvers, step for step and bit for bit.
 Counts the objective's evaluations and times the iterations of each run.
 
 Run from the repository root::
@@ -38,10 +39,10 @@ from sklearn.datasets import (
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
-from skmlp._adaptive_step import AdaptiveStep
-from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective
-from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
+from skmlp._evaluation.objective import Objective
+from skmlp._math.layout import ParameterLayout
+from skmlp._solvers.adaptive_step import AdaptiveStep
+from skmlp._solvers.first_order import GradientDescent, NesterovAcceleratedGradient
 
 GRID = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 

@@ -65,13 +65,13 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import skmlp
-import skmlp._activations
-import skmlp._execution
-import skmlp._objective
+import skmlp._evaluation.execution
+import skmlp._evaluation.objective
+import skmlp._math.activations
 from skmlp import DivergenceError, SoftplusMLPClassifier
-from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective
-from skmlp._solvers import make_solver
+from skmlp._evaluation.objective import Objective
+from skmlp._math.layout import ParameterLayout
+from skmlp._solvers.first_order import make_solver
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "performance.md"
@@ -169,7 +169,7 @@ class GemmFloor:
 
     def blocks(self):
         X, W0, W1 = self.X, self.W0, self.W1
-        block_size = skmlp._objective.rows_per_block(
+        block_size = skmlp._evaluation.blocks.rows_per_block(
             (X.shape[1], self.width, self.n_outputs), X.dtype
         )
 
@@ -191,9 +191,9 @@ class GemmFloor:
                 self._free.append(buffers)
 
         work_per_row = X.shape[1] * self.width + self.width * self.n_outputs
-        parts = skmlp._objective._parts(X.shape[0], block_size)
-        with skmlp._execution.SingleThreadedBlas():
-            for _ in skmlp._execution.ThreadedExecutor().map(
+        parts = skmlp._evaluation.blocks._parts(X.shape[0], block_size)
+        with skmlp._evaluation.execution.SingleThreadedBlas():
+            for _ in skmlp._evaluation.execution.ThreadedExecutor().map(
                 work, parts, X.shape[0] * work_per_row
             ):
                 pass
@@ -385,7 +385,9 @@ def block_breakdown(dtype, repeats, calls=50):
     Microseconds per call, the median of the repeats of ``calls`` calls.
     """
     n_features, width, n_outputs = 100, 256, 3
-    rows = skmlp._objective.rows_per_block((n_features, width, n_outputs), dtype)
+    rows = skmlp._evaluation.blocks.rows_per_block(
+        (n_features, width, n_outputs), dtype
+    )
     X, y = synthetic(rows, n_features, n_outputs, dtype)
     layout = ParameterLayout((n_features, width, n_outputs))
     theta = layout.initialize(np.random.RandomState(0), dtype)
@@ -397,7 +399,7 @@ def block_breakdown(dtype, repeats, calls=50):
 
     def softplus():
         np.copyto(work, z)
-        skmlp._activations.softplus_inplace(work, scratch, derivative)
+        skmlp._math.activations.softplus_inplace(work, scratch, derivative)
 
     def copy():
         np.copyto(work, z)

@@ -8,10 +8,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._datafits import DATAFITS
-from ._execution import ThreadedExecutor
+from ._evaluation.execution import ThreadedExecutor
+from ._evaluation.objective import Objective
+from ._math.datafits import DATAFITS
 from ._mlp import SoftplusMLPClassifier, starting_point
-from ._objective import Objective
 from ._sklearn_compat import validate_parameters
 from ._validation import (
     fitted_hidden_layer_sizes,

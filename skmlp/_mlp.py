@@ -2,10 +2,10 @@
 
 A call of ``fit`` or ``partial_fit`` flows one way: the estimator validates
 everything (the parameters, the data, the hidden layer sizes, the
-early-stopping split) and hands the training run of :mod:`skmlp._training`
-plain values, its :class:`~skmlp._training.Settings` and
-:class:`~skmlp._training.Start`; the run hands back a
-:class:`~skmlp._training.Result`, which :func:`fitted_attributes` alone
+early-stopping split) and hands the training run of :mod:`skmlp._training.loop`
+plain values, its :class:`~skmlp._training.loop.Settings` and
+:class:`~skmlp._training.loop.Start`; the run hands back a
+:class:`~skmlp._training.loop.Result`, which :func:`fitted_attributes` alone
 names as the estimator's fitted attributes (``coefs_``, ``loss_curve_``,
 ...), for the callbacks' model of each epoch and for the model the call
 keeps. :func:`starting_point` reads them back for the next call.
@@ -19,19 +19,21 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 
-from . import _callbacks, _dask, _dask_input, _persistence, _validation
-from ._datafits import DATAFITS
-from ._execution import SingleThreadedBlas, ThreadedExecutor
-from ._history import State
-from ._layout import ParameterLayout
-from ._objective import forward_log_proba
+from . import _callbacks, _persistence, _validation
+from ._dask import cluster as _dask
+from ._dask import input as _dask_input
+from ._evaluation.blocks import forward_log_proba
+from ._evaluation.execution import SingleThreadedBlas, ThreadedExecutor
+from ._math.datafits import DATAFITS
+from ._math.layout import ParameterLayout
 from ._sklearn_compat import (
     Interval,
     Options,
     StrOptions,
     _fit_context,
 )
-from ._training import DivergenceError, Settings, Start, build_run
+from ._training.history import State
+from ._training.loop import DivergenceError, Settings, Start, build_run
 
 __all__ = ["DivergenceError", "SoftplusMLPClassifier"]
 
@@ -598,7 +600,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     def _prepare(self, X, y, sample_weight, incremental, classes, callbacks, workers):
         """Validate the call (on a view, see ``_validation.view``, which it
         returns) and build its training run from plain values; rows held by
-        a Dask cluster stay there (skmlp/_dask.py)."""
+        a Dask cluster stay there (skmlp/_dask/cluster.py)."""
         model = _validation.view(self)
         hidden = _validation.hidden_layer_sizes(model.hidden_layer_sizes)
         first_call = _validation.starts_afresh(model, hidden, incremental, classes)
@@ -656,7 +658,7 @@ _RUN_PARAMETERS = (
 
 
 def training_settings(model, incremental):
-    """The :class:`~skmlp._training.Settings` of a call of ``fit``
+    """The :class:`~skmlp._training.loop.Settings` of a call of ``fit``
     (``incremental=False``) or ``partial_fit`` on ``model``, the estimator
     or its view: the parameters of :data:`_RUN_PARAMETERS`, and the epochs
     of the call."""
@@ -668,7 +670,7 @@ def training_settings(model, incremental):
 
 
 def starting_point(model, n_features, dtype, hidden, first_call, continuing):
-    """The :class:`~skmlp._training.Start` of a call on ``n_features``
+    """The :class:`~skmlp._training.loop.Start` of a call on ``n_features``
     columns of ``dtype``, from ``model`` (the call's validated view).
 
     ``hidden`` are the validated hidden layer sizes, ``first_call`` whether

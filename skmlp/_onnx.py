@@ -5,7 +5,7 @@ registered for its class; :func:`register_onnx_converter` registers both. It
 imports skl2onnx when it is called, never when skmlp is imported, so that
 skl2onnx stays an optional dependency (the ``onnx`` extra).
 
-The graph is the forward pass of :func:`skmlp._objective.forward_log_proba`::
+The graph is the forward pass of :func:`skmlp._evaluation.blocks.forward_log_proba`::
 
     a_0 = X
     a_l = Softplus(MatMul(a_{l-1}, coefs_[l-1]) + intercepts_[l-1])   (hidden)

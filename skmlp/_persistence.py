@@ -31,9 +31,9 @@ import sys
 import joblib
 from sklearn import exceptions
 
-from ._adaptive_step import AdaptiveStep
-from ._solvers import SOLVER_CLASSES
-from ._step_size import Backtracking, FixedStep
+from ._solvers.adaptive_step import AdaptiveStep
+from ._solvers.first_order import SOLVER_CLASSES
+from ._solvers.step_size import Backtracking, FixedStep
 from ._warnings import library_paths, warn_at_user_code
 
 # The classes a saved solver and its step rule may be rebuilt as, by name:

@@ -12,8 +12,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import SoftplusMLPClassifier
-from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective
+from skmlp._evaluation.objective import Objective
+from skmlp._math.layout import ParameterLayout
 
 LR = 0.05  # every test passes its learning rate: the default may change
 

@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal, assert_array_max_ulp
 from scipy.special import expit
 
-from skmlp._activations import softplus_inplace
+from skmlp._math.activations import softplus_inplace
 
 
 def softplus(z):

@@ -13,12 +13,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from tracing import count_calls
 
-import skmlp._objective
+import skmlp._evaluation.objective
 from skmlp import SoftplusMLPClassifier
-from skmlp._adaptive_step import AdaptiveStep
-from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective
-from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
+from skmlp._evaluation.objective import Objective
+from skmlp._math.layout import ParameterLayout
+from skmlp._solvers.adaptive_step import AdaptiveStep
+from skmlp._solvers.first_order import GradientDescent, NesterovAcceleratedGradient
 
 SQRT_EPS = math.sqrt(np.finfo(np.float64).eps)
 
@@ -359,7 +359,7 @@ def test_auto_on_the_full_batch_costs_one_gradient_per_step_and_no_loss(
     X, y = iris
     counts = {"value": 0, "value_and_gradient": 0}
     clf = auto(solver=solver, restart=restart, max_iter=10)
-    with count_calls(counts, skmlp._objective.__file__):
+    with count_calls(counts, skmlp._evaluation.objective.__file__):
         fitted(clf, X, y)
     # Not even a loss for the check of the final point, which a bound on
     # the loss settles on Iris.
@@ -368,14 +368,14 @@ def test_auto_on_the_full_batch_costs_one_gradient_per_step_and_no_loss(
     # gradient per step: the last gradient is still its objective's.
     for _ in range(3):
         counts = dict.fromkeys(counts, 0)
-        with count_calls(counts, skmlp._objective.__file__):
+        with count_calls(counts, skmlp._evaluation.objective.__file__):
             clf.partial_fit(X, y)
         assert counts == {"value": 0, "value_and_gradient": 1}
 
 
 def _gradients_of_partial_fit(clf, *args, **kwargs):
     counts = {"value_and_gradient": 0}
-    with count_calls(counts, skmlp._objective.__file__):
+    with count_calls(counts, skmlp._evaluation.objective.__file__):
         clf.partial_fit(*args, **kwargs)
     return counts["value_and_gradient"]
 
@@ -525,7 +525,7 @@ def test_auto_moves_between_backtracking_and_the_adaptive_step_with_the_rows(iri
     assert clf.learning_rate_ == pytest.approx(expected, rel=1e-10)
     # Back to mini-batches: a search from the adaptive step.
     counts = {"value": 0, "value_and_gradient": 0}
-    with count_calls(counts, skmlp._objective.__file__):
+    with count_calls(counts, skmlp._evaluation.objective.__file__):
         clf.partial_fit(X, y)
     assert counts["value"] >= 3 + 1
 
@@ -542,7 +542,7 @@ def test_auto_on_mini_batches_still_searches_by_backtracking(iris, momentum):
     X, y = iris
     counts = {"value": 0, "value_and_gradient": 0}
     clf = auto(batch_size=50, max_iter=3, momentum=momentum)
-    with count_calls(counts, skmlp._objective.__file__):
+    with count_calls(counts, skmlp._evaluation.objective.__file__):
         fitted(clf, X, y)
     # Each of the 9 steps tries at least one step by its loss; the steps
     # are powers of two.

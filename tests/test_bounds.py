@@ -1,4 +1,4 @@
-"""Bounds over a box of inputs (skmlp._bounds): the features' ranges, the
+"""Bounds over a box of inputs (skmlp._math.bounds): the features' ranges, the
 outputs' range by interval arithmetic through the layers. The bound on the
 loss that the objective makes of them is tested in tests/test_objective.py."""
 
@@ -7,8 +7,8 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skmlp._bounds import feature_range, output_range
-from skmlp._layout import ParameterLayout
+from skmlp._math.bounds import feature_range, output_range
+from skmlp._math.layout import ParameterLayout
 
 N_FEATURES = 4
 N_CLASSES = 3

@@ -141,7 +141,9 @@ def test_set_params_between_any_two_lines_of_a_fit_is_not_undone(method):
         clf.set_params(validation_fraction=0.1 + n_lines * 1e-6)
 
     package = Path(skmlp.__file__).parent
-    modules = [package / name for name in ("_mlp.py", "_training.py", "_validation.py")]
+    modules = [
+        package / name for name in ("_mlp.py", "_training/loop.py", "_validation.py")
+    ]
     clf.set_params(validation_fraction=0.1)
     with at_every_line(modules, set_params):
         call(X, y)

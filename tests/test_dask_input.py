@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFit
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import SoftplusMLPClassifier
-from skmlp._dask_input import (
+from skmlp._dask.input import (
     dask_column,
     dask_rows,
     is_dask_collection,
@@ -99,7 +99,7 @@ def test_is_dask_collection(data):
 
 def test_is_dask_collection_does_not_import_dask():
     code = (
-        "import sys, numpy; from skmlp._dask_input import is_dask_collection; "
+        "import sys, numpy; from skmlp._dask.input import is_dask_collection; "
         "print(is_dask_collection(numpy.ones(2)), 'dask' in sys.modules)"
     )
     result = subprocess.run(

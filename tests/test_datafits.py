@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from skmlp import DivergenceError
-from skmlp._datafits import MultilabelLogistic, SoftmaxCrossEntropy
+from skmlp._math.datafits import MultilabelLogistic, SoftmaxCrossEntropy
 
 
 @pytest.mark.parametrize("n_outputs", [2, 3, 7])
@@ -39,7 +39,7 @@ def test_divergence_floor_is_the_larger_of_start_and_chance_loss(monkeypatch):
     # Eight labels: chance level 8 log 2 = 5.5, where log 8 = 2.1. With the
     # factor at 2.5 and a start of 0.1, a loss of 6 passes under the labels'
     # floor (2.5 * 5.5) and diverges under log 8's (2.5 * 2.1).
-    import skmlp._training as training
+    import skmlp._training.loop as training
 
     monkeypatch.setattr(training, "DIVERGENCE_FACTOR", 2.5)
     with pytest.raises(DivergenceError, match="reached 6"):

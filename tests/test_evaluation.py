@@ -1,4 +1,4 @@
-"""The fast evaluation (skmlp._evaluation): how the rows are cut into blocks
+"""The fast evaluation (skmlp._evaluation.blocks): how the rows are cut into blocks
 and parts, and the prediction driver against the plain forward pass. The
 objective's values in blocks and parts, dense and sparse, with threads and
 after set_rows, are tested through Objective in tests/test_objective.py,
@@ -9,10 +9,15 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skmlp._evaluation import MAX_PARTS, _parts, forward_log_proba, rows_per_block
-from skmlp._layout import ParameterLayout
-from skmlp._network import forward, parameters
-from skmlp._objective import Objective
+from skmlp._evaluation.blocks import (
+    MAX_PARTS,
+    _parts,
+    forward_log_proba,
+    rows_per_block,
+)
+from skmlp._evaluation.objective import Objective
+from skmlp._math.layout import ParameterLayout
+from skmlp._math.network import forward, parameters
 
 
 @pytest.mark.parametrize("block_size", [None, 7])

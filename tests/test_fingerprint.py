@@ -1,12 +1,12 @@
-"""Fingerprints of an objective's rows (skmlp._fingerprint, through
+"""Fingerprints of an objective's rows (skmlp._evaluation.fingerprint, through
 Objective.fingerprint): equal for the same rows, different for anything
 that the objective's values depend on."""
 
 import numpy as np
 import scipy.sparse as sp
 
-from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective
+from skmlp._evaluation.objective import Objective
+from skmlp._math.layout import ParameterLayout
 
 N_FEATURES = 4
 N_CLASSES = 3

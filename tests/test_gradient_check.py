@@ -10,7 +10,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import SoftplusMLPClassifier, check_gradients
-from skmlp._objective import Objective
+from skmlp._evaluation.objective import Objective
 
 # Any warning a test does not expect fails it (pytest.warns or a filter names
 # the expected ones).

@@ -25,11 +25,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import SoftplusMLPClassifier
-from skmlp._history import History, State
-from skmlp._layout import ParameterLayout
+from skmlp._math.layout import ParameterLayout
 from skmlp._mlp import fitted_attributes, fitted_history
-from skmlp._solvers import GradientDescent
-from skmlp._training import Result
+from skmlp._solvers.first_order import GradientDescent
+from skmlp._training.history import History, State
+from skmlp._training.loop import Result
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)

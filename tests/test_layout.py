@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from skmlp._layout import ParameterLayout
+from skmlp._math.layout import ParameterLayout
 
 
 def test_number_of_parameters_is_131_for_4_16_3():

@@ -13,9 +13,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from skmlp import DivergenceError, SoftplusMLPClassifier
-from skmlp._layout import ParameterLayout
-from skmlp._lbfgs import LBFGS, two_loop_direction, wolfe_line_search
-from skmlp._objective import Objective
+from skmlp._evaluation.objective import Objective
+from skmlp._math.layout import ParameterLayout
+from skmlp._solvers.lbfgs import LBFGS, two_loop_direction, wolfe_line_search
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 

@@ -29,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmlp import SoftplusMLPClassifier
-from skmlp._objective import Objective
+from skmlp._evaluation.objective import Objective
 
 # ----------------------------------------------------------------------------
 # partial_fit and fit: the same steps

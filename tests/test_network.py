@@ -1,17 +1,24 @@
-"""The network's mathematics as plain functions (skmlp._network): on three
+"""The network's mathematics as plain functions (skmlp._math.network): on three
 rows, against a computation written row by row from the user guide's
 formulas and against central finite differences; and the fast evaluation
-(skmlp._objective.Objective, in blocks, dense and sparse) against them."""
+(skmlp._evaluation.objective.Objective, in blocks, dense and sparse) against them."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose
 
-from skmlp._datafits import MultilabelLogistic, SoftmaxCrossEntropy
-from skmlp._layout import ParameterLayout
-from skmlp._network import backward, datafit_sum, flat, forward, objective, parameters
-from skmlp._objective import Objective
+from skmlp._evaluation.objective import Objective
+from skmlp._math.datafits import MultilabelLogistic, SoftmaxCrossEntropy
+from skmlp._math.layout import ParameterLayout
+from skmlp._math.network import (
+    backward,
+    datafit_sum,
+    flat,
+    forward,
+    objective,
+    parameters,
+)
 
 N_FEATURES, N_OUTPUTS, N_ROWS = 4, 3, 3
 HIDDEN = [(), (5,), (5, 4)]

@@ -9,11 +9,11 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skmlp._datafits import MultilabelLogistic
-from skmlp._evaluation import forward_log_proba
-from skmlp._execution import ThreadedExecutor
-from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective
+from skmlp._evaluation.blocks import forward_log_proba
+from skmlp._evaluation.execution import ThreadedExecutor
+from skmlp._evaluation.objective import Objective
+from skmlp._math.datafits import MultilabelLogistic
+from skmlp._math.layout import ParameterLayout
 
 N_FEATURES = 4
 N_CLASSES = 3
@@ -355,7 +355,7 @@ def test_set_rows_copies_the_rows_so_later_changes_do_not_matter():
 
 
 def _multilabel_problem(hidden, n_samples=23, alpha=0.3, **options):
-    from skmlp._datafits import MultilabelLogistic
+    from skmlp._math.datafits import MultilabelLogistic
 
     rng = np.random.RandomState(0)
     layout = ParameterLayout((N_FEATURES, *hidden, N_CLASSES))

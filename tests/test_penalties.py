@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective
-from skmlp._penalties import L2
+from skmlp._evaluation.objective import Objective
+from skmlp._math.layout import ParameterLayout
+from skmlp._math.penalties import L2
 
 LAYER_SIZES = (3, 4, 2)
 

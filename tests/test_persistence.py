@@ -16,8 +16,8 @@ import pytest
 from sklearn.exceptions import InconsistentVersionWarning as SklearnVersionWarning
 
 from skmlp import SoftplusMLPClassifier
-from skmlp._adaptive_step import AdaptiveStep
-from skmlp._step_size import Backtracking, FixedStep
+from skmlp._solvers.adaptive_step import AdaptiveStep
+from skmlp._solvers.step_size import Backtracking, FixedStep
 
 DATA = Path(__file__).parent / "data"
 ESTIMATOR_CLASS = "skmlp._mlp.SoftplusMLPClassifier"

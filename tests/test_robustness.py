@@ -357,7 +357,7 @@ def test_the_no_step_error_of_a_search_that_reached_zero_is_an_error_not_a_crash
 ):
     # A search started from a subnormal step halves it to 0: the message
     # bounds the curvature by 1 / step, which must not divide by zero.
-    from skmlp._step_size import no_step_found
+    from skmlp._solvers.step_size import no_step_found
 
     error = no_step_found(step)
     assert isinstance(error, ValueError)

@@ -20,9 +20,9 @@ from sklearn.preprocessing import StandardScaler
 from test_persistence import DATA, saved_models
 
 from skmlp import DivergenceError, SoftplusMLPClassifier
-from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective
-from skmlp._solvers import GradientDescent, NesterovAcceleratedGradient
+from skmlp._evaluation.objective import Objective
+from skmlp._math.layout import ParameterLayout
+from skmlp._solvers.first_order import GradientDescent, NesterovAcceleratedGradient
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 

@@ -4,6 +4,7 @@ BLAS limits, and the executors."""
 import concurrent.futures
 import contextlib
 import gc
+import importlib
 import itertools
 import os
 import subprocess
@@ -22,19 +23,20 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info, threadpool_limits
 from tracing import SignalPoints, interrupt_at_call
 
-import skmlp._evaluation
-import skmlp._execution
-import skmlp._objective
+import skmlp._evaluation.blocks
+import skmlp._evaluation.execution
+import skmlp._evaluation.objective
 from skmlp import SoftplusMLPClassifier
-from skmlp._datafits import SoftmaxCrossEntropy
-from skmlp._execution import (
+from skmlp._evaluation.blocks import forward_log_proba
+from skmlp._evaluation.execution import (
     MIN_THREADED_WORK,
     SingleThreadedBlas,
     ThreadedExecutor,
     blas_thread_limit,
 )
-from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective, forward_log_proba
+from skmlp._evaluation.objective import Objective
+from skmlp._math.datafits import SoftmaxCrossEntropy
+from skmlp._math.layout import ParameterLayout
 
 # 2200 rows are five blocks of 512 rows, the last one short; with 12 inputs
 # and hidden layers of 256 and 8 units an evaluation has 11 million
@@ -251,7 +253,10 @@ def test_a_part_that_fails_stops_the_call_and_the_threads_serve_the_next(
 
 @pytest.mark.parametrize(
     "function, at_call, module",
-    [("value_and_gradient", 3, "_objective"), ("give", 12, "_evaluation")],
+    [
+        ("value_and_gradient", 3, "_evaluation.objective"),
+        ("give", 12, "_evaluation.blocks"),
+    ],
 )
 def test_a_ctrl_c_in_a_threaded_fit_keeps_the_last_epoch_and_ends_the_threads(
     two_threads, function, at_call, module
@@ -272,7 +277,7 @@ def test_a_ctrl_c_in_a_threaded_fit_keeps_the_last_epoch_and_ends_the_threads(
     threading.settrace(note_the_thread)
     try:
         with pytest.warns(UserWarning, match="interrupted"):
-            where = getattr(skmlp, module).__file__
+            where = importlib.import_module(f"skmlp.{module}").__file__
             with interrupt_at_call(function, at_call, where):
                 clf.fit(X, Y)
     finally:
@@ -524,13 +529,13 @@ def _context_in_another_thread():
 def test_a_ctrl_c_anywhere_in_single_threaded_blas_leaves_later_fits_limited(
     two_threads, scenario, other_thread
 ):
-    # Ctrl-C at each point of skmlp/_execution.py where a real one can land
+    # Ctrl-C at each point of skmlp/_evaluation/execution.py where a real one can land
     # (entering and leaving the contexts included), once per run; beside:
     # while another thread holds a context of its own, which it leaves
     # after the interrupted run. Then, once the interrupt is handled and let
     # go, a new context limits BLAS to one thread again and gives the
     # user's limit, and the last context to close sets the limit back.
-    files = [Path(skmlp._execution.__file__)]
+    files = [Path(skmlp._evaluation.execution.__file__)]
     around = _context_in_another_thread if other_thread else contextlib.nullcontext
     counter = SignalPoints(files)
     with around(), counter():
@@ -583,13 +588,13 @@ def test_a_fit_does_not_depend_on_blas_threads_outside_the_products(
         SingleThreadedBlas, "__enter__", lambda self: blas_thread_limit()
     )
     monkeypatch.setattr(SingleThreadedBlas, "__exit__", lambda self, *exc: None)
-    block_sum = skmlp._evaluation.block_sum
+    block_sum = skmlp._evaluation.blocks.block_sum
 
     def on_one_thread(*args, **kwargs):
         with threadpool_limits(1, user_api="blas"):
             return block_sum(*args, **kwargs)
 
-    monkeypatch.setattr(skmlp._evaluation, "block_sum", on_one_thread)
+    monkeypatch.setattr(skmlp._evaluation.blocks, "block_sum", on_one_thread)
     fits = []
     for limit in (1, 2):
         with threadpool_limits(limit, user_api="blas"):

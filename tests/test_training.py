@@ -35,15 +35,15 @@ from sklearn.preprocessing import StandardScaler
 from tracing import LineCounter, count_calls, interrupt_at_call
 
 import skmlp
-import skmlp._objective
-import skmlp._training
+import skmlp._evaluation.objective
+import skmlp._training.loop
 from skmlp import DivergenceError, SoftplusMLPClassifier
 from skmlp._callbacks import EpochCallbacks
-from skmlp._datafits import SoftmaxCrossEntropy
-from skmlp._layout import ParameterLayout
-from skmlp._objective import Objective
-from skmlp._solvers import GradientDescent
-from skmlp._training import Settings, Start, TrainingData, TrainingRun
+from skmlp._evaluation.objective import Objective
+from skmlp._math.datafits import SoftmaxCrossEntropy
+from skmlp._math.layout import ParameterLayout
+from skmlp._solvers.first_order import GradientDescent
+from skmlp._training.loop import Settings, Start, TrainingData, TrainingRun
 
 X_IRIS, Y_IRIS = load_iris(return_X_y=True)
 X_IRIS = StandardScaler().fit_transform(X_IRIS)
@@ -69,19 +69,20 @@ def _quiet_fit(clf, X=X_IRIS, y=Y_IRIS):
 
 
 def _the_loops_modules():
-    """Every module of the package but ``_execution.py``: every line that a
-    fit runs is a place where a Ctrl-C can land (a list kept by hand missed
-    modules added later).
+    """Every module of the package, in every folder, but
+    ``_evaluation/execution.py``: every line that a fit runs is a place where
+    a Ctrl-C can land (a list kept by hand missed modules added later).
 
-    ``_execution.py`` holds a lock around its BLAS limits, and an interrupt
-    raised at a traced line can land where no real signal can: after a
+    ``_evaluation/execution.py`` holds a lock around its BLAS limits, and an
+    interrupt raised at a traced line can land where no real signal can: after a
     ``with`` block's last line, before the lock's ``__exit__`` runs, which
     then never releases it, and the next fit waits for it forever. Its
     interrupts are tested where CPython really runs a signal's handler
     (``tracing.SignalPoints``, in tests/test_threads.py).
     """
     package = Path(skmlp.__file__).parent
-    return sorted(path for path in package.glob("*.py") if path.name != "_execution.py")
+    excluded = package / "_evaluation" / "execution.py"
+    return sorted(path for path in package.rglob("*.py") if path != excluded)
 
 
 def _assert_same_model(a, b):
@@ -221,11 +222,11 @@ def test_a_call_takes_no_evaluation_beyond_its_steps_when_a_bound_proves_its_end
     # Counted on the objective (its penalty has methods of the same names).
     counts = {"value": 0, "value_and_gradient": 0, "loss_bound": 0}
     clf = _clf(solver="gd", batch_size=batch_size, max_iter=5)
-    with count_calls(counts, skmlp._objective.__file__):
+    with count_calls(counts, skmlp._evaluation.objective.__file__):
         _quiet_fit(clf)
     assert counts == {"value": 0, "value_and_gradient": n_steps, "loss_bound": 1}
     counts = dict.fromkeys(counts, 0)
-    with count_calls(counts, skmlp._objective.__file__):
+    with count_calls(counts, skmlp._evaluation.objective.__file__):
         clf.partial_fit(X_IRIS, Y_IRIS)
     assert counts == {"value": 0, "value_and_gradient": n_steps // 5, "loss_bound": 1}
 
@@ -240,7 +241,7 @@ def test_the_point_that_ends_a_call_is_evaluated_when_its_bound_proves_nothing()
     sample_weight = np.append(np.ones(len(Y_IRIS)), 0.0)
     counts = {"value": 0, "value_and_gradient": 0, "loss_bound": 0}
     clf = _clf(solver="gd", max_iter=3)
-    with count_calls(counts, skmlp._objective.__file__):
+    with count_calls(counts, skmlp._evaluation.objective.__file__):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X, y, sample_weight=sample_weight)
@@ -778,16 +779,16 @@ def test_the_blow_up_threshold_is_relative_to_chance_or_the_first_loss(monkeypat
     # just below it, it raises.
     X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", math.inf)
+    monkeypatch.setattr(skmlp._training.loop, "DIVERGENCE_FACTOR", math.inf)
     clf = classifier(hidden_layer_sizes=(16,), solver="nag", learning_rate_init=3.0)
     clf = fit_quietly(clf.set_params(max_iter=60), X, y)
     curve = np.array(clf.loss_curve_)
     ratio = curve.max() / max(math.log(3), curve[0])
     assert curve[0] < math.log(3) and 3 < ratio < 10
     assert curve[-1] < 0.5 * curve[0]
-    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", 1.001 * ratio)
+    monkeypatch.setattr(skmlp._training.loop, "DIVERGENCE_FACTOR", 1.001 * ratio)
     fit_quietly(clone(clf), X, y)
-    monkeypatch.setattr(skmlp._training, "DIVERGENCE_FACTOR", 0.999 * ratio)
+    monkeypatch.setattr(skmlp._training.loop, "DIVERGENCE_FACTOR", 0.999 * ratio)
     with pytest.raises(DivergenceError, match="the loss reached"):
         fit_quietly(clone(clf), X, y)
 
@@ -812,7 +813,7 @@ def _fit_interrupted(monkeypatch, at_call, **params):
     X, y = scaled_iris()
     with pytest.warns(UserWarning, match="interrupted") as record:
         with interrupt_at_call(
-            "value_and_gradient", at_call, skmlp._objective.__file__
+            "value_and_gradient", at_call, skmlp._evaluation.objective.__file__
         ):
             returned = clf.fit(X, y)
     # The warning names the line that called fit.

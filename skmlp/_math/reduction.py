@@ -2,7 +2,7 @@
 
 Mathematics, not machinery: the penalty and the solvers' reductions over all
 the parameters call :func:`dot`, and depend on this module alone, not on the
-executors and BLAS control of :mod:`skmlp._execution` (which re-exports it).
+executors and BLAS control of :mod:`skmlp._evaluation.execution`.
 """
 
 import numpy as np
@@ -22,7 +22,7 @@ def dot(a, b):
 
     BLAS (``np.dot``, ``@``) splits a long dot product between its threads,
     which changes its rounding; if a thread limit set by
-    :class:`~skmlp._execution.SingleThreadedBlas` did not take, the solvers'
+    :class:`~skmlp._evaluation.execution.SingleThreadedBlas` did not take, the solvers'
     reductions over all the parameters would then round differently on one
     thread and on two. ``np.einsum`` without ``optimize`` sums in its own
     loop, on the calling thread, never in BLAS. Vectors shorter than

@@ -3,7 +3,7 @@
 A datafit is the part of the objective that sees the targets. It works on
 one block of rows laid out class-major, as the objective computes them
 (``z`` of shape ``(n_outputs, n_rows)``, one column per row, see
-:func:`~skmlp._evaluation.block_sum`), and declares these methods:
+:func:`~skmlp._evaluation.blocks.block_sum`), and declares these methods:
 
 ``block_targets(y, n_outputs, dtype)``
     The targets of one block of rows, in the form that ``loss`` reads
@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from ._activations import log_softmax_inplace, softplus_inplace
+from .activations import log_softmax_inplace, softplus_inplace
 
 
 class SoftmaxCrossEntropy:

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from ._execution import dot
-from ._step_size import ROUNDING_ULPS, diverged
+from .._math.reduction import dot
+from .step_size import ROUNDING_ULPS, diverged
 
 # Wolfe constants: sufficient decrease, and a loose curvature condition (the
 # usual choice for quasi-Newton methods, which accept the unit step often).

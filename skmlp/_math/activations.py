@@ -84,7 +84,7 @@ def softplus_inplace(z, scratch, derivative=None):
 def softplus_and_sigmoid(z):
     """``softplus(z)`` and ``sigmoid(z)``, its derivative, as new arrays:
     :func:`softplus_inplace` on a copy of ``z``, for the plain functions of
-    :mod:`skmlp._network`, which compute the same numbers as the fast
+    :mod:`skmlp._math.network`, which compute the same numbers as the fast
     evaluation."""
     a, sigma = np.array(z), np.empty_like(z)
     softplus_inplace(a, np.empty_like(a), sigma)

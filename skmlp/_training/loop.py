@@ -35,11 +35,12 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import gen_batches
 
-from ._history import History
-from ._lbfgs import GradientOverflow
-from ._objective import Objective, OutputOverflow, forward_log_proba
-from ._solvers import make_solver
-from ._warnings import warn_at_user_code
+from .._evaluation.blocks import OutputOverflow, forward_log_proba
+from .._evaluation.objective import Objective
+from .._solvers.first_order import make_solver
+from .._solvers.lbfgs import GradientOverflow
+from .._warnings import warn_at_user_code
+from .history import History
 
 # A loss above this many times the larger of the chance level (log(n_classes),
 # or n_labels log 2 for multilabel targets)
@@ -164,7 +165,7 @@ class Result:
     ``theta`` (a new vector, of ``layout``) is the kept point, with early
     stopping the best one; ``solver`` a snapshot of the solver, ``rng`` a
     generator in the kept epoch's state, ``history`` a
-    :class:`~skmlp._history.State`. New objects, which the run does not
+    :class:`~skmlp._training.history.State`. New objects, which the run does not
     touch again.
     """
 

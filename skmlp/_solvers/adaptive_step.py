@@ -32,7 +32,7 @@ and needs the solver's adaptive restart as its safeguard: without one it
 diverged on three of four small data sets at the default ``alpha`` (see
 ``docs/solver_measurements.md``, "A free automatic step").
 
-The rule is a :class:`~skmlp._step_size.StepRule`: its state is its
+The rule is a :class:`~skmlp._solvers.step_size.StepRule`: its state is its
 attributes, plain values (floats, arrays, None), so that a snapshot of the
 solver that holds it copies it and a saved model holds it.
 """
@@ -41,15 +41,15 @@ import math
 
 import numpy as np
 
-from ._execution import dot
-from ._step_size import StepRule
+from .._math.reduction import dot
+from .step_size import StepRule
 
 
 class AdaptiveStep(StepRule):
     """Step sizes from consecutive gradients, with no extra evaluation.
 
     A solver calls :meth:`next_step` once per step (through
-    :meth:`~skmlp._step_size.StepRule.descend`) with the point where it took
+    :meth:`~skmlp._solvers.step_size.StepRule.descend`) with the point where it took
     its gradient and that gradient, and moves by the step it returns.
 
     Parameters

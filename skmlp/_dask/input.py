@@ -2,7 +2,7 @@
 blocks of ``X`` and validated as the estimator validates rows in memory, and
 the lazy predictions and the score on them.
 
-Training on a cluster is :mod:`skmlp._dask`. Dask is imported only here and
+Training on a cluster is :mod:`skmlp._dask.cluster`. Dask is imported only here and
 there, and only once the input is a Dask collection.
 """
 
@@ -16,10 +16,10 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
-from . import _validation
-from ._objective import forward_log_proba
-from ._sklearn_compat import _check_sample_weight, _pandas_dtype_needs_early_conversion
-from ._warnings import warn_at_user_code
+from .. import _validation
+from .._evaluation.blocks import forward_log_proba
+from .._sklearn_compat import _check_sample_weight, _pandas_dtype_needs_early_conversion
+from .._warnings import warn_at_user_code
 
 
 def is_dask_collection(obj):

@@ -1,11 +1,11 @@
 """The fast evaluation of the network's mathematics over many rows.
 
-:mod:`skmlp._network` states the mathematics once, on plain arrays; this
+:mod:`skmlp._math.network` states the mathematics once, on plain arrays; this
 module computes the same numbers at speed, and is all the machinery: the
 rows in blocks of ``block_size`` (:func:`rows_per_block`), each computed in
 buffers made once (:class:`_Workspace`, :class:`_Block`); the blocks
 grouped into at most ``MAX_PARTS`` parts fixed by the number of rows alone,
-which an executor (:mod:`skmlp._execution`) runs, each part adding its
+which an executor (:mod:`skmlp._evaluation.execution`) runs, each part adding its
 blocks' gradients in block order into one vector (:class:`_PartGradient`),
 and the parts added in part order. So the result does not depend on the
 executor or on its number of threads. :class:`BlockRows` is the training
@@ -33,8 +33,8 @@ once (the figures are in docs/performance.md, "How an evaluation runs"):
   computes the probabilities.
 
 The passes call the mathematics' own pieces: ``softplus_inplace`` (which
-:func:`~skmlp._network.forward` calls on a copy) and the datafit's ``loss``
-(which :func:`~skmlp._network.datafit_sum` calls), so the plain functions
+:func:`~skmlp._math.network.forward` calls on a copy) and the datafit's ``loss``
+(which :func:`~skmlp._math.network.datafit_sum` calls), so the plain functions
 and the fast ones share their arithmetic; tests/test_network.py checks that
 they agree.
 """
@@ -46,11 +46,11 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from ._activations import softplus_inplace
-from ._bounds import feature_range
-from ._datafits import SoftmaxCrossEntropy
-from ._execution import SingleThreadedBlas, ThreadedExecutor
-from ._layout import ParameterLayout
+from .._math.activations import softplus_inplace
+from .._math.bounds import feature_range
+from .._math.datafits import SoftmaxCrossEntropy
+from .._math.layout import ParameterLayout
+from .execution import SingleThreadedBlas, ThreadedExecutor
 
 # Rows per block (see rows_per_block): at least 512, enough for the matrix
 # products to run at full BLAS speed; for narrow layers more, up to about
@@ -85,7 +85,7 @@ MAX_PARTS = 8
 
 
 def forward_pass(params, block, with_sigma=False):
-    """The forward pass of a block (:func:`skmlp._network.forward`), in its
+    """The forward pass of a block (:func:`skmlp._math.network.forward`), in its
     buffers: ``a_0 = x`` (loaded by ``_Workspace.load``),
     ``z_l = W_{l-1} a_{l-1} + b_{l-1}``, ``a_l = softplus(z_l)``; with
     ``with_sigma``, ``sigma(z_l)`` kept for the backward pass. Returns the
@@ -109,7 +109,7 @@ def forward_pass(params, block, with_sigma=False):
 
 
 def backward_pass(params, block, d, gradient, accumulate):
-    """The backward pass of a block (:func:`skmlp._network.backward`) from
+    """The backward pass of a block (:func:`skmlp._math.network.backward`) from
     its weighted output error ``d = d_{H+1}``, after ``forward_pass`` with
     ``with_sigma``: ``dW_{l-1} = d_l a_{l-1}^T`` and ``db_{l-1} = d_l``
     into ``gradient`` (a ``_PartGradient``; with ``accumulate``, added to
@@ -153,7 +153,7 @@ class BlockRows:
     """The rows of an objective held in memory, as a source of datafit sums:
     in blocks and parts, their buffers kept from one call to the next.
 
-    The parameters are those of :class:`~skmlp._objective.Objective`, the
+    The parameters are those of :class:`~skmlp._evaluation.objective.Objective`, the
     ``datafit`` and the ``executor`` given. One source must not be evaluated
     by two threads at once; it holds one block's buffers per part running
     at once, and a gradient per part started and not yet added up: at most
@@ -236,7 +236,7 @@ class BlockRows:
         """``sum_i w_i l_i`` over the rows at ``theta``; with ``gradient``,
         adds the gradient of ``sum_i (w_i / sum w) l_i`` into it, part by
         part in part order. To be called with BLAS on one thread
-        (:class:`~skmlp._execution.SingleThreadedBlas`)."""
+        (:class:`~skmlp._evaluation.execution.SingleThreadedBlas`)."""
         params = self.layout.blocks(theta)
         with_gradient = gradient is not None
 
@@ -280,9 +280,9 @@ def forward_log_proba(
     """Log-probabilities of the outputs for the rows of ``X``.
 
     Block by block, on up to ``n_threads`` threads (by default the BLAS
-    thread limit, see :class:`~skmlp._execution.SingleThreadedBlas`);
+    thread limit, see :class:`~skmlp._evaluation.execution.SingleThreadedBlas`);
     ``X`` may be dense or sparse CSR. ``datafit``, ``executor`` and
-    ``block_size`` are those of :class:`~skmlp._objective.Objective`.
+    ``block_size`` are those of :class:`~skmlp._evaluation.objective.Objective`.
 
     Raises
     ------

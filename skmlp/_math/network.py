@@ -11,14 +11,14 @@ so the estimator's ``coefs_[l]`` is ``W[l].T`` (:func:`parameters` and
 Nothing here is fast: every function makes new arrays. They are the
 reference that a reader runs on three rows and checks against the guide
 (tests/test_network.py does), and that the fast evaluation
-(:mod:`skmlp._evaluation`: blocks of rows, buffers reused, the intercepts in
+(:mod:`skmlp._evaluation.blocks`: blocks of rows, buffers reused, the intercepts in
 the same product as the weights) must agree with.
 """
 
 import numpy as np
 
-from ._activations import softplus_and_sigmoid
-from ._penalties import l2
+from .activations import softplus_and_sigmoid
+from .penalties import l2
 
 
 def parameters(layout, theta):
@@ -57,7 +57,7 @@ def datafit_sum(datafit, z_out, y, sample_weight):
     ``dl_i / dz_{H+1}`` of every row (unweighted), which for the softmax
     cross-entropy is ``d_{H+1} = softmax(z_{H+1}) - y``.
 
-    The datafit's own block computation (:mod:`skmlp._datafits`) on copies.
+    The datafit's own block computation (:mod:`skmlp._math.datafits`) on copies.
     """
     n_outputs, n_rows = z_out.shape
     targets = datafit.block_targets(y, n_outputs, z_out.dtype)

@@ -24,7 +24,7 @@ worker, say) or a task's workers kept dying, the fit raises a
 :class:`ClusterError` as soon as Dask reports the loss, and the estimator is
 left as it was.
 
-Dask is imported only here and in :mod:`skmlp._dask_input` (Dask input:
+Dask is imported only here and in :mod:`skmlp._dask.input` (Dask input:
 validation, predictions, score), and only once the input is a Dask
 collection.
 """
@@ -40,18 +40,15 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_non_negative
 
-from . import _validation
-from ._dask_input import dask_column, is_dask_collection, validated
-from ._datafits import SoftmaxCrossEntropy
-from ._layout import ParameterLayout
-from ._objective import (
-    MeanObjective,
-    Objective,
-    feature_range,
-    forward_log_proba,
-)
-from ._penalties import L2
-from ._training import TrainingData, TrainingRun
+from .. import _validation
+from .._evaluation.blocks import forward_log_proba
+from .._evaluation.objective import MeanObjective, Objective
+from .._math.bounds import feature_range
+from .._math.datafits import SoftmaxCrossEntropy
+from .._math.layout import ParameterLayout
+from .._math.penalties import L2
+from .._training.loop import TrainingData, TrainingRun
+from .input import dask_column, is_dask_collection, validated
 
 
 def on_cluster(X):
@@ -83,7 +80,7 @@ class ClusterError(RuntimeError):
 def _block_sums(rows, theta, with_gradient):
     """``sum_i w_i CE_i`` over the rows of one block, and its gradient.
 
-    The block's :class:`~skmlp._objective.Objective` with ``alpha=0`` gives
+    The block's :class:`~skmlp._evaluation.objective.Objective` with ``alpha=0`` gives
     the weighted mean; times the block's weight it is the sum. (An objective
     that returned the sum of a block itself would save the two products;
     they change the result at the rounding level.)
@@ -317,8 +314,8 @@ def _lost_for_good(also=()):
 class ClusterObjective(MeanObjective):
     """The training objective of rows held by a Dask cluster.
 
-    The objective of :class:`~skmlp._objective.Objective` composed the same
-    way (:class:`~skmlp._objective.MeanObjective`: the datafit's sum over
+    The objective of :class:`~skmlp._evaluation.objective.Objective` composed the same
+    way (:class:`~skmlp._evaluation.objective.MeanObjective`: the datafit's sum over
     the rows, divided by their weight, plus the penalty), over a source of
     rows whose blocks are on the workers (:class:`_ClusterRows`), so that
     every solver and the training loop run over it unchanged. It has no

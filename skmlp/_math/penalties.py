@@ -4,12 +4,12 @@ A penalty declares one method, ``value_and_gradient(theta, scale)``: the
 penalty at the flat vector ``theta`` times ``scale``, and its gradient
 times ``scale`` as a new vector, which the objective then adds the
 datafit's gradient into. :func:`l2` is the same penalty as a plain function
-of the weight matrices ``W_l`` (:mod:`skmlp._network`).
+of the weight matrices ``W_l`` (:mod:`skmlp._math.network`).
 """
 
 import numpy as np
 
-from ._reduction import dot
+from .reduction import dot
 
 
 def l2(W, alpha):

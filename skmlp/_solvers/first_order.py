@@ -20,7 +20,7 @@ attributes). GD and NAG replace their arrays rather than write into them,
 so that a snapshot shares them; L-BFGS, which updates its pairs in place,
 copies them in its own ``snapshot``.
 
-The step size is a step rule (:mod:`skmlp._step_size`): fixed,
+The step size is a step rule (:mod:`skmlp._solvers.step_size`): fixed,
 backtracking or adaptive, built once with the solver and held as its
 ``step_rule``.
 
@@ -42,10 +42,10 @@ import math
 
 import numpy as np
 
-from ._adaptive_step import AdaptiveStep
-from ._execution import dot
-from ._lbfgs import LBFGS
-from ._step_size import INITIAL_STEP, Backtracking, FixedStep
+from .._math.reduction import dot
+from .adaptive_step import AdaptiveStep
+from .lbfgs import LBFGS
+from .step_size import INITIAL_STEP, Backtracking, FixedStep
 
 # The constant momentum of NAG on mini-batches when momentum='auto': the
 # default of MLPClassifier and of Sutskever et al.'s experiments.
@@ -65,9 +65,9 @@ def make_step_rule(learning_rate, curvature_factor, running=None):
     Parameters
     ----------
     learning_rate : float, 'auto' or 'adaptive'
-        A float is a :class:`~skmlp._step_size.FixedStep`, ``'auto'``
-        :class:`~skmlp._step_size.Backtracking`, ``'adaptive'``
-        :class:`~skmlp._adaptive_step.AdaptiveStep`.
+        A float is a :class:`~skmlp._solvers.step_size.FixedStep`, ``'auto'``
+        :class:`~skmlp._solvers.step_size.Backtracking`, ``'adaptive'``
+        :class:`~skmlp._solvers.adaptive_step.AdaptiveStep`.
     curvature_factor : float
         The adaptive step's ``c``.
     running : StepRule or None, default=None
@@ -141,7 +141,7 @@ class GradientDescent(_Solver):
         ``s_0`` is twice the last step if that one passed at its first trial
         and the last step otherwise; or ``'adaptive'``: Malitsky and
         Mishchenko's step from the last two gradients, ``c = 2``
-        (:class:`~skmlp._adaptive_step.AdaptiveStep`), at no extra evaluation.
+        (:class:`~skmlp._solvers.adaptive_step.AdaptiveStep`), at no extra evaluation.
 
     Attributes
     ----------

@@ -7,10 +7,10 @@ sufficient decrease, with the step allowed to grow again at every step
 (Scheinberg, Goldfarb and Bai's FISTA with full backtracking) so that it can
 follow a curvature that falls as training goes on; or Malitsky and
 Mishchenko's adaptive step from consecutive gradients
-(``learning_rate='adaptive'``, :class:`~skmlp._adaptive_step.AdaptiveStep`),
+(``learning_rate='adaptive'``, :class:`~skmlp._solvers.adaptive_step.AdaptiveStep`),
 which costs no evaluation but needs the same objective at every step. The
 estimator's ``learning_rate_init='auto'`` is the adaptive step on the full
-batch and backtracking on mini-batches (:func:`skmlp._solvers.make_solver`).
+batch and backtracking on mini-batches (:func:`skmlp._solvers.first_order.make_solver`).
 
 A solver holds one rule, built once, and asks it for each step through
 :meth:`StepRule.descend`: the solver says where the gradient is to be taken
@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from ._execution import dot
+from .._math.reduction import dot
 
 # Backtracking: the first trial step, the factor by which a step is grown or
 # shrunk, and how many shrinks are tried before giving up: 2**-64 times a

@@ -4,36 +4,27 @@ For rows ``x_i`` with targets ``y_i`` and sample weights ``w_i``::
 
     L(theta) = sum_i w_i l(f(x_i), y_i) / sum_i w_i + P(theta) / sum_i w_i
 
-where ``f`` is the network, ``l`` the datafit (:mod:`skmlp._datafits`; the
+where ``f`` is the network, ``l`` the datafit (:mod:`skmlp._math.datafits`; the
 softmax cross-entropy by default) and ``P`` the penalty
-(:mod:`skmlp._penalties`; ``alpha / 2 * sum_l ||W_l||^2``). This is
+(:mod:`skmlp._math.penalties`; ``alpha / 2 * sum_l ||W_l||^2``). This is
 scikit-learn's ``MLPClassifier`` objective, derived in the user guide, and
-:func:`skmlp._network.objective` as a plain function.
+:func:`skmlp._math.network.objective` as a plain function.
 
 It is composed once, in :class:`MeanObjective`: a source of rows gives the
 datafit's sum ``sum_i w_i l_i`` (and adds the gradient of its weighted
 mean), the composition divides it by ``sum_i w_i`` and adds the penalty,
 both injected. The sources are the rows in memory
-(:class:`~skmlp._evaluation.BlockRows`: blocks and parts, evaluated by
-:mod:`skmlp._evaluation`), for :class:`Objective`, and blocks of rows on a
-Dask cluster, for :class:`skmlp._dask.ClusterObjective`.
+(:class:`~skmlp._evaluation.blocks.BlockRows`: blocks and parts, evaluated by
+:mod:`skmlp._evaluation.blocks`), for :class:`Objective`, and blocks of rows on a
+Dask cluster, for :class:`skmlp._dask.cluster.ClusterObjective`.
 """
 
-from ._bounds import feature_range, loss_bound_in_box, output_range  # noqa: F401
-from ._datafits import SoftmaxCrossEntropy
-from ._evaluation import (  # noqa: F401 (importable from here, as before)
-    MAX_BLOCK_SIZE,
-    MAX_PARTS,
-    MIN_BLOCK_SIZE,
-    BlockRows,
-    OutputOverflow,
-    _parts,
-    forward_log_proba,
-    rows_per_block,
-)
-from ._execution import SingleThreadedBlas, ThreadedExecutor
-from ._fingerprint import digest
-from ._penalties import L2
+from .._math.bounds import loss_bound_in_box
+from .._math.datafits import SoftmaxCrossEntropy
+from .._math.penalties import L2
+from .blocks import BlockRows
+from .execution import SingleThreadedBlas, ThreadedExecutor
+from .fingerprint import digest
 
 
 class MeanObjective:
@@ -54,7 +45,7 @@ class MeanObjective:
         The datafit that the rows' sums are of (the training loop asks it
         for the chance level of the loss).
     penalty : penalty
-        Its ``value_and_gradient(theta, scale)`` (:mod:`skmlp._penalties`).
+        Its ``value_and_gradient(theta, scale)`` (:mod:`skmlp._math.penalties`).
     """
 
     def __init__(self, rows, layout, datafit, penalty):
@@ -81,7 +72,7 @@ class MeanObjective:
         the rows once the range of their features is known.
 
         Every row lies in the box of the features' ranges, so its loss is at
-        most :func:`~skmlp._bounds.loss_bound_in_box`, and so is the rows'
+        most :func:`~skmlp._math.bounds.loss_bound_in_box`, and so is the rows'
         weighted mean; the penalty is added exactly. The bound is loose
         (tens to thousands of times the loss), but far enough below the
         divergence rule's threshold for the training loop to skip the
@@ -124,21 +115,21 @@ class Objective(MeanObjective):
         The most threads of the default executor; None: the BLAS thread
         limit in force at each evaluation.
     datafit : datafit, default=None
-        None: :class:`~skmlp._datafits.SoftmaxCrossEntropy`.
+        None: :class:`~skmlp._math.datafits.SoftmaxCrossEntropy`.
     executor : executor, default=None
-        Runs the parts of an evaluation (see :mod:`skmlp._execution`);
-        None: a :class:`~skmlp._execution.ThreadedExecutor` of
+        Runs the parts of an evaluation (see :mod:`skmlp._evaluation.execution`);
+        None: a :class:`~skmlp._evaluation.execution.ThreadedExecutor` of
         ``n_threads``, whose threads end with the objective.
     block_size : int, default=None
-        Rows per block; None: :func:`~skmlp._evaluation.rows_per_block` of
+        Rows per block; None: :func:`~skmlp._evaluation.blocks.rows_per_block` of
         the layout.
     penalty : penalty, default=None
-        None: :class:`~skmlp._penalties.L2` of ``alpha``.
+        None: :class:`~skmlp._math.penalties.L2` of ``alpha``.
 
     Notes
     -----
     The objective keeps its buffers between calls (in its
-    :class:`~skmlp._evaluation.BlockRows`), so one objective must not be
+    :class:`~skmlp._evaluation.blocks.BlockRows`), so one objective must not be
     evaluated by two threads at once.
     """
 
@@ -173,7 +164,7 @@ class Objective(MeanObjective):
     def set_rows(self, X, y, sample_weight):
         """Make this the objective of other rows, keeping the buffers: what
         a mini-batch epoch does for every batch
-        (:meth:`~skmlp._evaluation.BlockRows.set_rows`)."""
+        (:meth:`~skmlp._evaluation.blocks.BlockRows.set_rows`)."""
         self._fingerprint = None
         self.rows.set_rows(X, y, sample_weight)
 
@@ -183,11 +174,11 @@ class Objective(MeanObjective):
         targets and weights, ``alpha``, the datafit, the layout and the
         blocks; with ``sampled``, of all that but the rows, of which only
         ``FINGERPRINT_SAMPLE`` evenly spaced ones
-        (:func:`skmlp._fingerprint.digest`).
+        (:func:`skmlp._evaluation.fingerprint.digest`).
 
         Two objectives of equal fingerprints give the same value and
         gradient at every ``theta``, to the bit (the evaluation depends on
-        nothing else, see :mod:`skmlp._evaluation`): so a ``partial_fit``
+        nothing else, see :mod:`skmlp._evaluation.blocks`): so a ``partial_fit``
         call on the rows of the last one can keep its last gradient rather
         than take it again (``AdaptiveStep.remeasure``). Different sampled
         fingerprints prove the objectives different; equal ones prove

@@ -24,8 +24,6 @@ from concurrent.futures import ThreadPoolExecutor as _Pool
 
 from threadpoolctl import ThreadpoolController
 
-# dot is the mathematics' (skmlp._reduction); the solvers import it from here.
-from ._reduction import BLAS_DOT_BELOW, dot  # noqa: F401
 
 # Multiply-adds of an evaluation below which its parts run on the calling
 # thread alone: starting and synchronising threads costs more than they
@@ -108,7 +106,7 @@ class SingleThreadedBlas:
     "Controlling the threads"), from competing with the workers. (The
     results do not depend on BLAS's threads where it could split a sum:
     the long dot products over the parameters are computed without BLAS,
-    by :func:`~skmlp._reduction.dot`.)
+    by :func:`~skmlp._math.reduction.dot`.)
 
     A Ctrl-C anywhere in entering or leaving leaves every later context
     working: an interrupted ``__enter__`` undoes what it did; a ``__exit__``
