@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor as _Pool
 
 from threadpoolctl import ThreadpoolController
 
-
 # Multiply-adds of an evaluation below which its parts run on the calling
 # thread alone: starting and synchronising threads costs more than they
 # save below it. The measurements behind the figure are in

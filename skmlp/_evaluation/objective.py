@@ -86,12 +86,12 @@ class MeanObjective:
         return data + penalty
 
     def _evaluate(self, theta, with_gradient):
+        rows = self.rows
+        weight_sum = rows.weight_sum
         with SingleThreadedBlas():
-            penalty, gradient = self.penalty.value_and_gradient(
-                theta, 1 / self.weight_sum
-            )
-            total = self.rows.datafit_sum(theta, gradient if with_gradient else None)
-        return total / self.weight_sum + penalty, gradient if with_gradient else None
+            penalty, gradient = self.penalty.value_and_gradient(theta, 1 / weight_sum)
+            total = rows.datafit_sum(theta, gradient if with_gradient else None)
+        return total / weight_sum + penalty, gradient if with_gradient else None
 
 
 class Objective(MeanObjective):

@@ -110,6 +110,17 @@ class AdaptiveStep(StepRule):
         self.rows = None
         self.sampled_rows = None
 
+    def snapshot(self):
+        """An independent copy: the last point and gradient, which
+        :meth:`next_step` writes into, copied; the rest shared (plain
+        values)."""
+        clone = super().snapshot()
+        if self.point is not None:
+            clone.point = self.point.copy()
+        if self.gradient is not None:
+            clone.gradient = self.gradient.copy()
+        return clone
+
     def steps_ahead(self):
         """The last two steps, ``(s_{k-2}, s_{k-1})``: ``s_k`` comes from the
         gradient at the point the solver builds with them (NAG's momentum

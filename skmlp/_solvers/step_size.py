@@ -149,13 +149,13 @@ class StepRule:
         keeps nothing of the objective."""
 
     def snapshot(self):
-        """An independent copy: arrays copied (the adaptive rule writes
-        into its own), the rest shared (plain values)."""
+        """An independent copy. The state of this class's rules is floats
+        and booleans, which a copy of the attributes' dict makes independent
+        (the adaptive rule, which writes into arrays, copies them too). One
+        is taken after every epoch, hence no more than the dict's copy
+        (docs/performance.md, "Costs behind the code's choices")."""
         clone = object.__new__(type(self))
-        clone.__dict__ = {
-            name: value.copy() if type(value) is np.ndarray else value
-            for name, value in vars(self).items()
-        }
+        clone.__dict__ = vars(self).copy()
         return clone
 
 
@@ -170,6 +170,12 @@ class FixedStep(StepRule):
 
     def __init__(self, learning_rate):
         self.learning_rate = float(learning_rate)
+
+    def snapshot(self):
+        """The rule itself: a fixed step never changes once made (a changed
+        ``learning_rate_init`` makes a new rule, ``make_step_rule``), so it
+        is its own independent copy."""
+        return self
 
 
 class Backtracking(StepRule):
