@@ -17,7 +17,7 @@ from numpy.testing import assert_allclose
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
-from test_persistence import DATA, saved_models
+from test_persistence import DATA, assert_as_saved, saved_models
 
 from skmlp import DivergenceError, SoftplusMLPClassifier
 from skmlp._evaluation.objective import Objective
@@ -591,4 +591,4 @@ def test_the_fits_are_those_of_1ff78b6_to_the_bit(name):
         expected = [saved[f"{name}/{i}"] for i in range(len(arrays))]
         assert f"{name}/{len(arrays)}" not in saved.files
     for array, saved_array in zip(arrays, expected):
-        np.testing.assert_array_equal(array, saved_array)
+        assert_as_saved(array, saved_array)
