@@ -19,10 +19,8 @@ from fitting import (
     small_problem,
 )
 from numpy.testing import assert_array_equal
-from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
 from skmlp import SoftplusMLPClassifier
 from skmlp._math.layout import ParameterLayout
@@ -31,8 +29,7 @@ from skmlp._solvers.first_order import GradientDescent
 from skmlp._training.history import History, State
 from skmlp._training.loop import Result
 
-X_IRIS, Y_IRIS = load_iris(return_X_y=True)
-X_IRIS = StandardScaler().fit_transform(X_IRIS)
+X_IRIS, Y_IRIS = scaled_iris()
 
 
 def _counts_by_loss(losses, tol):

@@ -45,8 +45,7 @@ from skmlp._math.layout import ParameterLayout
 from skmlp._solvers.first_order import GradientDescent
 from skmlp._training.loop import Settings, Start, TrainingData, TrainingRun
 
-X_IRIS, Y_IRIS = load_iris(return_X_y=True)
-X_IRIS = StandardScaler().fit_transform(X_IRIS)
+X_IRIS, Y_IRIS = scaled_iris()
 MAX_EPOCHS = 4
 
 
