@@ -159,10 +159,13 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         but for multilabel targets), stop when its accuracy (``score``: for
         multilabel targets the subset accuracy, a row counting if all its
         labels are right) stops improving, and keep the weights of the best
-        epoch. Not available in ``partial_fit``.
+        epoch. ``fit``'s ``X_val`` and ``y_val``, when given, are the
+        validation rows instead, and all the training data is trained on.
+        Not available in ``partial_fit``.
 
     validation_fraction : float, default=0.1
-        Fraction of the training data held out with ``early_stopping``.
+        Fraction of the training data held out with ``early_stopping``;
+        not used when ``fit`` is given ``X_val`` and ``y_val``.
 
     verbose : bool, default=False
         Print ``Iteration k, loss = ...`` after every epoch.
@@ -208,8 +211,15 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Lowest ``loss_curve_`` entry; None with ``early_stopping``.
 
     validation_scores_ : list of float or None
-        Accuracy on the held-out set after each epoch, with
+        Accuracy on the validation rows after each epoch, with
         ``early_stopping``; None otherwise.
+
+    validation_loss_curve_ : list of float or None
+        The loss on the validation rows after each epoch, with
+        ``early_stopping``; None otherwise. It is the weighted mean
+        cross-entropy of the predictions (scikit-learn's ``log_loss``),
+        without the penalty that ``loss_curve_`` includes, measured at the
+        epoch's end point (whose accuracy is ``validation_scores_``).
 
     best_validation_score_ : float or None
         Best of ``validation_scores_``; None without ``early_stopping``.
@@ -363,7 +373,16 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Fit the model to ``X`` and ``y``.
 
         Parameters
@@ -377,12 +396,31 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows; None weighs every row 1.
 
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+                default=None
+            Validation rows for early stopping (``early_stopping=True``), in
+            place of the ``validation_fraction`` held out of ``X``. In a
+            ``Pipeline``, ``X_val`` is transformed as ``X`` is with
+            ``Pipeline(..., transform_input=["X_val"])`` (scikit-learn >=
+            1.6, with metadata routing enabled). Not supported when ``X``
+            is a Dask collection.
+
+        y_val : array-like of shape (n_val,) or (n_val, n_labels), default=None
+            The labels of ``X_val``, of the kind and the classes of ``y``.
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Non-negative weights of the validation rows; None weighs every
+            row 1.
+
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight, incremental=False)
+        validation = None
+        if _validation.given_validation_data(self, X_val, y_val, sample_weight_val):
+            validation = (X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, incremental=False, validation=validation)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -511,13 +549,15 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Training
 
-    def _fit(self, X, y, sample_weight, incremental, classes=None):
+    def _fit(self, X, y, sample_weight, incremental, classes=None, validation=None):
         # Threads that evaluate the objective, kept for every evaluation of
         # the call, and let go once its model is kept.
         with ThreadedExecutor() as workers:
-            return self._train(X, y, sample_weight, incremental, classes, workers)
+            return self._train(
+                X, y, sample_weight, incremental, classes, validation, workers
+            )
 
-    def _train(self, X, y, sample_weight, incremental, classes, workers):
+    def _train(self, X, y, sample_weight, incremental, classes, validation, workers):
         # Nothing is written to self before _commit: an error (a divergence
         # included) leaves the estimator as it was.
         callbacks = _callbacks.EpochCallbacks(
@@ -531,7 +571,14 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         # whatever the thread limit.)
         with SingleThreadedBlas():
             model, run = self._prepare(
-                X, y, sample_weight, incremental, classes, callbacks, workers
+                X,
+                y,
+                sample_weight,
+                incremental,
+                classes,
+                validation,
+                callbacks,
+                workers,
             )
             try:
                 run.run()
@@ -597,16 +644,28 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         for name in stale:
             self.__dict__.pop(name, None)
 
-    def _prepare(self, X, y, sample_weight, incremental, classes, callbacks, workers):
+    def _prepare(
+        self, X, y, sample_weight, incremental, classes, validation, callbacks, workers
+    ):
         """Validate the call (on a view, see ``_validation.view``, which it
         returns) and build its training run from plain values; rows held by
-        a Dask cluster stay there (skmlp/_dask/cluster.py)."""
+        a Dask cluster stay there (skmlp/_dask/cluster.py). ``validation``
+        is ``fit``'s ``(X_val, y_val, sample_weight_val)``, or None."""
         model = _validation.view(self)
         hidden = _validation.hidden_layer_sizes(model.hidden_layer_sizes)
         first_call = _validation.starts_afresh(model, hidden, incremental, classes)
         continuing = incremental and not first_call
         settings = training_settings(model, incremental)
         on_cluster = _dask.on_cluster(X)
+        if validation is not None and (
+            on_cluster or _dask_input.is_dask_collection(validation[0])
+        ):
+            raise ValueError(
+                "X_val is not supported with rows on a Dask cluster: its fit "
+                "holds its validation rows out of each block of X "
+                "(validation_fraction). Leave X_val and y_val out, or compute "
+                "X and X_val into memory first."
+            )
         if on_cluster:
             rows = _dask.validate_rows(
                 model, X, y, sample_weight, incremental, first_call
@@ -624,8 +683,11 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         if on_cluster:
             run = _dask.build_run(settings, start, rows, model.classes_, callbacks)
             return model, run
-        validation = None
-        if settings.early_stopping:
+        if validation is not None:
+            validation = _validation.validate_validation_data(
+                model, *validation, dtype=train[0].dtype
+            )
+        elif settings.early_stopping:
             # After the initial weights, from the same generator: one
             # generator seeds the whole fit (random_state), and its draws
             # keep the order they have always had (the initial weights, then
@@ -703,6 +765,8 @@ def fitted_history(model):
     return State(
         loss_curve=model.loss_curve_,
         validation_scores=model.validation_scores_,
+        # Models saved before it existed have none.
+        validation_loss_curve=getattr(model, "validation_loss_curve_", None),
         best_loss=model.best_loss_,
         best_validation_score=model.best_validation_score_,
         no_improvement_count=model._no_improvement_count,
@@ -739,5 +803,6 @@ def fitted_attributes(model, result):
         "_no_improvement_count": history.no_improvement_count,
         "best_loss_": history.best_loss,
         "validation_scores_": history.validation_scores,
+        "validation_loss_curve_": history.validation_loss_curve,
         "best_validation_score_": history.best_validation_score,
     }

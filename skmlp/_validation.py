@@ -303,6 +303,92 @@ def check_some_rows(n_samples, shape):
         )
 
 
+def given_validation_data(model, X_val, y_val, sample_weight_val):
+    """Whether ``fit`` was given its validation rows (``X_val`` and
+    ``y_val``), checked as ``HistGradientBoostingClassifier`` checks them,
+    in its words: both or neither, and only with early stopping, which they
+    are for. ``sample_weight_val`` alone weighs nothing."""
+    if X_val is None and y_val is None:
+        if sample_weight_val is not None:
+            raise ValueError(
+                "sample_weight_val is provided, but X_val and y_val were not "
+                "provided: the weights of validation rows need the rows."
+            )
+        return False
+    if y_val is None:
+        raise ValueError("X_val is provided, but y_val was not provided.")
+    if X_val is None:
+        raise ValueError("y_val is provided, but X_val was not provided.")
+    if not model.early_stopping:
+        raise ValueError(
+            "X_val and y_val are passed to fit while at the same time "
+            "early_stopping is False. When passing X_val and y_val to fit, "
+            "early_stopping should be set to True."
+        )
+    return True
+
+
+def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
+    """Validate ``fit``'s validation rows on ``model``, the view that
+    :func:`validate_call` validated the training rows on: the same columns
+    (and column names), targets of the same kind and of the training
+    labels, non-negative weights of a positive sum. ``X_val`` is cast to
+    ``dtype``, the training rows', so that the held-out predictions are
+    computed as the training ones.
+
+    Returns ``(X_val, y_val, sample_weight_val)``, ``y_val`` as the datafit
+    takes it (as :func:`encode_labels` makes ``y``).
+    """
+    X_val, y_val = validate_input(model, X_val, y_val, reset=False)
+    X_val = X_val.astype(dtype, copy=False)
+    check_classification_targets(y_val)
+    multilabel = is_multilabel(y_val)
+    if multilabel != (model.out_activation_ == "logistic"):
+        given, expected = (
+            ("an indicator matrix of multilabel targets", "one label per row")
+            if multilabel
+            else ("one label per row", "an indicator matrix of multilabel targets")
+        )
+        raise ValueError(
+            f"y_val is {given}, but y is {expected}: the validation targets "
+            "must be of the same kind as the training ones."
+        )
+    if multilabel:
+        if y_val.shape[1] != len(model.classes_):
+            raise ValueError(
+                f"y_val has {y_val.shape[1]} labels (columns), but y has "
+                f"{len(model.classes_)}: the validation targets must have the "
+                "training labels."
+            )
+        y_val = np.asarray(y_val, dtype=np.float64)
+    else:
+        unseen = np.setdiff1d(unique_labels(y_val), model.classes_)
+        if len(unseen):
+            raise ValueError(
+                f"y_val has classes not in y: {unseen.tolist()}. The model "
+                f"learns the classes of y, {model.classes_.tolist()}, and "
+                "cannot be scored on others."
+            )
+        y_val = np.searchsorted(model.classes_, y_val)
+    try:
+        sample_weight_val = _check_sample_weight(
+            sample_weight_val, X_val, dtype=dtype, ensure_non_negative=True
+        )
+    except ValueError as error:
+        # scikit-learn's words name sample_weight: say which weights.
+        raise ValueError(f"sample_weight_val is invalid: {error}") from None
+    with np.errstate(over="ignore"):
+        total = sample_weight_val.sum()
+    if not np.isfinite(total):
+        raise ValueError(
+            f"sample_weight_val is out of range: its sum overflows {dtype} "
+            "(only the weights' ratios matter: divide them all by the largest)."
+        )
+    if total <= 0:
+        raise ValueError("The sum of sample_weight_val must be positive.")
+    return X_val, y_val, sample_weight_val
+
+
 def validation_split(train, rng, validation_fraction):
     """Hold out ``validation_fraction`` of ``train = (X, y, sample_weight)``,
     stratified for one label per row (not for multilabel targets, as

@@ -257,6 +257,57 @@ def test_early_stopping_scores_held_out_rows_on_the_cluster(client, data):
     assert abs(clf.score(*_on_cluster(X, y)) - clf.best_validation_score_) < 0.1
 
 
+def test_the_validation_loss_on_the_cluster_is_that_of_its_held_out_rows(client, data):
+    # The held-out rows of each block are drawn from seeds that the fit's
+    # generator gives after the initial weights: drawn again here, they give
+    # the rows the workers scored, on which the kept model (the best epoch's)
+    # must have the recorded loss (log_loss) and accuracy.
+    from sklearn.metrics import accuracy_score, log_loss
+
+    from skmlp._dask.cluster import _held_out_rows
+    from skmlp._math.layout import ParameterLayout
+
+    X, y, sample_weight = data
+    clf = _fit(
+        _clf(early_stopping=True, validation_fraction=0.2, max_iter=20, tol=0.0),
+        *_on_cluster(X, y, sample_weight),
+    )
+    rng = np.random.RandomState(0)
+    ParameterLayout((X.shape[1], 5, 3)).initialize(rng, np.float64)
+    n_blocks = -(-len(y) // BLOCK)
+    seeds = rng.randint(np.iinfo(np.int32).max, size=n_blocks)
+    blocks = [y[k * BLOCK : (k + 1) * BLOCK] for k in range(n_blocks)]
+    held = np.concatenate(
+        [
+            _held_out_rows(codes, 0.2, np.random.RandomState(seed))
+            for codes, seed in zip(blocks, seeds)
+        ]
+    )
+    assert clf.t_ / clf.n_iter_ == len(y) - held.sum()
+    best = int(np.argmax(clf.validation_scores_))
+    X_held, y_held, w_held = X[held], y[held], sample_weight[held]
+    assert_allclose(
+        clf.validation_loss_curve_[best],
+        log_loss(y_held, clf.predict_proba(X_held), sample_weight=w_held),
+        rtol=1e-10,
+    )
+    assert clf.best_validation_score_ == pytest.approx(
+        accuracy_score(y_held, clf.predict(X_held), sample_weight=w_held), abs=1e-12
+    )
+    assert len(clf.validation_loss_curve_) == clf.n_iter_
+
+
+def test_x_val_with_rows_on_a_cluster_raises_saying_what_to_do(client, data):
+    X, y, _ = data
+    clf = _clf(early_stopping=True)
+    for X_val in (X[:50], _on_cluster(X[:50])[0]):
+        with pytest.raises(ValueError, match="X_val is not supported with rows on a"):
+            clf.fit(*_on_cluster(X, y), X_val=X_val, y_val=y[:50])
+    with pytest.raises(ValueError, match="X_val is not supported with rows on a"):
+        clf.fit(X, y, X_val=_on_cluster(X[:50])[0], y_val=y[:50])
+    assert not hasattr(clf, "coefs_")
+
+
 def test_a_divergence_first_seen_on_held_out_rows_is_a_divergence(client, data):
     # The workers score the held-out rows: the error of outputs that
     # overflow there comes back to the client as the training loop's.

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from scipy.special import log_softmax
 
 from skmlp import DivergenceError
 from skmlp._math.datafits import MultilabelLogistic, SoftmaxCrossEntropy
@@ -92,3 +93,34 @@ def test_the_loss_bound_is_the_largest_loss_over_the_range_of_outputs(seed):
         for targets in all_targets
     )
     assert_allclose(labels.loss_bound(low, high), largest, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("datafit", [SoftmaxCrossEntropy(), MultilabelLogistic()])
+def test_held_out_loss_of_the_log_proba_is_the_loss_of_the_outputs(datafit, seed):
+    # Two routes to the same weighted loss: the training one from the
+    # outputs z, and the held-out one from the predictions log p that
+    # predict reads (rows first). Logits up to 30 put some p near 1, where
+    # log(1 - p) must not cancel.
+    rng = np.random.RandomState(seed)
+    n_rows, n_outputs = 9, 4
+    z = rng.uniform(-30, 30, (n_outputs, n_rows))
+    if isinstance(datafit, SoftmaxCrossEntropy):
+        y = rng.randint(n_outputs, size=n_rows)
+    else:
+        y = rng.randint(2, size=(n_rows, n_outputs)).astype(float)
+    weight = rng.uniform(0, 2, n_rows)
+    targets = datafit.block_targets(y, n_outputs, z.dtype)
+    work = (np.empty_like(z), np.empty(n_rows))
+    expected = datafit.loss(z.copy(), targets, weight, work=work)
+    log_proba = datafit.log_proba(z.copy(), work).T
+    assert_allclose(datafit.held_out_loss(log_proba, y, weight), expected, rtol=1e-12)
+    # And by hand, from the logits: -log softmax(z)_y, or for each label
+    # softplus(z) if absent and softplus(-z) if present.
+    if isinstance(datafit, SoftmaxCrossEntropy):
+        rows = -log_softmax(z, axis=0)[y, np.arange(n_rows)]
+    else:
+        rows = np.sum(np.where(y.T == 1, np.logaddexp(0, -z), np.logaddexp(0, z)), 0)
+    assert_allclose(
+        datafit.held_out_loss(log_proba, y, weight), np.dot(weight, rows), rtol=1e-10
+    )

@@ -46,7 +46,7 @@ def _counts_by_score(scores, tol):
     counts = []
     for k, score in enumerate(scores):
         history.add_epoch(1.0, n_samples=10)
-        history.add_validation(score, np.full(3, float(k)))
+        history.add_validation(score, -score, np.full(3, float(k)))
         counts.append(history.no_improvement_count)
     return history, counts
 
@@ -104,7 +104,7 @@ def test_best_theta_is_a_copy():
     history = History(early_stopping=True, tol=0.0)
     theta = np.arange(3.0)
     history.add_epoch(1.0, 5)
-    history.add_validation(0.5, theta)
+    history.add_validation(0.5, 1.0, theta)
     theta += 100.0
     assert_array_equal(history.best_theta, np.arange(3.0))
 
@@ -183,7 +183,7 @@ def test_record_gives_back_the_state_of_its_epoch(early_stopping):
     for k, (loss, score) in enumerate(zip(losses, scores)):
         history.add_epoch(loss, n_samples=7)
         if early_stopping:
-            history.add_validation(score, np.full(2, float(k)))
+            history.add_validation(score, 2.0 * k, np.full(2, float(k)))
         records.append(history.record())
         states.append(copy.deepcopy(history.state(history.record())))
     # Later epochs change nothing of an earlier record's state.
@@ -199,6 +199,7 @@ def test_record_gives_back_the_state_of_its_epoch(early_stopping):
     if early_stopping:
         assert third.best_loss is None
         assert third.validation_scores == [0.25, 0.5, 0.75]
+        assert third.validation_loss_curve == [0.0, 2.0, 4.0]
         assert third.best_validation_score == 0.75
         assert third.no_improvement_count == 0
         assert_array_equal(records[2].best_theta, [2.0, 2.0])
@@ -206,6 +207,7 @@ def test_record_gives_back_the_state_of_its_epoch(early_stopping):
     else:
         assert third.best_loss == 2.0
         assert third.validation_scores is None
+        assert third.validation_loss_curve is None
         assert third.best_validation_score is None
         assert third.no_improvement_count == 1
 
@@ -213,12 +215,13 @@ def test_record_gives_back_the_state_of_its_epoch(early_stopping):
 def test_a_state_does_not_share_the_live_curves():
     history = History(early_stopping=True, tol=0.0)
     history.add_epoch(1.0, 1)
-    history.add_validation(0.5, np.zeros(1))
+    history.add_validation(0.5, 0.9, np.zeros(1))
     state = history.state(history.record())
     history.add_epoch(0.5, 1)
-    history.add_validation(0.75, np.zeros(1))
+    history.add_validation(0.75, 0.4, np.zeros(1))
     assert state.loss_curve == [1.0]
     assert state.validation_scores == [0.5]
+    assert state.validation_loss_curve == [0.9]
 
 
 def _fitted(**params):

@@ -204,13 +204,16 @@ def _held_out_rows(codes, fraction, random_state):
     return held
 
 
-def _block_correct(held_out, theta, layer_sizes):
+def _block_held_out(held_out, theta, layer_sizes):
     """The weight of the held-out rows of a block that ``theta`` classifies
-    right."""
+    right, and their weighted loss: one forward pass for both, as for rows
+    in memory (``_training.loop.held_out_evaluation``)."""
     X, codes, sample_weight = held_out
     coefs, intercepts = ParameterLayout(layer_sizes).unpack(theta)
-    predicted = np.argmax(forward_log_proba(coefs, intercepts, X, 1), axis=1)
-    return float(np.dot(sample_weight, predicted == codes))
+    log_proba = forward_log_proba(coefs, intercepts, X, 1)
+    predicted = np.argmax(log_proba, axis=1)
+    correct = float(np.dot(sample_weight, predicted == codes))
+    return correct, SoftmaxCrossEntropy().held_out_loss(log_proba, codes, sample_weight)
 
 
 def _theta(theta):
@@ -276,7 +279,7 @@ def release_run(run):
     traceback lives; the blocks would stay in the workers' memory until
     then. A run of rows in memory holds nothing of a cluster.
     """
-    for part in (run.data.objective, run.data.validation_score):
+    for part in (run.data.objective, run.data.held_out):
         blocks = getattr(part, "blocks", None)
         if isinstance(blocks, _ClusterBlocks):
             blocks.release()
@@ -375,8 +378,9 @@ class _ClusterRows:
         return cross_entropy
 
 
-class _HeldOutAccuracy:
-    """Weighted accuracy of ``theta`` on held-out rows kept by the cluster."""
+class _HeldOut:
+    """The weighted accuracy and mean loss of ``theta`` on held-out rows
+    kept by the cluster (the pair of ``_training.loop.held_out_evaluation``)."""
 
     def __init__(self, blocks, weight_sum, layer_sizes):
         self.blocks = blocks
@@ -384,8 +388,9 @@ class _HeldOutAccuracy:
         self.layer_sizes = layer_sizes
 
     def __call__(self, theta):
-        correct = self.blocks.map(_block_correct, theta, layer_sizes=self.layer_sizes)
-        return sum(correct) / self.weight_sum
+        parts = self.blocks.map(_block_held_out, theta, layer_sizes=self.layer_sizes)
+        correct, loss = (sum(column) for column in zip(*parts))
+        return correct / self.weight_sum, loss / self.weight_sum
 
 
 def _check_full_batch(batch_size, n_samples):
@@ -514,12 +519,12 @@ def _run_of_blocks(settings, client, futures, start, callbacks):
         settings.alpha,
         features,
     )
-    validation_score = None
+    evaluation = None
     if settings.early_stopping:
-        validation_score = _HeldOutAccuracy(
+        evaluation = _HeldOut(
             _ClusterBlocks(client, [f for f, n in zip(held_out, n_held_out) if n > 0]),
             sum(held_out_weights),
             layer_sizes,
         )
-    data = TrainingData(objective, sum(n_train), None, validation_score)
+    data = TrainingData(objective, sum(n_train), None, evaluation)
     return TrainingRun(settings, start, data, callbacks)

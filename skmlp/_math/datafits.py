@@ -16,6 +16,11 @@ one block of rows laid out class-major, as the objective computes them
     The log-probabilities of the outputs, in place, for predictions.
 ``predict(log_proba, classes)``
     The predicted targets of rows of log-probabilities, in ``classes``.
+``held_out_loss(log_proba, y, weight)``
+    ``sum_i weight_i l_i`` of rows whose predictions are already made
+    (``log_proba``, one row per row of ``y``, as ``predict`` reads them):
+    the loss of held-out rows, which the training loop scores with the same
+    forward pass as their accuracy.
 ``chance_loss(n_outputs)``
     The loss of one row predicted at chance level, the floor of the
     training loop's divergence rule.
@@ -97,6 +102,10 @@ class SoftmaxCrossEntropy:
         """The most probable class of each row."""
         return classes[np.argmax(log_proba, axis=1)]
 
+    def held_out_loss(self, log_proba, y, weight):
+        """``-sum_i weight_i log p_{y_i}``, ``y`` the rows' class indices."""
+        return -float(np.dot(weight, log_proba[np.arange(len(y)), y]))
+
 
 class MultilabelLogistic:
     """Logistic outputs and the binary cross-entropy summed over labels.
@@ -148,6 +157,17 @@ class MultilabelLogistic:
         ``MLPClassifier`` (through ``LabelBinarizer``) predicts them: ints,
         one column per label of ``classes``."""
         return np.array(np.exp(log_proba) > 0.5, dtype=int)
+
+    def held_out_loss(self, log_proba, y, weight):
+        """The binary cross-entropy from ``log p``: ``log(1 - p)`` is
+        ``log(-expm1(log p))``, which keeps its digits when ``p`` is near 1,
+        where ``log(1 - exp(log p))`` would cancel. Only a logit so large
+        (above about 745 in float64) that ``log p = -softplus(-z)``
+        rounds to 0 makes an absent label cost ``inf``; the training loss,
+        computed from the logits, has no such limit."""
+        log_absent = np.log(-np.expm1(log_proba))
+        row_losses = -np.sum(y * log_proba + (1 - y) * log_absent, axis=1)
+        return float(np.dot(weight, row_losses))
 
 
 # The datafit of each output layer, by ``out_activation_``.

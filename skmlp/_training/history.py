@@ -1,5 +1,5 @@
 """The history of a training run: its loss curve, validation scores and
-stopping counters, and the record of any epoch of it.
+losses, and stopping counters, and the record of any epoch of it.
 
 It knows nothing of the estimator: a fitted model's history comes in, and
 an epoch's goes out, as a :class:`State` of plain values."""
@@ -12,7 +12,8 @@ import numpy as np
 
 
 class History:
-    """Loss curve, stopping counters and validation scores of a training run.
+    """Loss curve, stopping counters and validation scores and losses of a
+    training run.
 
     The curves only grow, so a :meth:`record` of the scalars is enough to
     give back the history of any earlier epoch.
@@ -43,6 +44,7 @@ class History:
         self.tol = tol
         self.loss_curve = []
         self.validation_scores = [] if early_stopping else None
+        self.validation_loss_curve = [] if early_stopping else None
         self.start_loss = None
         self.best_loss = np.inf
         self.best_validation_score = -np.inf
@@ -80,8 +82,12 @@ class History:
                 self.no_improvement_count = 0
             self.best_loss = min(self.best_loss, float(loss))
 
-    def add_validation(self, score, theta):
+    def add_validation(self, score, loss, theta):
+        """Record the validation ``score`` and ``loss`` of ``theta``, the
+        epoch's point; the score alone decides when to stop, and which
+        epoch's ``theta`` is the best (as ``MLPClassifier``'s)."""
         self.validation_scores.append(score)
+        self.validation_loss_curve.append(loss)
         if score < self.best_validation_score + self.tol:
             self.no_improvement_count += 1
         else:
@@ -110,6 +116,11 @@ class History:
                 if self.early_stopping
                 else None
             ),
+            validation_loss_curve=(
+                self.validation_loss_curve[: record.n_new_epochs]
+                if self.early_stopping
+                else None
+            ),
             best_loss=None if self.early_stopping else record.best_loss,
             best_validation_score=(
                 record.best_validation_score if self.early_stopping else None
@@ -128,7 +139,9 @@ class State(NamedTuple):
 
     ``loss_curve`` has the loss of every epoch since the fit began (over
     ``partial_fit`` calls); ``validation_scores`` those of this call's
-    epochs with early stopping (None without it). ``best_loss`` is None
+    epochs with early stopping (None without it), and
+    ``validation_loss_curve`` the validation loss of the same epochs (the
+    datafit's weighted mean, without the penalty). ``best_loss`` is None
     with early stopping, ``best_validation_score`` None without.
     ``n_iter`` counts the epochs, ``t`` the training rows the solver saw.
     """
@@ -140,3 +153,6 @@ class State(NamedTuple):
     no_improvement_count: int
     n_iter: int
     t: int
+    # Last, with a default: a State made without it (a fitted model saved
+    # before it existed, see fitted_history) has none.
+    validation_loss_curve: list | None = None

@@ -251,13 +251,22 @@ def penalty_advice(alpha, weight_sum, step):
     )
 
 
-def accuracy_scorer(layout, X, y, sample_weight, executor, datafit):
-    """The weighted accuracy on ``X``, ``y`` as a function of ``theta``, as
-    ``accuracy_score`` gives it: for multilabel targets, the subset accuracy
-    (a row counts if all its labels are right). ``executor`` runs the parts
-    of the predictions (the training objective's: its threads)."""
+def held_out_evaluation(layout, X, y, sample_weight, executor, datafit):
+    """The score and the loss of ``theta`` on the held-out rows ``X``, ``y``,
+    as a function of ``theta`` that returns the pair: one forward pass for
+    both.
 
-    def accuracy(theta):
+    The score is the weighted accuracy, as ``accuracy_score`` gives it (for
+    multilabel targets the subset accuracy: a row counts if all its labels
+    are right). The loss is the datafit's weighted mean over the rows,
+    without the penalty: the loss of the predictions, as ``log_loss`` gives
+    it, which does not change with ``alpha`` as ``loss_curve_`` does.
+    ``executor`` runs the parts of the predictions (the training objective's:
+    its threads).
+    """
+    weight_sum = float(np.sum(sample_weight))
+
+    def evaluate(theta):
         coefs, intercepts = layout.unpack(theta)
         log_proba = forward_log_proba(
             coefs, intercepts, X, datafit=datafit, executor=executor
@@ -265,9 +274,11 @@ def accuracy_scorer(layout, X, y, sample_weight, executor, datafit):
         correct = datafit.predict(log_proba, np.arange(log_proba.shape[1])) == y
         if correct.ndim == 2:
             correct = correct.all(axis=1)
-        return float(np.average(correct, weights=sample_weight))
+        score = float(np.average(correct, weights=sample_weight))
+        loss = datafit.held_out_loss(log_proba, y, sample_weight) / weight_sum
+        return score, loss
 
-    return accuracy
+    return evaluate
 
 
 @dataclass
@@ -292,15 +303,15 @@ class TrainingData:
     ``rows`` are those rows, ``(X, y, sample_weight)`` with ``y`` as the objective's
     datafit takes it, onto which mini-batches move the objective with ``set_rows``;
     None for rows held elsewhere (a Dask cluster), which the objective
-    evaluates in full batch only. ``validation_score`` (None without early
-    stopping) is the accuracy on the held-out rows as a function of
-    ``theta``.
+    evaluates in full batch only. ``held_out`` (None without early
+    stopping) gives the score and the loss of ``theta`` on the held-out rows
+    (:func:`held_out_evaluation`).
     """
 
     objective: object
     n_samples: int
     rows: tuple = None
-    validation_score: object = None
+    held_out: object = None
 
 
 class TrainingRun:
@@ -396,8 +407,8 @@ class TrainingRun:
                 if not (math.isfinite(theta.sum()) or np.isfinite(theta).all()):
                     self._check(math.inf)
                 history.add_epoch(loss, data.n_samples)
-                if data.validation_score is not None:
-                    history.add_validation(self._validation_score(theta), theta)
+                if data.held_out is not None:
+                    history.add_validation(*self._held_out(theta), theta)
                 # The one assignment that keeps the epoch.
                 self.kept = self._checkpoint()
                 # Printed once the epoch is kept: an interrupt after the line
@@ -478,7 +489,7 @@ class TrainingRun:
 
     def kept_point(self):
         """The point of the kept epoch: with early stopping, the best one."""
-        if self.data.validation_score is None:
+        if self.data.held_out is None:
             return self.kept.theta
         return self.kept.history.best_theta
 
@@ -493,7 +504,7 @@ class TrainingRun:
         """
         kept = self.kept
         solver = kept.solver.snapshot()
-        if self.data.validation_score is not None:
+        if self.data.held_out is not None:
             # The momentum belongs to the last iterate, not to the best one.
             solver.reset_momentum()
         # A copy, not the run's own generator: the model of an epoch must
@@ -546,21 +557,26 @@ class TrainingRun:
         step = self.state.solver.learning_rate
         return penalty_advice(penalty.alpha, objective.weight_sum, step) + _ADVICE
 
-    def _validation_score(self, theta):
-        """The validation score of ``theta``, the point the epoch ended at.
+    def _held_out(self, theta):
+        """The validation score and loss of ``theta``, the point the epoch
+        ended at.
 
         The step's loss was that of the point before it, so ``theta`` has
         not met the divergence rule yet: weights that grew past the range of
         floating point show first here, as outputs that overflow on the
-        held-out rows. Those rows are training data, so it is the training
-        that diverged, not the input that is out of range.
+        held-out rows. Rows held out of the training data are training data,
+        so it is the training that diverged, not the input that is out of
+        range. ``fit``'s ``X_val`` is the user's, but it is meant to be drawn
+        as the training rows are: its outputs overflow on weights that have
+        run away, and the advice is that of a divergence too.
         """
         try:
-            return self.data.validation_score(theta)
+            return self.data.held_out(theta)
         except OutputOverflow:
             raise DivergenceError(
                 "Training diverged: the network's outputs overflowed (are not "
-                "finite) on the rows held out for early stopping. "
+                "finite) on the validation rows (the rows held out for early "
+                "stopping, or fit's X_val). "
                 f"{self._advice()}"
             ) from None
 
@@ -635,7 +651,8 @@ def build_run(settings, start, train, validation, datafit, callbacks, executor):
         The validated training rows ``(X, y, sample_weight)``, ``y`` as the
         datafit takes it.
     validation : tuple or None
-        The rows held out for early stopping, as ``train``; None without.
+        The validation rows of early stopping, as ``train`` (held out of the
+        training data, or ``fit``'s ``X_val``); None without.
     datafit : Datafit
         The loss of the outputs against the targets.
     callbacks : EpochCallbacks
@@ -648,11 +665,11 @@ def build_run(settings, start, train, validation, datafit, callbacks, executor):
     -------
     run : TrainingRun
     """
-    validation_score = None
+    held_out = None
     if validation is not None:
-        validation_score = accuracy_scorer(start.layout, *validation, executor, datafit)
+        held_out = held_out_evaluation(start.layout, *validation, executor, datafit)
     objective = Objective(
         start.layout, *train, settings.alpha, datafit=datafit, executor=executor
     )
-    data = TrainingData(objective, train[0].shape[0], train, validation_score)
+    data = TrainingData(objective, train[0].shape[0], train, held_out)
     return TrainingRun(settings, start, data, callbacks)
