@@ -145,7 +145,8 @@ def score_curve(estimator, X_train, y_train, X_test, y_test, *, max_iter, scorin
 
 
 class LossCurveDisplay:
-    """Training loss per iteration and, if given, a held-out score per iteration.
+    """Training loss per iteration and, if given, a held-out score and loss per
+    iteration.
 
     It is recommended to create a display with :meth:`from_estimator`. The
     loss is drawn against the iteration number ``1, ..., n_iter`` on the
@@ -153,7 +154,9 @@ class LossCurveDisplay:
     right (a twin of the loss axes, which later displays drawn on the same
     axes share) or on axes of their own (``score_ax``). Each display draws
     its scores in the colour of its loss curve, dashed on a twin axis, so
-    that several estimators can be compared on one axes. The legend goes
+    that several estimators can be compared on one axes. A validation loss,
+    when there is one, shares the loss axis, dotted in the same colour. The
+    legend goes
     under the axes, where it hides no curve and leaves room for a title; on
     a logarithmic loss axis the ticks between powers of ten are labelled too.
 
@@ -176,10 +179,18 @@ class LossCurveDisplay:
         for example ``'test accuracy'``; the y label is the same with a
         capital first letter. None gives ``'score'``.
 
+    validation_loss_curve : array-like of shape (n_iter,), default=None
+        The loss on validation rows after each iteration, as an estimator's
+        ``validation_loss_curve_``, drawn beside the training loss: the two
+        parting is overfitting. None draws the training loss only.
+
     Attributes
     ----------
     line_ : matplotlib Line2D
         The loss curve.
+
+    validation_line_ : matplotlib Line2D or None
+        The validation loss curve; None without one.
 
     score_line_ : matplotlib Line2D or None
         The score curve; None without scores.
@@ -213,11 +224,20 @@ class LossCurveDisplay:
     >>> plt.close(display.figure_)
     """
 
-    def __init__(self, *, loss_curve, scores=None, name=None, score_name=None):
+    def __init__(
+        self,
+        *,
+        loss_curve,
+        scores=None,
+        name=None,
+        score_name=None,
+        validation_loss_curve=None,
+    ):
         self.loss_curve = loss_curve
         self.scores = scores
         self.name = name
         self.score_name = score_name
+        self.validation_loss_curve = validation_loss_curve
 
     def plot(
         self,
@@ -228,6 +248,7 @@ class LossCurveDisplay:
         log_scale=False,
         loss_kw=None,
         score_kw=None,
+        validation_loss_kw=None,
     ):
         """Draw the curves.
 
@@ -256,21 +277,26 @@ class LossCurveDisplay:
         score_kw : dict, default=None
             Keyword arguments for matplotlib's ``plot`` of the score curve.
 
+        validation_loss_kw : dict, default=None
+            Keyword arguments for matplotlib's ``plot`` of the validation
+            loss curve.
+
         Returns
         -------
         display : LossCurveDisplay
-            The display, with the attributes ``line_``, ``score_line_``,
-            ``ax_``, ``score_ax_`` and ``figure_`` set.
+            The display, with the attributes ``line_``, ``validation_line_``,
+            ``score_line_``, ``ax_``, ``score_ax_`` and ``figure_`` set.
         """
         loss_curve = np.asarray(self.loss_curve, dtype=float)
-        scores = None if self.scores is None else np.asarray(self.scores, dtype=float)
         if loss_curve.ndim != 1 or loss_curve.size == 0:
             raise ValueError("loss_curve must be a non-empty 1-d sequence.")
-        if scores is not None and scores.shape != loss_curve.shape:
-            raise ValueError(
-                f"scores has shape {scores.shape}, but there is one score per "
-                f"iteration: expected {loss_curve.shape}."
-            )
+        scores = _per_iteration(self.scores, "scores", "score", loss_curve.shape)
+        validation_loss = _per_iteration(
+            self.validation_loss_curve,
+            "validation_loss_curve",
+            "validation loss",
+            loss_curve.shape,
+        )
         if ax is None:
             import matplotlib.pyplot as plt
 
@@ -284,8 +310,21 @@ class LossCurveDisplay:
             {"label": _legend_label(name, "training loss")}, loss_kw or {}
         )
         (self.line_,) = ax.plot(iterations, loss_curve, **loss_kw)
+        self.validation_line_ = None
+        if validation_loss is not None:
+            validation_loss_kw = _validate_style_kwargs(
+                {
+                    "label": _legend_label(name, "validation loss"),
+                    "color": self.line_.get_color(),
+                    "linestyle": ":",
+                },
+                validation_loss_kw or {},
+            )
+            (self.validation_line_,) = ax.plot(
+                iterations, validation_loss, **validation_loss_kw
+            )
         ax.set_xlabel("Iteration")
-        ax.set_ylabel("Training loss")
+        ax.set_ylabel("Training loss" if validation_loss is None else "Loss")
         if log_scale:
             ax.set_yscale("log")
             _label_log_axis(ax.yaxis)
@@ -337,6 +376,7 @@ class LossCurveDisplay:
         log_scale=False,
         loss_kw=None,
         score_kw=None,
+        validation_loss_kw=None,
     ):
         """Plot the loss curve of a fitted estimator, and scores if any.
 
@@ -351,7 +391,8 @@ class LossCurveDisplay:
             A held-out score after each iteration, as returned by
             :func:`score_curve`. None uses the estimator's
             ``validation_scores_`` when it has them (``early_stopping=True``)
-            and draws the loss only otherwise.
+            and draws the loss only otherwise. The estimator's
+            ``validation_loss_curve_``, when it has one, is drawn too.
 
         score_name : str, default=None
             What ``scores`` measures, in lower case, for example
@@ -377,6 +418,10 @@ class LossCurveDisplay:
 
         score_kw : dict, default=None
             Keyword arguments for matplotlib's ``plot`` of the score curve.
+
+        validation_loss_kw : dict, default=None
+            Keyword arguments for matplotlib's ``plot`` of the validation
+            loss curve.
 
         Returns
         -------
@@ -419,6 +464,7 @@ class LossCurveDisplay:
             scores=scores,
             name=learner.__class__.__name__ if name is None else name,
             score_name=score_name,
+            validation_loss_curve=getattr(learner, "validation_loss_curve_", None),
         )
         return display.plot(
             ax=ax,
@@ -426,7 +472,22 @@ class LossCurveDisplay:
             log_scale=log_scale,
             loss_kw=loss_kw,
             score_kw=score_kw,
+            validation_loss_kw=validation_loss_kw,
         )
+
+
+def _per_iteration(values, name, what, shape):
+    """``values`` as a float array of one entry per iteration (``shape``,
+    the loss curve's), or None; a ValueError for another shape."""
+    if values is None:
+        return None
+    values = np.asarray(values, dtype=float)
+    if values.shape != shape:
+        raise ValueError(
+            f"{name} has shape {values.shape}, but there is one {what} per "
+            f"iteration: expected {shape}."
+        )
+    return values
 
 
 def plot_study(histories, path, *, title=None):

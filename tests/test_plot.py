@@ -212,6 +212,41 @@ def test_from_estimator_uses_validation_scores_with_early_stopping(iris_split):
     assert_array_equal(display.score_line_.get_ydata(), clf.validation_scores_)
     assert display.score_ax_.get_ylabel() == "Validation accuracy"
     assert legend_texts(display.score_ax_)[-1] == "ES: validation accuracy"
+    # The validation loss shares the loss axis, dotted in the loss's colour.
+    line = display.validation_line_
+    assert_array_equal(line.get_xdata(), np.arange(1, clf.n_iter_ + 1))
+    assert_array_equal(line.get_ydata(), clf.validation_loss_curve_)
+    assert line.axes is display.ax_
+    assert line.get_color() == display.line_.get_color()
+    assert line.get_linestyle() == ":"
+    assert display.ax_.get_ylabel() == "Loss"
+    assert legend_texts(display.score_ax_) == [
+        "ES: training loss",
+        "ES: validation loss",
+        "ES: validation accuracy",
+    ]
+
+
+def test_without_early_stopping_no_validation_loss_is_drawn(iris_split):
+    X_train, _, y_train, _ = iris_split
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(8,), max_iter=10, random_state=0)
+    clf = fit_quietly(clf, StandardScaler().fit_transform(X_train), y_train)
+    display = LossCurveDisplay.from_estimator(clf)
+    assert display.validation_line_ is None
+    assert display.ax_.get_ylabel() == "Training loss"
+
+
+def test_validation_loss_style_overrides_and_length_check():
+    display = LossCurveDisplay(
+        loss_curve=[3.0, 2.0, 1.5], validation_loss_curve=[3.1, 2.4, 2.2]
+    ).plot(loss_kw={"c": "red"}, validation_loss_kw={"lw": 4, "linestyle": "-."})
+    assert display.validation_line_.get_color() == "red"
+    assert display.validation_line_.get_linewidth() == 4
+    assert display.validation_line_.get_linestyle() == "-."
+    assert legend_texts(display.ax_) == ["training loss", "validation loss"]
+    display = LossCurveDisplay(loss_curve=[1.0, 0.5], validation_loss_curve=[0.1])
+    with pytest.raises(ValueError, match="one validation loss per iteration"):
+        display.plot()
 
 
 def test_plot_on_separate_score_axes_with_style_overrides():
