@@ -36,6 +36,15 @@ def small_problem(n_classes=3, n_samples=60):
     )
 
 
+def many_classes(seed):
+    """100 standard normal rows of 5 features with 50 classes drawn at
+    random: a loss far from quadratic, on which the adaptive step overshot
+    under NAG's momentum before its safeguard (the user guide's "NAG's
+    safeguard")."""
+    rng = np.random.RandomState(seed)
+    return rng.standard_normal((100, 5)), rng.randint(50, size=100)
+
+
 def classifier(**params):
     """The classifier of the tests: 8 hidden units, learning rate LR, seed 0."""
     defaults = dict(hidden_layer_sizes=(8,), learning_rate_init=LR, random_state=0)

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from fitting import many_classes
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -77,21 +78,49 @@ def gradient_descent(objective, x, n_steps, rule):
     return iterates
 
 
-def fista(objective, x, n_steps, rule, restart=None):
+def fista(objective, x, n_steps, rule, restart=None, safeguard=None):
     """FISTA, gradient at the look-ahead ``y_k``, ``t_k`` by Scheinberg,
     Goldfarb and Bai's rule with the last two steps known (the step of
     ``x_k`` comes with ``grad f(y_k)``, after ``y_k`` was built); the iterates.
+
+    With ``safeguard`` (a list, which counts the retakes), NAG's safeguard
+    as the user guide states it: a ``y_k`` whose loss is more than 1.1
+    times the best before it is taken again from ``y_{k-1}`` at half the
+    last step, halved again until it is within, with the momentum of the
+    rejected ``y_k`` for two trials and none after.
     """
     previous, t, steps = None, 0.0, [None, None]
+    best = last_y = last_gradient = None
     iterates = []
     for _ in range(n_steps):
         if previous is None:
-            t_next, y = 1.0, x.copy()
+            t_next, beta = 1.0, 0.0
         else:
             ratio = steps[0] / steps[1] if steps[0] else 1.0
             t_next = (1.0 + math.sqrt(1.0 + 4.0 * ratio * t * t)) / 2.0
-            y = x + ((t - 1.0) / t_next) * (x - previous)
-        _, gradient = objective.value_and_gradient(y)
+            beta = (t - 1.0) / t_next
+        y = x.copy() if previous is None else x + beta * (x - previous)
+        loss, gradient = objective.value_and_gradient(y)
+        if safeguard is not None and best is not None and not loss <= 1.1 * best:
+            step = steps[1]
+            for trial in range(1, 65):
+                step /= 2.0
+                x = last_y - step * last_gradient
+                momentum = beta if trial <= 2 else 0.0
+                y = x + momentum * (x - previous) if momentum else x.copy()
+                loss, gradient = objective.value_and_gradient(y)
+                if loss <= 1.1 * best:
+                    break
+            if not momentum:
+                t = 1.0
+            # The rule goes on from the retaken step, with no growth.
+            steps = [step, step]
+            rule.learning_rate = rule.previous_learning_rate = step
+            rule.growth = 0.0
+            t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
+            safeguard.append(trial)
+        best = loss if best is None else min(best, loss)
+        last_y, last_gradient = y.copy(), gradient.copy()
         steps = [steps[1], rule.next_step(y, gradient)]
         new = y - steps[1] * gradient
         restarted = restart == "gradient" and float(gradient @ (new - x)) > 0.0
@@ -343,13 +372,47 @@ def test_auto_on_the_full_batch_is_the_adaptive_rule_step_for_step(
     X, y = iris
     layout, theta, objective = network(X, y)
     rule = AdaptiveStep(c)
+    retakes = []
     if solver == "gd":
         iterates = gradient_descent(objective, theta, 20, rule)
     else:
-        iterates = fista(objective, theta, 20, rule, restart)
+        iterates = fista(objective, theta, 20, rule, restart, safeguard=retakes)
     clf = fitted(auto(solver=solver, restart=restart, max_iter=20), X, y)
     np.testing.assert_array_equal(point(layout, clf), iterates[-1])
     assert clf.learning_rate_ == rule.learning_rate
+    if solver == "nag":
+        assert clf._solver.n_retakes == len(retakes)
+
+
+@pytest.mark.parametrize("seed, restart, c", [(0, None, 2.0), (3, "gradient", 1.0)])
+def test_the_safeguard_is_the_reference_step_for_step(seed, restart, c):
+    # 50 classes on 100 rows, where NAG's adaptive step ran away from its
+    # best loss before the safeguard: the fit is the reference loop with
+    # the safeguard as the user guide states it, to the bit, and takes
+    # steps again both with the momentum kept and with it dropped.
+    X, y = many_classes(seed)
+    clf = fitted(
+        SoftplusMLPClassifier(
+            learning_rate_init="auto",
+            solver="nag",
+            restart=restart,
+            random_state=0,
+            tol=0.0,
+        ),
+        X,
+        y,
+    )
+    _, codes = np.unique(y, return_inverse=True)
+    layout = ParameterLayout((X.shape[1], 100, codes.max() + 1))
+    theta = layout.initialize(check_random_state(0), np.float64)
+    objective = Objective(layout, X, codes, np.ones(len(y)), ALPHA)
+    retakes = []
+    iterates = fista(
+        objective, theta, clf.n_iter_, AdaptiveStep(c), restart, safeguard=retakes
+    )
+    np.testing.assert_array_equal(point(layout, clf), iterates[-1])
+    assert clf._solver.n_retakes == len(retakes)
+    assert min(retakes) == 1 and max(retakes) > 2
 
 
 @pytest.mark.parametrize("solver, restart, _", FULL_BATCH_CASES)
@@ -593,3 +656,29 @@ def test_the_steps_do_not_depend_on_the_order_of_the_sums_over_rows(iris, solver
     assert steps_7 == steps_150
     np.testing.assert_allclose(theta_7, theta_150, rtol=0, atol=1e-12)
     assert not np.array_equal(theta_7, theta_150)  # the sums did differ
+
+
+class Rising(Quadratic):
+    """A quadratic's gradient with a loss that rises at every evaluation,
+    wherever the point: no retake is ever within the safeguard's factor."""
+
+    calls = 0
+
+    def value_and_gradient(self, x):
+        self.calls += 1
+        return float(self.calls), self.A @ x - self.b
+
+
+def test_a_safeguard_that_finds_no_step_within_raises():
+    # The search ends: after 64 halvings it says so, as backtracking does,
+    # rather than taking a step it rejected.
+    objective = Rising(np.diag([1.0, 4.0]), [1.0, 1.0])
+    solver = NesterovAcceleratedGradient("adaptive")
+    theta = np.array([1.0, -2.0])
+    solver.step(theta, objective)
+    before = theta.copy()
+    with pytest.raises(ValueError, match="found no step"):
+        solver.step(theta, objective)
+    assert objective.calls == 2 + 64
+    # The iterate is the last accepted one, not a rejected trial.
+    np.testing.assert_array_equal(theta, before)

@@ -9,8 +9,10 @@ from fitting import (
     LR,
     assert_same_model,
     classifier,
+    fit_quietly,
     full_batch_objective,
     layout_and_theta,
+    many_classes,
     scaled_iris,
 )
 from numpy.testing import assert_allclose
@@ -22,6 +24,7 @@ from test_persistence import DATA, assert_as_saved, saved_models
 from skmlp import DivergenceError, SoftplusMLPClassifier
 from skmlp._evaluation.objective import Objective
 from skmlp._math.layout import ParameterLayout
+from skmlp._solvers import first_order
 from skmlp._solvers.first_order import GradientDescent, NesterovAcceleratedGradient
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -581,14 +584,84 @@ SAVED_MODELS = saved_models()
 @pytest.mark.parametrize(
     "name", [*SAVED_MODELS.TRAJECTORIES, *SAVED_MODELS.PARTIAL_FITS]
 )
-def test_the_fits_are_those_of_1ff78b6_to_the_bit(name):
+def test_the_fits_are_those_of_1ff78b6_to_the_bit(name, monkeypatch):
     # Every step rule, restart and momentum, L-BFGS, and partial_fit calls
     # with the learning rate changed between them: the sequence of steps,
     # restarts and rates of the version whose step rules were dicts
     # (tests/data/trajectories.npz, from tests/data/make_saved_models.py).
+    # NAG's safeguard came later and changes some of those fits by design:
+    # with it off, everything else is as it was.
+    monkeypatch.setattr(first_order, "RUNAWAY_FACTOR", math.inf)
     arrays = SAVED_MODELS.trajectory(name)
     with np.load(DATA / "trajectories.npz") as saved:
         expected = [saved[f"{name}/{i}"] for i in range(len(arrays))]
         assert f"{name}/{len(arrays)}" not in saved.files
     for array, saved_array in zip(arrays, expected):
         assert_as_saved(array, saved_array)
+
+
+def _many_classes_fit(seed, restart, **params):
+    X, y = many_classes(seed)
+    clf = SoftplusMLPClassifier(
+        learning_rate_init="auto", solver="nag", restart=restart, random_state=seed
+    )
+    return fit_quietly(clf.set_params(**params), X, y), X, y
+
+
+def _largest_rise(loss_curve):
+    """The largest ratio of a loss to the lowest one before it."""
+    losses = np.asarray(loss_curve)
+    return (losses[1:] / np.minimum.accumulate(losses)[:-1]).max()
+
+
+@pytest.mark.parametrize("restart", [None, "gradient"])
+def test_nag_auto_keeps_every_loss_within_a_tenth_of_its_best(restart):
+    # The case the safeguard was made for, at the defaults but the step:
+    # before it, the loss rose to 4.5 to 8.5 times its best and the fits
+    # stopped at a training accuracy of 0.88 to 0.98 (the user guide's
+    # "NAG's safeguard").
+    for seed in range(6):
+        clf, X, y = _many_classes_fit(seed, restart)
+        assert _largest_rise(clf.loss_curve_) <= 1.1
+        assert clf.score(X, y) == 1.0
+        assert clf._solver.n_retakes > 0
+
+
+def test_without_the_safeguard_nag_auto_runs_away_on_many_classes(monkeypatch):
+    # What the test above guards against is there to be caught.
+    monkeypatch.setattr(first_order, "RUNAWAY_FACTOR", math.inf)
+    clf, X, y = _many_classes_fit(0, "gradient")
+    assert _largest_rise(clf.loss_curve_) > 2.0
+    assert clf._solver.n_retakes == 0
+
+
+def test_partial_fit_calls_go_on_with_the_safeguards_record():
+    # N calls on the same rows are fit with max_iter=N to the bit, the
+    # steps taken again included: the best loss is kept between calls.
+    fitted, X, y = _many_classes_fit(0, None, max_iter=120, tol=0.0)
+    assert fitted._solver.n_retakes > 0
+    clf = SoftplusMLPClassifier(
+        learning_rate_init="auto", solver="nag", restart=None, random_state=0
+    )
+    for _ in range(120):
+        clf.partial_fit(X, y, classes=np.unique(y))
+    assert_same_model(clf, fitted, rtol=0, atol=0)
+    assert clf._solver.n_retakes == fitted._solver.n_retakes
+    assert clf._solver.best_loss == min(fitted.loss_curve_)
+
+
+def test_the_safeguard_forgets_the_losses_of_other_rows():
+    # A call on other rows compares its losses with theirs only: rows
+    # whose labels are shuffled have a loss far above the best of the rows
+    # fitted, which is no run-away.
+    clf, X, y = _many_classes_fit(0, None, max_iter=100, tol=0.0)
+    retakes = clf._solver.n_retakes
+    shuffled = np.random.RandomState(1).permutation(y)
+    clf.partial_fit(X, shuffled)
+    assert clf.loss_curve_[-1] > 10 * min(clf.loss_curve_[:-1])
+    assert clf._solver.n_retakes == retakes
+    assert clf._solver.best_loss == clf.loss_curve_[-1]
+    # Early stopping keeps the best epoch's weights and starts the
+    # momentum afresh from them: the record starts afresh too.
+    clf._solver.reset_momentum()
+    assert clf._solver.best_loss is None

@@ -220,13 +220,23 @@ class AdaptiveStep(StepRule):
         one cannot tell the objectives apart, and at a call that starts the
         rule (a ``fit``), whose next call may bring the same rows. A loop
         over other rows at every call (chunks) reads a few rows per call.
+
+        Returns
+        -------
+        same : bool
+            Whether the steps before this one were taken on ``objective``
+            (as far as the fingerprints tell): False at the first step of a
+            call with no gradient to keep, and when the gradient was taken
+            again. NAG's safeguard compares losses of the same objective
+            only.
         """
         if not self.must_remeasure:
             if self.sampled_rows is None:
                 # The first step of a call with no gradient to keep.
                 self.sampled_rows = _fingerprint(objective, sampled=True)
                 self.rows = _fingerprint(objective)
-            return
+                return False
+            return True
         self.must_remeasure = False
         sampled = _fingerprint(objective, sampled=True)
         same = False
@@ -237,12 +247,13 @@ class AdaptiveStep(StepRule):
             rows = ""
         self.sampled_rows, self.rows = sampled, rows
         if same:
-            return
+            return True
         _, gradient = objective.value_and_gradient(self.point)
         if math.isfinite(_norm(gradient)):
             self.gradient = gradient
         else:
             self.forget()
+        return False
 
 
 def _fingerprint(objective, sampled=False):

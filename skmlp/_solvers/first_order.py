@@ -45,7 +45,14 @@ import numpy as np
 from .._math.reduction import dot
 from .adaptive_step import AdaptiveStep
 from .lbfgs import LBFGS
-from .step_size import INITIAL_STEP, Backtracking, FixedStep
+from .step_size import (
+    INITIAL_STEP,
+    MAX_SEARCH,
+    STEP_FACTOR,
+    Backtracking,
+    FixedStep,
+    no_step_found,
+)
 
 # The constant momentum of NAG on mini-batches when momentum='auto': the
 # default of MLPClassifier and of Sutskever et al.'s experiments.
@@ -57,6 +64,22 @@ MINIBATCH_MOMENTUM = 0.9
 # step").
 CURVATURE_FACTOR = 2.0
 CURVATURE_FACTOR_WITH_GRADIENT_RESTART = 1.0
+
+# NAG's safeguard with the adaptive step: a look-ahead point whose loss is
+# more than this factor times the lowest loss of the points before it is
+# taken again (NesterovAcceleratedGradient, "Safeguard"). The losses of a
+# sound accelerated run rise above their best by a few percent at most
+# (docs/solver_measurements.md, "NAG's safeguard").
+RUNAWAY_FACTOR = 1.1
+# The trials of the safeguard that keep the momentum (at half and a quarter
+# of the step) before it drops it: on the case that called for it, dropping
+# it at once left four of six fits short of a training accuracy of 1 in 200
+# iterations, keeping it for one or two trials none (same section).
+MOMENTUM_TRIALS = 2
+# Below this rise (in the loss's units, nats per row) no loss is a
+# run-away: with alpha=0 a separable set's loss may round to 0, against
+# which any loss at all would be more than RUNAWAY_FACTOR times the best.
+RUNAWAY_FLOOR = 1e-10
 
 
 def make_step_rule(learning_rate, curvature_factor, running=None):
@@ -212,9 +235,34 @@ class NesterovAcceleratedGradient(_Solver):
     gradient, after ``y_k`` was built with ``t_k``: so ``t_k`` follows the
     same rule one step late, with the last two steps known,
     ``t_k (t_k - 1) = (s_{k-2} / s_{k-1}) t_{k-1}^2``. That lag is outside
-    Scheinberg, Goldfarb and Bai's proof; the restart is the safeguard, and
-    ``c`` is 1 (FISTA's ``s <= 1 / L``) with ``restart='gradient'``, 2
-    otherwise.
+    Scheinberg, Goldfarb and Bai's proof, and ``c`` is 1 (FISTA's
+    ``s <= 1 / L``) with ``restart='gradient'``, 2 otherwise.
+
+    Safeguard. The adaptive step's curvature is that of the last move, and
+    a curvature that rises along the next one (a loss far from quadratic,
+    as with many classes and few rows) makes the step, and the momentum
+    that carries it on, overshoot; the restart alone does not catch it in
+    time. So with the adaptive step the loss ``L(y_k)`` is compared with
+    the lowest ``L(y_j)``, ``j < k``, seen on the same objective: above
+    ``RUNAWAY_FACTOR`` (1.1) times it, the last step is taken again from
+    ``y_{k-1}``, where its gradient was taken, at half its length, halved
+    again until the loss is back within the factor. The first
+    ``MOMENTUM_TRIALS`` (2) trials keep the momentum ``beta`` the rejected
+    ``y_k`` was built with; the later ones drop it::
+
+        x_{k-1} = y_{k-1} - s 2^-j grad L(y_{k-1}),
+        y_k = x_{k-1} + beta (x_{k-1} - x_{k-2})   (j <= MOMENTUM_TRIALS),
+        y_k = x_{k-1}                              (j > MOMENTUM_TRIALS).
+
+    It costs one gradient evaluation per trial, none when the loss keeps
+    within the factor, and ends: once the momentum is dropped, ``L(y_k)``
+    tends to ``L(y_{k-1})``, which kept within it, as ``j`` grows (the
+    search stops after ``MAX_SEARCH`` trials with an error if it does not).
+    The step from ``y_k`` is then at most the retaken one (the rule's
+    growth is set to none), and with the momentum dropped FISTA's ``t``
+    starts afresh, as after a restart. Keeping the momentum for a trial or
+    two matters: dropping it at once slows the accelerated run down
+    (docs/solver_measurements.md, "NAG's safeguard").
 
     Parameters
     ----------
@@ -247,6 +295,13 @@ class NesterovAcceleratedGradient(_Solver):
         ``L(x_k)`` of the last step, with ``restart='function'``.
     n_restarts : int
         Number of restarts so far.
+    best_loss : float or None
+        The lowest ``L(y_k)`` so far on the current objective, for the
+        safeguard of the adaptive step (None before the first step, after a
+        change of objective between ``partial_fit`` calls, and with another
+        step rule).
+    n_retakes : int
+        Number of steps the safeguard took again so far.
 
     References
     ----------
@@ -264,6 +319,10 @@ class NesterovAcceleratedGradient(_Solver):
        of initialization and momentum in deep learning", ICML 2013.
     """
 
+    # The safeguard's state, for a solver saved before it existed.
+    best_loss = None
+    n_retakes = 0
+
     def __init__(self, learning_rate, restart=None, momentum="fista"):
         self.restart = restart
         self.momentum = momentum
@@ -273,6 +332,8 @@ class NesterovAcceleratedGradient(_Solver):
         self.restarted = False
         self.previous_loss = None
         self.n_restarts = 0
+        self.best_loss = None
+        self.n_retakes = 0
 
     @property
     def curvature_factor(self):
@@ -301,6 +362,10 @@ class NesterovAcceleratedGradient(_Solver):
             loss, gradient = objective.value_and_gradient(new_theta)
             gradient *= rule.learning_rate
             np.subtract(new_theta, gradient, out=new_theta)
+            new_loss = None
+        elif type(rule) is AdaptiveStep:
+            new_theta, loss, gradient, steps = self._descend_safely(theta, objective)
+            t_next = self._next_t(*steps)
             new_loss = None
         else:
             new_theta, loss, gradient, new_loss, steps = rule.descend(
@@ -334,6 +399,81 @@ class NesterovAcceleratedGradient(_Solver):
         self.n_restarts += restart
         return loss
 
+    def _descend_safely(self, theta, objective):
+        """What ``AdaptiveStep.descend`` does, with the safeguard (the
+        class's docstring): ``(x_k, L(y_k), s_k grad L(y_k), steps)``."""
+        rule = self.step_rule
+        steps = rule.steps_ahead()
+        point = self._lookahead(theta, self._next_t(*steps))
+        loss, gradient = objective.value_and_gradient(point)
+        if not rule.remeasure(objective):
+            # The losses seen so far are another objective's.
+            self.best_loss = None
+        best = self.best_loss
+        # A NaN loss compares False: it is taken again too. (With no point
+        # of the last step, after a gradient that was not finite, there is
+        # nothing to retake from: the divergence rule sees the loss.)
+        if (
+            best is not None
+            and rule.point is not None
+            and not loss <= RUNAWAY_FACTOR * best + RUNAWAY_FLOOR
+        ):
+            point, loss, gradient = self._retake(theta, objective, steps)
+            steps = rule.steps_ahead()
+        if best is None or loss < best:
+            self.best_loss = loss
+        gradient *= rule.next_step(point, gradient)
+        np.subtract(point, gradient, out=point)
+        return point, loss, gradient, steps
+
+    def _retake(self, theta, objective, steps):
+        """The safeguard (the class's docstring): the last step again from
+        ``y_{k-1}``, halved until ``L(y_k)`` is within ``RUNAWAY_FACTOR`` of
+        the best, with the momentum of the rejected ``y_k`` for the first
+        ``MOMENTUM_TRIALS`` trials and none after. Sets ``theta`` to the new
+        ``x_{k-1}`` and returns ``y_k`` (a new vector), its loss and its
+        gradient; ``steps`` are those the rejected ``y_k`` was built with."""
+        rule = self.step_rule
+        limit = RUNAWAY_FACTOR * self.best_loss + RUNAWAY_FLOOR
+        if self.previous is None or self.restarted:
+            beta = 0.0
+        elif self.momentum == "fista":
+            beta = (self.t - 1.0) / self._next_t(*steps)
+        else:
+            beta = self.momentum
+        step = rule.learning_rate
+        for trial in range(MAX_SEARCH):
+            step /= STEP_FACTOR
+            retaken = rule.point - step * rule.gradient
+            momentum = beta if trial < MOMENTUM_TRIALS else 0.0
+            if momentum:
+                point = np.subtract(retaken, self.previous)
+                point *= momentum
+                point += retaken
+            else:
+                point = retaken.copy()
+            loss, gradient = objective.value_and_gradient(point)
+            if loss <= limit:
+                break
+        else:
+            # A step 2**-64 times the last one that still leaves the loss
+            # above the factor: the gradient is wrong, or rounding rules.
+            raise no_step_found(step)
+        theta[...] = retaken
+        if not momentum:
+            # y_k = x_{k-1}: a restart, taken before the step. (With the
+            # momentum kept, the function restart compares the next loss
+            # with that of the x_{k-1} rejected, which is not computed
+            # again: at worst, one restart comes a step late.)
+            self.t = 1.0
+            self.previous_loss = loss
+        self.n_retakes += 1
+        # The step from y_k is at most the retaken one: the curvature rose
+        # along the last move, and growing at once would meet it again.
+        rule.learning_rate = rule.previous_learning_rate = step
+        rule.growth = 0.0
+        return point, loss, gradient
+
     def _next_t(self, previous_step, step):
         """``t_k`` for the step ``step`` after a step ``previous_step``."""
         if self.previous is None:
@@ -364,6 +504,11 @@ class NesterovAcceleratedGradient(_Solver):
         self.previous = None
         self.restarted = False
         self.previous_loss = None
+        # The losses seen were those of the points that led here, not of
+        # the iterate kept (the best epoch's, with early stopping): the
+        # safeguard starts its record afresh, as it would step back from
+        # the last gradient's point, not from this one.
+        self.best_loss = None
 
 
 def resolve_momentum(momentum, full_batch):
