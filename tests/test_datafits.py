@@ -9,7 +9,12 @@ from numpy.testing import assert_allclose
 from scipy.special import log_softmax
 
 from skmlp import DivergenceError
-from skmlp._math.datafits import MultilabelLogistic, SoftmaxCrossEntropy
+from skmlp._math.datafits import (
+    MultilabelLogistic,
+    PoissonDeviance,
+    SoftmaxCrossEntropy,
+    SquaredError,
+)
 
 
 @pytest.mark.parametrize("n_outputs", [2, 3, 7])
@@ -26,14 +31,16 @@ def test_chance_loss_is_the_loss_of_zero_outputs(datafit, y, n_outputs):
     # its targets. Computed here by the datafit's own loss.
     n_rows = 5
     z = np.zeros((n_outputs, n_rows))
-    targets = datafit.block_targets(y(n_rows, n_outputs), n_outputs, z.dtype)
+    labels, weight = y(n_rows, n_outputs), np.ones(n_rows)
+    targets = datafit.block_targets(labels, n_outputs, z.dtype)
     work = (np.empty_like(z), np.empty(n_rows))
-    loss = datafit.loss(z, targets, np.ones(n_rows), work=work)
-    assert_allclose(loss / n_rows, datafit.chance_loss(n_outputs), rtol=1e-14)
+    loss = datafit.loss(z, targets, weight, work=work)
+    chance = datafit.chance_loss(n_outputs, labels, weight)
+    assert_allclose(loss / n_rows, chance, rtol=1e-14)
     expected = {SoftmaxCrossEntropy: math.log(n_outputs)}.get(
         type(datafit), n_outputs * math.log(2)
     )
-    assert datafit.chance_loss(n_outputs) == pytest.approx(expected, rel=1e-15)
+    assert chance == pytest.approx(expected, rel=1e-15)
 
 
 def test_divergence_floor_is_the_larger_of_start_and_chance_loss(monkeypatch):
@@ -45,7 +52,7 @@ def test_divergence_floor_is_the_larger_of_start_and_chance_loss(monkeypatch):
     monkeypatch.setattr(training, "DIVERGENCE_FACTOR", 2.5)
     with pytest.raises(DivergenceError, match="reached 6"):
         training.check_loss(6.0, 0.1, math.log(8))
-    training.check_loss(6.0, 0.1, MultilabelLogistic().chance_loss(8))
+    training.check_loss(6.0, 0.1, MultilabelLogistic().chance_loss(8, None, None))
     # A start above the chance level is the floor.
     training.check_loss(6.0, 3.0, math.log(8))
     with pytest.raises(DivergenceError, match="non-finite"):
@@ -124,3 +131,150 @@ def test_held_out_loss_of_the_log_proba_is_the_loss_of_the_outputs(datafit, seed
     assert_allclose(
         datafit.held_out_loss(log_proba, y, weight), np.dot(weight, rows), rtol=1e-10
     )
+
+
+REGRESSION = [SquaredError(), PoissonDeviance()]
+
+
+def _regression_targets(datafit, rng, n_rows, n_outputs):
+    """Real targets, or counts (with zeros) for the Poisson deviance."""
+    if isinstance(datafit, PoissonDeviance):
+        return rng.poisson(2.0, size=(n_rows, n_outputs)).astype(float)
+    return rng.normal(scale=3.0, size=(n_rows, n_outputs))
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("datafit", REGRESSION)
+def test_regression_loss_is_mlpregressors_loss_of_its_predictions(datafit, n_outputs):
+    # scikit-learn's own squared_loss and poisson_loss (what MLPRegressor's
+    # loss_ reports, without the penalty) of the predictions that the
+    # datafit makes of the outputs: identity, or exp for the log link. The
+    # weighted sum divided by the weights is their weighted average.
+    from sklearn.neural_network._base import poisson_loss, squared_loss
+
+    rng = np.random.RandomState(n_outputs)
+    n_rows = 11
+    z = rng.normal(size=(n_outputs, n_rows))
+    y = _regression_targets(datafit, rng, n_rows, n_outputs)
+    weight = rng.uniform(0.1, 2.0, n_rows)
+    targets = datafit.block_targets(y, n_outputs, z.dtype)
+    work = (np.empty_like(z), np.empty(n_rows))
+    loss = datafit.loss(z.copy(), targets, weight, work=work) / weight.sum()
+    predictions = datafit.log_proba(z.copy(), work).T
+    reference = {SquaredError: squared_loss, PoissonDeviance: poisson_loss}
+    expected = reference[type(datafit)](y, predictions, weight)
+    assert loss == pytest.approx(expected, rel=1e-13)
+    if isinstance(datafit, SquaredError):
+        assert_allclose(predictions, z.T, rtol=0)
+    else:
+        assert_allclose(predictions, np.exp(z.T), rtol=1e-15)
+    # The same loss from the predictions, as the held-out rows are scored.
+    held_out = datafit.held_out_loss(predictions, y, weight) / weight.sum()
+    assert held_out == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("datafit", REGRESSION)
+def test_regression_error_is_the_derivative_of_the_row_loss(datafit):
+    # dl/dz = (z - y) / K for the squared error, exp(z) - y for the Poisson
+    # deviance: the error written beside the loss, against the formula.
+    rng = np.random.RandomState(0)
+    n_rows, n_outputs = 7, 3
+    z = rng.normal(size=(n_outputs, n_rows))
+    y = _regression_targets(datafit, rng, n_rows, n_outputs)
+    targets = datafit.block_targets(y, n_outputs, z.dtype)
+    error = np.empty_like(z)
+    datafit.loss(z.copy(), targets, np.ones(n_rows), error, (error, np.empty(n_rows)))
+    if isinstance(datafit, SquaredError):
+        expected = (z - y.T) / n_outputs
+    else:
+        expected = np.exp(z) - y.T
+    assert_allclose(error, expected, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("datafit", REGRESSION)
+def test_regression_chance_loss_is_the_loss_of_predicting_the_weighted_mean(
+    datafit, n_outputs
+):
+    # The divergence rule's floor for real targets: every row predicted by
+    # the targets' weighted mean (z its log for the log link), by the
+    # datafit's own loss; no other constant does better.
+    rng = np.random.RandomState(1)
+    n_rows = 13
+    y = _regression_targets(datafit, rng, n_rows, n_outputs)
+    weight = rng.uniform(0.1, 2.0, n_rows)
+    mean = np.average(y, axis=0, weights=weight)
+    link = np.log if isinstance(datafit, PoissonDeviance) else (lambda m: m)
+    targets = datafit.block_targets(y, n_outputs, np.float64)
+
+    def constant_loss(prediction):
+        z = np.repeat(link(prediction)[:, None], n_rows, axis=1)
+        work = (np.empty_like(z), np.empty(n_rows))
+        return datafit.loss(z, targets, weight, work=work) / weight.sum()
+
+    chance = datafit.chance_loss(n_outputs, y, weight)
+    assert chance == pytest.approx(constant_loss(mean), rel=1e-12)
+    assert chance > 0
+    for shift in (0.9, 1.1):
+        assert constant_loss(mean * shift) > chance
+
+
+@pytest.mark.parametrize("datafit", REGRESSION)
+def test_regression_loss_is_unbounded_over_a_range_of_outputs(datafit):
+    # A target can be anywhere: no bound spares the pass over the rows.
+    assert datafit.loss_bound(np.zeros(2), np.ones(2)) == math.inf
+
+
+@pytest.mark.parametrize("datafit", REGRESSION)
+def test_regression_held_out_score_is_the_weighted_r2(datafit):
+    from sklearn.metrics import r2_score
+
+    rng = np.random.RandomState(2)
+    y = _regression_targets(datafit, rng, 20, 2)
+    predictions = y + rng.normal(size=y.shape)
+    weight = rng.uniform(0.1, 2.0, 20)
+    expected = r2_score(y, predictions, sample_weight=weight)
+    assert datafit.held_out_score(predictions, y, weight) == pytest.approx(
+        expected, rel=1e-14
+    )
+    assert datafit.held_out_score(y, y, weight) == 1.0
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("hidden", [(), (5, 4)])
+@pytest.mark.parametrize("datafit", REGRESSION)
+def test_regression_gradient_matches_central_differences(
+    datafit, hidden, n_outputs, sparse, weighted
+):
+    # The gradient of the whole objective (datafit, backward pass, penalty)
+    # against central differences of its value, both losses, one and several
+    # outputs, dense and sparse rows, with and without sample weights.
+    import scipy.sparse
+
+    from skmlp._evaluation.objective import Objective
+    from skmlp._math.layout import ParameterLayout
+
+    rng = np.random.RandomState(len(hidden) + n_outputs)
+    n_rows, n_features = 25, 4
+    layout = ParameterLayout((n_features, *hidden, n_outputs))
+    theta = layout.initialize(rng, np.float64)
+    X = rng.normal(size=(n_rows, n_features))
+    X[rng.uniform(size=X.shape) < 0.4] = 0.0
+    if sparse:
+        X = scipy.sparse.csr_matrix(X)
+    y = _regression_targets(datafit, rng, n_rows, n_outputs)
+    weight = rng.uniform(0.2, 3.0, n_rows) if weighted else np.ones(n_rows)
+    objective = Objective(layout, X, y, weight, 0.3, datafit=datafit)
+
+    loss, gradient = objective.value_and_gradient(theta)
+    assert loss == objective.value(theta)
+    numerical = np.empty_like(theta)
+    for i in range(theta.size):
+        step = np.zeros_like(theta)
+        step[i] = 1e-6
+        numerical[i] = (
+            objective.value(theta + step) - objective.value(theta - step)
+        ) / 2e-6
+    assert np.linalg.norm(gradient - numerical) / np.linalg.norm(numerical) < 1e-7

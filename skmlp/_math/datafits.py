@@ -1,9 +1,10 @@
 """Datafits: the loss of the network's outputs against the targets.
 
 A datafit is the part of the objective that sees the targets. It works on
-one block of rows laid out class-major, as the objective computes them
-(``z`` of shape ``(n_outputs, n_rows)``, one column per row, see
-:func:`~skmlp._evaluation.blocks.block_sum`), and declares these methods:
+one block of rows laid out output-major (class-major for a classifier), as
+the objective computes them (``z`` of shape ``(n_outputs, n_rows)``, one
+column per row, see :func:`~skmlp._evaluation.blocks.block_sum`), and
+declares these methods:
 
 ``block_targets(y, n_outputs, dtype)``
     The targets of one block of rows, in the form that ``loss`` reads
@@ -13,35 +14,48 @@ one block of rows laid out class-major, as the objective computes them
     ``sum_i weight_i l(z_i, y_i)`` over the block, ``z`` overwritten; with
     ``error``, also writes ``dl_i / dz_i`` (unweighted) into it.
 ``log_proba(z, work)``
-    The log-probabilities of the outputs, in place, for predictions.
+    The outputs as ``predict`` reads them, in place: the log-probabilities
+    of a classifier's outputs; a regressor's predicted targets (the output
+    activation applied).
 ``predict(log_proba, classes)``
-    The predicted targets of rows of log-probabilities, in ``classes``.
+    The predicted targets of rows of ``log_proba``, in ``classes`` (which a
+    regressor has none of).
 ``held_out_loss(log_proba, y, weight)``
     ``sum_i weight_i l_i`` of rows whose predictions are already made
     (``log_proba``, one row per row of ``y``, as ``predict`` reads them):
     the loss of held-out rows, which the training loop scores with the same
-    forward pass as their accuracy.
-``chance_loss(n_outputs)``
-    The loss of one row predicted at chance level, the floor of the
-    training loop's divergence rule.
+    forward pass as their score.
+``held_out_score(log_proba, y, weight)``
+    The score of those rows, as the estimator's ``score`` gives it: the
+    accuracy of a classifier, the R² of a regressor.
+``chance_loss(n_outputs, y, weight)``
+    The weighted mean loss of the rows ``y`` (as ``block_targets`` takes
+    them) predicted without looking at the inputs: at chance level for
+    classes, which needs ``n_outputs`` only (rows on a Dask cluster give
+    ``y`` and ``weight`` as None); by the targets' weighted mean for a
+    regressor. The floor of the training loop's divergence rule.
 ``loss_bound(low, high)``
     The largest loss of a row whose outputs lie between ``low`` and
     ``high`` (vectors of ``n_outputs``), whatever its target: with the
     range of the outputs over the rows, a bound on the loss that spares a
-    forward pass (``Objective.loss_bound``).
+    forward pass (``Objective.loss_bound``); ``inf`` where targets are not
+    bounded (a regressor's), and the pass is then made.
 
-and ``out_activation``, the output layer's name in ``MLPClassifier``'s
-``out_activation_``.
+and ``out_activation``, the output layer's name in ``MLPClassifier``'s or
+``MLPRegressor``'s ``out_activation_``.
 
 ``work`` is a pair of scratch arrays of the shapes of ``z`` and of one
 row (the first may be ``error`` itself). :class:`SoftmaxCrossEntropy` is
 the datafit of one label per row; :class:`MultilabelLogistic`, of indicator
-targets, declares the same methods.
+targets; :class:`SquaredError` and :class:`PoissonDeviance`, of real
+targets (one column per output); all declare the same methods.
 """
 
 import math
 
 import numpy as np
+from scipy.special import xlogy
+from sklearn.metrics import r2_score
 
 from .activations import log_softmax_inplace, softplus_inplace
 
@@ -84,7 +98,7 @@ class SoftmaxCrossEntropy:
     def log_proba(self, z, work):
         return log_softmax_inplace(z, *work)
 
-    def chance_loss(self, n_outputs):
+    def chance_loss(self, n_outputs, y, weight):
         """The loss of a row predicted as uniform over its ``n_outputs``
         classes, ``log(n_outputs)``: the divergence rule's floor."""
         return math.log(n_outputs)
@@ -105,6 +119,12 @@ class SoftmaxCrossEntropy:
     def held_out_loss(self, log_proba, y, weight):
         """``-sum_i weight_i log p_{y_i}``, ``y`` the rows' class indices."""
         return -float(np.dot(weight, log_proba[np.arange(len(y)), y]))
+
+    def held_out_score(self, log_proba, y, weight):
+        """The weighted accuracy, as ``accuracy_score`` gives it."""
+        return _accuracy(
+            self.predict(log_proba, np.arange(log_proba.shape[1])), y, weight
+        )
 
 
 class MultilabelLogistic:
@@ -140,7 +160,7 @@ class MultilabelLogistic:
         softplus_inplace(z, work[0])
         return np.negative(z, out=z)
 
-    def chance_loss(self, n_outputs):
+    def chance_loss(self, n_outputs, y, weight):
         """The loss of a row whose ``n_outputs`` labels are each predicted
         with probability 1/2, ``n_outputs * log(2)``: the divergence rule's
         floor."""
@@ -169,9 +189,170 @@ class MultilabelLogistic:
         row_losses = -np.sum(y * log_proba + (1 - y) * log_absent, axis=1)
         return float(np.dot(weight, row_losses))
 
+    def held_out_score(self, log_proba, y, weight):
+        """The weighted subset accuracy: a row counts if all its labels are
+        right."""
+        return _accuracy(
+            self.predict(log_proba, np.arange(log_proba.shape[1])), y, weight
+        )
+
+
+def _accuracy(predicted, y, weight):
+    correct = predicted == y
+    if correct.ndim == 2:
+        correct = correct.all(axis=1)
+    return float(np.average(correct, weights=weight))
+
+
+class SquaredError:
+    """Identity outputs and half the squared error, averaged over outputs.
+
+    For real targets (one column per output, ``n_outputs = K``), row ``i``
+    costs ``l_i = ||z_i - y_i||^2 / (2 K)`` and ``dl_i / dz = (z_i - y_i) /
+    K``: with the weighted mean over the rows, half the mean squared error
+    over rows and outputs, ``MLPRegressor``'s ``'squared_error'`` as its
+    ``loss_`` reports it (scikit-learn's ``squared_loss`` averages over the
+    outputs too; its gradient, though, is that of the sum, ``K`` times
+    this one's).
+    """
+
+    out_activation = "identity"
+
+    def block_targets(self, y, n_outputs, dtype):
+        """The targets of the block, output-major as ``z``."""
+        return _output_major(y, n_outputs, dtype)
+
+    def loss(self, z, targets, weight, error=None, work=None):
+        residual = np.subtract(z, targets, out=z if error is None else error)
+        n_outputs = len(residual)
+        row_sums = np.einsum("kn,kn->n", residual, residual)
+        if error is not None and n_outputs > 1:
+            residual /= n_outputs
+        return float(np.dot(weight, row_sums)) / (2 * n_outputs)
+
+    def log_proba(self, z, work):
+        # The identity: the outputs are the predictions.
+        return z
+
+    def chance_loss(self, n_outputs, y, weight):
+        """The loss of predicting every row's targets by their weighted
+        mean over the rows: the weighted variance of the targets, averaged
+        over outputs, halved."""
+        y = np.reshape(np.asarray(y, np.float64), (len(y), -1))
+        residual = y - np.average(y, axis=0, weights=weight)
+        return float(np.average(np.sum(residual**2, axis=1), weights=weight)) / (
+            2 * y.shape[1]
+        )
+
+    def loss_bound(self, low, high):
+        """Unbounded: a target can be anywhere."""
+        return math.inf
+
+    def predict(self, log_proba, classes):
+        """The outputs themselves, one column per target."""
+        return log_proba
+
+    def held_out_loss(self, log_proba, y, weight):
+        """``sum_i weight_i ||p_i - y_i||^2 / (2 K)``, ``p`` the
+        predictions."""
+        residual = log_proba - np.reshape(y, log_proba.shape)
+        row_sums = np.sum(residual**2, axis=1)
+        return float(np.dot(weight, row_sums)) / (2 * log_proba.shape[1])
+
+    def held_out_score(self, log_proba, y, weight):
+        """The weighted R², averaged over outputs, as ``r2_score`` gives
+        it."""
+        return _r2(log_proba, y, weight)
+
+
+class PoissonDeviance:
+    """Exponential outputs (a log link) and half the Poisson deviance.
+
+    For non-negative targets, with the predicted mean ``mu = exp(z)``, row
+    ``i`` costs ``l_i = sum_k y_ik log(y_ik / mu_ik) - y_ik + mu_ik``,
+    which is ``sum_k exp(z_ik) - y_ik z_ik + (y_ik log y_ik - y_ik)`` (with
+    ``0 log 0 = 0``), and ``dl_i / dz = exp(z_i) - y_i``: ``MLPRegressor``'s
+    ``'poisson'`` (scikit-learn's ``poisson_loss``, summed over outputs,
+    the constant term included).
+    """
+
+    out_activation = "exp"
+
+    def block_targets(self, y, n_outputs, dtype):
+        """The targets of the block, output-major as ``z``, and each row's
+        constant term ``sum_k y_k log y_k - y_k``, which does not depend on
+        the outputs and is added once per evaluation."""
+        targets = _output_major(y, n_outputs, dtype)
+        constant = np.sum(xlogy(targets, targets) - targets, axis=0)
+        return targets, constant
+
+    def loss(self, z, targets, weight, error=None, work=None):
+        targets, constant = targets
+        # sum_k y_k z_k of every row, before z is overwritten.
+        label_terms = np.einsum("kn,kn->n", targets, z)
+        mean = np.exp(z, out=z if error is None else error)
+        loss = float(np.dot(weight, np.sum(mean, axis=0) - label_terms + constant))
+        if error is not None:
+            error -= targets
+        return loss
+
+    def log_proba(self, z, work):
+        # The inverse of the log link: the predicted means.
+        return np.exp(z, out=z)
+
+    def chance_loss(self, n_outputs, y, weight):
+        """The loss of predicting every row's targets by their weighted
+        mean over the rows."""
+        y = np.reshape(np.asarray(y, np.float64), (len(y), -1))
+        mean = np.average(y, axis=0, weights=weight)
+        row_losses = np.sum(xlogy(y, y) - xlogy(y, mean) - y + mean, axis=1)
+        return float(np.average(row_losses, weights=weight))
+
+    def loss_bound(self, low, high):
+        """Unbounded: a target can be anywhere above 0."""
+        return math.inf
+
+    def predict(self, log_proba, classes):
+        """The predicted means, one column per target."""
+        return log_proba
+
+    def held_out_loss(self, log_proba, y, weight):
+        """``sum_i weight_i l_i`` from the predicted means ``mu``: ``inf``
+        where a mean rounds to 0 below a positive target."""
+        y = np.reshape(y, log_proba.shape)
+        with np.errstate(divide="ignore"):
+            row_losses = np.sum(
+                xlogy(y, y) - xlogy(y, log_proba) - y + log_proba, axis=1
+            )
+        return float(np.dot(weight, row_losses))
+
+    def held_out_score(self, log_proba, y, weight):
+        """The weighted R², averaged over outputs, as ``r2_score`` gives
+        it (``MLPRegressor`` scores early stopping by it whatever its
+        loss)."""
+        return _r2(log_proba, y, weight)
+
+
+def _output_major(y, n_outputs, dtype):
+    """Targets of shape ``(n_rows,)`` or ``(n_rows, n_outputs)`` as a
+    contiguous ``(n_outputs, n_rows)`` array of ``dtype``."""
+    y = np.reshape(np.asarray(y), (len(y), n_outputs))
+    return np.ascontiguousarray(y.T, dtype=dtype)
+
+
+def _r2(predicted, y, weight):
+    return float(
+        r2_score(np.reshape(y, predicted.shape), predicted, sample_weight=weight)
+    )
+
 
 # The datafit of each output layer, by ``out_activation_``.
 DATAFITS = {
     datafit.out_activation: datafit
-    for datafit in (SoftmaxCrossEntropy, MultilabelLogistic)
+    for datafit in (
+        SoftmaxCrossEntropy,
+        MultilabelLogistic,
+        SquaredError,
+        PoissonDeviance,
+    )
 }

@@ -256,11 +256,13 @@ def held_out_evaluation(layout, X, y, sample_weight, executor, datafit):
     as a function of ``theta`` that returns the pair: one forward pass for
     both.
 
-    The score is the weighted accuracy, as ``accuracy_score`` gives it (for
+    The score is the datafit's ``held_out_score``, the estimator's
+    ``score``: the weighted accuracy, as ``accuracy_score`` gives it (for
     multilabel targets the subset accuracy: a row counts if all its labels
-    are right). The loss is the datafit's weighted mean over the rows,
-    without the penalty: the loss of the predictions, as ``log_loss`` gives
-    it, which does not change with ``alpha`` as ``loss_curve_`` does.
+    are right), or a regressor's R². The loss is the datafit's weighted mean
+    over the rows, without the penalty: the loss of the predictions, as
+    ``log_loss`` gives it for classes, which does not change with ``alpha``
+    as ``loss_curve_`` does.
     ``executor`` runs the parts of the predictions (the training objective's:
     its threads).
     """
@@ -271,10 +273,7 @@ def held_out_evaluation(layout, X, y, sample_weight, executor, datafit):
         log_proba = forward_log_proba(
             coefs, intercepts, X, datafit=datafit, executor=executor
         )
-        correct = datafit.predict(log_proba, np.arange(log_proba.shape[1])) == y
-        if correct.ndim == 2:
-            correct = correct.all(axis=1)
-        score = float(np.average(correct, weights=sample_weight))
+        score = datafit.held_out_score(log_proba, y, sample_weight)
         loss = datafit.held_out_loss(log_proba, y, sample_weight) / weight_sum
         return score, loss
 
@@ -376,8 +375,11 @@ class TrainingRun:
         self.final_point_checked = False
         self._threshold = None
         self.kept = self._checkpoint()
+        # Rows held on a Dask cluster are not here: they are a classifier's,
+        # whose chance level needs no targets.
+        _, y, weight = (None, None, None) if data.rows is None else data.rows
         self._chance_loss = data.objective.datafit.chance_loss(
-            self.layout.layer_sizes[-1]
+            self.layout.layer_sizes[-1], y, weight
         )
 
     @property
