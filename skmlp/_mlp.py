@@ -87,8 +87,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         rows than the last call's takes one more per call). With NAG, a
         step whose loss is more than 1.1 times the best before it is taken
         again, shorter (one more gradient per trial; the user guide's
-        "NAG's safeguard"). Not yet the default: on some data sets the best fixed step of a grid does better
-        (the user guide says by how much).
+        "NAG's safeguard"). Not yet the default: on some data sets the best
+        fixed step of a grid does better (the user guide says by how much).
         On mini-batches, whose gradients measure no curvature, ``'auto'`` is
         backtracking (Beck and Teboulle's sufficient decrease). The step in
         use is ``learning_rate_``.
