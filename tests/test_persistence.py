@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import scipy
 import sklearn
+import threadpoolctl
 from sklearn.exceptions import InconsistentVersionWarning as SklearnVersionWarning
 
 from skmlp import SoftplusMLPClassifier
@@ -29,11 +30,28 @@ DATA = Path(__file__).parent / "data"
 # trajectory is checked to 1e-9: the largest difference on the oldest
 # supported versions was 1e-11 relative (docs/performance.md, "Results do
 # not depend on the number of threads", says why rounding moves).
-MADE_WITH = {"numpy": "2.4.6", "scipy": "1.17.1", "scikit-learn": "1.9.1"}
+# The processor matters too: OpenBLAS picks its kernels by it (the files
+# were made with its SkylakeX kernels, on an Intel Xeon), and another
+# kernel (Haswell's, on an AMD EPYC) rounds some products one unit in the
+# last place apart.
+MADE_WITH = {
+    "numpy": "2.4.6",
+    "scipy": "1.17.1",
+    "scikit-learn": "1.9.1",
+    "blas kernels": "SkylakeX",
+}
 RUNNING = {
     "numpy": np.__version__,
     "scipy": scipy.__version__,
     "scikit-learn": sklearn.__version__,
+    "blas kernels": next(
+        (
+            library.get("architecture")
+            for library in threadpoolctl.threadpool_info()
+            if library["user_api"] == "blas"
+        ),
+        None,
+    ),
 }
 
 
