@@ -67,12 +67,32 @@ class Fixed:
         return self.step
 
 
-def gradient_descent(objective, x, n_steps, rule):
-    """``x <- x - s_k grad f(x)`` with ``s_k`` from ``rule``; the iterates."""
+def gradient_descent(objective, x, n_steps, rule, safeguard=None):
+    """``x <- x - s_k grad f(x)`` with ``s_k`` from ``rule``; the iterates.
+
+    With ``safeguard`` (a list, which counts the retakes), the safeguard
+    of GD's adaptive step as the user guide states it: an ``x_k`` whose
+    loss is more than 1.1 times the best before it is stepped to again
+    from ``x_{k-1}`` at half the last step, halved again until it is
+    within (NAG's, without momentum).
+    """
     x = x.copy()
     iterates = []
+    best = last_x = last_gradient = None
     for _ in range(n_steps):
-        _, gradient = objective.value_and_gradient(x)
+        loss, gradient = objective.value_and_gradient(x)
+        if safeguard is not None and best is not None and not loss <= 1.1 * best:
+            step, trials = rule.learning_rate, 0
+            while trials == 0 or loss > 1.1 * best:
+                step /= 2.0
+                trials += 1
+                x = last_x - step * last_gradient
+                loss, gradient = objective.value_and_gradient(x)
+            rule.learning_rate = rule.previous_learning_rate = step
+            rule.growth = 0.0
+            safeguard.append(trials)
+        best = loss if best is None else min(best, loss)
+        last_x, last_gradient = x.copy(), gradient.copy()
         x -= rule.next_step(x, gradient) * gradient
         iterates.append(x.copy())
     return iterates
@@ -374,14 +394,13 @@ def test_auto_on_the_full_batch_is_the_adaptive_rule_step_for_step(
     rule = AdaptiveStep(c)
     retakes = []
     if solver == "gd":
-        iterates = gradient_descent(objective, theta, 20, rule)
+        iterates = gradient_descent(objective, theta, 20, rule, safeguard=retakes)
     else:
         iterates = fista(objective, theta, 20, rule, restart, safeguard=retakes)
     clf = fitted(auto(solver=solver, restart=restart, max_iter=20), X, y)
     np.testing.assert_array_equal(point(layout, clf), iterates[-1])
     assert clf.learning_rate_ == rule.learning_rate
-    if solver == "nag":
-        assert clf._solver.n_retakes == len(retakes)
+    assert clf._solver.n_retakes == len(retakes)
 
 
 @pytest.mark.parametrize("seed, restart, c", [(0, None, 2.0), (3, "gradient", 1.0)])

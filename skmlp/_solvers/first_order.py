@@ -112,6 +112,39 @@ def make_step_rule(learning_rate, curvature_factor, running=None):
     return FixedStep(learning_rate)
 
 
+def retake_step(rule, objective, limit, point_of):
+    """The safeguard's search: the adaptive ``rule``'s last step again from
+    the point where it took its gradient (``rule.point``), halved until the
+    loss at ``point_of(x, trial)`` (the point the solver steps from next,
+    built from the retaken iterate ``x``) is at most ``limit``.
+
+    Returns ``(x, point, loss, gradient, trial)``, and sets the rule's steps
+    to the retaken one with no growth: the curvature rose along the last
+    move, and growing at once would meet it again.
+    """
+    step = rule.learning_rate
+    for trial in range(MAX_SEARCH):
+        step /= STEP_FACTOR
+        retaken = rule.point - step * rule.gradient
+        point = point_of(retaken, trial)
+        loss, gradient = objective.value_and_gradient(point)
+        if loss <= limit:
+            break
+    else:
+        # A step 2**-64 times the last one that still leaves the loss
+        # above the factor: the gradient is wrong, or rounding rules.
+        raise no_step_found(step)
+    rule.learning_rate = rule.previous_learning_rate = step
+    rule.growth = 0.0
+    return retaken, point, loss, gradient, trial
+
+
+def runaway(loss, best_loss):
+    """Whether ``loss`` is more than ``RUNAWAY_FACTOR`` times the best
+    before it (a NaN is: it compares False)."""
+    return not loss <= RUNAWAY_FACTOR * best_loss + RUNAWAY_FLOOR
+
+
 class _Solver:
     """What GD and NAG share: the step rule, the snapshot."""
 
@@ -172,13 +205,26 @@ class GradientDescent(_Solver):
         The step rule (:func:`make_step_rule`), ``step_rule.learning_rate`` the
         step of the last step taken (with ``'auto'``: where the next search
         starts).
+    best_loss : float or None
+        The lowest loss so far on the current objective, for the safeguard
+        of the adaptive step (as NAG's, without momentum).
+    n_retakes : int
+        Number of steps the safeguard took again so far.
     """
+
+    # The safeguard's state, for a solver saved before it existed.
+    best_loss = None
+    n_retakes = 0
 
     def __init__(self, learning_rate):
         self.step_rule = make_step_rule(learning_rate, self.curvature_factor)
+        self.best_loss = None
+        self.n_retakes = 0
 
     def step(self, theta, objective):
         """One step from ``theta`` (in place); returns ``L(theta)`` before it."""
+        if type(self.step_rule) is AdaptiveStep:
+            return self._step_safely(theta, objective)
         # The gradient is taken at the iterate itself, whatever the step.
         new_theta, loss, _, _, _ = self.step_rule.descend(
             lambda steps: theta, objective
@@ -188,8 +234,44 @@ class GradientDescent(_Solver):
             theta[...] = new_theta
         return loss
 
+    def _step_safely(self, theta, objective):
+        """What ``AdaptiveStep.descend`` does from ``theta``, with NAG's
+        safeguard without momentum: an iterate whose loss is more than
+        ``RUNAWAY_FACTOR`` times the best before it is stepped to again,
+        from the last one, at half the step, halved until it is not.
+
+        The adaptive step bounds the step by the curvature of the last
+        move; where the curvature rises steeply along the next (the
+        exponential of the Poisson deviance on unscaled inputs), one step
+        can raise the loss by orders of magnitude, which the divergence
+        rule would take for a diverged fit.
+        """
+        rule = self.step_rule
+        loss, gradient = objective.value_and_gradient(theta)
+        if not rule.remeasure(objective):
+            # The losses seen so far are another objective's.
+            self.best_loss = None
+        if (
+            self.best_loss is not None
+            and rule.point is not None
+            and runaway(loss, self.best_loss)
+        ):
+            limit = RUNAWAY_FACTOR * self.best_loss + RUNAWAY_FLOOR
+            retaken, _, loss, gradient, _ = retake_step(
+                rule, objective, limit, lambda retaken, trial: retaken
+            )
+            theta[...] = retaken
+            self.n_retakes += 1
+        if self.best_loss is None or loss < self.best_loss:
+            self.best_loss = loss
+        gradient *= rule.next_step(theta, gradient)
+        np.subtract(theta, gradient, out=theta)
+        return loss
+
     def reset_momentum(self):
-        """Nothing to forget: steepest descent has no momentum."""
+        """Steepest descent has no momentum; the safeguard's record starts
+        afresh, as NAG's does (the iterate kept may not be the last one)."""
+        self.best_loss = None
 
 
 class NesterovAcceleratedGradient(_Solver):
@@ -413,11 +495,7 @@ class NesterovAcceleratedGradient(_Solver):
         # A NaN loss compares False: it is taken again too. (With no point
         # of the last step, after a gradient that was not finite, there is
         # nothing to retake from: the divergence rule sees the loss.)
-        if (
-            best is not None
-            and rule.point is not None
-            and not loss <= RUNAWAY_FACTOR * best + RUNAWAY_FLOOR
-        ):
+        if best is not None and rule.point is not None and runaway(loss, best):
             point, loss, gradient = self._retake(theta, objective, steps)
             steps = rule.steps_ahead()
         if best is None or loss < best:
@@ -441,24 +519,19 @@ class NesterovAcceleratedGradient(_Solver):
             beta = (self.t - 1.0) / self._next_t(*steps)
         else:
             beta = self.momentum
-        step = rule.learning_rate
-        for trial in range(MAX_SEARCH):
-            step /= STEP_FACTOR
-            retaken = rule.point - step * rule.gradient
-            momentum = beta if trial < MOMENTUM_TRIALS else 0.0
-            if momentum:
+
+        def point_of(retaken, trial):
+            if beta and trial < MOMENTUM_TRIALS:
                 point = np.subtract(retaken, self.previous)
-                point *= momentum
+                point *= beta
                 point += retaken
-            else:
-                point = retaken.copy()
-            loss, gradient = objective.value_and_gradient(point)
-            if loss <= limit:
-                break
-        else:
-            # A step 2**-64 times the last one that still leaves the loss
-            # above the factor: the gradient is wrong, or rounding rules.
-            raise no_step_found(step)
+                return point
+            return retaken.copy()
+
+        retaken, point, loss, gradient, trial = retake_step(
+            rule, objective, limit, point_of
+        )
+        momentum = beta if trial < MOMENTUM_TRIALS else 0.0
         theta[...] = retaken
         if not momentum:
             # y_k = x_{k-1}: a restart, taken before the step. (With the
@@ -468,10 +541,6 @@ class NesterovAcceleratedGradient(_Solver):
             self.t = 1.0
             self.previous_loss = loss
         self.n_retakes += 1
-        # The step from y_k is at most the retaken one: the curvature rose
-        # along the last move, and growing at once would meet it again.
-        rule.learning_rate = rule.previous_learning_rate = step
-        rule.growth = 0.0
         return point, loss, gradient
 
     def _next_t(self, previous_step, step):
