@@ -1,7 +1,8 @@
-"""A scikit-learn MLP classifier of softplus units, trained by GD, NAG or L-BFGS."""
+"""Scikit-learn MLPs of softplus units, a classifier and a regressor, trained by
+GD, NAG or L-BFGS."""
 
 from ._gradient_check import check_gradients
-from ._mlp import DivergenceError, SoftplusMLPClassifier
+from ._mlp import DivergenceError, SoftplusMLPClassifier, SoftplusMLPRegressor
 from ._onnx import register_onnx_converter
 from ._persistence import InconsistentVersionWarning
 from ._plot import LossCurveDisplay, score_curve
@@ -13,6 +14,7 @@ __all__ = [
     "InconsistentVersionWarning",
     "LossCurveDisplay",
     "SoftplusMLPClassifier",
+    "SoftplusMLPRegressor",
     "__version__",
     "check_gradients",
     "register_onnx_converter",

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._evaluation.execution import ThreadedExecutor
 from ._evaluation.objective import Objective
 from ._math.datafits import DATAFITS
-from ._mlp import SoftplusMLPClassifier, starting_point
+from ._mlp import SoftplusMLPClassifier, SoftplusMLPRegressor, starting_point
 from ._sklearn_compat import validate_parameters
 from ._validation import (
     fitted_hidden_layer_sizes,
@@ -100,10 +100,11 @@ def check_gradients(
             epsilon=epsilon,
             random_state=random_state,
         )
-    if not isinstance(estimator, SoftplusMLPClassifier):
+    if not isinstance(estimator, (SoftplusMLPClassifier, SoftplusMLPRegressor)):
         raise TypeError(
-            "check_gradients takes a SoftplusMLPClassifier or a Pipeline whose "
-            f"last step is one; got {type(estimator).__name__}."
+            "check_gradients takes a SoftplusMLPClassifier, a "
+            "SoftplusMLPRegressor or a Pipeline whose last step is one; got "
+            f"{type(estimator).__name__}."
         )
     if not epsilon > 0:
         raise ValueError(f"epsilon must be positive, got {epsilon}.")
@@ -134,8 +135,15 @@ def check_gradients(
     )
     X = X.astype(np.float64, copy=False)
     # fit's starting point, in float64 (without a partial_fit's history).
+    datafit = DATAFITS[model.out_activation_]()
     start = starting_point(
-        model, X.shape[1], np.float64, hidden, first_call, continuing=False
+        model,
+        X.shape[1],
+        np.float64,
+        hidden,
+        first_call,
+        continuing=False,
+        intercepts=datafit.intercept_only(targets, sample_weight),
     )
 
     # One set of threads for the 2 * n_params + 1 evaluations, let go at the
@@ -147,7 +155,7 @@ def check_gradients(
             targets,
             sample_weight,
             estimator.alpha,
-            datafit=DATAFITS[model.out_activation_](),
+            datafit=datafit,
             executor=executor,
         )
         theta = start.theta

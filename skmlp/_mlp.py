@@ -1,4 +1,13 @@
-"""The scikit-learn estimator: its parameters, validation, the fitted model.
+"""The scikit-learn estimators: their parameters, validation, the fitted model.
+
+:class:`SoftplusMLPClassifier` and :class:`SoftplusMLPRegressor` differ in
+their targets only: how ``y`` is validated (``_validation.validate_call``
+tells them apart), the datafit it selects (``out_activation_``) and what
+``predict`` reads from the outputs. Everything else, the parameters, the
+training call and persistence, is :class:`_SoftplusMLP`, which both
+inherit, as scikit-learn's ``LogisticRegression`` inherits its
+``SparseCoefMixin``: the scikit-learn mixin first and ``BaseEstimator``
+last, so that scikit-learn >= 1.6 sees a classifier or a regressor.
 
 A call of ``fit`` or ``partial_fit`` flows one way: the estimator validates
 everything (the parameters, the data, the hidden layer sizes, the
@@ -13,10 +22,11 @@ keeps. :func:`starting_point` reads them back for the next call.
 
 import copy
 import functools
+import re
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils import check_random_state
 
 from . import _callbacks, _persistence, _validation
@@ -35,29 +45,16 @@ from ._sklearn_compat import (
 from ._training.history import State
 from ._training.loop import DivergenceError, Settings, Start, build_run
 
-__all__ = ["DivergenceError", "SoftplusMLPClassifier"]
+__all__ = ["DivergenceError", "SoftplusMLPClassifier", "SoftplusMLPRegressor"]
 
 
-@_callbacks.with_callback_support
-class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
-    """Softplus multilayer perceptron classifier, trained by GD, NAG or L-BFGS.
-
-    The network maps the input through softplus hidden layers to a softmax
-    over the classes and minimises the cross-entropy with an L2 penalty, the
-    objective of :class:`~sklearn.neural_network.MLPClassifier`. It is
-    trained by steepest descent (``solver='gd'``) or Nesterov's accelerated
-    gradient (``solver='nag'``), on the full batch or on mini-batches, or by
-    the quasi-Newton method L-BFGS (``solver='lbfgs'``) on the full batch. An
-    indicator matrix ``y`` (multilabel targets) gets logistic outputs, one
-    per label, and the binary cross-entropy summed over labels, as in
-    MLPClassifier.
-
-    Parameters
-    ----------
-    hidden_layer_sizes : array-like of int, default=(100,)
+# The docstring sections the two estimators share, with the words in which
+# they differ as @name@ (see _documented): one text to keep right, not two.
+_SHARED_DOCS = {
+    "parameters": """    hidden_layer_sizes : array-like of int, default=(100,)
         The ``i``-th element is the number of softplus units of the ``i``-th
-        hidden layer. ``()`` gives no hidden layer: multinomial logistic
-        regression.
+        hidden layer. ``()`` gives no hidden layer: the model is then
+        @linear_model@.
 
     solver : {'gd', 'nag', 'lbfgs'}, default='nag'
         ``'gd'``: ``theta <- theta - lr * grad L(theta)``. ``'nag'``: Nesterov's
@@ -70,14 +67,14 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
     alpha : float, default=1e-4
         Strength of the L2 penalty on the weights (not the intercepts),
-        ``alpha / (2 * sum(sample_weight)) * sum ||W||^2`` as in MLPClassifier.
+        ``alpha / (2 * sum(sample_weight)) * sum ||W||^2`` as in @peer@.
 
     batch_size : int, default=None
         Rows per mini-batch; None (or a value at least the number of samples)
         trains on the full batch. Each mini-batch is one solver step, and
         NAG's momentum runs on across mini-batches and epochs.
 
-    learning_rate_init : float or 'auto', default=0.1
+    learning_rate_init : float or 'auto', default=@learning_rate_default@
         The step size of every solver step, or ``'auto'``. On the full
         batch, ``'auto'`` is Malitsky and Mishchenko's adaptive step from
         the last two gradients, ``s_k = min(sqrt(1 + s_{k-1} / s_{k-2})
@@ -87,8 +84,7 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         rows than the last call's takes one more per call). With NAG, a
         step whose loss is more than 1.1 times the best before it is taken
         again, shorter (one more gradient per trial; the user guide's
-        "NAG's safeguard"). Not yet the default: on some data sets the best
-        fixed step of a grid does better (the user guide says by how much).
+        "NAG's safeguard"). @auto_default@
         On mini-batches, whose gradients measure no curvature, ``'auto'`` is
         backtracking (Beck and Teboulle's sufficient decrease). The step in
         use is ``learning_rate_``.
@@ -125,15 +121,15 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Maximum number of epochs (passes over the training data).
 
     tol : float, default=1e-4
-        Training stops when the loss (or the validation accuracy, with
+        Training stops when the loss (or the validation score, with
         ``early_stopping``) has not improved by at least ``tol`` for
         ``n_iter_no_change`` consecutive epochs. ``'lbfgs'`` stops instead
-        by the tests of scipy's L-BFGS-B, as MLPClassifier's does: when the
+        by the tests of scipy's L-BFGS-B, as @peer@'s does: when the
         largest entry of the gradient at the new iterate is at most ``tol``,
         or when a step decreases the loss by a relative
         ``(f_k - f_{k+1}) / max(|f_k|, |f_{k+1}|, 1)`` of at most 2.2e-9
         (scipy's default ``ftol``); with ``early_stopping`` also by the
-        validation accuracy.
+        validation score.
 
     n_iter_no_change : int or np.inf, default=10
         Number of epochs without improvement by ``tol`` before stopping;
@@ -157,11 +153,9 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         raises a ValueError instead).
 
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data (stratified
-        but for multilabel targets), stop when its accuracy (``score``: for
-        multilabel targets the subset accuracy, a row counting if all its
-        labels are right) stops improving, and keep the weights of the best
-        epoch. ``fit``'s ``X_val`` and ``y_val``, when given, are the
+        Hold out ``validation_fraction`` of the training data@split@, stop
+        when its score (@score@) stops improving, and keep the weights of
+        the best epoch. ``fit``'s ``X_val`` and ``y_val``, when given, are the
         validation rows instead, and all the training data is trained on.
         Not available in ``partial_fit``.
 
@@ -171,13 +165,8 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
 
     verbose : bool, default=False
         Print ``Iteration k, loss = ...`` after every epoch.
-
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels; ``arange(n_labels)`` for multilabel targets.
-
-    coefs_ : list of ndarray
+""",
+    "attributes": """    coefs_ : list of ndarray
         ``coefs_[l]`` is the weight matrix of layer ``l``, of shape
         ``(fan_in, fan_out)``.
 
@@ -213,66 +202,23 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         Lowest ``loss_curve_`` entry; None with ``early_stopping``.
 
     validation_scores_ : list of float or None
-        Accuracy on the validation rows after each epoch, with
-        ``early_stopping``; None otherwise.
+        The score (@score@) of the validation rows after each epoch,
+        with ``early_stopping``; None otherwise.
 
     validation_loss_curve_ : list of float or None
         The loss on the validation rows after each epoch, with
         ``early_stopping``; None otherwise. It is the weighted mean
-        cross-entropy of the predictions (scikit-learn's ``log_loss``),
-        without the penalty that ``loss_curve_`` includes, measured at the
-        epoch's end point (whose accuracy is ``validation_scores_``).
+        @validation_loss@ of the predictions, without the penalty that
+        ``loss_curve_`` includes, measured at the epoch's end point (whose
+        score is ``validation_scores_``).
 
     best_validation_score_ : float or None
         Best of ``validation_scores_``; None without ``early_stopping``.
 
     n_layers_ : int
         Number of layers, input and output included.
-
-    n_outputs_ : int
-        Number of outputs, ``len(classes_)`` (also 2 for binary problems;
-        the number of labels for multilabel targets).
-
-    out_activation_ : str
-        ``'softmax'``, or ``'logistic'`` for multilabel targets.
-
-    See Also
-    --------
-    sklearn.neural_network.MLPClassifier : scikit-learn's perceptron, with
-        adaptive solvers and other activations.
-    sklearn.linear_model.LogisticRegression : the model with no hidden layer.
-
-    Notes
-    -----
-    With sample weights ``w`` the objective is::
-
-        L(theta) = sum_i w_i CE_i / sum_i w_i
-                   + alpha / (2 sum_i w_i) * sum_l ||W_l||_F^2
-
-    over the rows of the full batch or of one mini-batch, where ``CE_i`` is
-    the cross-entropy of row ``i``'s softmax output and its class, or for
-    multilabel targets the binary cross-entropy of its logistic outputs
-    summed over the labels. Softplus is computed
-    as ``log1p(exp(z))``, or where ``exp`` overflows as
-    ``max(z, log1p(exp(min(z, c))))`` with ``c`` the point above which
-    softplus rounds to ``z`` in the dtype (about 38 in float64, 18 in
-    float32), and the log-softmax with the row maximum subtracted, so neither
-    overflows and softplus is accurate to a few units in the last place. All
-    parameters live in one flat vector; ``coefs_`` and ``intercepts_`` are
-    its layers.
-
-    A step whose loss or parameters are not finite, or whose loss exceeds
-    1e4 times the larger of the chance level (``log(n_classes)``, or
-    ``n_labels log 2`` for multilabel targets) and the first loss of the
-    training run (at a step or at the point that ends the call), raises a
-    :class:`DivergenceError` (a ValueError) and leaves the estimator as it
-    was before the call. A Ctrl-C keeps the model of the last finished epoch.
-    The fitted attributes are written together at the end of a call, so that
-    ``predict`` in another thread sees the model before or after it; only
-    they are written, so that a ``set_params`` from another thread during
-    the call stays.
-
-    References
+""",
+    "references": """    References
     ----------
     .. [1] Y. Nesterov, "A method for solving the convex programming problem
        with convergence rate O(1/k^2)", Soviet Math. Dokl. 27 (1983).
@@ -286,26 +232,34 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
        Math. 14 (2014), 389-417.
     .. [5] I. Sutskever, J. Martens, G. Dahl and G. Hinton, "On the importance
        of initialization and momentum in deep learning", ICML 2013.
+""",
+}
 
-    Examples
-    --------
-    >>> from sklearn.datasets import load_iris
-    >>> from sklearn.model_selection import train_test_split
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklearn.preprocessing import StandardScaler
-    >>> from skmlp import SoftplusMLPClassifier
-    >>> X, y = load_iris(return_X_y=True)
-    >>> X_train, X_test, y_train, y_test = train_test_split(
-    ...     X, y, stratify=y, random_state=0)
-    >>> clf = make_pipeline(
-    ...     StandardScaler(),
-    ...     SoftplusMLPClassifier(hidden_layer_sizes=(16,), random_state=0),
-    ... ).fit(X_train, y_train)
-    >>> clf.predict(X_test[:5])
-    array([0, 0, 0, 0, 1])
-    >>> round(clf.score(X_test, y_test), 2)
-    1.0
-    """
+
+def _documented(**words):
+    """Complete a class docstring: each line ``    @section@`` becomes the
+    shared section of :data:`_SHARED_DOCS`, then each ``@word@`` the
+    estimator's ``words[word]``."""
+
+    def complete(cls):
+        doc = cls.__doc__
+        for section, text in _SHARED_DOCS.items():
+            doc = doc.replace(f"    @{section}@\n", text + "\n")
+        for word, text in words.items():
+            doc = doc.replace(f"@{word}@", text)
+        missing = re.findall(r"@\w+@", doc)
+        if missing:
+            raise RuntimeError(f"{cls.__name__}'s docstring lacks {missing}")
+        cls.__doc__ = doc
+        return cls
+
+    return complete
+
+
+class _SoftplusMLP:
+    """The parameters, the training call and persistence of the softplus
+    perceptrons: what :class:`SoftplusMLPClassifier` and
+    :class:`SoftplusMLPRegressor` share."""
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [
@@ -338,42 +292,6 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(
-        self,
-        hidden_layer_sizes=(100,),
-        solver="nag",
-        alpha=1e-4,
-        batch_size=None,
-        learning_rate_init=0.1,
-        restart="gradient",
-        momentum="auto",
-        max_iter=200,
-        tol=1e-4,
-        n_iter_no_change=10,
-        shuffle=True,
-        random_state=None,
-        warm_start=False,
-        early_stopping=False,
-        validation_fraction=0.1,
-        verbose=False,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.restart = restart
-        self.momentum = momentum
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.verbose = verbose
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(
         self,
@@ -392,8 +310,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data; for a Dask array or DataFrame see :ref:`scaling_out`.
 
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels, or an indicator matrix of multilabel targets.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The targets: class labels or an indicator matrix of multilabel
+            targets for the classifier, real values (one column per output)
+            for the regressor.
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows; None weighs every row 1.
@@ -407,8 +327,10 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             1.6, with metadata routing enabled). Not supported when ``X``
             is a Dask collection.
 
-        y_val : array-like of shape (n_val,) or (n_val, n_labels), default=None
-            The labels of ``X_val``, of the kind and the classes of ``y``.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), \
+                default=None
+            The targets of ``X_val``: of the kind and the classes of ``y``,
+            or of its outputs.
 
         sample_weight_val : array-like of shape (n_val,), default=None
             Non-negative weights of the validation rows; None weighs every
@@ -424,110 +346,6 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             validation = (X_val, y_val, sample_weight_val)
         return self._fit(X, y, sample_weight, incremental=False, validation=validation)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """Train for one epoch over ``X`` and ``y``.
-
-        On the full batch this is exactly one solver step; the solver's state
-        (NAG's previous iterate and ``t``) carries over between calls, so
-        ``N`` calls equal ``fit`` with ``max_iter=N``. A call takes its rows
-        for a full batch: calls over consecutive chunks of a larger data set
-        equal ``fit(batch_size=chunk, shuffle=False)`` when ``momentum`` and
-        ``learning_rate_init`` are not ``'auto'``, whose full-batch choices
-        (FISTA's momentum, the adaptive step) are not those of mini-batches.
-        A ``learning_rate_init``, ``restart`` or ``momentum`` changed since
-        the last call takes effect (a smaller rate after a divergence, say);
-        another ``solver`` starts afresh from the current weights.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; for a Dask array or DataFrame see :ref:`scaling_out`.
-
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            Class labels, or an indicator matrix of multilabel targets.
-
-        classes : array-like of shape (n_classes,), default=None
-            All the classes that ``y`` can take over all calls
-            (``range(n_labels)`` for multilabel targets). Required on the
-            first call, checked on later ones.
-
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights of the rows; None weighs every row 1.
-
-        Returns
-        -------
-        self : object
-            The trained estimator.
-        """
-        if self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
-
-    def predict_log_proba(self, X):
-        """Logarithm of the class probabilities.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probability of each class, columns in the order of
-            ``classes_``: the log-softmax of the output layer, exact where
-            ``log(predict_proba(X))`` rounds (probabilities near 1 and
-            below the smallest normal float), and ``-inf`` where
-            ``predict_proba`` underflows to 0 (a log-probability below
-            about -745 in float64, -103 in float32), since scikit-learn
-            requires ``predict_log_proba`` to be the log of
-            ``predict_proba``. Lazy for Dask input.
-        """
-        log_proba = self._predict_log_proba(_validation.fitted_view(self), X)
-        log_proba[np.exp(log_proba) == 0.0] = -np.inf
-        return log_proba
-
-    def predict_proba(self, X):
-        """Class probabilities.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probability of each class, columns in the order of ``classes_``;
-            rows sum to 1 (for multilabel targets: one probability per
-            label); lazy for Dask input.
-        """
-        return np.exp(self._predict_log_proba(_validation.fitted_view(self), X))
-
-    def predict(self, X):
-        """Predict class labels.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
-            The most probable class of each row; for multilabel targets,
-            the indicator matrix of the labels of probability above 0.5;
-            lazy for Dask input.
-        """
-        model = _validation.fitted_view(self)
-        if _dask_input.is_dask_collection(X):
-            return _dask_input.predict(model, X)
-        log_proba = self._predict_log_proba(model, X)
-        return DATAFITS[model.out_activation_]().predict(log_proba, model.classes_)
-
-    score = _dask_input.scored_where_the_rows_are(ClassifierMixin.score)
-
     def __getstate__(self):
         return _persistence.saved_state(super().__getstate__())
 
@@ -537,13 +355,14 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        tags.classifier_tags.multi_label = True
         return tags
 
     @staticmethod
-    def _predict_log_proba(model, X):
-        if _dask_input.is_dask_collection(X):
-            return _dask_input.predict_log_proba(model, X)
+    def _outputs(model, X):
+        """The outputs of ``model`` (a fitted view) for the rows of ``X``,
+        as the datafit of its output layer reads them (``log_proba``): the
+        log-probabilities of a classifier, the predictions of a
+        regressor."""
         X = _validation.validate_input(model, X)
         datafit = DATAFITS[model.out_activation_]()
         return forward_log_proba(model.coefs_, model.intercepts_, X, datafit=datafit)
@@ -659,6 +478,12 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         continuing = incremental and not first_call
         settings = training_settings(model, incremental)
         on_cluster = _dask.on_cluster(X)
+        if on_cluster and not is_classifier(model):
+            raise ValueError(
+                "SoftplusMLPRegressor does not train on a Dask cluster yet: "
+                "compute X and y into memory first (the cluster's blocks "
+                "hold class labels and score accuracy only)."
+            )
         if validation is not None and (
             on_cluster or _dask_input.is_dask_collection(validation[0])
         ):
@@ -681,7 +506,11 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
         # What validation learned (classes_, ...) is on the view now: the
         # model of each epoch, and the start, are made from it.
         callbacks.set_model(functools.partial(fitted_attributes, model))
-        start = starting_point(model, n_features, dtype, hidden, first_call, continuing)
+        datafit = DATAFITS[model.out_activation_]()
+        intercepts = None if on_cluster else datafit.intercept_only(*train[1:])
+        start = starting_point(
+            model, n_features, dtype, hidden, first_call, continuing, intercepts
+        )
         if on_cluster:
             run = _dask.build_run(settings, start, rows, model.classes_, callbacks)
             return model, run
@@ -698,9 +527,469 @@ class SoftplusMLPClassifier(ClassifierMixin, BaseEstimator):
             train, validation = _validation.validation_split(
                 train, start.rng, settings.validation_fraction
             )
-        datafit = DATAFITS[model.out_activation_]()
         run = build_run(settings, start, train, validation, datafit, callbacks, workers)
         return model, run
+
+
+@_callbacks.with_callback_support
+@_documented(
+    peer="MLPClassifier",
+    linear_model="multinomial logistic regression",
+    split=" (stratified but for multilabel targets)",
+    score=(
+        "``score``, the accuracy: for multilabel\n"
+        "        targets the subset accuracy, a row counting if all its labels\n"
+        "        are right"
+    ),
+    validation_loss="cross-entropy (scikit-learn's ``log_loss``)",
+    learning_rate_default="0.1",
+    auto_default=(
+        "Not yet the default: on some data sets the best\n"
+        "        fixed step of a grid does better (the user guide says by how much)."
+    ),
+)
+class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
+    """Softplus multilayer perceptron classifier, trained by GD, NAG or L-BFGS.
+
+    The network maps the input through softplus hidden layers to a softmax
+    over the classes and minimises the cross-entropy with an L2 penalty, the
+    objective of :class:`~sklearn.neural_network.MLPClassifier`. It is
+    trained by steepest descent (``solver='gd'``) or Nesterov's accelerated
+    gradient (``solver='nag'``), on the full batch or on mini-batches, or by
+    the quasi-Newton method L-BFGS (``solver='lbfgs'``) on the full batch. An
+    indicator matrix ``y`` (multilabel targets) gets logistic outputs, one
+    per label, and the binary cross-entropy summed over labels, as in
+    MLPClassifier.
+
+    Parameters
+    ----------
+    @parameters@
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels; ``arange(n_labels)`` for multilabel targets.
+
+    @attributes@
+    n_outputs_ : int
+        Number of outputs, ``len(classes_)`` (also 2 for binary problems;
+        the number of labels for multilabel targets).
+
+    out_activation_ : str
+        ``'softmax'``, or ``'logistic'`` for multilabel targets.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : scikit-learn's perceptron, with
+        adaptive solvers and other activations.
+    sklearn.linear_model.LogisticRegression : the model with no hidden layer.
+
+    Notes
+    -----
+    With sample weights ``w`` the objective is::
+
+        L(theta) = sum_i w_i CE_i / sum_i w_i
+                   + alpha / (2 sum_i w_i) * sum_l ||W_l||_F^2
+
+    over the rows of the full batch or of one mini-batch, where ``CE_i`` is
+    the cross-entropy of row ``i``'s softmax output and its class, or for
+    multilabel targets the binary cross-entropy of its logistic outputs
+    summed over the labels. Softplus is computed
+    as ``log1p(exp(z))``, or where ``exp`` overflows as
+    ``max(z, log1p(exp(min(z, c))))`` with ``c`` the point above which
+    softplus rounds to ``z`` in the dtype (about 38 in float64, 18 in
+    float32), and the log-softmax with the row maximum subtracted, so neither
+    overflows and softplus is accurate to a few units in the last place. All
+    parameters live in one flat vector; ``coefs_`` and ``intercepts_`` are
+    its layers.
+
+    A step whose loss or parameters are not finite, or whose loss exceeds
+    1e4 times the larger of the chance level (``log(n_classes)``, or
+    ``n_labels log 2`` for multilabel targets) and the first loss of the
+    training run (at a step or at the point that ends the call), raises a
+    :class:`DivergenceError` (a ValueError) and leaves the estimator as it
+    was before the call. A Ctrl-C keeps the model of the last finished epoch.
+    The fitted attributes are written together at the end of a call, so that
+    ``predict`` in another thread sees the model before or after it; only
+    they are written, so that a ``set_params`` from another thread during
+    the call stays.
+
+    @references@
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skmlp import SoftplusMLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(
+    ...     X, y, stratify=y, random_state=0)
+    >>> clf = make_pipeline(
+    ...     StandardScaler(),
+    ...     SoftplusMLPClassifier(hidden_layer_sizes=(16,), random_state=0),
+    ... ).fit(X_train, y_train)
+    >>> clf.predict(X_test[:5])
+    array([0, 0, 0, 0, 1])
+    >>> round(clf.score(X_test, y_test), 2)
+    1.0
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        solver="nag",
+        alpha=1e-4,
+        batch_size=None,
+        learning_rate_init=0.1,
+        restart="gradient",
+        momentum="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        verbose=False,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.restart = restart
+        self.momentum = momentum
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one epoch over ``X`` and ``y``.
+
+        On the full batch this is exactly one solver step; the solver's state
+        (NAG's previous iterate and ``t``) carries over between calls, so
+        ``N`` calls equal ``fit`` with ``max_iter=N``. A call takes its rows
+        for a full batch: calls over consecutive chunks of a larger data set
+        equal ``fit(batch_size=chunk, shuffle=False)`` when ``momentum`` and
+        ``learning_rate_init`` are not ``'auto'``, whose full-batch choices
+        (FISTA's momentum, the adaptive step) are not those of mini-batches.
+        A ``learning_rate_init``, ``restart`` or ``momentum`` changed since
+        the last call takes effect (a smaller rate after a divergence, say);
+        another ``solver`` starts afresh from the current weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; for a Dask array or DataFrame see :ref:`scaling_out`.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or an indicator matrix of multilabel targets.
+
+        classes : array-like of shape (n_classes,), default=None
+            All the classes that ``y`` can take over all calls
+            (``range(n_labels)`` for multilabel targets). Required on the
+            first call, checked on later ones.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows; None weighs every row 1.
+
+        Returns
+        -------
+        self : object
+            The trained estimator.
+        """
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probability of each class, columns in the order of
+            ``classes_``: the log-softmax of the output layer, exact where
+            ``log(predict_proba(X))`` rounds (probabilities near 1 and
+            below the smallest normal float), and ``-inf`` where
+            ``predict_proba`` underflows to 0 (a log-probability below
+            about -745 in float64, -103 in float32), since scikit-learn
+            requires ``predict_log_proba`` to be the log of
+            ``predict_proba``. Lazy for Dask input.
+        """
+        log_proba = self._predict_log_proba(_validation.fitted_view(self), X)
+        log_proba[np.exp(log_proba) == 0.0] = -np.inf
+        return log_proba
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, columns in the order of ``classes_``;
+            rows sum to 1 (for multilabel targets: one probability per
+            label); lazy for Dask input.
+        """
+        return np.exp(self._predict_log_proba(_validation.fitted_view(self), X))
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            The most probable class of each row; for multilabel targets,
+            the indicator matrix of the labels of probability above 0.5;
+            lazy for Dask input.
+        """
+        model = _validation.fitted_view(self)
+        if _dask_input.is_dask_collection(X):
+            return _dask_input.predict(model, X)
+        log_proba = self._predict_log_proba(model, X)
+        return DATAFITS[model.out_activation_]().predict(log_proba, model.classes_)
+
+    score = _dask_input.scored_where_the_rows_are(ClassifierMixin.score)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _predict_log_proba(self, model, X):
+        if _dask_input.is_dask_collection(X):
+            return _dask_input.predict_log_proba(model, X)
+        return self._outputs(model, X)
+
+
+@_callbacks.with_callback_support
+@_documented(
+    peer="MLPRegressor",
+    linear_model=(
+        "ridge regression (``loss='squared_error'``) or Poisson\n"
+        "        regression with a log link (``'poisson'``)"
+    ),
+    split="",
+    score="``score``, the R², whatever the ``loss``",
+    validation_loss=(
+        "loss (half the squared error averaged over the outputs, or half "
+        "the Poisson deviance)"
+    ),
+    learning_rate_default="'auto'",
+    auto_default=(
+        "The regressor's default (not the\n"
+        "        classifier's): a fixed step that suits the squared error depends\n"
+        "        on the scale of the targets (0.1 diverges on scikit-learn's\n"
+        "        diabetes data), which the adaptive step measures."
+    ),
+)
+class SoftplusMLPRegressor(RegressorMixin, _SoftplusMLP, BaseEstimator):
+    """Softplus multilayer perceptron regressor, trained by GD, NAG or L-BFGS.
+
+    The regression twin of :class:`SoftplusMLPClassifier`: the same network
+    of softplus hidden layers, the same solvers, parameters and guarantees,
+    with an output layer for real targets. ``loss='squared_error'`` gives
+    identity outputs and half the squared error, averaged over the outputs
+    (the loss :class:`~sklearn.neural_network.MLPRegressor` reports);
+    ``loss='poisson'`` gives exponential outputs (a log link) and half the
+    Poisson deviance, for counts and other non-negative targets. ``y`` may
+    have one target or several (one output each).
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+        The datafit. ``'squared_error'``: row ``i`` costs ``||z_i -
+        y_i||^2 / (2 K)`` for ``K`` outputs ``z_i``. ``'poisson'``: the
+        prediction is ``mu_i = exp(z_i)`` and row ``i`` costs ``sum_k
+        y_ik log(y_ik / mu_ik) - y_ik + mu_ik``; every ``y`` must be
+        non-negative.
+
+    @parameters@
+    Attributes
+    ----------
+    @attributes@
+    n_outputs_ : int
+        Number of outputs: the columns of ``y`` (1 for a 1-d ``y``).
+
+    out_activation_ : str
+        ``'identity'`` for ``loss='squared_error'``, ``'exp'`` for
+        ``'poisson'``, as in MLPRegressor.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor : scikit-learn's perceptron, with
+        adaptive solvers and other activations.
+    sklearn.linear_model.Ridge : the model with no hidden layer and the
+        squared error (with Ridge's ``alpha`` ``n_outputs_`` times this
+        ``alpha``).
+    sklearn.linear_model.PoissonRegressor : the model with no hidden layer
+        and the Poisson loss (with its ``alpha`` this ``alpha`` divided by
+        the sum of the sample weights).
+
+    Notes
+    -----
+    With sample weights ``w`` the objective is::
+
+        L(theta) = sum_i w_i l_i / sum_i w_i
+                   + alpha / (2 sum_i w_i) * sum_l ||W_l||_F^2
+
+    with ``l_i`` the loss of row ``i`` above; the user guide's
+    :ref:`regression` derives its gradient. A step whose loss or
+    parameters are not finite, or whose loss exceeds 1e4 times the larger
+    of the loss of predicting every row by the targets' weighted mean and
+    the first loss of the training run, raises a :class:`DivergenceError`
+    and leaves the estimator as it was before the call. Not yet available:
+    training on a Dask cluster and the export to ONNX.
+
+    @references@
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skmlp import SoftplusMLPRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> reg = make_pipeline(
+    ...     StandardScaler(),
+    ...     SoftplusMLPRegressor(hidden_layer_sizes=(16,), random_state=0),
+    ... ).fit(X_train, y_train / 100)
+    >>> reg.predict(X_test[:3]).shape
+    (3,)
+    >>> round(reg.score(X_test, y_test / 100), 2)
+    0.27
+    """
+
+    _parameter_constraints: dict = {
+        **_SoftplusMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        solver="nag",
+        alpha=1e-4,
+        batch_size=None,
+        learning_rate_init="auto",
+        restart="gradient",
+        momentum="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        early_stopping=False,
+        validation_fraction=0.1,
+        verbose=False,
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.restart = restart
+        self.momentum = momentum
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch over ``X`` and ``y``.
+
+        As :meth:`SoftplusMLPClassifier.partial_fit`: on the full batch
+        exactly one solver step, the solver's state carrying over between
+        calls, so that ``N`` calls equal ``fit`` with ``max_iter=N``. The
+        first call learns the number of outputs from ``y``; later calls
+        must have as many.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the rows; None weighs every row 1.
+
+        Returns
+        -------
+        self : object
+            The trained estimator.
+        """
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict the targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted targets (for ``loss='poisson'`` the predicted
+            means ``exp(z)``), 1-d when the model has one output, as
+            MLPRegressor's.
+        """
+        model = _validation.fitted_view(self)
+        if _dask_input.is_dask_collection(X):
+            raise ValueError(
+                "SoftplusMLPRegressor does not predict Dask collections yet: "
+                "compute X into memory first."
+            )
+        predictions = self._outputs(model, X)
+        if predictions.shape[1] == 1:
+            return predictions.ravel()
+        return predictions
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        # The Poisson deviance is defined for y >= 0 only.
+        tags.target_tags.positive_only = self.loss == "poisson"
+        return tags
 
 
 # The estimator's parameters that a training run uses as they are: the
@@ -733,7 +1022,9 @@ def training_settings(model, incremental):
     )
 
 
-def starting_point(model, n_features, dtype, hidden, first_call, continuing):
+def starting_point(
+    model, n_features, dtype, hidden, first_call, continuing, intercepts=None
+):
     """The :class:`~skmlp._training.loop.Start` of a call on ``n_features``
     columns of ``dtype``, from ``model`` (the call's validated view).
 
@@ -743,8 +1034,11 @@ def starting_point(model, n_features, dtype, hidden, first_call, continuing):
     with a copy of its generator, its history and its solver. A ``fit``
     draws from a new generator, even with a warm start, and the initial
     weights are its first draws (``check_gradients`` relies on that).
+    ``intercepts``, the datafit's ``intercept_only`` of the training rows
+    (None for a classifier), replace the drawn output intercepts of a call
+    that starts afresh, after the draws, which stay in their order.
     """
-    layout = ParameterLayout((n_features, *hidden, len(model.classes_)))
+    layout = ParameterLayout((n_features, *hidden, _validation.n_outputs(model)))
     if continuing:
         return Start(
             layout,
@@ -756,6 +1050,8 @@ def starting_point(model, n_features, dtype, hidden, first_call, continuing):
     rng = check_random_state(model.random_state)
     if first_call:
         theta = layout.initialize(rng, dtype)
+        if intercepts is not None:
+            layout.unpack(theta)[1][-1][:] = intercepts
     else:
         theta = layout.pack(model.coefs_, model.intercepts_, dtype)
     return Start(layout, theta, rng)

@@ -10,6 +10,7 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import is_classifier
 from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -64,16 +65,23 @@ def validate_call(
     (``check_gradients`` takes them in float64 whatever ``X`` is).
 
     Returns ``(X, y, sample_weight)``: ``y`` as the datafit takes it
-    (indices into ``model.classes_``, or a float indicator matrix for
-    multilabel targets, see :func:`encode_labels`).
+    (for a classifier indices into ``model.classes_``, or a float indicator
+    matrix for multilabel targets, see :func:`encode_labels`; for a
+    regressor a float matrix of one column per output, see
+    :func:`regression_targets`).
     """
-    X, y = validate_input(model, X, y, reset=first_call)
-    check_classification_targets(y)
+    classifier = is_classifier(model)
+    X, y = validate_input(model, X, y, reset=first_call, regression=not classifier)
+    if classifier:
+        check_classification_targets(y)
     sample_weight = _check_sample_weight(
         sample_weight, X, dtype=weight_dtype or X.dtype, ensure_non_negative=True
     )
     check_weight_sum(sample_weight)
-    y = encode_labels(model, y, incremental, first_call)
+    if classifier:
+        y = encode_labels(model, y, incremental, first_call)
+    else:
+        y = regression_targets(model, y, first_call)
     return X, y, sample_weight
 
 
@@ -94,17 +102,24 @@ def starts_afresh(model, hidden, incremental, classes):
                 "model was fitted: partial_fit cannot go on training a "
                 "network of another shape. Call fit to train the new one."
             )
+        if not is_classifier(model):
+            # A regressor learns its outputs from y, on the first call.
+            return not fitted
         return _check_partial_fit_first_call(model, classes)
     return not (model.warm_start and fitted) or reshaped
 
 
-def validate_input(model, X, y="no_validation", reset=False):
+def validate_input(model, X, y="no_validation", reset=False, regression=False):
     """``validate_data`` for this estimator: float64 or float32, dense or CSR.
 
-    Returns ``X``, or ``(X, y)`` when ``y`` is given.
+    Returns ``X``, or ``(X, y)`` when ``y`` is given: for ``regression``,
+    numbers (``y_numeric``), a column kept as it is.
     """
-    # An indicator matrix of multilabel targets is one y per row.
+    # An indicator matrix of multilabel targets is one y per row, as are
+    # a regressor's outputs.
     targets = {} if isinstance(y, str) else {"multi_output": True}
+    if regression and targets:
+        targets["y_numeric"] = True
     validated = validate_data(
         model,
         X,
@@ -121,6 +136,8 @@ def validate_input(model, X, y="no_validation", reset=False):
         return X
     if sp.issparse(y):
         y = y.toarray()
+    if regression:
+        return X, y
     if y.ndim == 2 and y.shape[1] == 1:
         # A column is one label per row, with MLPClassifier's warning.
         y = column_or_1d(y, warn=True)
@@ -197,6 +214,56 @@ def encode_labels(model, y, incremental, first_call):
     if multilabel:
         return np.asarray(y, dtype=np.float64)
     return np.searchsorted(model.classes_, y)
+
+
+# A regressor's output layer, by its loss (MLPRegressor's out_activation_).
+OUT_ACTIVATIONS = {"squared_error": "identity", "poisson": "exp"}
+
+
+def regression_targets(model, y, first_call):
+    """Set or check a regressor's ``out_activation_`` (from its ``loss``)
+    and ``n_outputs_`` (the columns of ``y``); return ``y`` as the datafit
+    takes it, a float64 matrix of one column per output.
+
+    The Poisson deviance needs ``y >= 0`` (scikit-learn's words, those of
+    ``MLPRegressor`` and ``PoissonRegressor``). A later call (``partial_fit``,
+    or ``fit`` with ``warm_start``) must have the fitted model's loss and
+    number of outputs: its output layer is made for them.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    y = y.reshape(len(y), -1)
+    kind = OUT_ACTIVATIONS[model.loss]
+    if kind == "exp" and (y < 0).any():
+        raise ValueError(
+            "Some value(s) of y are out of the valid range of the loss "
+            "'HalfPoissonLoss'."
+        )
+    if first_call:
+        model.out_activation_ = kind
+        model.n_outputs_ = y.shape[1]
+        return y
+    if model.out_activation_ != kind:
+        fitted = {value: key for key, value in OUT_ACTIVATIONS.items()}
+        raise ValueError(
+            f"loss changed from {fitted[model.out_activation_]!r} to "
+            f"{model.loss!r} since the model was fitted: its output layer is "
+            "made for the first. Call fit (with warm_start=False) to train "
+            "for the new loss."
+        )
+    if y.shape[1] != model.n_outputs_:
+        raise ValueError(
+            f"y has {y.shape[1]} output(s) (columns), but the model was "
+            f"fitted on {model.n_outputs_}: a fitted model can only go on "
+            "with targets of the same outputs. Call fit (with "
+            "warm_start=False) to train for the new ones."
+        )
+    return y
+
+
+def n_outputs(model):
+    """The number of outputs of the network of ``model``, a view whose call
+    has been validated: its classes, or a regressor's targets."""
+    return len(model.classes_) if is_classifier(model) else model.n_outputs_
 
 
 def is_multilabel(y):
@@ -339,8 +406,57 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
     Returns ``(X_val, y_val, sample_weight_val)``, ``y_val`` as the datafit
     takes it (as :func:`encode_labels` makes ``y``).
     """
-    X_val, y_val = validate_input(model, X_val, y_val, reset=False)
+    classifier = is_classifier(model)
+    X_val, y_val = validate_input(
+        model, X_val, y_val, reset=False, regression=not classifier
+    )
     X_val = X_val.astype(dtype, copy=False)
+    if classifier:
+        y_val = validation_labels(model, y_val)
+    else:
+        y_val = validation_targets(model, y_val)
+    try:
+        sample_weight_val = _check_sample_weight(
+            sample_weight_val, X_val, dtype=dtype, ensure_non_negative=True
+        )
+    except ValueError as error:
+        # scikit-learn's words name sample_weight: say which weights.
+        raise ValueError(f"sample_weight_val is invalid: {error}") from None
+    with np.errstate(over="ignore"):
+        total = sample_weight_val.sum()
+    if not np.isfinite(total):
+        raise ValueError(
+            f"sample_weight_val is out of range: its sum overflows {dtype} "
+            "(only the weights' ratios matter: divide them all by the largest)."
+        )
+    if total <= 0:
+        raise ValueError("The sum of sample_weight_val must be positive.")
+    return X_val, y_val, sample_weight_val
+
+
+def validation_targets(model, y_val):
+    """A regressor's ``y_val`` as the datafit takes it, checked against the
+    training targets: as many outputs, and in the loss's range."""
+    y_val = np.asarray(y_val, dtype=np.float64)
+    y_val = y_val.reshape(len(y_val), -1)
+    if y_val.shape[1] != model.n_outputs_:
+        raise ValueError(
+            f"y_val has {y_val.shape[1]} output(s) (columns), but y has "
+            f"{model.n_outputs_}: the validation targets must be of the "
+            "training outputs."
+        )
+    if model.out_activation_ == "exp" and (y_val < 0).any():
+        raise ValueError(
+            "Some value(s) of y_val are out of the valid range of the loss "
+            "'HalfPoissonLoss'."
+        )
+    return y_val
+
+
+def validation_labels(model, y_val):
+    """A classifier's ``y_val`` as the datafit takes it (as
+    :func:`encode_labels` makes ``y``), checked against the training
+    labels."""
     check_classification_targets(y_val)
     multilabel = is_multilabel(y_val)
     if multilabel != (model.out_activation_ == "logistic"):
@@ -370,23 +486,7 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
                 "cannot be scored on others."
             )
         y_val = np.searchsorted(model.classes_, y_val)
-    try:
-        sample_weight_val = _check_sample_weight(
-            sample_weight_val, X_val, dtype=dtype, ensure_non_negative=True
-        )
-    except ValueError as error:
-        # scikit-learn's words name sample_weight: say which weights.
-        raise ValueError(f"sample_weight_val is invalid: {error}") from None
-    with np.errstate(over="ignore"):
-        total = sample_weight_val.sum()
-    if not np.isfinite(total):
-        raise ValueError(
-            f"sample_weight_val is out of range: its sum overflows {dtype} "
-            "(only the weights' ratios matter: divide them all by the largest)."
-        )
-    if total <= 0:
-        raise ValueError("The sum of sample_weight_val must be positive.")
-    return X_val, y_val, sample_weight_val
+    return y_val
 
 
 def validation_split(train, rng, validation_fraction):
@@ -401,6 +501,8 @@ def validation_split(train, rng, validation_fraction):
         *train,
         random_state=rng,
         test_size=validation_fraction,
+        # A classifier's labels are one index per row; a regressor's
+        # targets, and multilabel ones, are matrices.
         stratify=y if y.ndim == 1 else None,
     )
     check_validation_size(X_val.shape[0])

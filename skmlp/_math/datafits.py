@@ -34,6 +34,12 @@ declares these methods:
     classes, which needs ``n_outputs`` only (rows on a Dask cluster give
     ``y`` and ``weight`` as None); by the targets' weighted mean for a
     regressor. The floor of the training loop's divergence rule.
+``intercept_only(y, weight)``
+    The output intercepts that predict the rows ``y`` best without looking
+    at the inputs (scikit-learn's ``fit_intercept_only`` of its losses), for
+    a regressor's initial output layer: the training starts at the weighted
+    mean, not at a distance of the targets' scale from it; None for a
+    classifier, whose drawn intercepts are kept.
 ``loss_bound(low, high)``
     The largest loss of a row whose outputs lie between ``low`` and
     ``high`` (vectors of ``n_outputs``), whatever its target: with the
@@ -98,6 +104,10 @@ class SoftmaxCrossEntropy:
     def log_proba(self, z, work):
         return log_softmax_inplace(z, *work)
 
+    def intercept_only(self, y, weight):
+        """None: a classifier starts from its drawn intercepts."""
+        return None
+
     def chance_loss(self, n_outputs, y, weight):
         """The loss of a row predicted as uniform over its ``n_outputs``
         classes, ``log(n_outputs)``: the divergence rule's floor."""
@@ -159,6 +169,10 @@ class MultilabelLogistic:
         np.negative(z, out=z)
         softplus_inplace(z, work[0])
         return np.negative(z, out=z)
+
+    def intercept_only(self, y, weight):
+        """None: a classifier starts from its drawn intercepts."""
+        return None
 
     def chance_loss(self, n_outputs, y, weight):
         """The loss of a row whose ``n_outputs`` labels are each predicted
@@ -234,6 +248,11 @@ class SquaredError:
         # The identity: the outputs are the predictions.
         return z
 
+    def intercept_only(self, y, weight):
+        """The targets' weighted mean, output by output."""
+        y = np.reshape(np.asarray(y, np.float64), (len(y), -1))
+        return np.average(y, axis=0, weights=weight)
+
     def chance_loss(self, n_outputs, y, weight):
         """The loss of predicting every row's targets by their weighted
         mean over the rows: the weighted variance of the targets, averaged
@@ -299,6 +318,15 @@ class PoissonDeviance:
     def log_proba(self, z, work):
         # The inverse of the log link: the predicted means.
         return np.exp(z, out=z)
+
+    def intercept_only(self, y, weight):
+        """The log of the targets' weighted mean, output by output (an
+        output of targets all 0, whose best intercept is ``-inf``, gets
+        that of the smallest normal float32, at which ``exp`` is 0 to
+        rounding in float32)."""
+        y = np.reshape(np.asarray(y, np.float64), (len(y), -1))
+        mean = np.average(y, axis=0, weights=weight)
+        return np.log(np.maximum(mean, np.finfo(np.float32).tiny))
 
     def chance_loss(self, n_outputs, y, weight):
         """The loss of predicting every row's targets by their weighted

@@ -43,7 +43,8 @@ from .._warnings import warn_at_user_code
 from .history import History
 
 # A loss above this many times the larger of the chance level (log(n_classes),
-# or n_labels log 2 for multilabel targets)
+# or n_labels log 2 for multilabel targets; for a regressor the loss of
+# predicting the targets' weighted mean)
 # and the first loss of the training run (the loss at its starting weights)
 # means that training has diverged, though the loss is finite. The evidence
 # for the factor is in docs/solver_measurements.md, "The divergence
@@ -71,8 +72,9 @@ _LBFGS_ADVICE = (
 class DivergenceError(ValueError):
     """Training produced a non-finite loss or parameter, or a loss more
     than ten thousand times its start (or the chance level
-    ``log(n_classes)``, ``n_labels log 2`` for multilabel targets, if that
-    is larger).
+    ``log(n_classes)``, ``n_labels log 2`` for multilabel targets, the loss
+    of predicting the targets' weighted mean for a regressor, if that is
+    larger).
 
     A subclass of ValueError, raised by ``fit`` and ``partial_fit``; the
     estimator is left exactly as it was before the call.
@@ -211,7 +213,8 @@ def check_loss(loss, start_loss, chance_loss, advice=_ADVICE):
         raise DivergenceError(
             f"Training diverged: the loss reached {loss:.3g}, more than "
             f"{DIVERGENCE_FACTOR:.0e} times {reference:.3g} (the larger of its "
-            f"first value and the loss at chance level). {advice}"
+            f"first value and the loss at chance level, that of predicting "
+            f"without the inputs). {advice}"
         )
 
 
