@@ -40,7 +40,7 @@ def check_gradients(
 
     Parameters
     ----------
-    estimator : SoftplusMLPClassifier or Pipeline
+    estimator : SoftplusMLPClassifier, SoftplusMLPRegressor or Pipeline
         The estimator whose objective is checked, or a
         :class:`~sklearn.pipeline.Pipeline` whose last step is one: its
         other steps transform ``X`` (fitted ones as they are, unfitted ones
@@ -50,11 +50,12 @@ def check_gradients(
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Rows of the objective (for a pipeline, before its first step).
 
-    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Class labels, or an indicator matrix of multilabel targets (whose
         objective is the binary cross-entropy of logistic outputs, as in
-        ``fit``); for a fitted estimator, targets of the kind it was fitted
-        on, labels of ``classes_``.
+        ``fit``); a regressor's real targets (one column per output); for a
+        fitted estimator, targets of the kind it was fitted on, labels of
+        ``classes_`` or as many outputs.
 
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights of the rows; None weighs every row 1.

@@ -212,5 +212,8 @@ def test_pipeline_is_checked_at_its_last_step_on_the_transformed_rows():
 )
 def test_other_estimators_are_rejected_with_what_check_gradients_takes(estimator):
     X, y = load_iris(return_X_y=True)
-    with pytest.raises(TypeError, match="takes a SoftplusMLPClassifier or a Pipeline"):
+    with pytest.raises(
+        TypeError,
+        match="takes a SoftplusMLPClassifier, a SoftplusMLPRegressor or a Pipeline",
+    ):
         check_gradients(estimator, X, y)
