@@ -478,12 +478,6 @@ class _SoftplusMLP:
         continuing = incremental and not first_call
         settings = training_settings(model, incremental)
         on_cluster = _dask.on_cluster(X)
-        if on_cluster and not is_classifier(model):
-            raise ValueError(
-                "SoftplusMLPRegressor does not train on a Dask cluster yet: "
-                "compute X and y into memory first (the cluster's blocks "
-                "hold class labels and score accuracy only)."
-            )
         if validation is not None and (
             on_cluster or _dask_input.is_dask_collection(validation[0])
         ):
@@ -507,12 +501,16 @@ class _SoftplusMLP:
         # model of each epoch, and the start, are made from it.
         callbacks.set_model(functools.partial(fitted_attributes, model))
         datafit = DATAFITS[model.out_activation_]()
-        intercepts = None if on_cluster else datafit.intercept_only(*train[1:])
+        if on_cluster:
+            intercepts = rows.intercepts
+        else:
+            intercepts = datafit.intercept_only(*train[1:])
         start = starting_point(
             model, n_features, dtype, hidden, first_call, continuing, intercepts
         )
         if on_cluster:
-            run = _dask.build_run(settings, start, rows, model.classes_, callbacks)
+            classes = model.classes_ if is_classifier(model) else None
+            run = _dask.build_run(settings, start, rows, classes, callbacks)
             return model, run
         if validation is not None:
             validation = _validation.validate_validation_data(
@@ -861,8 +859,8 @@ class SoftplusMLPRegressor(RegressorMixin, _SoftplusMLP, BaseEstimator):
     parameters are not finite, or whose loss exceeds 1e4 times the larger
     of the loss of predicting every row by the targets' weighted mean and
     the first loss of the training run, raises a :class:`DivergenceError`
-    and leaves the estimator as it was before the call. Not yet available:
-    training on a Dask cluster and the export to ONNX.
+    and leaves the estimator as it was before the call. Rows on a Dask
+    cluster train there, as the classifier's do (:ref:`scaling_out`).
 
     @references@
     Examples
@@ -970,18 +968,17 @@ class SoftplusMLPRegressor(RegressorMixin, _SoftplusMLP, BaseEstimator):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The predicted targets (for ``loss='poisson'`` the predicted
             means ``exp(z)``), 1-d when the model has one output, as
-            MLPRegressor's.
+            MLPRegressor's; lazy for Dask input.
         """
         model = _validation.fitted_view(self)
         if _dask_input.is_dask_collection(X):
-            raise ValueError(
-                "SoftplusMLPRegressor does not predict Dask collections yet: "
-                "compute X into memory first."
-            )
+            return _dask_input.predict_targets(model, X)
         predictions = self._outputs(model, X)
         if predictions.shape[1] == 1:
             return predictions.ravel()
         return predictions
+
+    score = _dask_input.scored_where_the_rows_are(RegressorMixin.score)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

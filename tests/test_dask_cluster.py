@@ -27,7 +27,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.fixes import parse_version
 
-from skmlp import DivergenceError, SoftplusMLPClassifier
+from skmlp import DivergenceError, SoftplusMLPClassifier, SoftplusMLPRegressor
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
@@ -936,3 +936,147 @@ def test_a_dask_series_of_labels_of_a_pandas_dtype_fits_as_in_memory(
     assert_same_model(on_cluster, in_memory)
     assert_array_equal(on_cluster.classes_, in_memory.classes_)
     assert on_cluster.classes_.dtype == in_memory.classes_.dtype
+
+
+# ---------------------------------------------------------------------------
+# The regressor on the cluster: the same training, with its datafits.
+
+
+@pytest.fixture(scope="module")
+def regression_data():
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(1000, 5))
+    coef = rng.normal(scale=0.5, size=(5, 2))
+    real = X @ coef + np.sin(X[:, :2]) + rng.normal(scale=0.3, size=(1000, 2))
+    counts = rng.poisson(np.exp(0.5 * X @ coef[:, :1] + 0.5)).astype(float)
+    sample_weight = rng.uniform(0, 2, size=1000)
+    return X, real, counts, sample_weight
+
+
+def _reg(**params):
+    params = {"hidden_layer_sizes": (5,), "max_iter": 25, "random_state": 0, **params}
+    return SoftplusMLPRegressor(**params)
+
+
+@pytest.mark.parametrize(
+    "solver_params",
+    [
+        {"solver": "gd", "learning_rate_init": 0.05},
+        {"solver": "gd"},
+        {"solver": "nag"},
+        {"solver": "nag", "learning_rate_init": 0.05, "restart": None},
+        {"solver": "lbfgs"},
+    ],
+    ids=["gd", "gd-auto", "nag-auto", "nag", "lbfgs"],
+)
+@pytest.mark.parametrize("target", ["one", "several", "counts"])
+def test_regressor_cluster_fit_equals_the_in_memory_fit(
+    client, regression_data, target, solver_params
+):
+    X, real, counts, sample_weight = regression_data
+    y, loss = {
+        "one": (real[:, 0], "squared_error"),
+        "several": (real, "squared_error"),
+        "counts": (counts[:, 0], "poisson"),
+    }[target]
+    in_memory = _fit(
+        _reg(loss=loss, **solver_params), X, y, sample_weight=sample_weight
+    )
+    on_cluster = _fit(
+        _reg(loss=loss, **solver_params),
+        *_on_cluster(X, y),
+        sample_weight=_on_cluster(sample_weight)[0],
+    )
+    assert_same_model(on_cluster, in_memory)
+    assert on_cluster.n_outputs_ == in_memory.n_outputs_
+    assert on_cluster.out_activation_ == in_memory.out_activation_
+
+
+def test_regressor_cluster_statistics_are_the_datafits(client, regression_data):
+    # The intercepts a fit starts from and the divergence rule's floor, from
+    # the sums that the cluster computes, are the datafits' intercept_only
+    # and chance_loss of the rows in memory.
+    from skmlp._dask.cluster import validate_rows
+    from skmlp._math.datafits import DATAFITS
+    from skmlp._validation import view
+
+    X, real, counts, sample_weight = regression_data
+    for y, loss in ((real, "squared_error"), (counts, "poisson")):
+        model = view(_reg(loss=loss))
+        rows = validate_rows(
+            model, *_on_cluster(X, y), _on_cluster(sample_weight)[0], False, True
+        )
+        datafit = DATAFITS[model.out_activation_]()
+        assert_allclose(
+            rows.intercepts, datafit.intercept_only(y, sample_weight), rtol=1e-12
+        )
+        assert rows.chance_loss == pytest.approx(
+            datafit.chance_loss(y.shape[1], y, sample_weight), rel=1e-10
+        )
+
+
+def test_regressor_early_stopping_on_the_cluster_scores_r2_of_its_held_out_rows(
+    client, regression_data
+):
+    from sklearn.metrics import r2_score
+
+    from skmlp._dask.cluster import _held_out_rows
+    from skmlp._math.layout import ParameterLayout
+
+    X, real, _, sample_weight = regression_data
+    reg = _fit(
+        _reg(early_stopping=True, validation_fraction=0.2, max_iter=20, tol=0.0),
+        *_on_cluster(X, real, sample_weight),
+    )
+    # The held-out rows, drawn again as the workers drew them: a random
+    # fifth of each block.
+    rng = np.random.RandomState(0)
+    ParameterLayout((X.shape[1], 5, 2)).initialize(rng, np.float64)
+    n_blocks = -(-len(X) // BLOCK)
+    seeds = rng.randint(np.iinfo(np.int32).max, size=n_blocks)
+    held = np.concatenate(
+        [
+            _held_out_rows(
+                np.zeros(min(BLOCK, len(X) - k * BLOCK), np.intp),
+                0.2,
+                np.random.RandomState(seed),
+            )
+            for k, seed in enumerate(seeds)
+        ]
+    )
+    assert reg.t_ / reg.n_iter_ == len(X) - held.sum()
+    X_held, y_held, w_held = X[held], real[held], sample_weight[held]
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    assert reg.best_validation_score_ == pytest.approx(
+        r2_score(y_held, reg.predict(X_held), sample_weight=w_held), abs=1e-12
+    )
+    best = int(np.argmax(reg.validation_scores_))
+    residual = reg.predict(X_held) - y_held
+    assert reg.validation_loss_curve_[best] == pytest.approx(
+        np.average(np.mean(residual**2, axis=1) / 2, weights=w_held), rel=1e-10
+    )
+
+
+def test_regressor_predictions_and_score_on_dask_input_match_in_memory(
+    client, regression_data
+):
+    X, real, counts, sample_weight = regression_data
+    for y, loss in ((real, "squared_error"), (real[:, 0], "squared_error"),
+                    (counts[:, 0], "poisson")):  # fmt: skip
+        reg = _fit(_reg(loss=loss), X, y)
+        X_dask, y_dask, w_dask = _on_cluster(X, y, sample_weight)
+        lazy = reg.predict(X_dask)
+        assert isinstance(lazy, da.Array)
+        (computed,) = client.compute([lazy], sync=True)
+        assert computed.shape == y.shape
+        assert_allclose(computed, reg.predict(X), rtol=1e-13, atol=0)
+        assert reg.score(X_dask, y_dask) == pytest.approx(reg.score(X, y), rel=1e-12)
+        assert reg.score(X_dask, y_dask, w_dask) == pytest.approx(
+            reg.score(X, y, sample_weight), rel=1e-12
+        )
+
+
+def test_poisson_on_the_cluster_rejects_negative_targets(client, regression_data):
+    X, real, _, _ = regression_data
+    with pytest.raises(ValueError, match="out of the valid range of the loss"):
+        _reg(loss="poisson").fit(*_on_cluster(X, real[:, 0]))

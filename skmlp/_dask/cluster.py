@@ -2,7 +2,10 @@
 
 A full-batch objective is a sum over rows::
 
-    L(theta) = sum_b sum_{i in b} w_i CE_i / sum_i w_i + penalty(theta)
+    L(theta) = sum_b sum_{i in b} w_i l_i / sum_i w_i + penalty(theta)
+
+(``l_i`` the datafit's loss of row ``i``: a classifier's cross-entropy, a
+regressor's squared error or Poisson deviance)
 
 so an evaluation splits into the same work on every block ``b`` of rows plus
 one addition. ``fit`` on a Dask array or DataFrame, with a
@@ -10,7 +13,7 @@ one addition. ``fit`` on a Dask array or DataFrame, with a
 worker that computes it, as the (unpenalised) objective of its rows. The
 estimator's training loop and solvers then run on the client, unchanged,
 over a :class:`ClusterObjective`: each evaluation sends ``theta`` to the
-workers once, gets back one cross-entropy sum and gradient sum per block,
+workers once, gets back one loss sum and gradient sum per block,
 and adds them up in block order (not in the order the workers finish), so
 that the result does not depend on the cluster, before dividing by the total
 weight and adding the penalty. The client holds the parameters and one
@@ -36,6 +39,8 @@ from collections import namedtuple
 from concurrent.futures import CancelledError
 
 import numpy as np
+from scipy.special import xlogy
+from sklearn.base import is_classifier
 from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_non_negative
@@ -44,11 +49,11 @@ from .. import _validation
 from .._evaluation.blocks import forward_log_proba
 from .._evaluation.objective import MeanObjective, Objective
 from .._math.bounds import feature_range
-from .._math.datafits import SoftmaxCrossEntropy
+from .._math.datafits import DATAFITS
 from .._math.layout import ParameterLayout
 from .._math.penalties import L2
 from .._training.loop import TrainingData, TrainingRun
-from .input import dask_column, is_dask_collection, validated
+from .input import dask_column, dask_targets, is_dask_collection, validated
 
 
 def on_cluster(X):
@@ -78,7 +83,7 @@ class ClusterError(RuntimeError):
 
 
 def _block_sums(rows, theta, with_gradient):
-    """``sum_i w_i CE_i`` over the rows of one block, and its gradient.
+    """``sum_i w_i l_i`` over the rows of one block, and its gradient.
 
     The block's :class:`~skmlp._evaluation.objective.Objective` with ``alpha=0`` gives
     the weighted mean; times the block's weight it is the sum. (An objective
@@ -101,11 +106,12 @@ class _TrainingRows:
     that receives a copy of the rows makes its own.
     """
 
-    def __init__(self, X, y, sample_weight, layer_sizes):
+    def __init__(self, X, y, sample_weight, layer_sizes, out_activation):
         self.X = X
         self.y = y
         self.sample_weight = sample_weight
         self.layer_sizes = layer_sizes
+        self.out_activation = out_activation
         self.weight_sum = float(sample_weight.sum())
         self._objective = None
 
@@ -118,6 +124,7 @@ class _TrainingRows:
                 self.sample_weight,
                 alpha=0.0,
                 n_threads=1,
+                datafit=DATAFITS[self.out_activation](),
             )
         return self._objective
 
@@ -140,9 +147,10 @@ class _TrainingRows:
 # On the workers.
 
 
-def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout):
+def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout, kind):
     """The training rows of one block, its held-out rows, and their sizes
-    and weights.
+    and weights. ``kind`` is the output layer's (``out_activation_``);
+    ``classes`` those of a classifier, None for a regressor.
 
     Returns ``(rows, held_out, summary)``: ``rows`` are ``_TrainingRows``;
     ``held_out`` is ``(X, y, sample_weight)`` of the rows held out for early
@@ -170,14 +178,24 @@ def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout):
     # check_non_negative takes the minimum, which an empty array has not.
     if sample_weight.shape[0]:
         check_non_negative(sample_weight, "`sample_weight`")
-    codes = np.searchsorted(classes, y)
+    if classes is None:
+        # A regressor's targets, one column per output, checked as
+        # validate_data checks them in memory (finite numbers). The rows are
+        # held out at random, in one stratum.
+        y = check_array(
+            y, ensure_2d=False, dtype=np.float64, ensure_min_samples=0, input_name="y"
+        )
+        targets = y.reshape(X.shape[0], layer_sizes[-1])
+        strata = np.zeros(X.shape[0], dtype=np.intp)
+    else:
+        targets = strata = np.searchsorted(classes, y)
     held_out = None
     if holdout is not None:
         fraction, seed = holdout
-        held = _held_out_rows(codes, fraction, np.random.RandomState(seed))
-        held_out = (X[held], codes[held], sample_weight[held])
-        X, codes, sample_weight = X[~held], codes[~held], sample_weight[~held]
-    rows = _TrainingRows(X, codes, sample_weight, layer_sizes)
+        held = _held_out_rows(strata, fraction, np.random.RandomState(seed))
+        held_out = (X[held], targets[held], sample_weight[held])
+        X, targets, sample_weight = X[~held], targets[~held], sample_weight[~held]
+    rows = _TrainingRows(X, targets, sample_weight, layer_sizes, kind)
     ranges = feature_range(X) if X.shape[0] else None
     summary = (X.shape[0], rows.weight_sum, 0, 0.0, ranges)
     if held_out is not None:
@@ -204,16 +222,53 @@ def _held_out_rows(codes, fraction, random_state):
     return held
 
 
-def _block_held_out(held_out, theta, layer_sizes):
-    """The weight of the held-out rows of a block that ``theta`` classifies
-    right, and their weighted loss: one forward pass for both, as for rows
-    in memory (``_training.loop.held_out_evaluation``)."""
-    X, codes, sample_weight = held_out
+def _block_held_out(held_out, theta, layer_sizes, kind):
+    """What the score of the held-out rows of a block needs, and their
+    weighted loss: one forward pass for both, as for rows in memory
+    (``_training.loop.held_out_evaluation``). The score's part is the
+    weight of the rows that ``theta`` classifies right, or for a regressor
+    its :func:`r2_parts`."""
+    X, targets, sample_weight = held_out
+    datafit = DATAFITS[kind]()
     coefs, intercepts = ParameterLayout(layer_sizes).unpack(theta)
-    log_proba = forward_log_proba(coefs, intercepts, X, 1)
-    predicted = np.argmax(log_proba, axis=1)
-    correct = float(np.dot(sample_weight, predicted == codes))
-    return correct, SoftmaxCrossEntropy().held_out_loss(log_proba, codes, sample_weight)
+    outputs = forward_log_proba(coefs, intercepts, X, 1, datafit=datafit)
+    loss = datafit.held_out_loss(outputs, targets, sample_weight)
+    if kind == "softmax":
+        predicted = np.argmax(outputs, axis=1)
+        return float(np.dot(sample_weight, predicted == targets)), loss
+    return r2_parts(outputs, targets, sample_weight), loss
+
+
+def r2_parts(predicted, y, sample_weight):
+    """What the weighted R² of a block of rows adds to that of all the
+    rows, output by output: the residual sum of squares, the rows' weight,
+    their weighted mean and their sum of squares about it (the parts of
+    Chan, Golub and LeVeque's pairwise variance, which :func:`r2` adds up
+    without the cancellation of sums of squares about 0)."""
+    weight = sample_weight[:, None]
+    total = float(sample_weight.sum())
+    residual = np.sum(weight * (y - predicted) ** 2, axis=0)
+    if total > 0:
+        mean = np.sum(weight * y, axis=0) / total
+    else:
+        mean = np.zeros(y.shape[1])
+    spread = np.sum(weight * (y - mean) ** 2, axis=0)
+    return residual, total, mean, spread
+
+
+def r2(parts):
+    """The weighted R² of all the rows from their blocks' :func:`r2_parts`,
+    averaged over outputs, as ``r2_score`` gives it (an output of constant
+    targets scores 1 if it is predicted exactly, else 0)."""
+    residual = sum(part[0] for part in parts)
+    total = sum(part[1] for part in parts)
+    mean = sum(part[1] * part[2] for part in parts) / total
+    spread = sum(part[3] + part[1] * (part[2] - mean) ** 2 for part in parts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = np.where(
+            spread > 0, 1.0 - residual / spread, np.where(residual == 0, 1.0, 0.0)
+        )
+    return float(np.mean(scores))
 
 
 def _theta(theta):
@@ -337,13 +392,14 @@ class ClusterObjective(MeanObjective):
         Strength of the L2 penalty on the weights (not the intercepts).
     feature_range : (ndarray, ndarray)
         The smallest and the largest value of each feature over the rows.
+    datafit : object
+        The datafit the blocks compute (that of ``out_activation_``).
     """
 
-    def __init__(self, blocks, weight_sum, layout, alpha, feature_range):
+    def __init__(self, blocks, weight_sum, layout, alpha, feature_range, datafit):
         self.blocks = blocks
-        # One label per row: the blocks compute the softmax cross-entropy.
         rows = _ClusterRows(blocks, weight_sum, feature_range)
-        super().__init__(rows, layout, SoftmaxCrossEntropy(), L2(layout, alpha))
+        super().__init__(rows, layout, datafit, L2(layout, alpha))
 
 
 class _ClusterRows:
@@ -362,8 +418,8 @@ class _ClusterRows:
         return self._feature_range
 
     def datafit_sum(self, theta, gradient=None):
-        """``sum_i w_i CE_i``; with ``gradient``, adds the gradient of
-        ``sum_i (w_i / sum w) CE_i`` into it."""
+        """``sum_i w_i l_i``; with ``gradient``, adds the gradient of
+        ``sum_i (w_i / sum w) l_i`` into it."""
         with_gradient = gradient is not None
         parts = self.blocks.map(_block_sums, theta, with_gradient=with_gradient)
         cross_entropy = 0.0
@@ -379,18 +435,25 @@ class _ClusterRows:
 
 
 class _HeldOut:
-    """The weighted accuracy and mean loss of ``theta`` on held-out rows
-    kept by the cluster (the pair of ``_training.loop.held_out_evaluation``)."""
+    """The score (weighted accuracy, or R²) and mean loss of ``theta`` on
+    held-out rows kept by the cluster (the pair of
+    ``_training.loop.held_out_evaluation``)."""
 
-    def __init__(self, blocks, weight_sum, layer_sizes):
+    def __init__(self, blocks, weight_sum, layer_sizes, kind):
         self.blocks = blocks
         self.weight_sum = weight_sum
         self.layer_sizes = layer_sizes
+        self.kind = kind
 
     def __call__(self, theta):
-        parts = self.blocks.map(_block_held_out, theta, layer_sizes=self.layer_sizes)
-        correct, loss = (sum(column) for column in zip(*parts))
-        return correct / self.weight_sum, loss / self.weight_sum
+        parts = self.blocks.map(
+            _block_held_out, theta, layer_sizes=self.layer_sizes, kind=self.kind
+        )
+        scores, losses = zip(*parts)
+        loss = sum(losses) / self.weight_sum
+        if self.kind == "softmax":
+            return sum(scores) / self.weight_sum, loss
+        return r2(scores), loss
 
 
 def _check_full_batch(batch_size, n_samples):
@@ -407,7 +470,12 @@ def _check_full_batch(batch_size, n_samples):
 # The validated rows of a call on a Dask cluster: ``X`` a Dask array of
 # rows, ``y`` and ``sample_weight`` (or None) Dask arrays cut into its
 # blocks; the blocks themselves are checked where they are computed.
-DaskRows = namedtuple("DaskRows", "X y sample_weight n_features dtype")
+# ``kind`` is the output layer's (``out_activation_``); for a regressor,
+# ``intercepts`` and ``chance_loss`` are the datafit's ``intercept_only``
+# and ``chance_loss`` of the rows (None for a classifier).
+DaskRows = namedtuple(
+    "DaskRows", "X y sample_weight n_features dtype kind intercepts chance_loss"
+)
 
 
 def validate_rows(model, X, y, sample_weight, incremental, first_call):
@@ -422,13 +490,18 @@ def validate_rows(model, X, y, sample_weight, incremental, first_call):
 
     X, meta = validated(model, X, reset=first_call)
     row_chunks = X.chunks[0]
-    y = dask_column(y, row_chunks, "y", warn=True)
+    if is_classifier(model):
+        y = dask_column(y, row_chunks, "y", warn=True)
+    else:
+        y = dask_targets(y, row_chunks, X.shape[0])
     if sample_weight is not None:
         sample_weight = dask_column(
             sample_weight, row_chunks, "sample_weight", dtype=meta.dtype
         )
     _validation.check_some_rows(X.shape[0], X.shape)
     _check_full_batch(model.batch_size, X.shape[0])
+    if not is_classifier(model):
+        return _regression_rows(model, X, y, sample_weight, meta, first_call)
 
     # The first computations of the rows: lost rows (scattered to a worker
     # that has died since) show here first.
@@ -439,7 +512,67 @@ def validate_rows(model, X, y, sample_weight, incremental, first_call):
     check_array(labels, ensure_2d=False, dtype=None, input_name="y")
     check_classification_targets(labels)
     _validation.encode_labels(model, labels, incremental, first_call)
-    return DaskRows(X, y, sample_weight, meta.shape[1], meta.dtype)
+    return DaskRows(
+        X, y, sample_weight, meta.shape[1], meta.dtype, "softmax", None, None
+    )
+
+
+def _regression_rows(model, X, y, sample_weight, meta, first_call):
+    """:func:`validate_rows` of a regressor, whose targets ``y`` are cut
+    into the blocks of ``X`` (``input.dask_targets``). One pass over them
+    gives, as sums, their range (for the checks of ``validate_call``:
+    finite, and non-negative for the Poisson deviance) and what the
+    datafit's ``intercept_only`` and ``chance_loss`` take of them: the
+    weighted mean of each output, and its weighted variance or mean
+    ``y log y``."""
+    import dask
+    import dask.array as da
+
+    row_chunks = X.chunks[0]
+    targets = y.astype(np.float64).reshape(X.shape[0], -1)
+    weight = (
+        da.ones(X.shape[0], chunks=(row_chunks,))
+        if sample_weight is None
+        else sample_weight.astype(np.float64)
+    )[:, None]
+    with _lost_for_good():
+        low, high, total, first, second, entropy = dask.compute(
+            targets.min(axis=0),
+            targets.max(axis=0),
+            weight.sum(),
+            (weight * targets).sum(axis=0),
+            (weight * targets**2).sum(axis=0),
+            (weight * da.map_blocks(xlogy, targets, targets)).sum(axis=0),
+        )
+    # check_X_y's check of y, with its messages, on its extremes: a NaN or
+    # an infinity in y is one of them.
+    check_array(np.stack([low, high]), dtype=np.float64, input_name="y")
+    # The range check of the loss and the outputs' checks of a later call.
+    _validation.regression_targets(model, low[None, :], first_call)
+    _validation.check_positive_weight(total)
+    datafit = DATAFITS[model.out_activation_]()
+    mean = first / total
+    # intercept_only of one row at the mean is that of the rows.
+    intercepts = datafit.intercept_only(mean[None, :], np.ones(1))
+    # chance_loss from the sums: the loss of predicting every row by the
+    # mean, which for the squared error is the variance, averaged over
+    # outputs and halved, and for the Poisson deviance sum_k E[y log y] -
+    # m_k log m_k (the datafits' formulas, averaged over the rows).
+    if model.out_activation_ == "identity":
+        variance = np.maximum(second / total - mean**2, 0.0)
+        chance_loss = float(np.sum(variance)) / (2 * len(mean))
+    else:
+        chance_loss = float(np.sum(entropy / total - xlogy(mean, mean)))
+    return DaskRows(
+        X,
+        y,
+        sample_weight,
+        meta.shape[1],
+        meta.dtype,
+        model.out_activation_,
+        intercepts,
+        chance_loss,
+    )
 
 
 def build_run(settings, start, rows, classes, callbacks):
@@ -449,8 +582,8 @@ def build_run(settings, start, rows, classes, callbacks):
     memory (``_training.Settings``, ``_training.Start``).
 
     ``rows`` are the validated :data:`DaskRows`, of labels ``classes``
-    (``classes_``). The blocks live on the cluster as long as the run holds
-    them.
+    (``classes_``; None for a regressor). The blocks live on the cluster as
+    long as the run holds them.
     """
     import dask
 
@@ -472,7 +605,16 @@ def build_run(settings, start, rows, classes, callbacks):
     )
     make_block = dask.delayed(_make_block, nout=3, pure=True)
     parts = [
-        make_block(X_block, y_block, weight, classes, layer_sizes, rows.dtype, holdout)
+        make_block(
+            X_block,
+            y_block,
+            weight,
+            classes,
+            layer_sizes,
+            rows.dtype,
+            holdout,
+            rows.kind,
+        )
         for X_block, y_block, weight, holdout in zip(
             X.to_delayed().ravel(), y.to_delayed().ravel(), weights, holdouts
         )
@@ -482,7 +624,7 @@ def build_run(settings, start, rows, classes, callbacks):
     # need; the call releases them as it ends (release_run), however it ends.
     futures = client.compute([part for block in parts for part in block])
     try:
-        return _run_of_blocks(settings, client, futures, start, callbacks)
+        return _run_of_blocks(settings, client, futures, start, callbacks, rows)
     except BaseException:
         # The blocks of a call that fails before its run starts go with it,
         # and not with the traceback that keeps this frame.
@@ -490,10 +632,10 @@ def build_run(settings, start, rows, classes, callbacks):
         raise
 
 
-def _run_of_blocks(settings, client, futures, start, callbacks):
+def _run_of_blocks(settings, client, futures, start, callbacks, rows):
     """The second part of :func:`build_run`: the run over the blocks, once
     the cluster is computing them (``futures``: the ``_make_block`` results
-    of each block in turn)."""
+    of each block in turn, of the validated ``rows``)."""
     layer_sizes = start.layout.layer_sizes
     training, held_out, summaries = (futures[i::3] for i in range(3))
     with _lost_for_good():
@@ -518,6 +660,7 @@ def _run_of_blocks(settings, client, futures, start, callbacks):
         start.layout,
         settings.alpha,
         features,
+        DATAFITS[rows.kind](),
     )
     evaluation = None
     if settings.early_stopping:
@@ -525,6 +668,9 @@ def _run_of_blocks(settings, client, futures, start, callbacks):
             _ClusterBlocks(client, [f for f, n in zip(held_out, n_held_out) if n > 0]),
             sum(held_out_weights),
             layer_sizes,
+            rows.kind,
         )
-    data = TrainingData(objective, sum(n_train), None, evaluation)
+    data = TrainingData(
+        objective, sum(n_train), None, evaluation, chance_loss=rows.chance_loss
+    )
     return TrainingRun(settings, start, data, callbacks)

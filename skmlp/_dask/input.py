@@ -11,6 +11,7 @@ import math
 import sys
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.exceptions import DataConversionWarning
 from sklearn.metrics import accuracy_score
 from sklearn.utils import check_array
@@ -18,6 +19,7 @@ from sklearn.utils.validation import validate_data
 
 from .. import _validation
 from .._evaluation.blocks import forward_log_proba
+from .._math.datafits import DATAFITS
 from .._sklearn_compat import _check_sample_weight, _pandas_dtype_needs_early_conversion
 from .._warnings import warn_at_user_code
 
@@ -184,33 +186,48 @@ def validated(estimator, X, reset=False):
     return dask_rows(X, meta.dtype), meta
 
 
-def _block_log_proba(X, coefs, intercepts, dtype):
+def _block_outputs(X, coefs, intercepts, dtype, kind):
     X = check_array(
         X, accept_sparse="csr", dtype=dtype, ensure_min_samples=0, input_name="X"
     )
     if X.shape[0] == 0:
         return np.empty((0, coefs[-1].shape[1]), np.result_type(X, coefs[0]))
-    return forward_log_proba(coefs, intercepts, X, 1)
+    return forward_log_proba(coefs, intercepts, X, 1, datafit=DATAFITS[kind]())
 
 
 def _block_labels(log_proba, classes):
     return classes[np.argmax(log_proba, axis=1)]
 
 
-def predict_log_proba(estimator, X):
-    """``predict_log_proba`` of a fitted estimator on a Dask array or
-    DataFrame: a lazy Dask array, computed block by block."""
+def outputs(estimator, X):
+    """The outputs of a fitted estimator on a Dask array or DataFrame, as
+    its datafit reads them (a classifier's log-probabilities, a regressor's
+    predictions): a lazy Dask array, computed block by block."""
     X, meta = validated(estimator, X)
     dtype = meta.dtype
     coefs, intercepts = estimator.coefs_, estimator.intercepts_
     return X.map_blocks(
-        _block_log_proba,
+        _block_outputs,
         coefs,
         intercepts,
         dtype,
+        estimator.out_activation_,
         dtype=np.result_type(dtype, coefs[0].dtype),
-        chunks=(X.chunks[0], (len(estimator.classes_),)),
+        chunks=(X.chunks[0], (coefs[-1].shape[1],)),
     )
+
+
+def predict_log_proba(estimator, X):
+    """``predict_log_proba`` of a fitted classifier on a Dask array or
+    DataFrame: a lazy Dask array, computed block by block."""
+    return outputs(estimator, X)
+
+
+def predict_targets(estimator, X):
+    """``predict`` of a fitted regressor on a Dask array or DataFrame: a
+    lazy Dask array, 1-d for one output."""
+    predictions = outputs(estimator, X)
+    return predictions[:, 0] if predictions.shape[1] == 1 else predictions
 
 
 def predict(estimator, X):
@@ -277,14 +294,74 @@ def _score(estimator, X, y, sample_weight):
     return float(sum(right) / sum(total))
 
 
+def dask_targets(y, row_chunks, n_rows):
+    """A regressor's ``y`` as a Dask array cut into the blocks of ``X``
+    (``row_chunks``, ``n_rows`` rows): one column (a 1-d array or Series),
+    as :func:`dask_column` gives it, or a 2-d array or DataFrame of one
+    column per output."""
+    import dask.array as da
+
+    if hasattr(y, "to_dask_array") and getattr(y, "ndim", 1) == 2:
+        y = y.to_dask_array(lengths=True)
+    if not (isinstance(y, da.Array) and y.ndim == 2):
+        return dask_column(y, row_chunks, "y")
+    y = with_known_chunks(y)
+    if y.shape[0] != n_rows:
+        raise ValueError(
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{n_rows}, {y.shape[0]}]"
+        )
+    return y.rechunk((row_chunks, -1))
+
+
+def _block_r2_parts(predicted, y, sample_weight):
+    from .cluster import r2_parts
+
+    predicted = predicted.reshape(predicted.shape[0], -1)
+    y = check_array(
+        y, ensure_2d=False, dtype=np.float64, ensure_min_samples=0, input_name="y"
+    ).reshape(predicted.shape)
+    if sample_weight is None:
+        sample_weight = np.ones(y.shape[0])
+    return r2_parts(predicted, y, np.asarray(sample_weight, dtype=np.float64))
+
+
+def _regression_score(estimator, X, y, sample_weight):
+    """Weighted R² on a Dask array or DataFrame, averaged over outputs as
+    ``r2_score`` does, from the parts that each block computes where it is
+    (``cluster.r2_parts``), added up here in block order."""
+    import dask
+
+    from .cluster import r2
+
+    predicted = predict_targets(estimator, X)
+    row_chunks = predicted.chunks[0]
+    _validation.check_some_rows(sum(row_chunks), predicted.shape)
+    columns = [predicted, dask_targets(y, row_chunks, sum(row_chunks))]
+    if sample_weight is not None:
+        columns.append(dask_column(sample_weight, row_chunks, "sample_weight"))
+    blocks = zip(*(column.to_delayed().ravel() for column in columns))
+    if sample_weight is None:
+        blocks = ((*block, None) for block in blocks)
+    parts = dask.delayed(_block_r2_parts, pure=True)
+    (parts,) = dask.compute([parts(*block) for block in blocks])
+    if sum(part[1] for part in parts) <= 0:
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return r2(parts)
+
+
 def scored_where_the_rows_are(score):
-    """``score`` (``ClassifierMixin.score``), except that the accuracy on a
-    Dask array or DataFrame is computed where its blocks are."""
+    """``score`` (``ClassifierMixin.score`` or ``RegressorMixin.score``),
+    except that the accuracy, or the R², on a Dask array or DataFrame is
+    computed where its blocks are."""
 
     @functools.wraps(score)
     def dask_aware_score(estimator, X, y, sample_weight=None):
         if is_dask_collection(X):
-            return _score(_validation.fitted_view(estimator), X, y, sample_weight)
+            model = _validation.fitted_view(estimator)
+            if is_classifier(model):
+                return _score(model, X, y, sample_weight)
+            return _regression_score(model, X, y, sample_weight)
         return score(estimator, X, y, sample_weight)
 
     return dask_aware_score

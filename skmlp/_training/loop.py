@@ -307,13 +307,17 @@ class TrainingData:
     None for rows held elsewhere (a Dask cluster), which the objective
     evaluates in full batch only. ``held_out`` (None without early
     stopping) gives the score and the loss of ``theta`` on the held-out rows
-    (:func:`held_out_evaluation`).
+    (:func:`held_out_evaluation`). ``chance_loss`` is the datafit's
+    ``chance_loss`` of rows held elsewhere, which their holder computes
+    (None: the run computes it from ``rows``, or with none, from the number
+    of outputs alone, as a classifier's).
     """
 
     objective: object
     n_samples: int
     rows: tuple = None
     held_out: object = None
+    chance_loss: float = None
 
 
 class TrainingRun:
@@ -378,12 +382,14 @@ class TrainingRun:
         self.final_point_checked = False
         self._threshold = None
         self.kept = self._checkpoint()
-        # Rows held on a Dask cluster are not here: they are a classifier's,
-        # whose chance level needs no targets.
+        # Rows held on a Dask cluster are not here: a regressor's chance
+        # level comes with them, a classifier's needs no targets.
         _, y, weight = (None, None, None) if data.rows is None else data.rows
-        self._chance_loss = data.objective.datafit.chance_loss(
-            self.layout.layer_sizes[-1], y, weight
-        )
+        self._chance_loss = data.chance_loss
+        if self._chance_loss is None:
+            self._chance_loss = data.objective.datafit.chance_loss(
+                self.layout.layer_sizes[-1], y, weight
+            )
 
     @property
     def n_new_epochs(self):
