@@ -266,21 +266,29 @@ def _block_accuracy(y_pred, y_true, sample_weight):
     return float(right), float(sample_weight.sum()), True
 
 
+def _scored_blocks(predicted, y, sample_weight, targets):
+    """``(predicted, y, sample_weight)`` of each block of the lazy
+    ``predicted``, as delayed objects: ``y`` cut into its blocks by
+    ``targets`` (:func:`dask_column`, or :func:`dask_targets` for a
+    regressor's outputs), the weights None without any."""
+    row_chunks = predicted.chunks[0]
+    _validation.check_some_rows(sum(row_chunks), predicted.shape)
+    columns = [predicted, targets(y, row_chunks, "y")]
+    if sample_weight is not None:
+        columns.append(dask_column(sample_weight, row_chunks, "sample_weight"))
+    blocks = zip(*(column.to_delayed().ravel() for column in columns))
+    if sample_weight is None:
+        blocks = ((*block, None) for block in blocks)
+    return blocks
+
+
 def _score(estimator, X, y, sample_weight):
     """Weighted accuracy on a Dask array or DataFrame, computed by the
     cluster (or Dask's local scheduler) block by block and added up here,
     in block order, with ``accuracy_score``'s checks and errors."""
     import dask
 
-    predicted = predict(estimator, X)
-    row_chunks = predicted.chunks[0]
-    _validation.check_some_rows(sum(row_chunks), predicted.shape)
-    columns = [predicted, dask_column(y, row_chunks, "y")]
-    if sample_weight is not None:
-        columns.append(dask_column(sample_weight, row_chunks, "sample_weight"))
-    blocks = zip(*(column.to_delayed().ravel() for column in columns))
-    if sample_weight is None:
-        blocks = ((*block, None) for block in blocks)
+    blocks = _scored_blocks(predict(estimator, X), y, sample_weight, dask_column)
     accuracy = dask.delayed(_block_accuracy, pure=True)
     (parts,) = dask.compute([accuracy(*block) for block in blocks])
     right, total, weighs = zip(*parts)
@@ -334,15 +342,12 @@ def _regression_score(estimator, X, y, sample_weight):
 
     from .cluster import r2
 
-    predicted = predict_targets(estimator, X)
-    row_chunks = predicted.chunks[0]
-    _validation.check_some_rows(sum(row_chunks), predicted.shape)
-    columns = [predicted, dask_targets(y, row_chunks, sum(row_chunks))]
-    if sample_weight is not None:
-        columns.append(dask_column(sample_weight, row_chunks, "sample_weight"))
-    blocks = zip(*(column.to_delayed().ravel() for column in columns))
-    if sample_weight is None:
-        blocks = ((*block, None) for block in blocks)
+    blocks = _scored_blocks(
+        predict_targets(estimator, X),
+        y,
+        sample_weight,
+        lambda y, row_chunks, name: dask_targets(y, row_chunks, sum(row_chunks)),
+    )
     parts = dask.delayed(_block_r2_parts, pure=True)
     (parts,) = dask.compute([parts(*block) for block in blocks])
     if sum(part[1] for part in parts) <= 0:
