@@ -10,7 +10,7 @@ import math
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.pipeline import Pipeline
 from sklearn.utils.multiclass import unique_labels
@@ -49,15 +49,16 @@ def score_curve(estimator, X_train, y_train, X_test, y_test, *, max_iter, scorin
 
     A clone of ``estimator`` is trained from scratch by ``max_iter`` calls to
     ``partial_fit`` on the whole training set, and scored on ``X_test``,
-    ``y_test`` after every call. For :class:`SoftplusMLPClassifier` a
-    ``partial_fit`` call is one epoch and the solver's state carries over
-    between calls, so the trained clone is the model that ``fit`` with
-    ``max_iter=max_iter`` gives (when ``fit`` does not stop early on ``tol``).
+    ``y_test`` after every call. For :class:`SoftplusMLPClassifier` (and
+    :class:`SoftplusMLPRegressor`) a ``partial_fit`` call is one epoch and
+    the solver's state carries over between calls, so the trained clone is
+    the model that ``fit`` with ``max_iter=max_iter`` gives (when ``fit``
+    does not stop early on ``tol``).
 
     Parameters
     ----------
     estimator : estimator instance
-        An unfitted classifier with ``partial_fit``, or a
+        An unfitted classifier or regressor with ``partial_fit``, or a
         :class:`~sklearn.pipeline.Pipeline` whose last step is one. The
         transformers of a pipeline are fitted once on ``X_train``; only the
         last step is trained epoch by epoch. ``estimator`` itself is not
@@ -66,9 +67,9 @@ def score_curve(estimator, X_train, y_train, X_test, y_test, *, max_iter, scorin
     X_train : {array-like, sparse matrix} of shape (n_samples, n_features)
         Training data.
 
-    y_train : array-like of shape (n_samples,)
-        Training labels; their unique values are the ``classes`` of the first
-        ``partial_fit`` call.
+    y_train : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Training labels, whose unique values are a classifier's ``classes``
+        of the first ``partial_fit`` call, or a regressor's targets.
 
     X_test : {array-like, sparse matrix} of shape (n_test_samples, n_features)
         Held-out data.
@@ -83,7 +84,7 @@ def score_curve(estimator, X_train, y_train, X_test, y_test, *, max_iter, scorin
         The held-out score, as in :func:`~sklearn.model_selection.cross_validate`
         (a scorer name such as ``'neg_log_loss'``, or a callable
         ``scorer(estimator, X, y)``); None uses ``estimator.score``, the
-        accuracy for a classifier.
+        accuracy for a classifier, the R² for a regressor.
 
     Returns
     -------
@@ -136,10 +137,12 @@ def score_curve(estimator, X_train, y_train, X_test, y_test, *, max_iter, scorin
         X_epoch = X_train
         learner = estimator
     scorer = check_scoring(estimator, scoring=scoring)
-    classes = unique_labels(y_train)
+    # A classifier's first partial_fit needs every class; a regressor's
+    # learns its outputs from y.
+    classes = {"classes": unique_labels(y_train)} if is_classifier(learner) else {}
     scores = np.empty(max_iter)
     for epoch in range(max_iter):
-        learner.partial_fit(X_epoch, y_train, classes=classes)
+        learner.partial_fit(X_epoch, y_train, **classes)
         scores[epoch] = scorer(estimator, X_test, y_test)
     return estimator, scores
 

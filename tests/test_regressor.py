@@ -492,3 +492,86 @@ def test_gd_safeguard_keeps_the_poisson_deviance_from_running_away(monkeypatch):
     monkeypatch.setattr(first_order, "RUNAWAY_FACTOR", np.inf)
     with pytest.raises(DivergenceError):
         SoftplusMLPRegressor(loss="poisson", solver="gd", random_state=0).fit(X, y)
+
+
+# ----------------------------------------------------------------------
+# Everything around the estimator: callbacks, plots, Ctrl-C
+
+
+def test_each_epochs_model_handed_to_the_callbacks_is_the_fit_stopped_there():
+    pytest.importorskip("sklearn.callback", reason="needs scikit-learn >= 1.9")
+    from test_callbacks import Recorder
+
+    X, y = _data("squared_error", 2, seed=15)
+    params = dict(hidden_layer_sizes=(4,), random_state=0, tol=0.0)
+    recorder = Recorder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        SoftplusMLPRegressor(max_iter=3, **params).set_callbacks(recorder).fit(X, y)
+    assert len(recorder.epoch_models) == 3
+    for n_epochs, model in enumerate(recorder.epoch_models, start=1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            expected = SoftplusMLPRegressor(max_iter=n_epochs, **params).fit(X, y)
+        assert_array_equal(model.predict(X), expected.predict(X))
+
+
+def test_score_curve_and_the_loss_curve_display_take_the_regressor():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skmlp import LossCurveDisplay, score_curve
+
+    X, y = _data("squared_error", 1, seed=16, n_samples=80)
+    X_test, y_test = _data("squared_error", 1, seed=17, n_samples=30)
+    model = SoftplusMLPRegressor(hidden_layer_sizes=(4,), random_state=0)
+    trained, scores = score_curve(model, X, y, X_test, y_test, max_iter=4)
+    # The R² of fit(max_iter=n) on the held-out rows, epoch by epoch.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        expected = [
+            model.set_params(max_iter=n).fit(X, y).score(X_test, y_test)
+            for n in range(1, 5)
+        ]
+    assert_allclose(scores, expected, rtol=1e-12)
+    display = LossCurveDisplay.from_estimator(
+        trained, scores=scores, score_name="held-out R²"
+    )
+    assert_allclose(display.loss_curve, trained.loss_curve_)
+    assert_allclose(display.scores, scores)
+
+
+def test_a_ctrl_c_on_any_line_leaves_a_regressor_of_a_finished_epoch():
+    # The classifier's test (test_training.py) for the regressor's fit: a
+    # Ctrl-C before each line leaves the estimator as it was or the model
+    # of fit(max_iter=n).
+    from test_training import LineCounter, _assert_same_model, _the_loops_modules
+
+    X, y = _data("poisson", 2, seed=18, n_samples=40)
+    params = dict(loss="poisson", hidden_layer_sizes=(3,), random_state=0, tol=0.0)
+
+    def fit(n_epochs, model=None):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return (model or SoftplusMLPRegressor(max_iter=n_epochs, **params)).fit(
+                X, y
+            )
+
+    references = {n: fit(n) for n in range(1, 4)}
+    counter = LineCounter(_the_loops_modules())
+    with counter():
+        fit(3)
+    outcomes = set()
+    for line in range(1, counter.count + 1):
+        model = SoftplusMLPRegressor(max_iter=3, **params)
+        try:
+            with LineCounter(_the_loops_modules(), interrupt_at=line)():
+                fit(3, model)
+        except KeyboardInterrupt:
+            pass
+        if not hasattr(model, "coefs_"):
+            outcomes.add(0)
+            continue
+        _assert_same_model(model, references[model.n_iter_])
+        outcomes.add(model.n_iter_)
+    assert outcomes == {0, 1, 2, 3}
