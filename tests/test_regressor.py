@@ -575,3 +575,9 @@ def test_a_ctrl_c_on_any_line_leaves_a_regressor_of_a_finished_epoch():
         _assert_same_model(model, references[model.n_iter_])
         outcomes.add(model.n_iter_)
     assert outcomes == {0, 1, 2, 3}
+
+
+def test_a_divergence_of_the_squared_error_advises_scaling_the_targets():
+    X, y = _data("squared_error", 1, seed=19)
+    with pytest.raises(DivergenceError, match="scale them too"):
+        SoftplusMLPRegressor(max_iter=5).fit(X, y * 1e200)

@@ -218,6 +218,18 @@ def check_loss(loss, start_loss, chance_loss, advice=_ADVICE):
         )
 
 
+def _target_advice(datafit):
+    """What a divergence of the squared error says of the targets: their
+    scale is the loss's (its gradient grows with the residuals), which
+    scaling the inputs does not change."""
+    if datafit.out_activation != "identity":
+        return ""
+    return (
+        "Targets of a large scale make large residuals and gradients: "
+        "scale them too (TransformedTargetRegressor with a StandardScaler). "
+    )
+
+
 def penalty_advice(alpha, weight_sum, step):
     """What to say, before the usual advice, of a divergence at ``step``
     when the penalty makes it: its Hessian on the weights is
@@ -560,13 +572,15 @@ class TrainingRun:
 
     def _advice(self):
         """The advice of a divergence now: the usual, after what
-        :func:`penalty_advice` says of the step just taken."""
+        :func:`penalty_advice` says of the step just taken and, for the
+        squared error, of the targets' scale."""
         objective = self.data.objective
+        advice = _target_advice(objective.datafit) + _ADVICE
         penalty = getattr(objective, "penalty", None)
         if penalty is None:
-            return _ADVICE
+            return advice
         step = self.state.solver.learning_rate
-        return penalty_advice(penalty.alpha, objective.weight_sum, step) + _ADVICE
+        return penalty_advice(penalty.alpha, objective.weight_sum, step) + advice
 
     def _held_out(self, theta):
         """The validation score and loss of ``theta``, the point the epoch
@@ -596,9 +610,8 @@ class TrainingRun:
         try:
             loss = self.state.solver.step(self.state.theta, self.data.objective)
         except GradientOverflow as error:
-            raise DivergenceError(
-                f"Training diverged: {error} {_LBFGS_ADVICE}"
-            ) from None
+            advice = _target_advice(self.data.objective.datafit) + _LBFGS_ADVICE
+            raise DivergenceError(f"Training diverged: {error} {advice}") from None
         self._check(loss)
         return loss
 
