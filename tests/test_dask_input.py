@@ -424,3 +424,20 @@ def test_numbers_as_objects_are_refused_as_in_memory(fitted, data):
     with pytest.raises(ValueError) as on_dask:
         fitted.score(da.from_array(X, chunks=(BLOCK, -1)), labels)
     assert str(on_dask.value) == str(memory.value)
+
+
+def test_a_multilabel_model_predicts_dask_input_as_it_predicts_in_memory():
+    # The indicator matrix of the labels of probability above 0.5, and the
+    # logistic probabilities, not a softmax's argmax.
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(200, 5, n_classes=3, random_state=0)
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, Y)
+    X_dask = da.from_array(X, chunks=50)
+    assert_array_equal(clf.predict(X_dask).compute(), clf.predict(X))
+    assert_allclose(
+        clf.predict_proba(X_dask).compute(), clf.predict_proba(X), rtol=1e-13
+    )

@@ -195,8 +195,8 @@ def _block_outputs(X, coefs, intercepts, dtype, kind):
     return forward_log_proba(coefs, intercepts, X, 1, datafit=DATAFITS[kind]())
 
 
-def _block_labels(log_proba, classes):
-    return classes[np.argmax(log_proba, axis=1)]
+def _block_labels(log_proba, classes, kind):
+    return DATAFITS[kind]().predict(log_proba, classes)
 
 
 def outputs(estimator, X):
@@ -231,10 +231,16 @@ def predict_targets(estimator, X):
 
 
 def predict(estimator, X):
-    """``predict`` on a Dask array or DataFrame: a lazy Dask array."""
+    """``predict`` of a classifier on a Dask array or DataFrame: a lazy Dask
+    array, of labels or, for multilabel targets, of the indicator matrix
+    (as the datafit predicts in memory)."""
     classes = estimator.classes_
-    return predict_log_proba(estimator, X).map_blocks(
-        _block_labels, classes, drop_axis=1, dtype=classes.dtype
+    kind = estimator.out_activation_
+    log_proba = predict_log_proba(estimator, X)
+    if kind == "logistic":
+        return log_proba.map_blocks(_block_labels, classes, kind, dtype=int)
+    return log_proba.map_blocks(
+        _block_labels, classes, kind, drop_axis=1, dtype=classes.dtype
     )
 
 
