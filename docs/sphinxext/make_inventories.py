@@ -116,6 +116,7 @@ def sklearn_entries():
     # (score, get_metadata_routing) cite with :ref:.
     entries += [
         ("accuracy_score", "std:label", "modules/model_evaluation.html#accuracy-score"),
+        ("r2_score", "std:label", "modules/model_evaluation.html#r2-score"),
         ("metadata_routing", "std:label", "metadata_routing.html#metadata-routing"),
     ]
     return entries
