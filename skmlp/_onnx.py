@@ -1,7 +1,8 @@
-"""Conversion of a fitted SoftplusMLPClassifier to ONNX through skl2onnx.
+"""Conversion of a fitted SoftplusMLPClassifier or SoftplusMLPRegressor to ONNX.
 
 skl2onnx converts an estimator only if a shape calculator and a converter are
-registered for its class; :func:`register_onnx_converter` registers both. It
+registered for its class; :func:`register_onnx_converter` registers both, for
+both estimators. It
 imports skl2onnx when it is called, never when skmlp is imported, so that
 skl2onnx stays an optional dependency (the ``onnx`` extra).
 
@@ -17,6 +18,12 @@ and for a model fitted on multilabel targets (``out_activation_ ==
 
     probabilities = Sigmoid(MatMul(a_L, coefs_[L]) + intercepts_[L])
     label = Cast(probabilities > 0.5, int64)        (the indicator matrix)
+
+and for the regressor, as skl2onnx converts ``MLPRegressor``'s (one output,
+``variable``, of shape ``(n_samples, n_outputs)``)::
+
+    variable = MatMul(a_L, coefs_[L]) + intercepts_[L]          ('identity')
+    variable = Exp(MatMul(a_L, coefs_[L]) + intercepts_[L])     ('exp')
 """
 
 import numpy as np
@@ -24,10 +31,11 @@ import numpy as np
 # The alias under which skl2onnx knows the estimator, as in its own
 # "Sklearn<ClassName>" aliases.
 _ALIAS = "SkmlpSoftplusMLPClassifier"
+_REGRESSOR_ALIAS = "SkmlpSoftplusMLPRegressor"
 
 
 def register_onnx_converter():
-    """Register the ONNX converter of :class:`SoftplusMLPClassifier` with skl2onnx.
+    """Register the ONNX converters of skmlp's estimators with skl2onnx.
 
     After this call ``skl2onnx.to_onnx(clf, X[:1])`` converts a fitted
     classifier, alone or as a step of a :class:`~sklearn.pipeline.Pipeline`.
@@ -45,6 +53,12 @@ def register_onnx_converter():
     int64 indicator matrix of shape ``(n_samples, n_labels)`` that
     ``predict`` returns and ``probabilities`` the probability of each label
     (``predict_proba``; with ZipMap, ``{label index: probability}``).
+
+    A fitted :class:`SoftplusMLPRegressor` converts as skl2onnx converts
+    :class:`~sklearn.neural_network.MLPRegressor`: one output, ``variable``,
+    of shape ``(n_samples, n_outputs_)`` (``(n_samples, 1)`` for a 1-d
+    ``y``, whose ``predict`` is 1-d), the predicted targets (``exp`` of the
+    output layer for ``loss='poisson'``).
 
     Calling it again is harmless: the registration is replaced by an
     identical one.
@@ -70,7 +84,11 @@ def register_onnx_converter():
     """
     try:
         from skl2onnx import update_registered_converter
-        from skl2onnx.common.data_types import Int64TensorType
+        from skl2onnx.common.data_types import (
+            DoubleTensorType,
+            FloatTensorType,
+            Int64TensorType,
+        )
         from skl2onnx.common.shape_calculator import (
             calculate_linear_classifier_output_shapes,
         )
@@ -83,7 +101,7 @@ def register_onnx_converter():
             'pip install ".[onnx]"'
         ) from error
 
-    from ._mlp import SoftplusMLPClassifier
+    from ._mlp import SoftplusMLPClassifier, SoftplusMLPRegressor
 
     def output_shapes(operator):
         calculate_linear_classifier_output_shapes(operator)
@@ -101,44 +119,42 @@ def register_onnx_converter():
         options={"zipmap": [True, False, "columns"], "nocl": [False, True]},
     )
 
+    def regressor_output_shapes(operator):
+        # skl2onnx's own calculator reads the number of targets from a
+        # coef_ that this estimator does not have.
+        input_type = operator.inputs[0].type
+        if not isinstance(input_type, DoubleTensorType):
+            input_type = FloatTensorType()
+        n_rows = operator.inputs[0].get_first_dimension()
+        model = operator.raw_operator
+        operator.outputs[0].type = input_type.__class__([n_rows, model.n_outputs_])
+
+    update_registered_converter(
+        SoftplusMLPRegressor,
+        _REGRESSOR_ALIAS,
+        regressor_output_shapes,
+        _convert_regressor,
+    )
+
 
 def _convert(scope, operator, container):
     """skl2onnx converter: add the forward pass of the classifier to the graph."""
     from onnx import TensorProto
     from skl2onnx.algebra.onnx_ops import (
-        OnnxAdd,
         OnnxArgMax,
         OnnxCast,
         OnnxGather,
         OnnxGreater,
-        OnnxMatMul,
         OnnxSigmoid,
         OnnxSoftmax,
     )
-    from skl2onnx.common.data_types import guess_numpy_type
     from skl2onnx.common.utils_classifier import get_label_classes
 
     model = operator.raw_operator
     opset = container.target_opset
     label_output, proba_output = operator.outputs[:2]
 
-    dtype = guess_numpy_type(operator.inputs[0].type)
-    activation = operator.inputs[0]
-    if dtype not in (np.float32, np.float64):
-        # Integer and boolean inputs are computed in float32, as skl2onnx
-        # does for scikit-learn's own models.
-        dtype = np.float32
-        activation = OnnxCast(activation, to=TensorProto.FLOAT, op_version=opset)
-
-    last = len(model.coefs_) - 1
-    for layer, (coef, intercept) in enumerate(zip(model.coefs_, model.intercepts_)):
-        activation = OnnxAdd(
-            OnnxMatMul(activation, coef.astype(dtype), op_version=opset),
-            intercept.astype(dtype),
-            op_version=opset,
-        )
-        if layer < last:
-            activation = _softplus(activation, dtype, opset)
+    activation, dtype = _output_layer(operator, model, opset)
 
     if model.out_activation_ == "logistic":
         probabilities = OnnxSigmoid(
@@ -168,6 +184,50 @@ def _convert(scope, operator, container):
     )
     probabilities.add_to(scope, container)
     label.add_to(scope, container)
+
+
+def _convert_regressor(scope, operator, container):
+    """skl2onnx converter: add the forward pass of the regressor to the graph."""
+    from skl2onnx.algebra.onnx_ops import OnnxExp, OnnxIdentity
+
+    model = operator.raw_operator
+    opset = container.target_opset
+    activation, _ = _output_layer(operator, model, opset)
+    # The inverse of the loss's link: the identity or, for the Poisson
+    # deviance's log link, exp.
+    link_inverse = OnnxExp if model.out_activation_ == "exp" else OnnxIdentity
+    prediction = link_inverse(
+        activation, op_version=opset, output_names=[operator.outputs[0]]
+    )
+    prediction.add_to(scope, container)
+
+
+def _output_layer(operator, model, opset):
+    """The output layer's pre-activation node of the network on the graph's
+    input, and the dtype it is computed in."""
+    from onnx import TensorProto
+    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxCast, OnnxMatMul
+    from skl2onnx.common.data_types import guess_numpy_type
+
+    dtype = guess_numpy_type(operator.inputs[0].type)
+    activation = operator.inputs[0]
+    if dtype not in (np.float32, np.float64):
+        # Integer and boolean inputs are computed in float32, as skl2onnx
+        # does for scikit-learn's own models.
+        dtype = np.float32
+        activation = OnnxCast(activation, to=TensorProto.FLOAT, op_version=opset)
+
+    last = len(model.coefs_) - 1
+    for layer, (coef, intercept) in enumerate(zip(model.coefs_, model.intercepts_)):
+        activation = OnnxAdd(
+            OnnxMatMul(activation, coef.astype(dtype), op_version=opset),
+            intercept.astype(dtype),
+            op_version=opset,
+        )
+        if layer < last:
+            activation = _softplus(activation, dtype, opset)
+
+    return activation, dtype
 
 
 def _softplus(z, dtype, opset):

@@ -219,3 +219,64 @@ def test_multilabel_zipmap_gives_one_dict_of_label_probabilities_per_row(
     rows = out["output_probability"]
     as_array = np.array([[row[k] for k in range(y.shape[1])] for row in rows])
     assert_allclose(as_array, clf.predict_proba(X), atol=1e-5)
+
+
+def _regression_data(n_outputs, loss):
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(
+        n_samples=200, n_features=6, n_targets=n_outputs, noise=1.0, random_state=0
+    )
+    y = y / np.std(y)
+    if loss == "poisson":
+        y = np.random.RandomState(0).poisson(np.exp(y / 2)).astype(float)
+    return (X * [1, 10, 100, 1, 0.1, 30] + 5).astype(np.float32), y
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_regressor_pipeline_converts_as_skl2onnx_converts_mlpregressors(
+    onnx_runtime, loss, n_outputs, dtype
+):
+    # One output, "variable", of shape (n_samples, n_outputs), the predicted
+    # targets: exp of the output layer for the Poisson loss.
+    to_onnx, run = onnx_runtime
+    from skmlp import SoftplusMLPRegressor
+
+    X, y = _regression_data(n_outputs, loss)
+    X = X.astype(dtype)
+    pipeline = make_pipeline(
+        StandardScaler(),
+        SoftplusMLPRegressor(
+            loss=loss, hidden_layer_sizes=(8, 5), max_iter=60, random_state=0
+        ),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipeline.fit(X, y)
+    outputs = run(to_onnx(pipeline, X[:1]), X)
+    assert list(outputs) == ["variable"]
+    variable = outputs["variable"]
+    assert variable.dtype == dtype
+    assert variable.shape == (len(X), n_outputs)
+    expected = pipeline.predict(X).reshape(len(X), n_outputs)
+    # The predictions vary: a model that predicts one constant would not
+    # test the layers.
+    assert np.std(expected) > 0.1 * np.mean(np.abs(expected))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(variable, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+
+
+def test_regressor_graph_is_matmul_add_softplus_then_exp_for_poisson(onnx_runtime):
+    to_onnx, _ = onnx_runtime
+    from skmlp import SoftplusMLPRegressor
+
+    X, y = _regression_data(1, "poisson")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SoftplusMLPRegressor(
+            loss="poisson", hidden_layer_sizes=(4,), max_iter=5, random_state=0
+        ).fit(X, y)
+    ops = [node.op_type for node in to_onnx(model, X[:1]).graph.node]
+    assert ops == ["MatMul", "Add", "Softplus", "MatMul", "Add", "Exp"]
