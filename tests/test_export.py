@@ -292,3 +292,30 @@ def test_joblib_round_trip_predicts_identically_and_continues_identically(tmp_pa
     assert_same_model(loaded, clf, rtol=0, atol=0)
     assert loaded.loss_curve_ == clf.loss_curve_
     assert loaded.n_iter_ == clf.n_iter_ == 6
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_regressor_skops_round_trip_predicts_and_continues_identically(loss):
+    # The regressor's file asks to trust its own class only, and the loaded
+    # model predicts and goes on training exactly as the saved one.
+    sio = pytest.importorskip("skops.io")
+    from skmlp import SoftplusMLPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 4))
+    y = np.column_stack([np.exp(X[:, 0] / 2), np.exp(X[:, 1] * X[:, 2] / 3)])
+    if loss == "poisson":
+        y = rng.poisson(y).astype(float)
+    reg = SoftplusMLPRegressor(loss=loss, hidden_layer_sizes=(6,), random_state=0)
+    for _ in range(3):
+        reg.partial_fit(X, y)
+    dumped = sio.dumps(reg)
+    assert sio.get_untrusted_types(data=dumped) == ["skmlp._mlp.SoftplusMLPRegressor"]
+    loaded = sio.loads(dumped, trusted=[SoftplusMLPRegressor])
+    assert_array_equal(loaded.predict(X), reg.predict(X))
+    assert loaded.out_activation_ == reg.out_activation_
+    for _ in range(2):
+        reg.partial_fit(X, y)
+        loaded.partial_fit(X, y)
+    assert_array_equal(loaded.predict(X), reg.predict(X))
+    assert loaded.n_iter_ == reg.n_iter_ == 5
