@@ -81,10 +81,10 @@ _SHARED_DOCS = {
         s_{k-1}, 1 / (c L_k))`` with ``L_k`` the curvature between them
         (``c = 1`` for NAG with ``restart='gradient'``, else 2): no
         evaluation beyond each step's gradient (``partial_fit`` on other
-        rows than the last call's takes one more per call). With NAG, a
-        step whose loss is more than 1.1 times the best before it is taken
-        again, shorter (one more gradient per trial; the user guide's
-        "NAG's safeguard"). @auto_default@
+        rows than the last call's takes one more per call). A step whose
+        loss is more than 1.1 times the best before it is taken again,
+        shorter (one more gradient per trial; with NAG and GD alike, the
+        user guide's "NAG's safeguard"). @auto_default@
         On mini-batches, whose gradients measure no curvature, ``'auto'`` is
         backtracking (Beck and Teboulle's sufficient decrease). The step in
         use is ``learning_rate_``.
