@@ -282,18 +282,29 @@ def main(argv=None):
         print(line, flush=True)
         lines.append(line)
 
+    write_report(
+        args.out,
+        lines,
+        f"skmlp's parameters {params or 'the defaults'}; {args.splits} splits, "
+        "25% held out; accuracies and times are means over the splits.",
+        skipped,
+        "Left out (package not installed)",
+    )
+
+
+def write_report(out, lines, description, skipped, left_out):
+    """Write the table ``lines`` to ``out`` (and the console) under a line
+    that says when, on what machine and versions, and ``description``."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     about = (
         f"{now}, {_processor()}, "
         f"{os.cpu_count()} cores; skmlp {skmlp.__version__}, scikit-learn "
-        f"{sklearn.__version__}, numpy {np.__version__}; skmlp's parameters "
-        f"{params or 'the defaults'}; {args.splits} splits, 25% held out; "
-        "accuracies and times are means over the splits."
+        f"{sklearn.__version__}, numpy {np.__version__}; {description}"
     )
     report = "\n".join([about, "", *lines])
     if skipped:
-        report += "\n\nLeft out (package not installed): " + ", ".join(skipped)
-    Path(args.out).write_text(report + "\n")
+        report += f"\n\n{left_out}: " + ", ".join(skipped)
+    Path(out).write_text(report + "\n")
     print(report)
 
 

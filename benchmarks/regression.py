@@ -32,10 +32,8 @@ Run from the repository root (the table goes to ``--out``,
 """
 
 import argparse
-import datetime
 import importlib.util
 import json
-import os
 import sys
 import time
 import warnings
@@ -52,9 +50,8 @@ from sklearn.preprocessing import StandardScaler
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from defaults import _processor  # noqa: E402
+from defaults import write_report  # noqa: E402
 
-import skmlp  # noqa: E402
 from skmlp import SoftplusMLPRegressor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,19 +228,14 @@ def main(argv=None):
             print(line, flush=True)
             lines.append(line)
 
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    about = (
-        f"{now}, {_processor()}, {os.cpu_count()} cores; skmlp "
-        f"{skmlp.__version__}, scikit-learn {sklearn.__version__}, numpy "
-        f"{np.__version__}; skmlp's parameters {params or 'the defaults'}; "
-        f"{args.splits} splits, 25% held out, targets unscaled; R² and times "
-        "are means over the splits."
+    write_report(
+        args.out,
+        lines,
+        f"skmlp's parameters {params or 'the defaults'}; {args.splits} splits, "
+        "25% held out, targets unscaled; R² and times are means over the splits.",
+        skipped,
+        "Left out",
     )
-    report = "\n".join([about, "", *lines])
-    if skipped:
-        report += "\n\nLeft out: " + ", ".join(skipped)
-    Path(args.out).write_text(report + "\n")
-    print(report)
 
 
 if __name__ == "__main__":
