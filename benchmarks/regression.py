@@ -46,11 +46,12 @@ from sklearn.model_selection import ShuffleSplit
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.fixes import parse_version
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from defaults import write_report  # noqa: E402
+from defaults import _mean, write_report  # noqa: E402
 
 from skmlp import SoftplusMLPRegressor  # noqa: E402
 
@@ -171,10 +172,6 @@ def epoch_seconds(name):
     return X.shape, best
 
 
-def _mean(rows, column):
-    return float(np.mean([row[column] for row in rows]))
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
@@ -197,7 +194,7 @@ def main(argv=None):
         if package and importlib.util.find_spec(package) is None:
             skipped.append(f"{name} (needs {package})")
             continue
-        if name in LOSS and sklearn.__version__ < "1.7":
+        if name in LOSS and parse_version(sklearn.__version__) < parse_version("1.7"):
             skipped.append(f"{name} (MLPRegressor's loss='poisson' needs 1.7)")
             continue
         shape, outputs, rows = run_set(name, params, args.splits)
