@@ -16,7 +16,7 @@ from fitting import (
     scaled_iris,
 )
 from numpy.testing import assert_allclose
-from sklearn.datasets import load_iris
+from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from test_persistence import DATA, assert_as_saved, saved_models
@@ -26,6 +26,7 @@ from skmlp._evaluation.objective import Objective
 from skmlp._math.layout import ParameterLayout
 from skmlp._solvers import first_order
 from skmlp._solvers.first_order import GradientDescent, NesterovAcceleratedGradient
+from skmlp._solvers.step_size import Backtracking
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -270,6 +271,47 @@ def test_gd_backtracking_grows_the_step_after_a_first_trial_success():
     for expected in [0.25, 0.5, 1, 2, 4, 8, 16, 32, 32, 32]:
         solver.step(theta, flat)
         assert solver.learning_rate == expected
+
+
+def test_monotone_backtracking_grows_only_in_its_first_search():
+    # Beck and Teboulle's rule, the one of 'auto' on mini-batches: on
+    # L x^2 / 2 (steps <= 1 / L pass) the first search grows the step to
+    # the largest power of two that passes, later ones start from the last
+    # step and only halve.
+    solver = GradientDescent("monotone")
+    theta = np.array([1.0])
+    flat = Quadratic([[0.03]], [0.0])
+    solver.step(theta, flat)
+    assert solver.learning_rate == 32.0  # 2**5 <= 1 / 0.03 < 2**6
+    steep = Quadratic([[3.0]], [0.0])
+    solver.step(theta, steep)
+    assert solver.learning_rate == 0.25
+    # Where the growing rule doubles at every step (the test above), this
+    # one stays at its step, one trial per step.
+    for _ in range(5):
+        objective = Quadratic([[0.03]], [0.0])
+        solver.step(theta, objective)
+        assert solver.learning_rate == 0.25
+        assert len(objective.value_points) == 1
+
+
+def test_auto_on_mini_batches_does_not_let_the_loss_run_away():
+    # With a step let grow whenever one batch passes the sufficient
+    # decrease, this fit's step reached 2 and its epoch loss rose to 1.65
+    # times its best, stopping at training accuracy 0.72: each batch's test
+    # sees the gradient step, not the momentum 0.9 that carries it on.
+    X, y = make_classification(
+        3000, n_features=20, n_informative=10, n_classes=5, random_state=0
+    )
+    X = StandardScaler().fit_transform(X)
+    clf = SoftplusMLPClassifier((32,), batch_size=200, max_iter=30, random_state=0).fit(
+        X, y
+    )
+    losses = np.array(clf.loss_curve_)
+    assert np.all(losses[1:] <= 1.1 * np.minimum.accumulate(losses)[:-1])
+    assert clf.n_iter_ == 30
+    assert clf.score(X, y) > 0.8
+    assert clf.learning_rate_ <= 0.125
 
 
 def test_a_line_search_that_finds_no_decrease_raises():
@@ -589,9 +631,14 @@ def test_the_fits_are_those_of_1ff78b6_to_the_bit(name, monkeypatch):
     # with the learning rate changed between them: the sequence of steps,
     # restarts and rates of the version whose step rules were dicts
     # (tests/data/trajectories.npz, from tests/data/make_saved_models.py).
-    # NAG's safeguard came later and changes some of those fits by design:
-    # with it off, everything else is as it was.
+    # NAG's safeguard and the monotone backtracking of 'auto' on
+    # mini-batches came later and change some of those fits by design:
+    # with them off (the step of every search may grow again), everything
+    # else is as it was.
     monkeypatch.setattr(first_order, "RUNAWAY_FACTOR", math.inf)
+    monkeypatch.setattr(
+        Backtracking, "monotone", property(lambda rule: False, lambda rule, _: None)
+    )
     arrays = SAVED_MODELS.trajectory(name)
     with np.load(DATA / "trajectories.npz") as saved:
         expected = [saved[f"{name}/{i}"] for i in range(len(arrays))]

@@ -87,9 +87,10 @@ def make_step_rule(learning_rate, curvature_factor, running=None):
 
     Parameters
     ----------
-    learning_rate : float, 'auto' or 'adaptive'
+    learning_rate : float, 'auto', 'monotone' or 'adaptive'
         A float is a :class:`~skmlp._solvers.step_size.FixedStep`, ``'auto'``
-        :class:`~skmlp._solvers.step_size.Backtracking`, ``'adaptive'``
+        :class:`~skmlp._solvers.step_size.Backtracking`, ``'monotone'`` the
+        same whose step never grows after its first search, ``'adaptive'``
         :class:`~skmlp._solvers.adaptive_step.AdaptiveStep`.
     curvature_factor : float
         The adaptive step's ``c``.
@@ -105,10 +106,12 @@ def make_step_rule(learning_rate, curvature_factor, running=None):
             running.curvature_factor = curvature_factor
             return running
         return AdaptiveStep(curvature_factor, step)
-    if learning_rate == "auto":
+    if learning_rate in ("auto", "monotone"):
+        monotone = learning_rate == "monotone"
         if type(running) is Backtracking:
+            running.monotone = monotone
             return running
-        return Backtracking(step or INITIAL_STEP)
+        return Backtracking(step or INITIAL_STEP, monotone=monotone)
     return FixedStep(learning_rate)
 
 
@@ -177,9 +180,9 @@ class _Solver:
     def set_learning_rate(self, learning_rate):
         """Follow a changed ``learning_rate_init`` between ``partial_fit`` calls.
 
-        A float replaces the step; ``'auto'`` (backtracking) and
-        ``'adaptive'`` keep a running rule of their kind as it is, or start
-        one from the current step.
+        A float replaces the step; ``'auto'`` and ``'monotone'``
+        (backtracking) and ``'adaptive'`` keep a running rule of their kind
+        as it is, or start one from the current step.
         """
         self.step_rule = make_step_rule(
             learning_rate, self.curvature_factor, self.step_rule
@@ -191,11 +194,12 @@ class GradientDescent(_Solver):
 
     Parameters
     ----------
-    learning_rate : float, 'auto' or 'adaptive'
+    learning_rate : float, 'auto', 'monotone' or 'adaptive'
         The step size ``lr``, or ``'auto'``: each step takes the largest
         ``s = s_0 * 2**-i`` with ``L(x - s g) <= L(x) - s/2 ||g||^2``, where
         ``s_0`` is twice the last step if that one passed at its first trial
-        and the last step otherwise; or ``'adaptive'``: Malitsky and
+        and the last step otherwise; ``'monotone'``: the same with ``s_0``
+        always the last step after the first search; or ``'adaptive'``: Malitsky and
         Mishchenko's step from the last two gradients, ``c = 2``
         (:class:`~skmlp._solvers.adaptive_step.AdaptiveStep`), at no extra evaluation.
 
@@ -348,9 +352,10 @@ class NesterovAcceleratedGradient(_Solver):
 
     Parameters
     ----------
-    learning_rate : float, 'auto' or 'adaptive'
+    learning_rate : float, 'auto', 'monotone' or 'adaptive'
         The step size ``lr``, at most ``1 / Lipschitz(grad L)`` for FISTA's
-        convergence guarantee, ``'auto'`` for backtracking, or
+        convergence guarantee, ``'auto'`` for backtracking (``'monotone'``:
+        whose step never grows after the first search), or
         ``'adaptive'`` for the adaptive step.
     restart : {None, 'function', 'gradient'}, default=None
         The adaptive restart; None never restarts. ``'function'`` needs
@@ -600,7 +605,9 @@ def make_solver(
     learning_rate : float or 'auto'
         ``learning_rate_init`` (not used by L-BFGS). ``'auto'`` is the
         adaptive step on the full batch, backtracking on mini-batches (whose
-        consecutive gradients, of different rows, measure no curvature).
+        consecutive gradients, of different rows, measure no curvature) with
+        a step that never grows after the first search (``'monotone'``, see
+        :class:`~skmlp._solvers.step_size.Backtracking`).
     restart : {None, 'function', 'gradient'}
         NAG's restart.
     momentum : 'auto', 'fista' or float
@@ -619,8 +626,8 @@ def make_solver(
     -------
     solver : GradientDescent, NesterovAcceleratedGradient or LBFGS
     """
-    if learning_rate == "auto" and full_batch:
-        learning_rate = "adaptive"
+    if learning_rate == "auto":
+        learning_rate = "adaptive" if full_batch else "monotone"
     if solver == "gd":
         new = GradientDescent(learning_rate)
     elif solver == "nag":
