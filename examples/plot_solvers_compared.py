@@ -43,7 +43,12 @@ X_train, X_test, y_train, y_test = split(*load_digits(return_X_y=True))
 fig, ax = plt.subplots()
 for solver in ("gd", "nag", "lbfgs"):
     clf = SoftplusMLPClassifier(
-        solver=solver, max_iter=100, tol=0.0, n_iter_no_change=100, random_state=0
+        solver=solver,
+        learning_rate_init=0.1,
+        max_iter=100,
+        tol=0.0,
+        n_iter_no_change=100,
+        random_state=0,
     ).fit(X_train, y_train)
     print(
         f"{solver:>5}: training loss {clf.loss_:.2e}, "
@@ -51,7 +56,7 @@ for solver in ("gd", "nag", "lbfgs"):
     )
     LossCurveDisplay.from_estimator(clf, ax=ax, name=solver)
 ax.set_yscale("log")
-ax.set_title("Digits, full batch, default step 0.1")
+ax.set_title("Digits, full batch, step 0.1")
 plt.show()
 
 # %%
@@ -75,7 +80,12 @@ X_train, X_test, y_train, y_test = split(
 fig, ax = plt.subplots()
 for momentum in ("fista", 0.9):
     clf = SoftplusMLPClassifier(
-        batch_size=200, momentum=momentum, max_iter=20, tol=0.0, random_state=0
+        batch_size=200,
+        learning_rate_init=0.1,
+        momentum=momentum,
+        max_iter=20,
+        tol=0.0,
+        random_state=0,
     ).fit(X_train, y_train)
     print(
         f"momentum={momentum!r}: {clf.n_iter_} epochs, "

@@ -86,7 +86,9 @@ _SHARED_DOCS = {
         shorter (one more gradient per trial; with NAG and GD alike, the
         user guide's "NAG's safeguard"). @auto_default@
         On mini-batches, whose gradients measure no curvature, ``'auto'`` is
-        backtracking (Beck and Teboulle's sufficient decrease). The step in
+        backtracking (Beck and Teboulle's sufficient decrease on each
+        batch), whose step never grows after the first search: a step let
+        grow on one batch's evidence ran away with the momentum. The step in
         use is ``learning_rate_``.
 
     restart : {'function', 'gradient'} or None, default='gradient'
@@ -540,10 +542,12 @@ class _SoftplusMLP:
         "        are right"
     ),
     validation_loss="cross-entropy (scikit-learn's ``log_loss``)",
-    learning_rate_default="0.1",
+    learning_rate_default="'auto'",
     auto_default=(
-        "Not yet the default: on some data sets the best\n"
-        "        fixed step of a grid does better (the user guide says by how much)."
+        "The default, where a fixed 0.1 was before: that\n"
+        "        stopped on the plateau of a flat start on some tables, which the\n"
+        '        adaptive step crosses (the user guide\'s "The solvers" gives\n'
+        "        the measurements)."
     ),
 )
 class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
@@ -638,7 +642,7 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
         solver="nag",
         alpha=1e-4,
         batch_size=None,
-        learning_rate_init=0.1,
+        learning_rate_init="auto",
         restart="gradient",
         momentum="auto",
         max_iter=200,
@@ -798,10 +802,9 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
     ),
     learning_rate_default="'auto'",
     auto_default=(
-        "The regressor's default (not the\n"
-        "        classifier's): a fixed step that suits the squared error depends\n"
-        "        on the scale of the targets (0.1 diverges on scikit-learn's\n"
-        "        diabetes data), which the adaptive step measures."
+        "The default: a fixed step that suits the squared\n"
+        "        error depends on the scale of the targets (0.1 diverges on\n"
+        "        scikit-learn's diabetes data), which the adaptive step measures."
     ),
 )
 class SoftplusMLPRegressor(RegressorMixin, _SoftplusMLP, BaseEstimator):

@@ -204,7 +204,11 @@ def test_lbfgs_trains_the_loss_far_below_nags_in_as_many_epochs(iris):
     X, y = iris
     params = dict(max_iter=50, tol=0.0, n_iter_no_change=50, alpha=0.0)
     lbfgs = _clf(**params).fit(X, y)
-    nag = SoftplusMLPClassifier((6,), random_state=0, **params).fit(X, y)
+    # Against NAG's fixed step of 0.1 (the default before 'auto'): the
+    # adaptive step closes much of the gap (0.040 against 0.025 here).
+    nag = SoftplusMLPClassifier(
+        (6,), random_state=0, learning_rate_init=0.1, **params
+    ).fit(X, y)
     assert lbfgs.loss_curve_[0] == nag.loss_curve_[0]  # same start
     # Monotone: every step passes the sufficient decrease.
     assert np.all(np.diff(lbfgs.loss_curve_) <= 0)

@@ -110,7 +110,10 @@ def test_predict_proba_is_the_sigmoid_of_each_output_not_normalised(scaled):
     assert_allclose(proba, expit(_forward(clf, X)), rtol=1e-12)
     # Each label has its own probability: rows do not sum to 1.
     assert not np.allclose(proba.sum(axis=1), 1)
-    assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-12)
+    # log(expit) computed as such: np.log of a probability near 1 loses
+    # the digits of its small logarithm.
+    assert_allclose(clf.predict_log_proba(X), log_expit(_forward(clf, X)), rtol=1e-12)
+    assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-12, atol=1e-15)
 
 
 def test_predict_is_the_indicator_of_probabilities_above_one_half(scaled):
@@ -331,10 +334,17 @@ def test_sparse_indicator_y_fits_as_the_dense_one(scaled):
 
 def test_float32_and_mini_batches_fit_as_float64_and_the_full_batch_do(scaled):
     X, y = scaled
-    single = _fit(X.astype(np.float32), y)
-    double = _fit(X, y)
+    # With a fixed step the two precisions follow one path to rounding.
+    single = _fit(X.astype(np.float32), y, learning_rate_init=0.1)
+    double = _fit(X, y, learning_rate_init=0.1)
     assert single.predict_proba(X.astype(np.float32)).dtype == np.float32
     assert_allclose(single.predict_proba(X), double.predict_proba(X), atol=1e-5)
+    # The adaptive step is chosen from differences of gradients, which
+    # float32 holds to fewer digits: the paths part within a few steps, and
+    # after 30 steps the losses (about 0.095) differ by 3%.
+    single, double = _fit(X.astype(np.float32), y), _fit(X, y)
+    assert_allclose(single.learning_rate_, double.learning_rate_, rtol=1e-2)
+    assert_allclose(single.loss_, double.loss_, rtol=0.05)
     # One mini-batch of all the rows is the full batch.
     whole = _fit(X, y, batch_size=len(X), solver="gd")
     batched = _fit(X, y, batch_size=len(X) + 7, solver="gd")
