@@ -626,11 +626,12 @@ SAVED_MODELS = saved_models()
 @pytest.mark.parametrize(
     "name", [*SAVED_MODELS.TRAJECTORIES, *SAVED_MODELS.PARTIAL_FITS]
 )
-def test_the_fits_are_those_of_1ff78b6_to_the_bit(name, monkeypatch):
+def test_the_fits_are_those_of_1ff78b6(name, monkeypatch):
     # Every step rule, restart and momentum, L-BFGS, and partial_fit calls
     # with the learning rate changed between them: the sequence of steps,
     # restarts and rates of the version whose step rules were dicts
-    # (tests/data/trajectories.npz, from tests/data/make_saved_models.py).
+    # (tests/data/trajectories.npz, from tests/data/make_saved_models.py),
+    # to the rounding of softplus since (assert_as_saved).
     # NAG's safeguard and the monotone backtracking of 'auto' on
     # mini-batches came later and change some of those fits by design:
     # with them off (the step of every search may grow again), everything

@@ -84,12 +84,12 @@ def rows_per_block(layer_sizes, dtype=np.float64):
 MAX_PARTS = 8
 
 
-def forward_pass(params, block, with_sigma=False):
+def forward_pass(params, block):
     """The forward pass of a block (:func:`skmlp._math.network.forward`), in its
     buffers: ``a_0 = x`` (loaded by ``_Workspace.load``),
-    ``z_l = W_{l-1} a_{l-1} + b_{l-1}``, ``a_l = softplus(z_l)``; with
-    ``with_sigma``, ``sigma(z_l)`` kept for the backward pass. Returns the
-    outputs ``z_{H+1}`` (the block's buffer)."""
+    ``z_l = W_{l-1} a_{l-1} + b_{l-1}``, ``a_l = softplus(z_l)``, and
+    ``sigma(z_l)`` for the backward pass (softplus computes it on the way).
+    Returns the outputs ``z_{H+1}`` (the block's buffer)."""
     a, H = block.a, len(params) - 1
     for l in range(1, H + 2):  # noqa: E741 (the guide's l)
         # z_l goes into a_l's buffer, over its row of ones.
@@ -103,17 +103,16 @@ def forward_pass(params, block, with_sigma=False):
             np.matmul(params[l - 1].T, a[l - 1], out=z)
         if l <= H:
             # a_l = softplus(z_l), in place; sigma(z_l) beside it.
-            sigma = block.sigma[l] if with_sigma else None
-            softplus_inplace(z, block.scratch[l], sigma)
+            softplus_inplace(z, block.scratch[l], block.sigma[l])
     return block.z_out
 
 
 def backward_pass(params, block, d, gradient, accumulate):
     """The backward pass of a block (:func:`skmlp._math.network.backward`) from
-    its weighted output error ``d = d_{H+1}``, after ``forward_pass`` with
-    ``with_sigma``: ``dW_{l-1} = d_l a_{l-1}^T`` and ``db_{l-1} = d_l``
-    into ``gradient`` (a ``_PartGradient``; with ``accumulate``, added to
-    what it holds, the blocks before in its part), and
+    its weighted output error ``d = d_{H+1}``, after ``forward_pass``:
+    ``dW_{l-1} = d_l a_{l-1}^T`` and ``db_{l-1} = d_l`` into ``gradient``
+    (a ``_PartGradient``; with ``accumulate``, added to what it holds, the
+    blocks before in its part), and
     ``d_{l-1} = sigma(z_{l-1}) * (W_{l-1}^T d_l)``."""
     a, sigma, H = block.a, block.sigma, len(params) - 1
     scratch = block.product if accumulate else None
@@ -139,7 +138,7 @@ def block_sum(params, block, datafit, rows, gradient=None, accumulate=False):
     ``block`` holds the rows' input (``_Workspace.load``), ``rows`` their
     targets and weights (a ``_Rows``).
     """
-    z_out = forward_pass(params, block, with_sigma=gradient is not None)
+    z_out = forward_pass(params, block)
     error = None if gradient is None else block.error
     loss = datafit.loss(z_out, rows.targets, rows.weight, error, block.work)
     if gradient is not None:
