@@ -113,7 +113,8 @@ def validate_input(model, X, y="no_validation", reset=False, regression=False):
     """``validate_data`` for this estimator: float64 or float32, dense or CSR.
 
     Returns ``X``, or ``(X, y)`` when ``y`` is given: for ``regression``,
-    numbers (``y_numeric``), a column kept as it is.
+    numbers (``y_numeric``); a column of one label or target per row as a
+    vector, with scikit-learn's DataConversionWarning.
     """
     # An indicator matrix of multilabel targets is one y per row, as are
     # a regressor's outputs.
@@ -136,10 +137,9 @@ def validate_input(model, X, y="no_validation", reset=False, regression=False):
         return X
     if sp.issparse(y):
         y = y.toarray()
-    if regression:
-        return X, y
     if y.ndim == 2 and y.shape[1] == 1:
-        # A column is one label per row, with MLPClassifier's warning.
+        # A column is one label (or one target) per row, with
+        # MLPClassifier's (and MLPRegressor's) DataConversionWarning.
         y = column_or_1d(y, warn=True)
     return X, y
 

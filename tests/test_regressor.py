@@ -173,10 +173,9 @@ def test_predictions_have_the_shape_of_the_targets(loss):
         warnings.simplefilter("ignore", ConvergenceWarning)
         assert model.fit(X, y).predict(X).shape == (60, 3)
         assert model.n_outputs_ == 3
-        # One output: 1-d predictions, whether y was a vector or a column
-        # (MLPRegressor's, without its warning for a column).
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", DataConversionWarning)
+        # One output: 1-d predictions, whether y was a vector or a column,
+        # with MLPRegressor's warning for a column.
+        with pytest.warns(DataConversionWarning, match="column-vector y"):
             column = model.fit(X, y[:, :1]).predict(X)
         assert column.shape == (60,)
         assert_array_equal(column, model.fit(X, y[:, 0]).predict(X))
