@@ -295,6 +295,22 @@ def test_monotone_backtracking_grows_only_in_its_first_search():
         assert len(objective.value_points) == 1
 
 
+def test_a_growing_rule_continued_on_mini_batches_grows_no_more():
+    # A model saved while its rule still grew, continued by a call whose
+    # 'auto' is the monotone rule: the next search starts from the last
+    # step, not from twice it.
+    running = Backtracking(1.0)
+    running.first_search, running.grow = False, True
+    rule = first_order.make_step_rule("monotone", 1.0, running)
+    assert rule is running and rule.monotone and not rule.grow
+    solver = GradientDescent("monotone")
+    solver.step_rule = rule
+    objective = Quadratic([[0.03]], [0.0])
+    solver.step(np.array([1.0]), objective)
+    assert solver.learning_rate == 1.0
+    assert len(objective.value_points) == 1
+
+
 def test_auto_on_mini_batches_does_not_let_the_loss_run_away():
     # With a step let grow whenever one batch passes the sufficient
     # decrease, this fit's step reached 2 and its epoch loss rose to 1.65

@@ -110,6 +110,9 @@ def make_step_rule(learning_rate, curvature_factor, running=None):
         monotone = learning_rate == "monotone"
         if type(running) is Backtracking:
             running.monotone = monotone
+            # A rule that grew (one saved before the monotone rule) does
+            # not grow once more on its way to never growing.
+            running.grow = running.grow and not running.monotone
             return running
         return Backtracking(step or INITIAL_STEP, monotone=monotone)
     return FixedStep(learning_rate)

@@ -203,7 +203,7 @@ class Backtracking(StepRule):
     learning_rate : float, default=INITIAL_STEP
         Where the first search starts.
     monotone : bool, default=False
-        Whether the step may grow after the first search.
+        Whether the step never grows after the first search.
 
     Attributes
     ----------
