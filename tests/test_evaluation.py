@@ -11,6 +11,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from skmlp._evaluation.blocks import (
     MAX_PARTS,
+    MIN_PART_ROWS,
+    MIN_PART_WORK,
     _parts,
     forward_log_proba,
     rows_per_block,
@@ -54,6 +56,47 @@ def test_the_parts_are_consecutive_blocks_fixed_by_the_number_of_rows(
     # As even as they can be: part sizes differ by one block at most.
     sizes = [len(part) for part in parts]
     assert max(sizes) - min(sizes) <= 1
+
+
+# The multiply-adds per row of a 784 -> 512 -> 10 network, and the least per
+# row with which 200 rows make two parts of MIN_PART_WORK each.
+WIDE = 784 * 512 + 512 * 10
+LEAST = 2 * MIN_PART_WORK // 200
+
+
+@pytest.mark.parametrize(
+    "n_samples, work_per_row, n_parts",
+    [
+        (200, WIDE, 2),  # MLPClassifier's default batch, a wide network
+        (256, WIDE, 2),
+        (512, WIDE, 5),  # a block of 512 rows, in parts of 102 or 103
+        (2 * MIN_PART_ROWS - 1, WIDE, 1),  # too few rows for two parts
+        (8 * MIN_PART_ROWS + 500, 10 * WIDE, 8),  # never more than MAX_PARTS
+        (200, LEAST, 2),
+        (200, LEAST - 1, 1),  # too little work for two parts
+        (200, 50 * 100 + 100 * 5, 1),  # 50 -> 100 -> 5
+        (200, 0, 1),  # the prediction driver's default: never cut
+    ],
+)
+def test_rows_of_one_block_are_cut_into_parts_where_threads_pay(
+    n_samples, work_per_row, n_parts
+):
+    parts = _parts(n_samples, 8192, work_per_row)
+    assert len(parts) == n_parts
+    blocks = [block for part in parts for block in part]
+    assert len(blocks) == n_parts
+    assert blocks[0][0] == 0 and blocks[-1][1] == n_samples
+    assert all(stop == start for (_, stop), (start, _) in zip(blocks, blocks[1:]))
+    sizes = [stop - start for start, stop in blocks]
+    assert max(sizes) - min(sizes) <= 1
+    if n_parts > 1:
+        assert min(sizes) >= MIN_PART_ROWS
+        assert min(sizes) * work_per_row >= MIN_PART_WORK
+
+
+def test_rows_of_several_blocks_are_not_cut_further():
+    # 600 rows in blocks of 512 are two blocks, whatever the work per row.
+    assert _parts(600, 512, WIDE) == [[(0, 512)], [(512, 600)]]
 
 
 @pytest.mark.parametrize(

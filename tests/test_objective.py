@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
+import skmlp._evaluation.blocks
 from skmlp._evaluation.blocks import forward_log_proba
 from skmlp._evaluation.execution import ThreadedExecutor
 from skmlp._evaluation.objective import Objective
@@ -200,6 +201,51 @@ def test_objective_in_blocks_and_parts_equals_one_block(hidden, blocking):
     )
 
 
+@pytest.fixture
+def cut_small_rows(monkeypatch):
+    """Rows of one block cut into parts of at least 6 rows however little
+    their work, so that the small problems here are cut: 50 rows make 8
+    parts."""
+    monkeypatch.setattr(skmlp._evaluation.blocks, "MIN_PART_ROWS", 6)
+    monkeypatch.setattr(skmlp._evaluation.blocks, "MIN_PART_WORK", 1)
+
+
+class _CountingExecutor(ThreadedExecutor):
+    """Serial, recording the number of parts of each call."""
+
+    def __init__(self):
+        super().__init__(n_threads=1)
+        self.parts = []
+
+    def map(self, function, parts, cost=0):
+        parts = list(parts)
+        self.parts.append(len(parts))
+        return super().map(function, parts, cost)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("hidden", [(), (4, 3)])
+def test_rows_of_one_block_cut_into_parts_give_the_one_block_objective(
+    cut_small_rows, hidden, sparse
+):
+    # A mini-batch that fits one block is cut into parts for the threads:
+    # the same objective, its gradients added up part by part.
+    layout, one_block, theta = _problem(hidden, n_samples=50, block_size=None)
+    if sparse:
+        one_block = _same_rows(one_block, X=sp.csr_matrix(one_block.X))
+    executor = _CountingExecutor()
+    cut = _same_rows(one_block, executor=executor)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(skmlp._evaluation.blocks, "MIN_PART_ROWS", 10**9)
+        whole = _same_rows(one_block, executor=_CountingExecutor())
+    loss, gradient = whole.value_and_gradient(theta)
+    cut_loss, cut_gradient = cut.value_and_gradient(theta)
+    assert whole.executor.parts == [1] and executor.parts == [8]
+    assert cut_loss == pytest.approx(loss, rel=1e-13)
+    assert cut.value(theta) == pytest.approx(loss, rel=1e-13)
+    assert_allclose(cut_gradient, gradient, rtol=1e-12, atol=1e-16)
+
+
 @pytest.mark.parametrize("blocking", BLOCKINGS[:2])
 def test_sparse_csr_input_gives_the_dense_objective(blocking):
     layout, dense, theta = _problem((4, 3), n_samples=40)
@@ -318,12 +364,18 @@ def test_an_objective_is_freed_as_soon_as_it_is_let_go(blocking, sparse):
             gc.enable()
 
 
+@pytest.mark.parametrize("cut", [False, True])
 @pytest.mark.parametrize("blocking", BLOCKINGS[:2])
-def test_set_rows_gives_the_objective_of_the_new_rows(blocking):
+def test_set_rows_gives_the_objective_of_the_new_rows(blocking, cut, request):
     # A mini-batch epoch moves one objective from batch to batch, keeping
     # its buffers: batches of 20, 5 and 30 rows (more than the buffers were
     # made for) with other weight sums, then sparse rows, must each give
-    # what a fresh objective of those rows gives.
+    # what a fresh objective of those rows gives. With rows of one block
+    # cut into parts of 6 rows or more, the first 20 rows are 3 parts, and
+    # the batches of 5, 30 and 50 rows one, 5 and 8 parts, whose blocks are
+    # shorter than the buffers.
+    if cut:
+        request.getfixturevalue("cut_small_rows")
     layout, objective, theta = _problem((5, 4), n_samples=50)
     X, y, weight = objective.X, objective.y, objective.sample_weight
     moving = Objective(layout, X[:20], y[:20], weight[:20], 0.3, **blocking)

@@ -26,6 +26,7 @@ from tracing import SignalPoints, interrupt_at_call
 import skmlp._evaluation.blocks
 import skmlp._evaluation.execution
 import skmlp._evaluation.objective
+import skmlp._mlp
 from skmlp import SoftplusMLPClassifier
 from skmlp._evaluation.blocks import forward_log_proba
 from skmlp._evaluation.execution import (
@@ -150,6 +151,30 @@ def test_minibatch_fit_on_one_and_two_threads_gives_identical_weights(
     assert pools == [2]
     with threadpool_limits(1, user_api="blas"):
         on_one = _fit(X, solver=solver, batch_size=1700)
+    _assert_same_model(on_one, on_two)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_minibatches_of_one_block_run_on_two_threads_with_identical_weights(
+    two_threads, pools, monkeypatch, solver, dtype
+):
+    # Batches of 256 rows fit one block; with hidden layers of 300 and 128
+    # units a row costs 42384 multiply-adds, so each batch is cut into two
+    # parts of 128 rows, which run on the two threads: the weights are
+    # those of one thread, where the same parts run one after the other.
+    # The first blocks of the fit wait for each other, so that both
+    # threads run them however busy the machine.
+    params = {"hidden_layer_sizes": (300, 128), "solver": solver, "batch_size": 256}
+    datafit = RecordingDatafit(together=2)
+    with monkeypatch.context() as patch:
+        patch.setitem(skmlp._mlp.DATAFITS, "softmax", lambda: datafit)
+        on_two = _fit(X, dtype, max_iter=3, **params)
+    # (The last batch, of 152 rows, is one part, on the calling thread.)
+    assert pools == [2]
+    assert len(datafit.threads - {threading.get_ident()}) == 2
+    with threadpool_limits(1, user_api="blas"):
+        on_one = _fit(X, dtype, max_iter=3, **params)
     _assert_same_model(on_one, on_two)
 
 

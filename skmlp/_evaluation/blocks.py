@@ -50,7 +50,7 @@ from .._math.activations import softplus_inplace
 from .._math.bounds import feature_range
 from .._math.datafits import SoftmaxCrossEntropy
 from .._math.layout import ParameterLayout
-from .execution import SingleThreadedBlas, ThreadedExecutor
+from .execution import MIN_THREADED_WORK, SingleThreadedBlas, ThreadedExecutor
 
 # Rows per block (see rows_per_block): at least 512, enough for the matrix
 # products to run at full BLAS speed; for narrow layers more, up to about
@@ -82,6 +82,24 @@ def rows_per_block(layer_sizes, dtype=np.float64):
 # The most parts the blocks are grouped into: the most threads an
 # evaluation can use, and the most gradients it can hold at once.
 MAX_PARTS = 8
+
+# Rows that fit in one block (a mini-batch, a small data set) are cut into
+# blocks of at least MIN_PART_ROWS rows, each a part of its own, where every
+# part then has at least MIN_PART_WORK multiply-adds in its forward pass:
+# that is what lets a mini-batch step use more than one core. Each part
+# costs a gradient of its own, added up after, and thinner products run
+# slower in BLAS: a batch of 256 rows of a 784 -> 512 -> 10 network in
+# parts of 32 or 64 rows took longer on two threads than in parts of 128;
+# 100 lets MLPClassifier's default batch of 200 rows be cut in two.
+# MIN_PART_WORK is half the executor's threshold, so that rows cut into
+# parts always run on threads where threads are allowed; below it the
+# hand-over to the threads costs about as much as it saves. (The
+# measurements are in docs/performance.md, "Mini-batches on every core".)
+# Like the blocks, the cut depends on the number of rows and the layer
+# sizes alone, never on the threads; changing it changes results at the
+# rounding level.
+MIN_PART_ROWS = 100
+MIN_PART_WORK = MIN_THREADED_WORK // 2
 
 
 def forward_pass(params, block):
@@ -183,7 +201,9 @@ class BlockRows:
         self.weight_sum = float(sample_weight.sum())
         n_samples = X.shape[0]
         dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
-        rows = min(self.block_size, n_samples)
+        work_per_row = _work_per_row(self.layout.layer_sizes)
+        parts = _parts(n_samples, self.block_size, work_per_row)
+        rows = max(stop - start for part in parts for start, stop in part)
         kind = (dtype, sp.issparse(X))
         if self._workspaces is None or self._kind != kind or self._rows < rows:
             # Buffers for the new rows; those made before are let go. The
@@ -214,13 +234,13 @@ class BlockRows:
                 )
                 for start, stop in part
             ]
-            for part in _parts(n_samples, self.block_size)
+            for part in parts
         ]
-        self._cost = n_samples * _work_per_row(self.layout.layer_sizes)
+        self._cost = n_samples * work_per_row
         if self._loaded is not None:
             self._workspaces.give(self._loaded_workspace)
         self._loaded = None
-        if n_samples <= self.block_size:
+        if len(parts) == 1 and len(parts[0]) == 1:
             self._loaded_workspace = self._workspaces.take()
             self._loaded = self._loaded_workspace.load(X)
 
@@ -357,10 +377,27 @@ def _raise_overflow(X):
     )
 
 
-def _parts(n_samples, block_size):
+def _parts(n_samples, block_size, work_per_row=0):
     """The ``(start, stop)`` of every block of rows, grouped into at most
     ``MAX_PARTS`` parts of consecutive blocks; all fixed by the number of
-    rows alone."""
+    rows and ``work_per_row`` (:func:`_work_per_row`) alone.
+
+    Rows that fit in one block are cut into up to ``MAX_PARTS`` blocks of
+    one part each, as even as they can be, of at least ``MIN_PART_ROWS``
+    rows and ``MIN_PART_WORK`` multiply-adds each (with the default
+    ``work_per_row`` of 0, never: the prediction driver keeps one block).
+    """
+    if n_samples <= block_size:
+        n_parts = min(
+            MAX_PARTS,
+            n_samples // MIN_PART_ROWS,
+            n_samples * work_per_row // MIN_PART_WORK,
+        )
+        if n_parts > 1:
+            return [
+                [(k * n_samples // n_parts, (k + 1) * n_samples // n_parts)]
+                for k in range(n_parts)
+            ]
     blocks = [
         (start, min(start + block_size, n_samples))
         for start in range(0, n_samples, block_size)
