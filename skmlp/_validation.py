@@ -220,6 +220,33 @@ def encode_labels(model, y, incremental, first_call):
 OUT_ACTIVATIONS = {"squared_error": "identity", "poisson": "exp"}
 
 
+def numeric_targets(y, name):
+    """A regressor's targets ``y`` (validated, named ``name`` in messages)
+    as a float64 matrix of one column per output.
+
+    Strings are refused, as scikit-learn's ``check_array`` refuses them for
+    numeric data: ``validate_data`` lets them through as the targets of
+    several outputs, and NumPy would read ``"1.5"`` as 1.5, so that labels
+    written as numbers would be fitted as quantities without a word.
+    (Objects, which scikit-learn converts to floats, are taken as it takes
+    them.)
+    """
+    refuse_strings(y.dtype, name)
+    y = np.asarray(y, dtype=np.float64)
+    return y.reshape(len(y), -1)
+
+
+def refuse_strings(dtype, name):
+    """The ValueError of :func:`numeric_targets` for targets of strings (of
+    ``dtype``), on the rows in memory or on a cluster."""
+    if dtype.kind in "SU":
+        raise ValueError(
+            f"{name} holds strings (dtype {dtype}), which are not compatible "
+            "with a regressor's numeric targets. Convert your data to numeric "
+            "values explicitly instead."
+        )
+
+
 def regression_targets(model, y, first_call):
     """Set or check a regressor's ``out_activation_`` (from its ``loss``)
     and ``n_outputs_`` (the columns of ``y``); return ``y`` as the datafit
@@ -230,8 +257,7 @@ def regression_targets(model, y, first_call):
     or ``fit`` with ``warm_start``) must have the fitted model's loss and
     number of outputs: its output layer is made for them.
     """
-    y = np.asarray(y, dtype=np.float64)
-    y = y.reshape(len(y), -1)
+    y = numeric_targets(y, "y")
     kind = OUT_ACTIVATIONS[model.loss]
     if kind == "exp" and (y < 0).any():
         raise ValueError(
@@ -437,8 +463,7 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
 def validation_targets(model, y_val):
     """A regressor's ``y_val`` as the datafit takes it, checked against the
     training targets: as many outputs, and in the loss's range."""
-    y_val = np.asarray(y_val, dtype=np.float64)
-    y_val = y_val.reshape(len(y_val), -1)
+    y_val = numeric_targets(y_val, "y_val")
     if y_val.shape[1] != model.n_outputs_:
         raise ValueError(
             f"y_val has {y_val.shape[1]} output(s) (columns), but y has "

@@ -1080,3 +1080,11 @@ def test_poisson_on_the_cluster_rejects_negative_targets(client, regression_data
     X, real, _, _ = regression_data
     with pytest.raises(ValueError, match="out of the valid range of the loss"):
         _reg(loss="poisson").fit(*_on_cluster(X, real[:, 0]))
+
+
+def test_regressor_on_the_cluster_rejects_targets_written_as_strings(
+    client, regression_data
+):
+    X, real, _, _ = regression_data
+    with pytest.raises(ValueError, match="y holds strings"):
+        _reg().fit(*_on_cluster(X, real[:, 0].astype("U")))

@@ -227,6 +227,22 @@ def test_non_numeric_targets_are_rejected():
         SoftplusMLPRegressor().fit(X, np.array(["a", "b", "c", "d"], dtype=object))
 
 
+@pytest.mark.parametrize("dtype", ["U", "S"])
+@pytest.mark.parametrize("columns", [1, 2])
+def test_targets_written_as_strings_are_rejected_not_read_as_numbers(dtype, columns):
+    # NumPy would read "1.5" as 1.5; check_array refuses strings for numeric
+    # data, in these words, and so does the regressor, for y and y_val.
+    X, y = _data("squared_error", columns, n_samples=20)
+    strings = y.astype(dtype)
+    message = "y holds strings .* Convert your data to numeric values explicitly"
+    with pytest.raises(ValueError, match=message):
+        SoftplusMLPRegressor(max_iter=2).fit(X, strings)
+    with pytest.raises(ValueError, match="y_val holds strings"):
+        SoftplusMLPRegressor(max_iter=2, early_stopping=True).fit(
+            X, y, X_val=X, y_val=strings
+        )
+
+
 # ----------------------------------------------------------------------
 # Training: early stopping, partial_fit, divergence, persistence
 

@@ -529,6 +529,7 @@ def _regression_rows(model, X, y, sample_weight, meta, first_call):
     import dask.array as da
 
     row_chunks = X.chunks[0]
+    _validation.refuse_strings(y.dtype, "y")
     targets = y.astype(np.float64).reshape(X.shape[0], -1)
     weight = (
         da.ones(X.shape[0], chunks=(row_chunks,))
