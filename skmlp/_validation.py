@@ -433,9 +433,15 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
     takes it (as :func:`encode_labels` makes ``y``).
     """
     classifier = is_classifier(model)
-    X_val, y_val = validate_input(
-        model, X_val, y_val, reset=False, regression=not classifier
-    )
+    try:
+        X_val, y_val = validate_input(
+            model, X_val, y_val, reset=False, regression=not classifier
+        )
+    except ValueError as error:
+        # scikit-learn's messages name the rows X and the targets y.
+        raise ValueError(
+            f"X_val or y_val is invalid (X and y below are X_val and y_val): {error}"
+        ) from None
     X_val = X_val.astype(dtype, copy=False)
     if classifier:
         y_val = validation_labels(model, y_val)

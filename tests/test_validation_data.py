@@ -173,8 +173,15 @@ def test_multilabel_validation_loss_is_the_binary_cross_entropy():
         (dict(y_val="y"), "y_val is provided, but X_val was not provided."),
         (dict(sample_weight_val="w"), "sample_weight_val is provided, but X_val"),
         (dict(X_val="X", y_val="y", early_stopping=False), "early_stopping is False"),
-        (dict(X_val="X3", y_val="y"), "X has 3 features, but SoftplusMLPClassifier"),
-        (dict(X_val="X", y_val="y_short"), "inconsistent numbers of samples"),
+        (
+            dict(X_val="X3", y_val="y"),
+            r"X_val or y_val is invalid \(X and y below are X_val and y_val\): "
+            "X has 3 features, but SoftplusMLPClassifier",
+        ),
+        (
+            dict(X_val="X", y_val="y_short"),
+            "y_val is invalid .*inconsistent numbers of samples",
+        ),
         (dict(X_val="X", y_val="y_new"), r"y_val has classes not in y: \[7\]"),
         (dict(X_val="X", y_val="Y"), "y_val is an indicator matrix"),
         (
@@ -191,7 +198,10 @@ def test_multilabel_validation_loss_is_the_binary_cross_entropy():
             dict(X_val="X", y_val="y", sample_weight_val="w_short"),
             "sample_weight_val is invalid: sample_weight.shape",
         ),
-        (dict(X_val="X_nan", y_val="y"), "Input X contains NaN"),
+        (
+            dict(X_val="X_nan", y_val="y"),
+            "X_val or y_val is invalid .*Input X contains NaN",
+        ),
     ],
 )
 def test_bad_validation_data_raises_and_leaves_the_model_as_it_was(
