@@ -284,3 +284,20 @@ def test_regression_gradient_matches_central_differences(
             objective.value(theta + step) - objective.value(theta - step)
         ) / 2e-6
     assert np.linalg.norm(gradient - numerical) / np.linalg.norm(numerical) < 1e-7
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e307])
+def test_the_squared_errors_chance_level_of_huge_targets_is_inf_without_warning(
+    scale,
+):
+    # The square of targets beyond about 1e154 overflows: the chance level
+    # is inf (the divergence rule's threshold then is too), with no NumPy
+    # warning, also where a row of weight 0 would make inf * 0.
+    y = np.array([[1.0], [-1.0], [3.0]]) * scale
+    weight = np.array([1.0, 2.0, 0.0])
+    assert SquaredError().chance_loss(1, y, weight) == math.inf
+    # Targets of a common scale: the weighted variance, halved.
+    y = np.array([[1.0], [-1.0], [3.0]])
+    mean = (1.0 - 2.0) / 3
+    expected = ((1 - mean) ** 2 + 2 * (-1 - mean) ** 2) / 3 / 2
+    assert SquaredError().chance_loss(1, y, weight) == pytest.approx(expected)

@@ -596,3 +596,19 @@ def test_a_divergence_of_the_squared_error_advises_scaling_the_targets():
     X, y = _data("squared_error", 1, seed=19)
     with pytest.raises(DivergenceError, match="scale them too"):
         SoftplusMLPRegressor(max_iter=5).fit(X, y * 1e200)
+
+
+def test_a_search_that_finds_no_step_on_huge_targets_advises_scaling_them():
+    # With targets of 1e150 the squared error's curvature is beyond every
+    # step the backtracking search tries: its error says what a divergence
+    # says of the targets, and the fitted model is left as it was.
+    X, y = _data("squared_error", 1, seed=19)
+    model = SoftplusMLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    before = joblib.hash(model)
+    message = "found no step that decreases the objective.*scale them too"
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y * 1e150)
+    assert joblib.hash(model) == before

@@ -258,10 +258,16 @@ class SquaredError:
         mean over the rows: the weighted variance of the targets, averaged
         over outputs, halved."""
         y = np.reshape(np.asarray(y, np.float64), (len(y), -1))
-        residual = y - np.average(y, axis=0, weights=weight)
-        return float(np.average(np.sum(residual**2, axis=1), weights=weight)) / (
-            2 * y.shape[1]
-        )
+        # Targets beyond about 1e154 overflow the square: the chance level
+        # is then inf, and the divergence rule reports the fit's first
+        # non-finite loss, with its advice to scale the targets, rather
+        # than NumPy warning of an overflow here.
+        with np.errstate(over="ignore", invalid="ignore"):
+            residual = y - np.average(y, axis=0, weights=weight)
+            squares = np.sum(residual**2, axis=1)
+            # (A row of weight 0 whose square is inf would make it NaN.)
+            chance = float(np.average(squares, weights=weight)) / (2 * y.shape[1])
+        return chance if math.isfinite(chance) else math.inf
 
     def loss_bound(self, low, high):
         """Unbounded: a target can be anywhere."""

@@ -62,6 +62,12 @@ def try_step(point, loss, gradient, objective, step):
     return new_loss <= loss - decrease + tolerance, new_point, new_loss
 
 
+class NoStepFound(ValueError):
+    """A backtracking search found no step that decreases the objective
+    (:func:`no_step_found` says why it can be); the training loop adds what
+    the datafit suggests of the targets."""
+
+
 def no_step_found(step):
     """The error of a search that found no decrease.
 
@@ -74,7 +80,7 @@ def no_step_found(step):
     # A step halved down to 0 (from a subnormal one) bounds no curvature;
     # dividing by it would raise a ZeroDivisionError in place of this error.
     curvature = 1 / step if step > 0 else math.inf
-    return ValueError(
+    return NoStepFound(
         "The backtracking line search found no step that decreases the "
         f"objective (last step tried: {step:.3g}); its gradient is wrong or "
         "not accurate enough in this floating-point precision, or its "

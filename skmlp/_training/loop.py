@@ -39,6 +39,7 @@ from .._evaluation.blocks import OutputOverflow, forward_log_proba
 from .._evaluation.objective import Objective
 from .._solvers.first_order import make_solver
 from .._solvers.lbfgs import GradientOverflow
+from .._solvers.step_size import NoStepFound
 from .._warnings import warn_at_user_code
 from .history import History
 
@@ -612,6 +613,13 @@ class TrainingRun:
         except GradientOverflow as error:
             advice = _target_advice(self.data.objective.datafit) + _LBFGS_ADVICE
             raise DivergenceError(f"Training diverged: {error} {advice}") from None
+        except NoStepFound as error:
+            # A curvature beyond every step tried: with the squared error,
+            # targets of a huge scale give it as unscaled inputs do.
+            advice = _target_advice(self.data.objective.datafit)
+            if not advice:
+                raise
+            raise NoStepFound(f"{error} {advice.rstrip()}") from None
         self._check(loss)
         return loss
 
