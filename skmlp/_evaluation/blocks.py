@@ -83,6 +83,10 @@ def rows_per_block(layer_sizes, dtype=np.float64):
 # evaluation can use, and the most gradients it can hold at once.
 MAX_PARTS = 8
 
+# The most cuts of rows (blocks and parts, by number of rows) that a source
+# of rows keeps from one set of rows to the next.
+MAX_CUTS = 8
+
 # Rows that fit in one block (a mini-batch, a small data set) are cut into
 # blocks of at least MIN_PART_ROWS rows, each a part of its own, where every
 # part then has at least MIN_PART_WORK multiply-adds in its forward pass:
@@ -185,6 +189,11 @@ class BlockRows:
             dtype = X.dtype if X.dtype.kind == "f" else np.float64
             block_size = rows_per_block(layout.layer_sizes, dtype)
         self.block_size = block_size
+        self._work_per_row = _work_per_row(layout.layer_sizes)
+        # The cut of the rows into blocks and parts, and the rows of its
+        # longest block, by number of rows: a mini-batch epoch sets rows of
+        # two numbers (its batches and the last one) hundreds of times.
+        self._cuts = {}
         self._workspaces = self._gradients = self._loaded = None
         self.set_rows(X, y, sample_weight)
 
@@ -201,9 +210,14 @@ class BlockRows:
         self.weight_sum = float(sample_weight.sum())
         n_samples = X.shape[0]
         dtype = X.dtype if X.dtype.kind == "f" else np.dtype(np.float64)
-        work_per_row = _work_per_row(self.layout.layer_sizes)
-        parts = _parts(n_samples, self.block_size, work_per_row)
-        rows = max(stop - start for part in parts for start, stop in part)
+        cut = self._cuts.get(n_samples)
+        if cut is None:
+            if len(self._cuts) == MAX_CUTS:
+                self._cuts.clear()
+            parts = _parts(n_samples, self.block_size, self._work_per_row)
+            rows = max(stop - start for part in parts for start, stop in part)
+            cut = self._cuts[n_samples] = parts, rows
+        parts, rows = cut
         kind = (dtype, sp.issparse(X))
         if self._workspaces is None or self._kind != kind or self._rows < rows:
             # Buffers for the new rows; those made before are let go. The
@@ -236,7 +250,7 @@ class BlockRows:
             ]
             for part in parts
         ]
-        self._cost = n_samples * work_per_row
+        self._cost = n_samples * self._work_per_row
         if self._loaded is not None:
             self._workspaces.give(self._loaded_workspace)
         self._loaded = None
