@@ -76,6 +76,10 @@ LEAST = 2 * MIN_PART_WORK // 200
         (200, LEAST - 1, 1),  # too little work for two parts
         (200, 50 * 100 + 100 * 5, 1),  # 50 -> 100 -> 5
         (200, 0, 1),  # the prediction driver's default: never cut
+        # 201 rows of 39801 multiply-adds are 8000001 in all, but parts of
+        # 100 and 101 rows: the shorter one would be below MIN_PART_WORK.
+        (201, 39801, 1),
+        (202, 39801, 2),
     ],
 )
 def test_rows_of_one_block_are_cut_into_parts_where_threads_pay(

@@ -192,7 +192,7 @@ class BlockRows:
         self._work_per_row = _work_per_row(layout.layer_sizes)
         # The cut of the rows into blocks and parts, and the rows of its
         # longest block, by number of rows: a mini-batch epoch sets rows of
-        # two numbers (its batches and the last one) hundreds of times.
+        # two sizes (its batches and the last one) hundreds of times.
         self._cuts = {}
         self._workspaces = self._gradients = self._loaded = None
         self.set_rows(X, y, sample_weight)
@@ -401,12 +401,11 @@ def _parts(n_samples, block_size, work_per_row=0):
     rows and ``MIN_PART_WORK`` multiply-adds each (with the default
     ``work_per_row`` of 0, never: the prediction driver keeps one block).
     """
-    if n_samples <= block_size:
-        n_parts = min(
-            MAX_PARTS,
-            n_samples // MIN_PART_ROWS,
-            n_samples * work_per_row // MIN_PART_WORK,
-        )
+    if n_samples <= block_size and work_per_row > 0:
+        # The shortest of k parts as even as they can be has n_samples // k
+        # rows, which is at least m rows exactly when k <= n_samples // m.
+        least_rows = max(MIN_PART_ROWS, -(-MIN_PART_WORK // work_per_row))
+        n_parts = min(MAX_PARTS, n_samples // least_rows)
         if n_parts > 1:
             return [
                 [(k * n_samples // n_parts, (k + 1) * n_samples // n_parts)]
