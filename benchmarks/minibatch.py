@@ -20,7 +20,9 @@ contender of a case once, in turn):
   ``Linear``, ``CrossEntropyLoss`` and ``torch.optim.SGD`` (Nesterov 0.9 on
   mini-batches), the batches drawn by ``torch.randperm``: the floor of what
   a torch user writes, on as many threads as the machine has cores. torch
-  is in no extra of the package: install it beside it to time it.
+  is in no extra of the package: install it beside it to time it;
+- ``skorch``, when skorch is installed too: its ``NeuralNetClassifier``
+  around the same network and optimizer, in float32.
 
 "Cores busy" is the process's CPU time over the wall time of a fit (BLAS
 threads that spin while they wait count as busy). Times are the fastest of
@@ -73,6 +75,10 @@ try:
     import torch
 except ImportError:  # torch is a baseline only, never a dependency
     torch = None
+try:
+    import skorch
+except ImportError:  # nor is skorch
+    skorch = None
 
 
 def data(n_samples, n_features, n_classes, dtype):
@@ -177,6 +183,44 @@ def torch_runner(X, y, hidden, batch_size, epochs, n_classes):
     return run
 
 
+def skorch_runner(X, y, hidden, batch_size, epochs, n_classes):
+    """skorch's ``NeuralNetClassifier`` around the PyTorch loop's network and
+    optimizer: what a scikit-learn user of PyTorch fits (in float32 only,
+    the dtype of the network's weights)."""
+    full = batch_size is None
+
+    class Network(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.Sequential(
+                torch.nn.Linear(X.shape[1], hidden),
+                torch.nn.Softplus(),
+                torch.nn.Linear(hidden, n_classes),
+            )
+
+        def forward(self, X):
+            return self.layers(X)
+
+    def run():
+        torch.manual_seed(0)
+        net = skorch.NeuralNetClassifier(
+            Network,
+            criterion=torch.nn.CrossEntropyLoss,
+            optimizer=torch.optim.SGD,
+            lr=LEARNING_RATE,
+            optimizer__momentum=0.0 if full else MOMENTUM,
+            optimizer__nesterov=not full,
+            batch_size=X.shape[0] if full else batch_size,
+            max_epochs=epochs,
+            train_split=None,
+            iterator_train__shuffle=not full,
+            verbose=0,
+        )
+        net.fit(X, y)
+
+    return run
+
+
 def timed(run):
     """Wall time and cores kept busy (CPU time over wall time) of a run."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -195,6 +239,10 @@ def measure(case, dtype, repeats):
     }
     if torch is not None:
         contenders["PyTorch loop"] = torch_runner(
+            X, y, hidden, batch_size, epochs, n_classes
+        )
+    if skorch is not None and X.dtype == np.float32:
+        contenders["skorch"] = skorch_runner(
             X, y, hidden, batch_size, epochs, n_classes
         )
     runs = {contender: [] for contender in contenders}
@@ -231,6 +279,8 @@ def machine():
     )
     if torch is not None:
         versions += f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
+    if skorch is not None:
+        versions += f", skorch {skorch.__version__}"
     return f"{cpu}, {len(os.sched_getaffinity(0))} cores; {versions}"
 
 
@@ -238,6 +288,8 @@ def report(measurements, started, repeats):
     contenders = ["skmlp", "skmlp, 1 thread", "MLPClassifier"]
     if torch is not None:
         contenders.append("PyTorch loop")
+    if skorch is not None:
+        contenders.append("skorch")
     lines = [
         f"Measured {started:%Y-%m-%d} on {machine()}; the fastest of {repeats} "
         "interleaved fits, milliseconds per epoch (cores kept busy).",
@@ -248,6 +300,8 @@ def report(measurements, started, repeats):
     for m in measurements:
         cells = [
             f"{m['results'][c]['ms']:.0f} ({m['results'][c]['busy']:.2f})"
+            if c in m["results"]
+            else "–"
             for c in contenders
         ]
         lines.append(f"| {m['label']} | {m['dtype']} | " + " | ".join(cells) + " |")
