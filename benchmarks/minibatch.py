@@ -37,20 +37,21 @@ Run from the repository root::
 import argparse
 import datetime
 import os
-import platform
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
-from sklearn.datasets import make_classification
+
+# The data, the pause between timed runs and the machine's description are
+# those of the main benchmark (this directory is on the path of a script).
+from benchmark import SETTLE_SECONDS, synthetic
+from benchmark import machine as machine_info
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
-import skmlp
 from skmlp import SoftplusMLPClassifier
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,10 +61,6 @@ END = "<!-- mini-batch benchmark results: end -->"
 ALPHA = 1e-4
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
-# Pause before each timed fit, so that none runs beside BLAS threads that the
-# one before left spinning (see benchmarks/benchmark.py, SETTLE_SECONDS).
-SETTLE_SECONDS = 0.3
-
 # name, rows, features, hidden units, classes, batch size (None: full), epochs
 CASES = [
     ("narrow", 60000, 50, 100, 5, 200, 3),
@@ -79,19 +76,6 @@ try:
     import skorch
 except ImportError:  # nor is skorch
     skorch = None
-
-
-def data(n_samples, n_features, n_classes, dtype):
-    X, y = make_classification(
-        n_samples=n_samples,
-        n_features=n_features,
-        n_informative=min(n_features, 20),
-        n_redundant=0,
-        n_classes=n_classes,
-        n_clusters_per_class=1,
-        random_state=0,
-    )
-    return X.astype(dtype), y
 
 
 def skmlp_runner(X, y, hidden, batch_size, epochs, threads=None):
@@ -231,7 +215,7 @@ def timed(run):
 
 def measure(case, dtype, repeats):
     name, n_samples, n_features, hidden, n_classes, batch_size, epochs = case
-    X, y = data(n_samples, n_features, n_classes, dtype)
+    X, y = synthetic(n_samples, n_features, n_classes, dtype)
     contenders = {
         "skmlp": skmlp_runner(X, y, hidden, batch_size, epochs),
         "skmlp, 1 thread": skmlp_runner(X, y, hidden, batch_size, epochs, threads=1),
@@ -265,23 +249,17 @@ def measure(case, dtype, repeats):
 
 
 def machine():
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor() or cpu
-    versions = (
-        f"Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"scikit-learn {sklearn.__version__}, skmlp {skmlp.__version__}"
+    """The machine and the versions, as benchmark.py reports them, and those
+    of the baselines that ran."""
+    info = machine_info()
+    text = (
+        f"{info['cpu']}, {info['cores']} cores; BLAS {info['blas']}; {info['versions']}"
     )
     if torch is not None:
-        versions += f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
+        text += f", PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
     if skorch is not None:
-        versions += f", skorch {skorch.__version__}"
-    return f"{cpu}, {len(os.sched_getaffinity(0))} cores; {versions}"
+        text += f", skorch {skorch.__version__}"
+    return text
 
 
 def report(measurements, started, repeats):
