@@ -44,21 +44,18 @@ from pathlib import Path
 
 import numpy as np
 
-# The data, the pause between timed runs and the machine's description are
-# those of the main benchmark (this directory is on the path of a script).
-from benchmark import SETTLE_SECONDS, synthetic
+# The data, skmlp's estimator, the pause between timed runs and the
+# machine's description are those of the main benchmark (this directory is
+# on the path of a script).
+from benchmark import ALPHA, SETTLE_SECONDS, fit_runner, ours, synthetic
 from benchmark import machine as machine_info
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
-from threadpoolctl import threadpool_limits
-
-from skmlp import SoftplusMLPClassifier
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "performance.md"
 BEGIN = "<!-- mini-batch benchmark results: begin -->"
 END = "<!-- mini-batch benchmark results: end -->"
-ALPHA = 1e-4
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
 # name, rows, features, hidden units, classes, batch size (None: full), epochs
@@ -79,24 +76,12 @@ except ImportError:  # nor is skorch
 
 
 def skmlp_runner(X, y, hidden, batch_size, epochs, threads=None):
-    def run():
-        estimator = SoftplusMLPClassifier(
-            hidden_layer_sizes=(hidden,),
-            solver="gd" if batch_size is None else "nag",
-            momentum=MOMENTUM,
-            batch_size=batch_size,
-            learning_rate_init=LEARNING_RATE,
-            alpha=ALPHA,
-            max_iter=epochs,
-            tol=0.0,
-            n_iter_no_change=epochs,
-            random_state=0,
-        )
-        with warnings.catch_warnings(), threadpool_limits(threads, user_api="blas"):
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(X, y)
-
-    return run
+    """benchmark.py's estimator, with Nesterov's constant momentum on
+    mini-batches and plain gradient descent on the full batch."""
+    solver = "gd" if batch_size is None else "nag"
+    estimator = ours((hidden,), solver, epochs, LEARNING_RATE, batch_size)
+    estimator.set_params(momentum=MOMENTUM)
+    return fit_runner(estimator, X, y, blas_threads=threads)
 
 
 def sklearn_runner(X, y, hidden, batch_size, epochs):
