@@ -30,7 +30,7 @@ the repeats, in milliseconds per epoch.
 
 Run from the repository root::
 
-    python benchmarks/minibatch.py                 # about 5 minutes on 2 cores
+    python benchmarks/minibatch.py                 # about 8 minutes on 2 cores
     python benchmarks/minibatch.py --update-docs   # also into docs/performance.md
 """
 
@@ -300,7 +300,7 @@ def update_docs(text):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--cases",
         nargs="+",
