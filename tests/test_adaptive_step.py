@@ -333,6 +333,51 @@ def test_a_zero_first_gradient_waits_for_a_direction():
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_gradient_whose_squares_overflow_is_measured_as_a_finite_one(dtype):
+    # Entries of 1e200 (float64) or 1e30 (float32) are finite, their squares
+    # are not: the norms, written out, are those of the vectors scaled down.
+    big = 1e200 if dtype is np.float64 else 1e30
+    point = np.array([3.0, 4.0], dtype=dtype)
+    gradient = np.array([3.0, 4.0], dtype=dtype) * dtype(big)
+    rule = AdaptiveStep()
+    # Overflow is silenced where the training loop runs the rule: the sum of
+    # squares is inf on the way to the norm.
+    with np.errstate(over="ignore"):
+        first = rule.next_step(point, gradient)
+    eps = np.finfo(dtype).eps
+    assert first == pytest.approx(on_grid(math.sqrt(eps) * 5.0 / (5.0 * big)))
+    assert first > 0.0
+    # A second pair: moved by (1, 0), the gradient turned by (big, 0), so
+    # the curvature is big and the step 1 / (2 big), against the growth
+    # cap sqrt(2) * first.
+    moved_point = point + np.array([1.0, 0.0], dtype=dtype)
+    turned = gradient + np.array([big, 0.0], dtype=dtype)
+    with np.errstate(over="ignore"):
+        second = rule.next_step(moved_point, turned)
+    assert second == pytest.approx(
+        on_grid(min(math.sqrt(2.0) * first, 1.0 / (2.0 * big))), rel=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "dtype, scale", [(np.float64, 1e200), (np.float64, 1e300), (np.float32, 1e30)]
+)
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_auto_trains_on_inputs_whose_gradients_square_to_inf(dtype, scale, solver):
+    # Before the norm was taken with care, the first step of such inputs
+    # was 0 and stayed 0: 200 epochs that left the initial weights as they
+    # were, with only a ConvergenceWarning (training accuracy 0.57).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    X = (X * scale).astype(dtype)
+    clf = SoftplusMLPClassifier(solver=solver, random_state=0).fit(X, y)
+    assert clf.learning_rate_ > 0.0
+    assert clf.loss_ < 1e-3 * clf.loss_curve_[0]
+    assert clf.score(X, y) == 1.0
+
+
 def test_a_snapshot_is_independent_of_the_rule():
     rule = AdaptiveStep()
     rule.next_step(np.ones(3), np.array([1.0, 2.0, 3.0]))

@@ -283,7 +283,22 @@ def _on_grid(step):
 
 
 def _norm(vector):
-    # Not np.linalg.norm, whose overhead shows on short vectors, nor a sum
-    # that BLAS may split (dot's docstring); docs/performance.md, "Costs
-    # behind the code's choices".
-    return math.sqrt(dot(vector, vector))
+    """The Euclidean norm of ``vector``, finite whenever its entries are.
+
+    Not np.linalg.norm, whose overhead shows on short vectors, nor a sum
+    that BLAS may split (dot's docstring); docs/performance.md, "Costs
+    behind the code's choices". The sum of squares overflows for entries
+    beyond about 1e154 (1e19 in float32), which the gradients of unscaled
+    inputs reach: the rule would then take a finite gradient for a
+    diverged one and stay at its last step, 0 before the first. Only then
+    is the vector scaled by its largest entry first (one more pass).
+    """
+    squares = dot(vector, vector)
+    if squares < math.inf:
+        return math.sqrt(squares)
+    largest = float(np.max(np.abs(vector)))
+    if not 0.0 < largest < math.inf:
+        # An entry inf or NaN: the norm is one too.
+        return largest
+    scaled = vector / largest
+    return largest * math.sqrt(dot(scaled, scaled))
