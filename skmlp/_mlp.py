@@ -323,7 +323,8 @@ class _SoftplusMLP:
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
                 default=None
             Validation rows for early stopping (``early_stopping=True``), in
-            place of the ``validation_fraction`` held out of ``X``. In a
+            place of the ``validation_fraction`` held out of ``X``; at least
+            2, as a held-out split. In a
             ``Pipeline``, ``X_val`` is transformed as ``X`` is with
             ``Pipeline(..., transform_input=["X_val"])`` (scikit-learn >=
             1.6, with metadata routing enabled). Not supported when ``X``

@@ -442,6 +442,14 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
         raise ValueError(
             f"X_val or y_val is invalid (X and y below are X_val and y_val): {error}"
         ) from None
+    if X_val.shape[0] < 2:
+        # The bound of a split (check_validation_size), for the same reason:
+        # R^2 is not defined on one row (a NaN score, of which no epoch is
+        # the best), and one row's accuracy is 0 or 1.
+        raise ValueError(
+            f"The validation set is too small: X_val has {X_val.shape[0]} "
+            "row, and early stopping scores at least 2."
+        )
     X_val = X_val.astype(dtype, copy=False)
     if classifier:
         y_val = validation_labels(model, y_val)

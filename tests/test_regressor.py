@@ -270,6 +270,28 @@ def test_early_stopping_is_scored_by_r2_on_the_given_validation_rows():
     assert model.validation_loss_curve_[best] == pytest.approx(expected, rel=1e-9)
 
 
+def test_one_validation_row_is_refused_and_the_model_kept():
+    # R² is not defined on one row: every epoch's score was NaN, no epoch
+    # the best, and fit ended in a TypeError.
+    X, y = _data("squared_error", 1, seed=11, n_samples=60)
+    model = SoftplusMLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    before = joblib.hash(model)
+    model.set_params(early_stopping=True)
+    with pytest.raises(ValueError, match="validation set is too small: X_val has 1"):
+        model.fit(X, y, X_val=X[:1], y_val=y[:1])
+    model.set_params(early_stopping=False)
+    assert joblib.hash(model) == before
+    # Two rows are scored.
+    model.set_params(early_stopping=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y, X_val=X[:2], y_val=y[:2])
+    assert np.all(np.isfinite(model.validation_scores_))
+
+
 @pytest.mark.parametrize("loss", LOSSES)
 def test_n_partial_fit_calls_are_fit_with_max_iter_n(loss):
     X, y = _data(loss, 2, seed=13)

@@ -202,6 +202,10 @@ def test_multilabel_validation_loss_is_the_binary_cross_entropy():
             dict(X_val="X_nan", y_val="y"),
             "X_val or y_val is invalid .*Input X contains NaN",
         ),
+        (
+            dict(X_val="X1", y_val="y1"),
+            "The validation set is too small: X_val has 1 row",
+        ),
     ],
 )
 def test_bad_validation_data_raises_and_leaves_the_model_as_it_was(
@@ -212,6 +216,8 @@ def test_bad_validation_data_raises_and_leaves_the_model_as_it_was(
     values = {
         "X": X_val,
         "X3": X_val[:, :3],
+        "X1": X_val[:1],
+        "y1": y_val[:1],
         "X_nan": np.where(np.arange(X_val.size).reshape(X_val.shape) == 3, np.nan, 0),
         "y": y_val,
         "y_short": y_val[:-1],
