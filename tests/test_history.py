@@ -92,6 +92,20 @@ def test_validation_counter_by_hand():
     assert history.best_loss == np.inf
 
 
+def test_a_score_of_minus_inf_or_nan_is_no_improvement():
+    # The R² of overflowing predictions: neither resets the counter (a NaN
+    # compared below best + tol as False, and reset it at every epoch, so
+    # that the fit never stopped) nor becomes the best.
+    nan, inf = float("nan"), float("inf")
+    history, counts = _counts_by_score([-inf, nan, 0.5, nan, -inf], tol=0.0)
+    assert counts == [1, 2, 0, 1, 2]
+    assert history.best_validation_score == 0.5
+    assert_array_equal(history.best_theta, np.full(3, 2.0))
+    history, counts = _counts_by_score([nan, -inf], tol=0.0)
+    assert counts == [1, 2]
+    assert history.best_theta is None
+
+
 def test_an_equal_score_keeps_the_first_best_theta():
     history, counts = _counts_by_score([0.75, 0.75, 0.5], tol=0.0)
     # 0.75 is not below 0.75 + 0: no count; but it is no new best either.

@@ -292,6 +292,23 @@ def test_one_validation_row_is_refused_and_the_model_kept():
     assert np.all(np.isfinite(model.validation_scores_))
 
 
+def test_validation_rows_whose_predictions_overflow_raise_and_keep_the_model():
+    # X_val 1e300 times X's scale: every epoch's R² is -inf, no epoch is
+    # the best; fit ended in a TypeError.
+    X, y = _data("squared_error", 1, seed=11, n_samples=60)
+    model = SoftplusMLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    before = joblib.hash(model)
+    model.set_params(early_stopping=True, max_iter=30)
+    message = "no epoch with a finite validation score .* of the 11 epochs"
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y, X_val=X[:10] * 1e300, y_val=y[:10])
+    model.set_params(early_stopping=False, max_iter=3)
+    assert joblib.hash(model) == before
+
+
 @pytest.mark.parametrize("loss", LOSSES)
 def test_n_partial_fit_calls_are_fit_with_max_iter_n(loss):
     X, y = _data(loss, 2, seed=13)

@@ -88,7 +88,9 @@ class History:
         epoch's ``theta`` is the best (as ``MLPClassifier``'s)."""
         self.validation_scores.append(score)
         self.validation_loss_curve.append(loss)
-        if score < self.best_validation_score + self.tol:
+        # A score of -inf or NaN (the R² of predictions that overflow) is
+        # no improvement: it does not reset the count (a NaN compares False).
+        if not (score > -np.inf and score >= self.best_validation_score + self.tol):
             self.no_improvement_count += 1
         else:
             self.no_improvement_count = 0

@@ -489,6 +489,16 @@ class TrainingRun:
         if self.batches:
             objective.set_rows(*self.data.rows)
         point = self.kept_point()
+        if point is None:
+            # Early stopping with no epoch better than -inf: the held-out
+            # predictions overflowed at every epoch.
+            raise ValueError(
+                "Early stopping found no epoch with a finite validation score "
+                f"(the scores of the {self.kept.history.n_new_epochs} epochs "
+                "are -inf or NaN): the predictions of the validation rows "
+                "overflow. If fit was given X_val, are its features on the "
+                "scale of X's (in a Pipeline, transform_input=['X_val'])?"
+            )
         with np.errstate(over="ignore", invalid="ignore"):
             if not self._passes_by_its_bound(point):
                 self._check(objective.value(point))
