@@ -640,6 +640,7 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
     def __init__(
         self,
         hidden_layer_sizes=(100,),
+        *,
         solver="nag",
         alpha=1e-4,
         batch_size=None,
@@ -897,6 +898,7 @@ class SoftplusMLPRegressor(RegressorMixin, _SoftplusMLP, BaseEstimator):
         self,
         loss="squared_error",
         hidden_layer_sizes=(100,),
+        *,
         solver="nag",
         alpha=1e-4,
         batch_size=None,

@@ -82,3 +82,35 @@ def test_the_positive_multioutput_check_is_scikit_learns():
     estimator = SoftplusMLPRegressor(max_iter=5)
     check_positive_multioutput(estimator)
     check_regressor_multioutput("SoftplusMLPRegressor", estimator)
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (SoftplusMLPClassifier, "MLPClassifier"),
+        (SoftplusMLPRegressor, "MLPRegressor"),
+    ],
+)
+def test_positional_parameters_are_those_of_scikit_learns_mlp(ours, theirs):
+    # scikit-learn passes only the first parameters by position (SLEP009);
+    # the rest are keyword-only. MLP*'s positional ones but ``activation``
+    # (softplus is the model) are ours, in their order.
+    import inspect
+
+    import sklearn.neural_network
+
+    def positional(cls):
+        return [
+            name
+            for name, parameter in inspect.signature(cls).parameters.items()
+            if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        ]
+
+    expected = [
+        name
+        for name in positional(getattr(sklearn.neural_network, theirs))
+        if name != "activation"
+    ]
+    assert positional(ours) == expected
+    with pytest.raises(TypeError, match="positional"):
+        ours(*[None] * len(expected), "nag")
