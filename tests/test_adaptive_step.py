@@ -378,6 +378,76 @@ def test_auto_trains_on_inputs_whose_gradients_square_to_inf(dtype, scale, solve
     assert clf.score(X, y) == 1.0
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_gradient_whose_squares_underflow_is_measured_as_a_nonzero_one(dtype):
+    # Entries of 1e-170 (float64) or 1e-25 (float32) are normal numbers,
+    # their squares underflow to zero: the rule saw no curvature, and only
+    # the growth cap held. The norms, written out, are those of the vectors
+    # scaled up.
+    tiny = 1e-170 if dtype is np.float64 else 1e-25
+    point = np.array([3.0, 4.0], dtype=dtype)
+    gradient = np.array([3.0, 4.0], dtype=dtype) * dtype(tiny)
+    rule = AdaptiveStep(learning_rate=1.0)
+    with np.errstate(under="ignore"):
+        assert rule.next_step(point, gradient) == 1.0
+        # Moved by (1, 0), the gradient turned by (tiny, 0): the curvature
+        # is tiny, and the step 1 / (2 tiny) is below the cap of an
+        # unlimited growth (no pair before).
+        second = rule.next_step(
+            point + np.array([1.0, 0.0], dtype=dtype),
+            gradient + np.array([tiny, 0.0], dtype=dtype),
+        )
+    assert second == pytest.approx(on_grid(1.0 / (2.0 * tiny)), rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_step_stays_below_the_overflow_of_the_parameters_dtype(dtype):
+    # A curvature too small to invert (a step of 1e309, or 1e39 in
+    # float32) was an infinite step, or one that is inf in the parameters'
+    # dtype: its move was inf, or NaN where the gradient is zero.
+    largest = float(np.finfo(dtype).max)
+    point = np.array([1.0, 0.0], dtype=dtype)
+    gradient = np.array([1.0, 0.0], dtype=dtype) * dtype(1e-10)
+    rule = AdaptiveStep(learning_rate=largest / 4)
+    rule.next_step(point, gradient)
+    # Moved by 1, the gradient turned by 1e-310 (float64; 1e-40 in
+    # float32): the bound 1 / (2 turned) is past the largest number.
+    turned = dtype(1e-310 if dtype is np.float64 else 1e-40)
+    with np.errstate(under="ignore", over="ignore"):
+        step = rule.next_step(
+            point + np.array([0.0, 1.0], dtype=dtype),
+            gradient + np.array([0.0, turned], dtype=dtype),
+        )
+    assert largest / 2 < step <= largest
+    assert step == on_grid(step)
+    assert np.isfinite(dtype(step) * gradient).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_auto_trains_on_separated_classes_with_no_penalty_to_a_loss_of_zero(
+    dtype, solver
+):
+    # Two clusters ten standard deviations apart, alpha=0 and tol=0: the
+    # loss goes to zero, the gradients shrink towards the smallest numbers
+    # and the step grows as the inverse curvature. In float32 it passed
+    # 3.4e38 after about 230 steps ('gd'; fewer with 'nag') and the fit
+    # raised a DivergenceError, losing a model of training accuracy 1.
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.randn(50, 2) + 5, rng.randn(50, 2) - 5].astype(dtype)
+    y = np.r_[np.zeros(50), np.ones(50)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = SoftplusMLPClassifier(
+            solver=solver, alpha=0.0, tol=0.0, max_iter=1000, random_state=0
+        ).fit(X, y)
+    assert clf.n_iter_ == 1000
+    assert clf.loss_ == 0.0
+    assert clf.score(X, y) == 1.0
+    assert 0.0 < clf.learning_rate_ <= np.finfo(dtype).max
+    assert all(np.isfinite(c).all() for c in clf.coefs_)
+
+
 def test_a_snapshot_is_independent_of_the_rule():
     rule = AdaptiveStep()
     rule.next_step(np.ones(3), np.array([1.0, 2.0, 3.0]))

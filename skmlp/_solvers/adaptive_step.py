@@ -156,7 +156,12 @@ class AdaptiveStep(StepRule):
             # No curvature seen (no move, or no change in the gradient):
             # only the growth cap holds, and before any cap the step stays.
             step = grown if math.isfinite(grown) else last
-        step = _on_grid(step)
+        # On separated classes the gradient keeps shrinking, and the step
+        # keeps growing with the inverse curvature: it may not pass the
+        # largest number of the parameters' dtype (3.4e38 in float32),
+        # beyond which it is inf when it multiplies the gradient there.
+        largest = _LARGEST_STEP.get(point.dtype, math.inf)
+        step = largest if step >= largest else _on_grid(step)
         self.growth = step / last
         np.copyto(self.point, point)
         np.copyto(self.gradient, gradient)
@@ -282,23 +287,40 @@ def _on_grid(step):
     return 2.0 ** (math.floor(GRID * math.log2(step)) / GRID)
 
 
+# The largest step for parameters of each dtype (``next_step``): the last
+# point of the grid below the dtype's overflow threshold, 2**maxexp.
+_LARGEST_STEP = {
+    np.dtype(dtype): 2.0 ** ((GRID * np.finfo(dtype).maxexp - 1) / GRID)
+    for dtype in (np.float32, np.float64)
+}
+
+# The smallest normal float32 number: a sum of squares below it may have
+# lost digits to underflow (in float32; float64's are exact down to 2e-308,
+# but one threshold for both keeps the check a comparison).
+_SMALLEST_NORMAL = float(np.finfo(np.float32).tiny)
+
+
 def _norm(vector):
-    """The Euclidean norm of ``vector``, finite whenever its entries are.
+    """The Euclidean norm of ``vector``, finite whenever its entries are,
+    and zero only when they are.
 
     Not np.linalg.norm, whose overhead shows on short vectors, nor a sum
     that BLAS may split (dot's docstring); docs/performance.md, "Costs
     behind the code's choices". The sum of squares overflows for entries
     beyond about 1e154 (1e19 in float32), which the gradients of unscaled
     inputs reach: the rule would then take a finite gradient for a
-    diverged one and stay at its last step, 0 before the first. Only then
-    is the vector scaled by its largest entry first (one more pass).
+    diverged one and stay at its last step, 0 before the first. It
+    underflows for entries below about 1e-162 (1e-23 in float32), which
+    the gradients of well separated classes reach: the rule would then see
+    no curvature where there is some. Only in those cases is the vector
+    scaled by its largest entry first (one more pass).
     """
     squares = dot(vector, vector)
-    if squares < math.inf:
+    if _SMALLEST_NORMAL <= squares < math.inf:
         return math.sqrt(squares)
     largest = float(np.max(np.abs(vector)))
     if not 0.0 < largest < math.inf:
-        # An entry inf or NaN: the norm is one too.
+        # All entries zero, or one inf or NaN: the norm is that too.
         return largest
     scaled = vector / largest
     return largest * math.sqrt(dot(scaled, scaled))
