@@ -246,7 +246,9 @@ def test_the_point_that_ends_a_call_is_evaluated_when_its_bound_proves_nothing()
             clf.fit(X, y, sample_weight=sample_weight)
     assert counts == {"value": 1, "value_and_gradient": 3, "loss_bound": 1}
     reference = _quiet_fit(_clf(solver="gd", max_iter=3))
-    assert_array_equal(clf.loss_curve_, reference.loss_curve_)
+    # To rounding: a sum over 151 rows is split into other SIMD lanes than
+    # one over 150 (NumPy 1.23 on AVX-512 differs in the last place).
+    assert_allclose(clf.loss_curve_, reference.loss_curve_, rtol=1e-14)
 
 
 def test_n_iter_no_change_inf_trains_to_max_iter():
