@@ -270,14 +270,21 @@ def test_early_stopping_is_scored_by_r2_on_the_given_validation_rows():
     assert model.validation_loss_curve_[best] == pytest.approx(expected, rel=1e-9)
 
 
-def test_one_validation_row_is_refused_and_the_model_kept():
-    # R² is not defined on one row: every epoch's score was NaN, no epoch
-    # the best, and fit ended in a TypeError.
+def _small_fitted_model():
+    """60 rows, and a model of 4 hidden units fitted for 3 epochs on them:
+    the model that a refused fit must keep."""
     X, y = _data("squared_error", 1, seed=11, n_samples=60)
     model = SoftplusMLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, y)
+    return X, y, model
+
+
+def test_one_validation_row_is_refused_and_the_model_kept():
+    # R² is not defined on one row: every epoch's score was NaN, no epoch
+    # the best, and fit ended in a TypeError.
+    X, y, model = _small_fitted_model()
     before = joblib.hash(model)
     model.set_params(early_stopping=True)
     with pytest.raises(ValueError, match="validation set is too small: X_val has 1"):
@@ -295,11 +302,7 @@ def test_one_validation_row_is_refused_and_the_model_kept():
 def test_validation_rows_whose_predictions_overflow_raise_and_keep_the_model():
     # X_val 1e300 times X's scale: every epoch's R² is -inf, no epoch is
     # the best; fit ended in a TypeError.
-    X, y = _data("squared_error", 1, seed=11, n_samples=60)
-    model = SoftplusMLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X, y)
+    X, y, model = _small_fitted_model()
     before = joblib.hash(model)
     model.set_params(early_stopping=True, max_iter=30)
     message = "no epoch with a finite validation score .* of the 11 epochs"
