@@ -428,11 +428,12 @@ def test_the_step_stays_below_the_overflow_of_the_parameters_dtype(dtype):
 def test_auto_trains_on_separated_classes_with_no_penalty_to_a_loss_of_zero(
     dtype, solver
 ):
-    # Two clusters ten standard deviations apart, alpha=0 and tol=0: the
-    # loss goes to zero, the gradients shrink towards the smallest numbers
-    # and the step grows as the inverse curvature. In float32 it passed
-    # 3.4e38 after about 230 steps ('gd'; fewer with 'nag') and the fit
-    # raised a DivergenceError, losing a model of training accuracy 1.
+    # Two clusters ten standard deviations apart in each feature, alpha=0
+    # and tol=0: the loss goes to zero, the gradients shrink towards the
+    # smallest numbers and the step grows as the inverse curvature. In
+    # float32 it passed 3.4e38 after about 230 steps ('gd'; fewer with
+    # 'nag') and the fit raised a DivergenceError, losing a model of
+    # training accuracy 1.
     rng = np.random.RandomState(0)
     X = np.r_[rng.randn(50, 2) + 5, rng.randn(50, 2) - 5].astype(dtype)
     y = np.r_[np.zeros(50), np.ones(50)]
@@ -442,7 +443,9 @@ def test_auto_trains_on_separated_classes_with_no_penalty_to_a_loss_of_zero(
             solver=solver, alpha=0.0, tol=0.0, max_iter=1000, random_state=0
         ).fit(X, y)
     assert clf.n_iter_ == 1000
-    assert clf.loss_ == 0.0
+    # Zero here, as the log-probabilities round to 0; a bound keeps the
+    # test off the last bit of exp on other processors.
+    assert clf.loss_ < 1e-12
     assert clf.score(X, y) == 1.0
     assert 0.0 < clf.learning_rate_ <= np.finfo(dtype).max
     assert all(np.isfinite(c).all() for c in clf.coefs_)
