@@ -26,6 +26,7 @@ import re
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils import check_random_state
 
@@ -258,6 +259,29 @@ def _documented(**words):
     return complete
 
 
+def _checked_on_every_call(partial_fit):
+    """Check the parameters on every call of ``partial_fit``, not only on
+    the first.
+
+    scikit-learn's ``_fit_context`` checks those of a ``partial_fit`` on its
+    first call only, as its own estimators' ``partial_fit`` do. Here
+    ``set_params`` between calls is documented (a smaller learning rate
+    after a divergence, another solver), and a value set so went unchecked:
+    an unknown solver trained as L-BFGS, ``batch_size=0`` ended in a
+    ZeroDivisionError. The check (some tens of microseconds) comes before
+    ``_fit_context``, which tells nested calls to skip theirs, and is
+    skipped as the context's own is, by ``skip_parameter_validation``.
+    """
+
+    @functools.wraps(partial_fit)
+    def checked(self, *args, **kwargs):
+        if not get_config()["skip_parameter_validation"]:
+            self._validate_params()
+        return partial_fit(self, *args, **kwargs)
+
+    return checked
+
+
 class _SoftplusMLP:
     """The parameters, the training call and persistence of the softplus
     perceptrons: what :class:`SoftplusMLPClassifier` and
@@ -372,6 +396,11 @@ class _SoftplusMLP:
 
     # ------------------------------------------------------------------
     # Training
+
+    def _partial_fit(self, X, y, sample_weight, classes=None):
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None, validation=None):
         # Threads that evaluate the objective, kept for every evaluation of
@@ -674,6 +703,7 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.verbose = verbose
 
+    @_checked_on_every_call
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch over ``X`` and ``y``.
@@ -687,7 +717,9 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
         (FISTA's momentum, the adaptive step) are not those of mini-batches.
         A ``learning_rate_init``, ``restart`` or ``momentum`` changed since
         the last call takes effect (a smaller rate after a divergence, say);
-        another ``solver`` starts afresh from the current weights.
+        another ``solver`` starts afresh from the current weights. Every
+        call checks the parameters as ``fit`` does (scikit-learn's own
+        ``partial_fit`` checks them on the first call only).
 
         Parameters
         ----------
@@ -710,9 +742,7 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
         self : object
             The trained estimator.
         """
-        if self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        return self._partial_fit(X, y, sample_weight, classes)
 
     def predict_log_proba(self, X):
         """Logarithm of the class probabilities.
@@ -933,6 +963,7 @@ class SoftplusMLPRegressor(RegressorMixin, _SoftplusMLP, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.verbose = verbose
 
+    @_checked_on_every_call
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Train for one epoch over ``X`` and ``y``.
@@ -959,9 +990,7 @@ class SoftplusMLPRegressor(RegressorMixin, _SoftplusMLP, BaseEstimator):
         self : object
             The trained estimator.
         """
-        if self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        return self._fit(X, y, sample_weight, incremental=True)
+        return self._partial_fit(X, y, sample_weight)
 
     def predict(self, X):
         """Predict the targets.

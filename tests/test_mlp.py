@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skmlp import SoftplusMLPClassifier
+from skmlp import SoftplusMLPClassifier, SoftplusMLPRegressor
 from skmlp._evaluation.objective import Objective
 
 # ----------------------------------------------------------------------------
@@ -424,6 +424,41 @@ def test_partial_fit_follows_a_learning_rate_changed_between_calls(solver):
         layout_and_theta(clf)[1], before - 3 * LR * gradient, rtol=1e-12, atol=1e-14
     )
     assert clf.learning_rate_ == 3 * LR
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "adam"},
+        {"batch_size": 0},
+        {"learning_rate_init": -1.0},
+        {"momentum": "x"},
+        {"restart": "bogus"},
+        {"alpha": -1.0},
+    ],
+)
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_a_parameter_set_between_partial_fit_calls_is_checked(estimator, params):
+    # scikit-learn's _fit_context checks a partial_fit's parameters on the
+    # first call only. Before, an unknown solver then trained as L-BFGS, a
+    # negative rate climbed the loss and batch_size=0 ended in a
+    # ZeroDivisionError.
+    X, y = scaled_iris()
+    if estimator == "classifier":
+        model = classifier().partial_fit(X, y, classes=np.unique(y))
+    else:
+        model = SoftplusMLPRegressor(hidden_layer_sizes=(4,), random_state=0)
+        y = X[:, 0]
+        model.partial_fit(X, y)
+    coefs, loss_curve = [c.copy() for c in model.coefs_], list(model.loss_curve_)
+    model.set_params(**params)
+    (name,) = params
+    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter"):
+        model.partial_fit(X, y)
+    # Checked before anything of the model is touched.
+    assert model.loss_curve_ == loss_curve
+    for after, fitted in zip(model.coefs_, coefs):
+        assert_array_equal(after, fitted)
 
 
 def test_partial_fit_with_another_solver_starts_that_solver_afresh():
