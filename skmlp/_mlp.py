@@ -117,8 +117,9 @@ _SHARED_DOCS = {
         call's rows: for chunks of a larger data set (out of core), which
         ``'auto'`` takes for full batches, give a float (with a numeric
         ``learning_rate_init``, a loop over the chunks is then exactly
-        ``fit`` with ``batch_size`` the chunk size and ``shuffle=False``;
-        see :ref:`scaling_out`). Only used by ``solver='nag'``.
+        ``fit`` with ``batch_size`` the chunk size and ``shuffle=False``,
+        for a regressor when the first chunk's targets have the mean of all
+        of them; see :ref:`scaling_out`). Only used by ``solver='nag'``.
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).

@@ -1001,17 +1001,23 @@ def test_regressor_cluster_statistics_are_the_datafits(client, regression_data):
     from skmlp._validation import view
 
     X, real, counts, sample_weight = regression_data
-    for y, loss in ((real, "squared_error"), (counts, "poisson")):
+    # An output without events starts from the count of the rows of
+    # positive weight, which the cluster counts too.
+    some_events = np.column_stack([counts[:, 0], np.zeros(len(counts))])
+    some_weightless = np.where(np.arange(len(X)) % 4 == 0, 0.0, sample_weight)
+    for y, loss, weight in (
+        (real, "squared_error", sample_weight),
+        (counts, "poisson", sample_weight),
+        (some_events, "poisson", some_weightless),
+    ):
         model = view(_reg(loss=loss))
         rows = validate_rows(
-            model, *_on_cluster(X, y), _on_cluster(sample_weight)[0], False, True
+            model, *_on_cluster(X, y), _on_cluster(weight)[0], False, True
         )
         datafit = DATAFITS[model.out_activation_]()
-        assert_allclose(
-            rows.intercepts, datafit.intercept_only(y, sample_weight), rtol=1e-12
-        )
+        assert_allclose(rows.intercepts, datafit.intercept_only(y, weight), rtol=1e-12)
         assert rows.chance_loss == pytest.approx(
-            datafit.chance_loss(y.shape[1], y, sample_weight), rel=1e-10
+            datafit.chance_loss(y.shape[1], y, weight), rel=1e-10
         )
 
 

@@ -17,7 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.linear_model import PoissonRegressor, Ridge
-from sklearn.metrics import r2_score
+from sklearn.metrics import mean_poisson_deviance, r2_score
 from sklearn.preprocessing import StandardScaler, scale
 
 from skmlp import DivergenceError, SoftplusMLPRegressor, check_gradients
@@ -182,6 +182,78 @@ def test_predictions_have_the_shape_of_the_targets(loss):
     assert (
         model.out_activation_ == {"squared_error": "identity", "poisson": "exp"}[loss]
     )
+
+
+def test_chunks_equal_fit_on_mini_batches_when_the_first_chunk_has_the_mean():
+    # docs/scaling_out.rst: the output intercepts start at the first call's
+    # targets' mean, fit's at all of them. With the first chunk moved to
+    # the overall mean the loop is fit(batch_size=chunk, shuffle=False);
+    # without, the start and so the model differ.
+    X, y = make_regression(300, 5, noise=1.0, random_state=0)
+    X, y = scale(X), y / y.std() + 3.0
+    y[:100] += y[100:].mean() - y[:100].mean()
+    params = dict(
+        hidden_layer_sizes=(8,),
+        random_state=1,
+        momentum=0.9,
+        learning_rate_init=0.05,
+        tol=0.0,
+    )
+
+    def models(y):
+        whole = SoftplusMLPRegressor(
+            max_iter=2, batch_size=100, shuffle=False, **params
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            whole.fit(X, y)
+        chunks = SoftplusMLPRegressor(**params)
+        for _ in range(2):
+            for start in range(0, 300, 100):
+                chunks.partial_fit(X[start : start + 100], y[start : start + 100])
+        return whole.coefs_ + whole.intercepts_, chunks.coefs_ + chunks.intercepts_
+
+    for got, expected in zip(*models(y)):
+        assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    y[:100] -= 0.5
+    assert not np.allclose(*(m[-1] for m in models(y)), atol=1e-3)
+
+
+def test_poisson_out_of_core_recovers_from_a_first_chunk_without_events():
+    # Rare counts (mean about 0.03) in chunks of 50 rows, the first of
+    # which holds no event. The output intercepts start at the first
+    # call's targets; they used to start at -87 (exp 0 in float32), from
+    # which the loop over the chunks still predicted about 1e-35 after
+    # three passes, a deviance of 5.9 against fit's 0.25.
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((1000, 4))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] - 3.5)).astype(float)
+    first = np.flatnonzero(y == 0)[:50]
+    order = np.concatenate([first, np.setdiff1d(np.arange(len(y)), first)])
+    X, y = X[order], y[order]
+    params = dict(
+        loss="poisson",
+        hidden_layer_sizes=(8,),
+        random_state=0,
+        momentum=0.9,
+        learning_rate_init=0.05,
+    )
+    chunks = SoftplusMLPRegressor(**params)
+    for _ in range(3):
+        for start in range(0, len(y), 50):
+            chunks.partial_fit(X[start : start + 50], y[start : start + 50])
+    whole = SoftplusMLPRegressor(max_iter=3, batch_size=50, shuffle=False, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        whole.fit(X, y)
+    assert chunks.intercepts_[-1][0] == pytest.approx(whole.intercepts_[-1][0], abs=1.5)
+    deviance = [mean_poisson_deviance(y, m.predict(X)) for m in (chunks, whole)]
+    assert deviance[0] == pytest.approx(deviance[1], rel=0.1)
+    # And a chunk of events after one without is no divergence (its loss
+    # was 1e4 times the first chunk's, the divergence rule's floor).
+    model = SoftplusMLPRegressor(**params).partial_fit(X[:100], np.zeros(100))
+    model.partial_fit(X[100:200], np.ones(100))
+    assert model.n_iter_ == 2
 
 
 def test_poisson_predictions_are_the_exponential_of_the_outputs():

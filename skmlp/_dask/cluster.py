@@ -537,10 +537,11 @@ def _regression_rows(model, X, y, sample_weight, meta, first_call):
         else sample_weight.astype(np.float64)
     )[:, None]
     with _lost_for_good():
-        low, high, total, first, second, entropy = dask.compute(
+        low, high, total, weighted_rows, first, second, entropy = dask.compute(
             targets.min(axis=0),
             targets.max(axis=0),
             weight.sum(),
+            (weight > 0).sum(),
             (weight * targets).sum(axis=0),
             (weight * targets**2).sum(axis=0),
             (weight * da.map_blocks(xlogy, targets, targets)).sum(axis=0),
@@ -553,8 +554,11 @@ def _regression_rows(model, X, y, sample_weight, meta, first_call):
     _validation.check_positive_weight(total)
     datafit = DATAFITS[model.out_activation_]()
     mean = first / total
-    # intercept_only of one row at the mean is that of the rows.
-    intercepts = datafit.intercept_only(mean[None, :], np.ones(1))
+    # intercept_only of one row at the mean, standing for the rows of
+    # positive weight, is that of the rows.
+    intercepts = datafit.intercept_only(
+        mean[None, :], np.ones(1), n_rows=int(weighted_rows)
+    )
     # chance_loss from the sums: the loss of predicting every row by the
     # mean, which for the squared error is the variance, averaged over
     # outputs and halved, and for the Poisson deviance sum_k E[y log y] -

@@ -34,12 +34,14 @@ declares these methods:
     classes, which needs ``n_outputs`` only (rows on a Dask cluster give
     ``y`` and ``weight`` as None); by the targets' weighted mean for a
     regressor. The floor of the training loop's divergence rule.
-``intercept_only(y, weight)``
+``intercept_only(y, weight, n_rows=None)``
     The output intercepts that predict the rows ``y`` best without looking
     at the inputs (scikit-learn's ``fit_intercept_only`` of its losses), for
     a regressor's initial output layer: the training starts at the weighted
     mean, not at a distance of the targets' scale from it; None for a
-    classifier, whose drawn intercepts are kept.
+    classifier, whose drawn intercepts are kept. ``n_rows`` is the number
+    of rows of positive weight that ``y`` stands for (rows on a Dask
+    cluster give one row, their mean), by default those of ``weight``.
 ``loss_bound(low, high)``
     The largest loss of a row whose outputs lie between ``low`` and
     ``high`` (vectors of ``n_outputs``), whatever its target: with the
@@ -104,7 +106,7 @@ class SoftmaxCrossEntropy:
     def log_proba(self, z, work):
         return log_softmax_inplace(z, *work)
 
-    def intercept_only(self, y, weight):
+    def intercept_only(self, y, weight, n_rows=None):
         """None: a classifier starts from its drawn intercepts."""
         return None
 
@@ -170,7 +172,7 @@ class MultilabelLogistic:
         softplus_inplace(z, work[0])
         return np.negative(z, out=z)
 
-    def intercept_only(self, y, weight):
+    def intercept_only(self, y, weight, n_rows=None):
         """None: a classifier starts from its drawn intercepts."""
         return None
 
@@ -248,7 +250,7 @@ class SquaredError:
         # The identity: the outputs are the predictions.
         return z
 
-    def intercept_only(self, y, weight):
+    def intercept_only(self, y, weight, n_rows=None):
         """The targets' weighted mean, output by output."""
         y = np.reshape(np.asarray(y, np.float64), (len(y), -1))
         return np.average(y, axis=0, weights=weight)
@@ -325,14 +327,25 @@ class PoissonDeviance:
         # The inverse of the log link: the predicted means.
         return np.exp(z, out=z)
 
-    def intercept_only(self, y, weight):
-        """The log of the targets' weighted mean, output by output (an
-        output of targets all 0, whose best intercept is ``-inf``, gets
-        that of the smallest normal float32, at which ``exp`` is 0 to
-        rounding in float32)."""
+    def intercept_only(self, y, weight, n_rows=None):
+        """The log of the targets' weighted mean, output by output.
+
+        An output whose targets are all 0 has the best intercept ``-inf``.
+        It starts where half an event among its ``n`` rows of positive
+        weight would put it, at ``log(1 / (2 n))``: the mean of a Poisson
+        rate after ``n`` rows with no event under Jeffreys's prior, which
+        is what those rows tell of the rate. It used to start at the log of
+        the smallest normal float32 (-87), a mean of 0 to rounding, from
+        which a gradient of ``exp(z) - y`` climbs by a step's worth of
+        ``y`` at a time: a ``partial_fit`` whose first chunk held no event
+        predicted 1e-35 for the rest of the chunks, and a later chunk of
+        events could be taken for a divergence.
+        """
         y = np.reshape(np.asarray(y, np.float64), (len(y), -1))
         mean = np.average(y, axis=0, weights=weight)
-        return np.log(np.maximum(mean, np.finfo(np.float32).tiny))
+        if n_rows is None:
+            n_rows = np.count_nonzero(weight)
+        return np.log(np.where(mean > 0, mean, 0.5 / n_rows))
 
     def chance_loss(self, n_outputs, y, weight):
         """The loss of predicting every row's targets by their weighted
