@@ -2,6 +2,7 @@
 the bound on a row's loss over a range of outputs."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -223,6 +224,20 @@ def test_regression_chance_loss_is_the_loss_of_predicting_the_weighted_mean(
     assert chance > 0
     for shift in (0.9, 1.1):
         assert constant_loss(mean * shift) > chance
+
+
+def test_poisson_chance_level_ignores_rows_of_weight_0():
+    # An output positive only on a row of weight 0 has the mean 0; that
+    # row's y log 0 = -inf times 0 made the floor NaN (and the divergence
+    # rule never fired). It is the level of the rows without it.
+    datafit = PoissonDeviance()
+    y = np.column_stack([[1.0, 3.0, 2.0, 0.0], [5.0, 0.0, 0.0, 0.0]])
+    weight = np.array([0.0, 1.0, 2.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        chance = datafit.chance_loss(2, y, weight)
+    assert chance == pytest.approx(datafit.chance_loss(2, y[1:], weight[1:]), rel=1e-15)
+    assert math.isfinite(chance) and chance > 0
 
 
 def test_poisson_start_of_an_output_without_events_is_half_an_event_among_its_rows():

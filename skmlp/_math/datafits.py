@@ -349,8 +349,16 @@ class PoissonDeviance:
 
     def chance_loss(self, n_outputs, y, weight):
         """The loss of predicting every row's targets by their weighted
-        mean over the rows."""
+        mean over the rows.
+
+        Rows of weight 0 are left out: an output whose only positive
+        targets weigh 0 has the mean 0, and their ``y log 0 = -inf`` times
+        the weight 0 made the floor NaN (with NumPy's warning), which
+        switched the divergence rule's threshold off.
+        """
         y = np.reshape(np.asarray(y, np.float64), (len(y), -1))
+        kept = np.asarray(weight) > 0
+        y, weight = y[kept], np.asarray(weight)[kept]
         mean = np.average(y, axis=0, weights=weight)
         row_losses = np.sum(xlogy(y, y) - xlogy(y, mean) - y + mean, axis=1)
         return float(np.average(row_losses, weights=weight))
