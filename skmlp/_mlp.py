@@ -269,7 +269,7 @@ def _checked_on_every_call(partial_fit):
     ``set_params`` between calls is documented (a smaller learning rate
     after a divergence, another solver), and a value set so went unchecked:
     an unknown solver trained as L-BFGS, ``batch_size=0`` ended in a
-    ZeroDivisionError. The check (some tens of microseconds) comes before
+    ZeroDivisionError. The check comes before
     ``_fit_context``, which tells nested calls to skip theirs, and is
     skipped as the context's own is, by ``skip_parameter_validation``.
     """
