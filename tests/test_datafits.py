@@ -337,3 +337,34 @@ def test_the_squared_errors_chance_level_of_huge_targets_is_inf_without_warning(
     mean = (1.0 - 2.0) / 3
     expected = ((1 - mean) ** 2 + 2 * (-1 - mean) ** 2) / 3 / 2
     assert SquaredError().chance_loss(1, y, weight) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_regressors_outputs_overflow_on_inf_and_a_classifiers_on_nan_only(dtype):
+    # A classifier's log-probability of -inf is a probability that
+    # underflowed to 0, a prediction; a regressor's inf predicts nothing.
+    finite = np.array([[0.0, -3.0], [2.0, 1.0]], dtype)
+    huge = np.full((2, 2), np.finfo(dtype).max, dtype)  # its sum overflows
+    for datafit in (SquaredError(), PoissonDeviance()):
+        assert not datafit.overflowed(finite)
+        assert not datafit.overflowed(huge)
+        for value in (np.inf, -np.inf, np.nan):
+            outputs = finite.copy()
+            outputs[1, 0] = value
+            assert datafit.overflowed(outputs)
+    for datafit in (SoftmaxCrossEntropy(), MultilabelLogistic()):
+        outputs = finite.copy()
+        outputs[1, 0] = -np.inf
+        assert not datafit.overflowed(outputs)
+        outputs[0, 1] = np.nan
+        assert datafit.overflowed(outputs)
+
+
+def test_the_exp_of_a_poisson_output_past_the_range_is_an_overflow():
+    # exp(z) is the predicted mean: past log(max) it is inf, which the
+    # check must see in the datafit's own predictions.
+    z = np.array([[1.0, 710.0]])
+    with np.errstate(over="ignore"):
+        means = PoissonDeviance().log_proba(z, None)
+    assert PoissonDeviance().overflowed(means)
+    assert not PoissonDeviance().overflowed(means[:, :1])

@@ -726,3 +726,50 @@ def test_a_search_that_finds_no_step_on_huge_targets_advises_scaling_them():
     with pytest.raises(ValueError, match=message):
         model.fit(X, y * 1e150)
     assert joblib.hash(model) == before
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_outputs_that_overflow_to_inf_are_refused_not_predicted(loss):
+    # A Poisson mean of exp(710) or an identity output past the float
+    # range is inf: predict raises OutputOverflow as the classifier does,
+    # instead of returning it.
+    X, y = _data(loss, 1)
+    model = SoftplusMLPRegressor(
+        loss=loss, hidden_layer_sizes=(5,), max_iter=20, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    assert np.isfinite(model.predict(X)).all()
+    # Outputs of +inf, no NaN (which was caught already): positive hidden
+    # units times output weights past the range, or a log-mean past 709.
+    if loss == "poisson":
+        model.intercepts_[-1] += 1000.0
+    else:
+        model.coefs_[-1] = np.abs(model.coefs_[-1]) * 1e308
+    with pytest.raises(ValueError, match="overflowed .* largest absolute value"):
+        model.predict(X[:3])
+    with pytest.raises(ValueError, match="overflowed"):
+        model.score(X[:3], y[:3])
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_early_stopping_on_outputs_that_overflow_to_inf_is_a_divergence(solver):
+    # With a step of 10, the Poisson weights run past exp's range; the
+    # held-out predictions became inf and r2_score raised its own
+    # "Input contains infinity" instead of the documented DivergenceError.
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    y = rng.poisson(np.exp(X[:, 0]))
+    model = SoftplusMLPRegressor(
+        loss="poisson", hidden_layer_sizes=(8,), max_iter=20, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    before = [array.copy() for array in model.coefs_ + model.intercepts_]
+    model.set_params(solver=solver, early_stopping=True, learning_rate_init=10.0)
+    with pytest.raises(DivergenceError, match="overflowed .* validation rows"):
+        model.fit(X, y)
+    for array, saved in zip(model.coefs_ + model.intercepts_, before):
+        assert_array_equal(array, saved)

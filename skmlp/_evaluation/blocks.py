@@ -321,7 +321,8 @@ def forward_log_proba(
     ------
     ValueError
         If the network's outputs overflow (inputs far outside the range of
-        the training data): a NaN would otherwise predict class 0.
+        the training data), as ``datafit.overflowed`` tells: a NaN would
+        otherwise predict class 0, and a regressor would predict ``inf``.
     """
     datafit = SoftmaxCrossEntropy() if datafit is None else datafit
     dtype = np.result_type(X.dtype, coefs[0].dtype)
@@ -349,9 +350,7 @@ def forward_log_proba(
             with np.errstate(over="ignore", invalid="ignore"):
                 z = forward_pass(params, block)
                 log_proba = datafit.log_proba(z, block.work)
-                # A NaN can come only from outputs that overflowed: the
-                # log-softmax of finite logits is finite or -inf.
-                overflowed = np.isnan(np.sum(log_proba))
+                overflowed = datafit.overflowed(log_proba)
             if overflowed:
                 _raise_overflow(X[start:stop])
             np.copyto(out[start:stop], log_proba.T)

@@ -17,6 +17,11 @@ declares these methods:
     The outputs as ``predict`` reads them, in place: the log-probabilities
     of a classifier's outputs; a regressor's predicted targets (the output
     activation applied).
+``overflowed(log_proba)``
+    Whether outputs made by ``log_proba`` overflowed: a NaN for a
+    classifier, whose log-probabilities may be ``-inf`` by right (a
+    probability that underflowed to 0); any value that is not finite for
+    a regressor, whose predictions are finite numbers or nothing.
 ``predict(log_proba, classes)``
     The predicted targets of rows of ``log_proba``, in ``classes`` (which a
     regressor has none of).
@@ -106,6 +111,10 @@ class SoftmaxCrossEntropy:
     def log_proba(self, z, work):
         return log_softmax_inplace(z, *work)
 
+    def overflowed(self, log_proba):
+        """A NaN: the log-softmax of finite logits is finite or -inf."""
+        return _has_nan(log_proba)
+
     def intercept_only(self, y, weight, n_rows=None):
         """None: a classifier starts from its drawn intercepts."""
         return None
@@ -171,6 +180,10 @@ class MultilabelLogistic:
         np.negative(z, out=z)
         softplus_inplace(z, work[0])
         return np.negative(z, out=z)
+
+    def overflowed(self, log_proba):
+        """A NaN: ``-softplus(-z)`` of finite logits is finite or -inf."""
+        return _has_nan(log_proba)
 
     def intercept_only(self, y, weight, n_rows=None):
         """None: a classifier starts from its drawn intercepts."""
@@ -250,6 +263,11 @@ class SquaredError:
         # The identity: the outputs are the predictions.
         return z
 
+    def overflowed(self, log_proba):
+        """Any prediction that is not finite (an output of ``inf`` as well
+        as a NaN): it predicts no target."""
+        return _has_non_finite(log_proba)
+
     def intercept_only(self, y, weight, n_rows=None):
         """The targets' weighted mean, output by output."""
         y = np.reshape(np.asarray(y, np.float64), (len(y), -1))
@@ -327,6 +345,11 @@ class PoissonDeviance:
         # The inverse of the log link: the predicted means.
         return np.exp(z, out=z)
 
+    def overflowed(self, log_proba):
+        """Any predicted mean that is not finite: ``exp`` of an output past
+        the dtype's range is ``inf``, not a mean."""
+        return _has_non_finite(log_proba)
+
     def intercept_only(self, y, weight, n_rows=None):
         """The log of the targets' weighted mean, output by output.
 
@@ -386,6 +409,22 @@ class PoissonDeviance:
         it (``MLPRegressor`` scores early stopping by it whatever its
         loss)."""
         return _r2(log_proba, y, weight)
+
+
+def _has_nan(values):
+    # One reduction: a NaN anywhere makes the sum NaN (and an inf that
+    # meets a -inf only comes with outputs that are NaN already).
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isnan(np.sum(values)))
+
+
+def _has_non_finite(values):
+    # The sum is finite unless a value is not, or the sum itself overflows
+    # (finite predictions near the dtype's largest): only then are the
+    # values looked at one by one.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(values)
+    return not np.isfinite(total) and not np.isfinite(values).all()
 
 
 def _output_major(y, n_outputs, dtype):
