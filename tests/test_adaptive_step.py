@@ -819,3 +819,71 @@ def test_a_safeguard_that_finds_no_step_within_raises():
     assert objective.calls == 2 + 64
     # The iterate is the last accepted one, not a rejected trial.
     np.testing.assert_array_equal(theta, before)
+
+
+def _shifted_poisson_stream(seed):
+    """Chunks of 50 rows whose counts jump from a mean of 0.5 in the first
+    to 5 after it: NAG's momentum with 'auto' ran away on the new chunks
+    (docs/solver_measurements.md, "NAG's safeguard across calls")."""
+    rng = np.random.RandomState(seed)
+    for call in range(40):
+        X = rng.randn(50, 5)
+        yield X, rng.poisson((0.5 if call == 0 else 5.0) * np.exp(0.3 * X[:, 0]))
+
+
+def _stream_regressor(seed, solver="nag"):
+    from skmlp import SoftplusMLPRegressor
+
+    return SoftplusMLPRegressor(
+        loss="poisson",
+        solver=solver,
+        momentum=0.9,
+        learning_rate_init="auto",
+        hidden_layer_sizes=(16,),
+        random_state=seed,
+    )
+
+
+@pytest.mark.parametrize(
+    "solver, seed", [("nag", 0), ("nag", 1), ("nag", 2), ("gd", 0)]
+)
+def test_a_call_on_other_rows_keeps_its_loss_within_four_times_the_last_points(
+    solver, seed
+):
+    # The record of a call on other rows is the loss of y_{k-1}, where the
+    # rule took its last gradient, on the new rows; a y_k above 4 times it
+    # is taken again. Without a record (the factor infinite, as before),
+    # NAG's seed 0 diverged and seeds 1 and 2 rose to 277 and 495. GD's
+    # safeguard keeps the same record (it did not run away here).
+    from skmlp._evaluation.objective import Objective
+    from skmlp._math.datafits import PoissonDeviance
+
+    model = _stream_regressor(seed, solver)
+    retakes = 0
+    for call, (X, y) in enumerate(_shifted_poisson_stream(seed)):
+        rule = model._solver.step_rule if call else None
+        if call:
+            layout = ParameterLayout((5, 16, 1))
+            objective = Objective(
+                layout, X, y, np.ones(len(y)), model.alpha, datafit=PoissonDeviance()
+            )
+            record = objective.value(rule.point)
+            before = model._solver.n_retakes
+        model.partial_fit(X, y)
+        if call:
+            assert model.loss_curve_[-1] <= 4.0 * record + 1e-10
+            retakes += model._solver.n_retakes - before
+    assert retakes > 0 or solver == "gd"
+    assert max(model.loss_curve_) < 10.0
+
+
+def test_without_the_record_the_shifted_stream_runs_away(monkeypatch):
+    # What the test above guards against, shown on the same stream.
+    from skmlp import DivergenceError
+    from skmlp._solvers import first_order
+
+    monkeypatch.setattr(first_order, "NEW_OBJECTIVE_RUNAWAY_FACTOR", math.inf)
+    model = _stream_regressor(0)
+    with pytest.raises(DivergenceError):
+        for X, y in _shifted_poisson_stream(0):
+            model.partial_fit(X, y)

@@ -717,14 +717,20 @@ def test_partial_fit_calls_go_on_with_the_safeguards_record():
 def test_the_safeguard_forgets_the_losses_of_other_rows():
     # A call on other rows compares its losses with theirs only: rows
     # whose labels are shuffled have a loss far above the best of the rows
-    # fitted, which is no run-away.
+    # fitted, which is no run-away. Its record starts at the loss of the
+    # point of the last gradient on the new rows.
     clf, X, y = _many_classes_fit(0, None, max_iter=100, tol=0.0)
     retakes = clf._solver.n_retakes
     shuffled = np.random.RandomState(1).permutation(y)
+    codes = np.searchsorted(clf.classes_, shuffled)
+    layout, _ = layout_and_theta(clf)
+    new_rows = Objective(layout, X, codes, np.ones(len(y)), clf.alpha)
+    record = new_rows.value(clf._solver.step_rule.point)
     clf.partial_fit(X, shuffled)
     assert clf.loss_curve_[-1] > 10 * min(clf.loss_curve_[:-1])
     assert clf._solver.n_retakes == retakes
-    assert clf._solver.best_loss == clf.loss_curve_[-1]
+    assert record > 10 * min(clf.loss_curve_[:-1])
+    assert clf._solver.best_loss == min(record, clf.loss_curve_[-1])
     # Early stopping keeps the best epoch's weights and starts the
     # momentum afresh from them: the record starts afresh too.
     clf._solver.reset_momentum()

@@ -83,6 +83,11 @@ class AdaptiveStep(StepRule):
         an objective without fingerprints), by which the next call tells
         whether ``gradient`` is still its own; None until the call's first
         step reads them.
+    remeasured_loss : float or None
+        The loss at ``point`` on the objective of the last :meth:`remeasure`
+        that took the gradient again, None if it did not: the one loss of
+        the new objective known before its first step, from which NAG's
+        safeguard starts its record.
 
     Notes
     -----
@@ -109,6 +114,10 @@ class AdaptiveStep(StepRule):
         self.must_remeasure = False
         self.rows = None
         self.sampled_rows = None
+        self.remeasured_loss = None
+
+    # For a rule saved before it existed.
+    remeasured_loss = None
 
     def snapshot(self):
         """An independent copy: the last point and gradient, which
@@ -232,9 +241,10 @@ class AdaptiveStep(StepRule):
             Whether the steps before this one were taken on ``objective``
             (as far as the fingerprints tell): False at the first step of a
             call with no gradient to keep, and when the gradient was taken
-            again. NAG's safeguard compares losses of the same objective
-            only.
+            again (its loss is then ``remeasured_loss``). NAG's safeguard
+            compares losses of the same objective only.
         """
+        self.remeasured_loss = None
         if not self.must_remeasure:
             if self.sampled_rows is None:
                 # The first step of a call with no gradient to keep.
@@ -253,9 +263,10 @@ class AdaptiveStep(StepRule):
         self.sampled_rows, self.rows = sampled, rows
         if same:
             return True
-        _, gradient = objective.value_and_gradient(self.point)
+        loss, gradient = objective.value_and_gradient(self.point)
         if math.isfinite(_norm(gradient)):
             self.gradient = gradient
+            self.remeasured_loss = loss
         else:
             self.forget()
         return False
