@@ -132,8 +132,9 @@ _SHARED_DOCS = {
         largest entry of the gradient at the new iterate is at most ``tol``,
         or when a step decreases the loss by a relative
         ``(f_k - f_{k+1}) / max(|f_k|, |f_{k+1}|, 1)`` of at most 2.2e-9
-        (scipy's default ``ftol``); with ``early_stopping`` also by the
-        validation score.
+        (scipy's default ``ftol``) along a direction that is not all but
+        orthogonal to the gradient (see the user guide); with
+        ``early_stopping`` also by the validation score.
 
     n_iter_no_change : int or np.inf, default=10
         Number of epochs without improvement by ``tol`` before stopping;

@@ -491,3 +491,54 @@ def test_a_pair_whose_dot_products_overflow_is_not_stored():
     np.testing.assert_allclose(theta, [-1.0, 0.0])
     # Stored, it would make gamma = s.y / y.y zero: a direction of zero.
     assert solver.s_pairs == [] and solver.y_pairs == []
+
+
+def _orthogonal_step():
+    """One L-BFGS step on ``|x|^2 / 2`` from ``(1e-5, 1)`` with pairs whose
+    inverse Hessian is ``diag(1, 1e-12)``: the direction ``-(1e-5, 1e-12)``
+    has a cosine of 1e-5 with ``-grad``, and the exact line minimum along it
+    lowers the loss 0.5 by 5e-11, a relative decrease below scipy's FTOL."""
+    solver = LBFGS()
+    solver.s_pairs = [np.array([1.0, 0.0]), np.array([0.0, 1.0])]
+    solver.y_pairs = [np.array([1.0, 0.0]), np.array([0.0, 1e12])]
+    theta = np.array([1e-5, 1.0])
+    objective = Quadratic(np.eye(2))
+    loss = solver.step(theta, objective)
+    decrease = (loss - objective.value_and_gradient(theta)[0]) / loss
+    assert 0.0 < decrease < 2.2e-9
+    return solver, theta, objective
+
+
+def test_a_tiny_decrease_along_a_direction_orthogonal_to_the_gradient_is_no_stop():
+    # Targets of 1e10 gave such pairs: the fit stopped after 2 iterations at
+    # an R^2 of 0.2, with no warning. The pairs are forgotten instead, and
+    # steepest descent, which decides, then makes all the progress.
+    solver, theta, objective = _orthogonal_step()
+    assert not solver.converged
+    assert solver.s_pairs == [] and solver.y_pairs == []
+    loss = solver.step(theta, objective)
+    assert objective.value_and_gradient(theta)[0] < 1e-6 * loss
+    assert not solver.converged
+
+
+def test_the_same_decrease_along_a_sound_direction_stops(monkeypatch):
+    # scipy's test, as before, wherever the direction's cosine is above
+    # ANGLE_TOL: here with ANGLE_TOL set below the step's 1e-5.
+    from skmlp._solvers import lbfgs
+
+    monkeypatch.setattr(lbfgs, "ANGLE_TOL", 1e-6)
+    solver, _, _ = _orthogonal_step()
+    assert solver.converged
+
+
+def test_lbfgs_trains_a_regressor_on_targets_of_scale_1e10():
+    from skmlp import SoftplusMLPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 4)
+    for y in (X[:, 0] ** 2, np.c_[X @ [1.0, 2.0, -1.0, 0.5], X[:, 0] - X[:, 2]]):
+        small = SoftplusMLPRegressor(solver="lbfgs", random_state=0).fit(X, y)
+        large = SoftplusMLPRegressor(solver="lbfgs", random_state=0).fit(X, y * 1e10)
+        assert large.n_iter_ > 2
+        assert large.score(X, y * 1e10) > 0.99
+        assert small.score(X, y) > 0.99

@@ -28,6 +28,16 @@ _EXTRAPOLATION = 4.0
 # scipy's L-BFGS-B default (factr = 1e7 times the float64 epsilon), the
 # test that MLPClassifier(solver='lbfgs') stops by.
 FTOL = 1e7 * float(np.finfo(np.float64).eps)
+# A relative decrease below FTOL stops the fit unless the quasi-Newton
+# direction it was made along has a cosine with -grad below this: pairs of
+# badly scaled curvature (targets of 1e10, whose loss is 1e20) gave
+# directions of cosine 3e-6, along which the fit stopped after two
+# iterations at an R^2 of 0.2, with no warning. The pairs are then forgotten
+# and steepest descent decides. Sound fits stopped by the decrease had
+# cosines of 0.007 and more there (Zoutendijk's angle condition, Nocedal and
+# Wright, section 3.2; docs/solver_measurements.md, "L-BFGS's stop on the
+# decrease").
+ANGLE_TOL = 1e-4
 
 
 class GradientOverflow(ArithmeticError):
@@ -180,6 +190,9 @@ class LBFGS:
     forgets the pairs, so that the next step tries steepest descent; if the
     step was already steepest descent, the next one would repeat it
     exactly, and it sets ``converged`` too. The training loop stops on it.
+    A decrease below ``FTOL`` along a quasi-Newton direction whose cosine
+    with ``-g_k`` is below ``ANGLE_TOL`` does not stop the fit: it forgets
+    the pairs too, and the steepest-descent step after it decides.
 
     A step needs the loss and gradient at ``x_k``, which the line search of
     the step before computed: the solver keeps them, with the point, as a
@@ -286,6 +299,7 @@ class LBFGS:
             # ROUNDING_ULPS): no line search could see it.
             self._no_decrease()
             return loss
+        quasi_newton = bool(self.s_pairs)
         if self.s_pairs:
             first_trial = 1.0
         else:
@@ -312,9 +326,19 @@ class LBFGS:
         theta += s
         self._memo = (theta.copy(), new_loss, new_gradient)
         decrease = (loss - new_loss) / max(abs(loss), abs(new_loss), 1.0)
-        self.converged = bool(
-            np.abs(new_gradient).max() <= self.tol or decrease <= FTOL
-        )
+        if np.abs(new_gradient).max() <= self.tol:
+            self.converged = True
+        elif decrease <= FTOL:
+            cosine = -slope / math.sqrt(
+                dot(gradient, gradient) * dot(direction, direction)
+            )
+            if quasi_newton and cosine < ANGLE_TOL:
+                # A direction all but orthogonal to the gradient: its small
+                # decrease says nothing of the minimum. Steepest descent
+                # next, which decides.
+                self._forget_pairs()
+            else:
+                self.converged = True
         return loss
 
     def _no_decrease(self):
