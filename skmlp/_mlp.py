@@ -284,6 +284,38 @@ def _checked_on_every_call(partial_fit):
     return checked
 
 
+def _rolled_back_on_error(method):
+    """Leave the estimator's state as it was when ``method`` (``fit`` or
+    ``partial_fit``) raises an error.
+
+    The training writes the new model only once it has succeeded, so an
+    error in it leaves the estimator as it was. But scikit-learn's
+    ``_fit_context`` calls the callbacks' ``teardown`` after the method has
+    returned, and a ``teardown`` that raised left the new model written
+    under an error. So every attribute but the parameters (which a callback
+    may set during the fit, to take effect at the next one) is put back as
+    it was before the call, and any new one removed. A Ctrl-C is no error
+    here: it keeps the last epoch, as documented.
+    """
+
+    @functools.wraps(method)
+    def rolled_back(self, *args, **kwargs):
+        saved = dict(vars(self))
+        try:
+            return method(self, *args, **kwargs)
+        except Exception:
+            state = vars(self)
+            params = self.get_params(deep=False)
+            for name in set(state) - set(saved) - set(params):
+                del state[name]
+            state.update(
+                (name, value) for name, value in saved.items() if name not in params
+            )
+            raise
+
+    return rolled_back
+
+
 class _SoftplusMLP:
     """The parameters, the training call and persistence of the softplus
     perceptrons: what :class:`SoftplusMLPClassifier` and
@@ -320,6 +352,7 @@ class _SoftplusMLP:
         "verbose": ["verbose"],
     }
 
+    @_rolled_back_on_error
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(
         self,
@@ -705,6 +738,7 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.verbose = verbose
 
+    @_rolled_back_on_error
     @_checked_on_every_call
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -965,6 +999,7 @@ class SoftplusMLPRegressor(RegressorMixin, _SoftplusMLP, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.verbose = verbose
 
+    @_rolled_back_on_error
     @_checked_on_every_call
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):

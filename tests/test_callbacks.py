@@ -554,6 +554,61 @@ def test_a_callback_raising_at_the_end_leaves_the_estimator_as_it_was(
     assert callback.calls[-1][0] == "teardown"
 
 
+class RaiseAtTeardown(Recorder):
+    """Raises in ``teardown``, which scikit-learn's ``_fit_context`` calls
+    after the fit has returned, the new model written."""
+
+    def teardown(self, estimator, context):
+        super().teardown(estimator, context)
+        raise RuntimeError("failed in teardown")
+
+
+@requires_callbacks
+@pytest.mark.parametrize("fitted", [False, True], ids=["unfitted", "fitted"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_callback_raising_in_teardown_leaves_the_estimator_as_it_was(
+    data, fitted, method
+):
+    # The fit succeeded, but the call raises: the estimator keeps the model
+    # it had (none, if it had none), as after any other error in a fit.
+    X, y = data
+    clf = _clf(max_iter=5)
+    if fitted:
+        clf.set_params(max_iter=6, random_state=1).fit(X, y)
+        clf.set_params(max_iter=5, random_state=0)
+    callback = RaiseAtTeardown()
+    clf.set_callbacks(callback)
+    before = _snapshot(clf)
+    kwargs = {"classes": np.unique(y)} if method == "partial_fit" else {}
+    with pytest.raises(RuntimeError, match="in teardown"):
+        getattr(clf, method)(X, y, **kwargs)
+    assert callback.calls[-1][0] == "teardown"
+    assert clf._skl_callbacks == [callback]
+    _assert_equal_values(_snapshot(clf), before, "state")
+    # The next call, with the callback gone, trains as from that state.
+    clf.set_callbacks()
+    getattr(clf, method)(X, y, **kwargs)
+    assert clf.n_iter_ == (5 if method == "fit" else 7 if fitted else 1)
+
+
+@requires_callbacks
+def test_parameters_a_callback_set_stay_when_the_call_then_fails(data):
+    # Only the fitted state is put back: a parameter set by a callback
+    # during the fit stays, as it does when the fit succeeds.
+    X, y = data
+
+    class TunerThenFail(RaiseAtTeardown):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if context.task_name == "fit":
+                estimator.set_params(alpha=0.5)
+
+    clf = _clf(max_iter=3).set_callbacks(TunerThenFail())
+    with pytest.raises(RuntimeError, match="in teardown"):
+        clf.fit(X, y)
+    assert clf.alpha == 0.5
+    assert not hasattr(clf, "coefs_")
+
+
 @requires_callbacks
 @pytest.mark.parametrize("fitted", [False, True], ids=["first-fit", "refit"])
 def test_the_end_of_fit_hook_gets_the_new_model_before_the_estimator_takes_it(
