@@ -10,7 +10,7 @@ import math
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.metrics import check_scoring
 from sklearn.pipeline import Pipeline
 from sklearn.utils.multiclass import unique_labels
@@ -400,7 +400,8 @@ class LossCurveDisplay:
         score_name : str, default=None
             What ``scores`` measures, in lower case, for example
             ``'test accuracy'``. None gives ``'validation accuracy'`` for
-            ``validation_scores_`` and ``'score'`` otherwise.
+            a classifier's ``validation_scores_``, ``'validation R²'`` for a
+            regressor's, and ``'score'`` otherwise.
 
         name : str, default=None
             Prefix of the legend entries. None uses the class name of the
@@ -461,7 +462,9 @@ class LossCurveDisplay:
         if scores is None and getattr(learner, "validation_scores_", None) is not None:
             scores = learner.validation_scores_
             if score_name is None:
-                score_name = "validation accuracy"
+                # What the estimator's score is: a regressor's is the R².
+                kind = "R²" if is_regressor(learner) else "accuracy"
+                score_name = f"validation {kind}"
         display = cls(
             loss_curve=learner.loss_curve_,
             scores=scores,

@@ -668,6 +668,18 @@ def test_score_curve_and_the_loss_curve_display_take_the_regressor():
     )
     assert_allclose(display.loss_curve, trained.loss_curve_)
     assert_allclose(display.scores, scores)
+    # With early stopping the display draws validation_scores_, a
+    # regressor's R² (it was labelled "validation accuracy").
+    stopped = SoftplusMLPRegressor(
+        hidden_layer_sizes=(4,), early_stopping=True, max_iter=10, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stopped.fit(X, y)
+    display = LossCurveDisplay.from_estimator(stopped)
+    assert_allclose(display.scores, stopped.validation_scores_)
+    assert display.score_line_.get_label() == "SoftplusMLPRegressor: validation R²"
+    assert display.score_ax_.get_ylabel() == "Validation R²"
 
 
 def test_a_ctrl_c_on_any_line_leaves_a_regressor_of_a_finished_epoch():
