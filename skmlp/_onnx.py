@@ -85,12 +85,17 @@ def register_onnx_converter():
     try:
         from skl2onnx import update_registered_converter
         from skl2onnx.common.data_types import (
+            BooleanTensorType,
             DoubleTensorType,
             FloatTensorType,
             Int64TensorType,
         )
         from skl2onnx.common.shape_calculator import (
             calculate_linear_classifier_output_shapes,
+        )
+        from skl2onnx.common.utils import (
+            check_input_and_output_numbers,
+            check_input_and_output_types,
         )
     except ImportError as error:
         # skmlp is installed from its repository, not from PyPI: an extra
@@ -121,7 +126,21 @@ def register_onnx_converter():
 
     def regressor_output_shapes(operator):
         # skl2onnx's own calculator reads the number of targets from a
-        # coef_ that this estimator does not have.
+        # coef_ that this estimator does not have; its checks are kept: one
+        # input tensor of numbers (a DataFrame's columns as several inputs
+        # made a graph whose MatMul read the first column alone).
+        check_input_and_output_numbers(
+            operator, input_count_range=1, output_count_range=1
+        )
+        check_input_and_output_types(
+            operator,
+            good_input_types=[
+                BooleanTensorType,
+                DoubleTensorType,
+                FloatTensorType,
+                Int64TensorType,
+            ],
+        )
         input_type = operator.inputs[0].type
         if not isinstance(input_type, DoubleTensorType):
             input_type = FloatTensorType()

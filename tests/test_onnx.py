@@ -280,3 +280,30 @@ def test_regressor_graph_is_matmul_add_softplus_then_exp_for_poisson(onnx_runtim
         ).fit(X, y)
     ops = [node.op_type for node in to_onnx(model, X[:1]).graph.node]
     assert ops == ["MatMul", "Add", "Softplus", "MatMul", "Add", "Exp"]
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_a_dataframe_of_several_inputs_is_refused_as_skl2onnx_refuses_it(
+    onnx_runtime, kind
+):
+    # skl2onnx makes one graph input per column of a DataFrame; the
+    # converters take one tensor, as skl2onnx's own MLP converters do. The
+    # regressor's used to accept three and read the first column alone,
+    # writing a graph that onnxruntime could not load.
+    pd = pytest.importorskip("pandas")
+    from skl2onnx.common.utils import InvalidInputLengthException
+
+    from skmlp import SoftplusMLPRegressor
+
+    to_onnx, _ = onnx_runtime
+    X, y = _data(2)
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    estimator = SoftplusMLPClassifier if kind == "classifier" else SoftplusMLPRegressor
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = estimator(hidden_layer_sizes=(3,), max_iter=5, random_state=0)
+        model.fit(frame, y)
+    with pytest.raises(InvalidInputLengthException, match="but we got 3 input"):
+        to_onnx(model, frame[:1])
+    # One tensor of the three columns converts.
+    assert len(to_onnx(model, X[:1, :3]).graph.input) == 1
