@@ -854,3 +854,26 @@ def test_training_after_a_keyboard_interrupt_continues_as_after_epoch_4(
         reference.partial_fit(X, y)
     assert_same_model(clf, reference, rtol=0, atol=0)
     assert clf.loss_curve_ == reference.loss_curve_
+
+
+def test_an_interrupt_with_early_stopping_keeps_and_names_the_best_epoch(
+    monkeypatch,
+):
+    # Ctrl-C in epoch 9 of a fit with early stopping keeps what fit with
+    # max_iter=8 keeps, the best epoch by the validation score, and the
+    # warning says so (it named epoch 8, whose weights were not kept).
+    X, y = scaled_iris()
+    params = dict(early_stopping=True, validation_fraction=0.3, learning_rate_init=1.0)
+    reference = fit_quietly(classifier(**params, **no_stop(8)), X, y)
+    best = 1 + int(np.argmax(reference.validation_scores_))
+    assert best < 8, "the best epoch is the last: the test shows nothing"
+    clf = classifier(**params, **no_stop(20))
+    with pytest.warns(UserWarning) as record:
+        with interrupt_at_call(
+            "value_and_gradient", 9, skmlp._evaluation.objective.__file__
+        ):
+            clf.fit(X, y)
+    (message,) = [str(w.message) for w in record if "interrupted" in str(w.message)]
+    assert "of the 8 epochs finished, the model of the best" in message
+    assert "last finished epoch" not in message
+    assert_same_model(clf, reference, rtol=0, atol=0)

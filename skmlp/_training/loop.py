@@ -460,11 +460,16 @@ class TrainingRun:
     def warn_at_end(self):
         """Warn the user of an interrupted or unconverged run."""
         if self.interrupted:
-            warn_at_user_code(
-                "Training interrupted by user; the model of the last finished "
-                f"epoch ({self.kept.history.n_iter}) is kept.",
-                UserWarning,
-            )
+            n_iter = self.kept.history.n_iter
+            if self.data.held_out is None:
+                kept = f"the model of the last finished epoch ({n_iter}) is kept."
+            else:
+                # Early stopping keeps the best epoch, as when it stops.
+                kept = (
+                    f"of the {n_iter} epochs finished, the model of the best by "
+                    "the validation score is kept, as early stopping keeps it."
+                )
+            warn_at_user_code(f"Training interrupted by user; {kept}", UserWarning)
         elif self.reached_max_epochs and self.settings.warn_unconverged:
             # MLPClassifier's words; "stochastic" only for mini-batches.
             stochastic = "Stochastic Optimizer: " if self.batches else ""
