@@ -590,7 +590,10 @@ class _SoftplusMLP:
             # this split, then the mini-batch orders), so that a seed gives
             # the model it gave before and saved models stay reproducible.
             train, validation = _validation.validation_split(
-                train, start.rng, settings.validation_fraction
+                train,
+                start.rng,
+                settings.validation_fraction,
+                getattr(model, "classes_", None),
             )
         run = build_run(settings, start, train, validation, datafit, callbacks, workers)
         return model, run

@@ -6,6 +6,7 @@ that what validation learns (``classes_``, ``n_features_in_``,
 fitted model.
 """
 
+import math
 from numbers import Integral
 
 import numpy as np
@@ -375,6 +376,40 @@ def check_positive_weight(total):
         raise ValueError("The sum of sample_weight must be positive.")
 
 
+def _stratification_message(y, classes, validation_fraction):
+    """Why the stratified split of the class indices ``y`` cannot be made,
+    in the user's labels (``classes``), and what to do instead.
+
+    scikit-learn's own message names the indices (a class ``[3]`` that the
+    user's labels do not have), and does not say that early stopping asked
+    for the split."""
+    counts = np.bincount(y)
+    present = np.flatnonzero(counts)
+    names = present if classes is None else np.asarray(classes)[present]
+    single = names[counts[present] == 1]
+    if len(single):
+        reason = (
+            f"the classes {single.tolist()} have a single row, which cannot "
+            "be in both the training and the validation rows"
+        )
+        more = "more rows of those classes"
+    else:
+        n_rows = len(y)
+        n_validation = math.ceil(validation_fraction * n_rows)
+        reason = (
+            f"the {n_validation} validation rows (validation_fraction="
+            f"{validation_fraction} of {n_rows}) and the {n_rows - n_validation} "
+            f"training rows must each hold a row of each of the {len(present)} "
+            "classes"
+        )
+        more = "more rows"
+    return (
+        "early_stopping holds out a validation set stratified by class, and "
+        f"{reason}. Give {more}, change validation_fraction, pass the "
+        "validation data to fit (X_val, y_val), or set early_stopping=False."
+    )
+
+
 def check_validation_size(n_held_out):
     """Raise a ValueError if fewer than 2 rows are held out for early
     stopping (MLPClassifier's words), in memory or on a Dask cluster."""
@@ -528,22 +563,32 @@ def validation_labels(model, y_val):
     return y_val
 
 
-def validation_split(train, rng, validation_fraction):
+def validation_split(train, rng, validation_fraction, classes=None):
     """Hold out ``validation_fraction`` of ``train = (X, y, sample_weight)``,
     stratified for one label per row (not for multilabel targets, as
     ``MLPClassifier``); returns the training and the validation triple.
 
     ``rng`` is the fit's generator, which drew the initial weights just
-    before (the estimator says why in that order)."""
+    before (the estimator says why in that order). ``classes`` are the
+    labels that the indices of ``y`` stand for (a classifier's
+    ``classes_``), which an impossible stratified split names."""
     y = train[1]
-    X, X_val, y, y_val, weight, weight_val = train_test_split(
-        *train,
-        random_state=rng,
-        test_size=validation_fraction,
-        # A classifier's labels are one index per row; a regressor's
-        # targets, and multilabel ones, are matrices.
-        stratify=y if y.ndim == 1 else None,
-    )
+    # A classifier's labels are one index per row; a regressor's targets,
+    # and multilabel ones, are matrices.
+    stratify = y if y.ndim == 1 else None
+    try:
+        X, X_val, y, y_val, weight, weight_val = train_test_split(
+            *train,
+            random_state=rng,
+            test_size=validation_fraction,
+            stratify=stratify,
+        )
+    except ValueError as error:
+        if stratify is None:
+            raise
+        raise ValueError(
+            _stratification_message(y, classes, validation_fraction)
+        ) from error
     check_validation_size(X_val.shape[0])
     for part, weights in (("training", weight), ("validation", weight_val)):
         if not weights.any():

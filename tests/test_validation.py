@@ -548,6 +548,38 @@ def test_validation_split_too_small():
     assert len(y_val) == 2
 
 
+def test_an_impossible_stratified_split_names_the_labels_and_the_remedies():
+    # train_test_split names the classes by their indices (a class "[3]"
+    # the user's labels do not have), and not early stopping.
+    labels = np.array(["ant", "bee", "cat", "zebra"], dtype=object)
+    X, y, w = _train(n=40)
+    y = y.copy()
+    y[0] = 3
+    with pytest.raises(ValueError) as raised:
+        validation_split((X, y, w), np.random.RandomState(0), 0.2, labels)
+    message = str(raised.value)
+    assert "classes ['zebra'] have a single row" in message
+    assert "[3]" not in message
+    for remedy in ("validation_fraction", "X_val, y_val", "early_stopping=False"):
+        assert remedy in message
+    # Fewer validation rows than classes: 10% of 20 rows is 2, for 3.
+    X, y, w = _train(n=20)
+    with pytest.raises(ValueError, match=r"the 2 validation rows .* of the 3 classes"):
+        validation_split((X, y, w), np.random.RandomState(0), 0.1, labels[:3])
+
+
+def test_early_stopping_with_a_class_of_one_row_says_which_label():
+    X, y, _ = _train(n=40)
+    labels = np.array(["ant", "bee", "cat"], dtype=object)[y]
+    labels[0] = "zebra"
+    clf = SoftplusMLPClassifier((3,), early_stopping=True, random_state=0)
+    with pytest.raises(ValueError, match=r"early_stopping .* \['zebra'\]"):
+        clf.fit(X, labels)
+    # With the validation data given, nothing is split: it fits.
+    clf.fit(X[1:], labels[1:], X_val=X[:10], y_val=labels[1:11])
+    assert list(clf.classes_) == ["ant", "bee", "cat"]
+
+
 @pytest.mark.parametrize("part", ["training", "validation"])
 def test_validation_split_leaving_a_part_without_weight(part):
     # The split depends on y and the seed, not on the weights: weight only
