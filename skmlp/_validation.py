@@ -82,7 +82,7 @@ def validate_call(
     if classifier:
         y = encode_labels(model, y, incremental, first_call)
     else:
-        y = regression_targets(model, y, first_call)
+        y = regression_targets(model, y, first_call, X.dtype)
     return X, y, sample_weight
 
 
@@ -221,9 +221,10 @@ def encode_labels(model, y, incremental, first_call):
 OUT_ACTIVATIONS = {"squared_error": "identity", "poisson": "exp"}
 
 
-def numeric_targets(y, name):
+def numeric_targets(y, name, dtype=None):
     """A regressor's targets ``y`` (validated, named ``name`` in messages)
-    as a float64 matrix of one column per output.
+    as a float64 matrix of one column per output; checked to fit in
+    ``dtype``, that of ``X``, in which the objective takes them.
 
     Strings are refused, as scikit-learn's ``check_array`` refuses them for
     numeric data: ``validate_data`` lets them through as the targets of
@@ -234,7 +235,24 @@ def numeric_targets(y, name):
     """
     refuse_strings(y.dtype, name)
     y = np.asarray(y, dtype=np.float64)
+    if dtype is not None:
+        check_target_range(np.abs(y).max(initial=0.0), name, dtype)
     return y.reshape(len(y), -1)
+
+
+def check_target_range(largest, name, dtype):
+    """The ValueError of targets whose largest absolute value ``largest``
+    is past the range of ``dtype`` (float32 X): cast to it, they became
+    infinities with NumPy's overflow warning, and the divergence rule then
+    blamed the training."""
+    if largest > np.finfo(dtype).max:
+        raise ValueError(
+            f"Input {name} contains a value too large for dtype('{np.dtype(dtype)}'), "
+            f"the dtype of X in which the targets are fitted (the largest "
+            f"absolute value is {largest:.3g}). Scale the targets (for example "
+            "with TransformedTargetRegressor and a StandardScaler), or pass X "
+            "as float64."
+        )
 
 
 def refuse_strings(dtype, name):
@@ -248,7 +266,7 @@ def refuse_strings(dtype, name):
         )
 
 
-def regression_targets(model, y, first_call):
+def regression_targets(model, y, first_call, dtype=None):
     """Set or check a regressor's ``out_activation_`` (from its ``loss``)
     and ``n_outputs_`` (the columns of ``y``); return ``y`` as the datafit
     takes it, a float64 matrix of one column per output.
@@ -258,7 +276,7 @@ def regression_targets(model, y, first_call):
     or ``fit`` with ``warm_start``) must have the fitted model's loss and
     number of outputs: its output layer is made for them.
     """
-    y = numeric_targets(y, "y")
+    y = numeric_targets(y, "y", dtype)
     kind = OUT_ACTIVATIONS[model.loss]
     if kind == "exp" and (y < 0).any():
         raise ValueError(
@@ -489,7 +507,7 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
     if classifier:
         y_val = validation_labels(model, y_val)
     else:
-        y_val = validation_targets(model, y_val)
+        y_val = validation_targets(model, y_val, dtype)
     try:
         sample_weight_val = _check_sample_weight(
             sample_weight_val, X_val, dtype=dtype, ensure_non_negative=True
@@ -509,10 +527,11 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
     return X_val, y_val, sample_weight_val
 
 
-def validation_targets(model, y_val):
+def validation_targets(model, y_val, dtype=None):
     """A regressor's ``y_val`` as the datafit takes it, checked against the
-    training targets: as many outputs, and in the loss's range."""
-    y_val = numeric_targets(y_val, "y_val")
+    training targets: as many outputs, and in the loss's range (and in
+    ``dtype``'s)."""
+    y_val = numeric_targets(y_val, "y_val", dtype)
     if y_val.shape[1] != model.n_outputs_:
         raise ValueError(
             f"y_val has {y_val.shape[1]} output(s) (columns), but y has "

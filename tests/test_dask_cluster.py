@@ -1088,6 +1088,15 @@ def test_poisson_on_the_cluster_rejects_negative_targets(client, regression_data
         _reg(loss="poisson").fit(*_on_cluster(X, real[:, 0]))
 
 
+def test_the_cluster_refuses_targets_past_float32_for_float32_x_as_in_memory(
+    client, regression_data
+):
+    X, real, _, _ = regression_data
+    huge = real[:, 0] / np.abs(real[:, 0]).max() * -5e38
+    with pytest.raises(ValueError, match=r"too large for dtype\('float32'\)"):
+        _reg().fit(*_on_cluster(X.astype(np.float32), huge))
+
+
 def test_regressor_on_the_cluster_rejects_targets_written_as_strings(
     client, regression_data
 ):

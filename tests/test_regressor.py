@@ -785,3 +785,25 @@ def test_early_stopping_on_outputs_that_overflow_to_inf_is_a_divergence(solver):
         model.fit(X, y)
     for array, saved in zip(model.coefs_ + model.intercepts_, before):
         assert_array_equal(array, saved)
+
+
+def test_targets_past_float32s_range_are_refused_for_float32_x():
+    # The objective takes the targets in X's dtype: cast to float32, 5e38
+    # became inf with NumPy's overflow warning (an error here, as the
+    # suite turns warnings into errors), and the divergence rule blamed
+    # the training.
+    X, y = _data("squared_error", 1)
+    huge = y * 1e38 / np.abs(y).max() * 5
+    model = SoftplusMLPRegressor(hidden_layer_sizes=(3,), max_iter=2)
+    with pytest.raises(ValueError, match=r"too large for dtype\('float32'\)"):
+        model.fit(X.astype(np.float32), huge)
+    with pytest.raises(ValueError, match=r"y_val contains a value too large"):
+        model.set_params(early_stopping=True).fit(
+            X.astype(np.float32), y, X_val=X, y_val=huge
+        )
+    # At the edge of the range, and in float64, they are taken.
+    edge = np.full(len(y), np.finfo(np.float32).max, dtype=np.float64)
+    from skmlp._validation import numeric_targets
+
+    assert numeric_targets(edge, "y", np.float32).max() == edge.max()
+    assert numeric_targets(huge, "y", np.float64).shape == (len(y), 1)

@@ -551,6 +551,7 @@ def _regression_rows(model, X, y, sample_weight, meta, first_call):
     check_array(np.stack([low, high]), dtype=np.float64, input_name="y")
     # The range check of the loss and the outputs' checks of a later call.
     _validation.regression_targets(model, low[None, :], first_call)
+    _validation.check_target_range(max(-low.min(), high.max()), "y", meta.dtype)
     _validation.check_positive_weight(total)
     datafit = DATAFITS[model.out_activation_]()
     mean = first / total
