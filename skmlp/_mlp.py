@@ -26,6 +26,7 @@ import re
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils import check_random_state
@@ -836,14 +837,17 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
             The most probable class of each row; for multilabel targets,
-            the indicator matrix of the labels of probability above 0.5;
-            lazy for Dask input.
+            the indicator matrix of the labels of probability above 0.5 (a
+            sparse CSR matrix when the model was fitted on a sparse one, as
+            with MLPClassifier); lazy for Dask input.
         """
         model = _validation.fitted_view(self)
         if _dask_input.is_dask_collection(X):
             return _dask_input.predict(model, X)
         log_proba = self._predict_log_proba(model, X)
-        return DATAFITS[model.out_activation_]().predict(log_proba, model.classes_)
+        y = DATAFITS[model.out_activation_]().predict(log_proba, model.classes_)
+        # Multilabel targets fitted as a sparse matrix are predicted as one.
+        return sp.csr_matrix(y) if getattr(model, "_sparse_labels", False) else y
 
     score = _dask_input.scored_where_the_rows_are(ClassifierMixin.score)
 

@@ -45,6 +45,9 @@ LEARNED_ATTRIBUTES = (
     "out_activation_",
     "n_features_in_",
     "feature_names_in_",
+    # True when multilabel targets came as a sparse matrix: predict then
+    # returns one, as MLPClassifier's label binarizer does; absent otherwise.
+    "_sparse_labels",
 )
 
 
@@ -72,6 +75,7 @@ def validate_call(
     :func:`regression_targets`).
     """
     classifier = is_classifier(model)
+    sparse_targets = sp.issparse(y)
     X, y = validate_input(model, X, y, reset=first_call, regression=not classifier)
     if classifier:
         check_classification_targets(y)
@@ -81,6 +85,13 @@ def validate_call(
     check_weight_sum(sample_weight)
     if classifier:
         y = encode_labels(model, y, incremental, first_call)
+        if first_call:
+            # The first call fixes the kind of predictions, as it fixes
+            # classes_ (MLPClassifier's label binarizer is fitted there).
+            if sparse_targets and model.out_activation_ == "logistic":
+                model._sparse_labels = True
+            else:
+                vars(model).pop("_sparse_labels", None)
     else:
         y = regression_targets(model, y, first_call, X.dtype)
     return X, y, sample_weight

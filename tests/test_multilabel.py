@@ -332,6 +332,32 @@ def test_sparse_indicator_y_fits_as_the_dense_one(scaled):
     assert_array_equal(sparse.predict_proba(X), dense.predict_proba(X))
 
 
+def test_sparse_indicator_y_gives_sparse_predictions_as_mlpclassifier(scaled, tmp_path):
+    # MLPClassifier's label binarizer, fitted on a sparse y, predicts a
+    # sparse matrix: so does the model, after later calls on a dense y too,
+    # and once saved; a refit on a dense y predicts a dense one again.
+    sp = pytest.importorskip("scipy.sparse")
+    X, y = scaled
+    dense = _fit(X, y)
+    model = _fit(X, sp.csc_matrix(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        peer = MLPClassifier((8,), max_iter=30, random_state=0).fit(X, sp.csr_matrix(y))
+    predicted = model.predict(X)
+    assert type(predicted) is type(peer.predict(X))
+    assert predicted.dtype == peer.predict(X).dtype
+    assert_array_equal(predicted.toarray(), dense.predict(X))
+    assert model.score(X, y) == dense.score(X, y)
+    model.partial_fit(X, y)
+    assert sp.issparse(model.predict(X))
+    joblib.dump(model, tmp_path / "model.joblib")
+    assert sp.issparse(joblib.load(tmp_path / "model.joblib").predict(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    assert isinstance(model.predict(X), np.ndarray)
+
+
 def test_float32_and_mini_batches_fit_as_float64_and_the_full_batch_do(scaled):
     X, y = scaled
     # With a fixed step the two precisions follow one path to rounding.
