@@ -132,7 +132,14 @@ def check_gradients(
         model.random_state = copy.deepcopy(check_random_state(random_state))
     first_call = starts_afresh(model, hidden, fitted, classes=None)
     X, targets, sample_weight = validate_call(
-        model, X, y, sample_weight, fitted, first_call, weight_dtype=np.float64
+        model,
+        X,
+        y,
+        sample_weight,
+        fitted,
+        first_call,
+        weight_dtype=np.float64,
+        keep_model_dtype=False,
     )
     X = X.astype(np.float64, copy=False)
     # fit's starting point, in float64 (without a partial_fit's history).

@@ -759,7 +759,9 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
         the last call takes effect (a smaller rate after a divergence, say);
         another ``solver`` starts afresh from the current weights. Every
         call checks the parameters as ``fit`` does (scikit-learn's own
-        ``partial_fit`` checks them on the first call only).
+        ``partial_fit`` checks them on the first call only). The first call
+        sets the model's dtype (float32 for float32 ``X``); later calls take
+        their rows in it, as ``MLPClassifier``'s weights keep theirs.
 
         Parameters
         ----------

@@ -60,13 +60,23 @@ def learned_attributes(model):
 
 
 def validate_call(
-    model, X, y, sample_weight, incremental, first_call, weight_dtype=None
+    model,
+    X,
+    y,
+    sample_weight,
+    incremental,
+    first_call,
+    weight_dtype=None,
+    keep_model_dtype=True,
 ):
     """Validate the data of ``fit`` (``incremental=False``) or
     ``partial_fit`` on ``model``, a view of the estimator; ``first_call``
     is whether the call starts afresh (:func:`starts_afresh`).
     ``weight_dtype`` is that of the sample weights, by default ``X``'s
-    (``check_gradients`` takes them in float64 whatever ``X`` is).
+    (``check_gradients`` takes them in float64 whatever ``X`` is). A call
+    that goes on from fitted weights takes ``X`` in their dtype
+    (:func:`in_model_dtype`) unless ``keep_model_dtype`` is False
+    (``check_gradients``, which computes in float64).
 
     Returns ``(X, y, sample_weight)``: ``y`` as the datafit takes it
     (for a classifier indices into ``model.classes_``, or a float indicator
@@ -77,6 +87,8 @@ def validate_call(
     classifier = is_classifier(model)
     sparse_targets = sp.issparse(y)
     X, y = validate_input(model, X, y, reset=first_call, regression=not classifier)
+    if not first_call and keep_model_dtype:
+        X = in_model_dtype(model, X)
     if classifier:
         check_classification_targets(y)
     sample_weight = _check_sample_weight(
@@ -95,6 +107,29 @@ def validate_call(
     else:
         y = regression_targets(model, y, first_call, X.dtype)
     return X, y, sample_weight
+
+
+def in_model_dtype(model, X):
+    """``X`` in the dtype of the fitted weights that the call goes on from.
+
+    A model fitted in float32 stays float32 when a later call
+    (``partial_fit``, or ``fit`` with ``warm_start``) brings float64 rows,
+    and one fitted in float64 stays float64, as ``MLPClassifier``'s weights
+    keep their dtype: the first call chose the precision of the model. A
+    float64 value past float32's range is refused in scikit-learn's words,
+    not cast to inf.
+    """
+    dtype = model.coefs_[0].dtype
+    if X.dtype == dtype:
+        return X
+    values = X.data if sp.issparse(X) else X
+    if values.size and np.abs(values).max() > np.finfo(dtype).max:
+        raise ValueError(
+            f"Input X contains infinity or a value too large for "
+            f"dtype('{dtype}'), the dtype of the fitted model that this call "
+            "goes on from (set by its first call)."
+        )
+    return X.astype(dtype)
 
 
 def starts_afresh(model, hidden, incremental, classes):

@@ -200,6 +200,49 @@ def test_float32_partial_fit_stays_float32():
     assert all(c.dtype == np.float32 for c in clf.coefs_ + clf.intercepts_)
 
 
+@pytest.mark.parametrize(
+    "first, later", [(np.float32, np.float64), (np.float64, np.float32)]
+)
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_a_later_call_keeps_the_dtype_of_the_fitted_model(first, later, how):
+    # As MLPClassifier's weights keep their dtype: the first call chose
+    # the model's precision. (A float32 model became float64 on a float64
+    # partial_fit.) The call equals one on the rows cast to that dtype.
+    X, y = scaled_iris()
+    X_later = X.astype(later)
+
+    def fitted():
+        clf = classifier(solver="nag", warm_start=how == "warm_start", max_iter=3)
+        if how == "partial_fit":
+            return clf.partial_fit(X.astype(first), y, classes=[0, 1, 2])
+        return fit_quietly(clf, X.astype(first), y)
+
+    def go_on(clf, rows):
+        if how == "partial_fit":
+            return clf.partial_fit(rows, y)
+        return fit_quietly(clf, rows, y)
+
+    clf = go_on(fitted(), X_later)
+    assert all(c.dtype == first for c in clf.coefs_ + clf.intercepts_)
+    same = go_on(fitted(), X_later.astype(first))
+    assert_same_model(clf, same, rtol=0, atol=0)
+    assert clf.loss_curve_ == same.loss_curve_
+
+
+def test_rows_past_float32s_range_are_refused_by_a_float32_model():
+    X, y = scaled_iris()
+    clf = classifier().partial_fit(X.astype(np.float32), y, classes=[0, 1, 2])
+    before = [c.copy() for c in clf.coefs_]
+    huge = X.copy()
+    huge[0, 0] = 1e39
+    with pytest.raises(ValueError, match=r"too large for dtype\('float32'\)"):
+        clf.partial_fit(huge, y)
+    for c, saved in zip(clf.coefs_, before):
+        assert_array_equal(c, saved)
+    # The model goes on from where it was.
+    assert clf.partial_fit(X, y).n_iter_ == 2
+
+
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
 def test_sparse_input_gives_the_dense_model_and_probabilities(fmt):
     X, y = small_problem(n_samples=80)
