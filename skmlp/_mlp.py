@@ -1018,7 +1018,8 @@ class SoftplusMLPRegressor(RegressorMixin, _SoftplusMLP, BaseEstimator):
         exactly one solver step, the solver's state carrying over between
         calls, so that ``N`` calls equal ``fit`` with ``max_iter=N``. The
         first call learns the number of outputs from ``y``; later calls
-        must have as many.
+        must have as many. The first call sets the model's dtype too; later
+        calls take their rows in it.
 
         Parameters
         ----------
