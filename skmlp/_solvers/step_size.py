@@ -50,16 +50,23 @@ def try_step(point, loss, gradient, objective, step):
 
     Accepted when the sufficient decrease of Beck and Teboulle holds::
 
-        L(point - s g) <= L(point) - s / 2 * ||g||^2
+        L(point - s g) <= max(L(point) - s / 2 * ||g||^2, 0)
 
-    which it does for every ``s <= 1 / Lipschitz(grad L)``.
+    which it does for every ``s <= 1 / Lipschitz(grad L)``. Every
+    objective here is at least 0 (each datafit and the penalty are), so a
+    decrease asked for below 0 is met by reaching 0: on separable rows
+    without a penalty a batch's loss rounds to exactly 0 while its gradient
+    does not (a margin above 37 in float64), and no step could pass the
+    plain test, whatever its length (the search raised NoStepFound, and
+    blamed the features' scale).
     """
     new_point = point - step * gradient
     new_loss = objective.value(new_point)
     decrease = 0.5 * step * dot(gradient, gradient)
     tolerance = ROUNDING_ULPS * float(np.finfo(point.dtype).eps) * abs(loss)
     # A NaN new_loss compares False: the step is rejected.
-    return new_loss <= loss - decrease + tolerance, new_point, new_loss
+    accepted = new_loss <= max(loss - decrease, 0.0) + tolerance
+    return accepted, new_point, new_loss
 
 
 class NoStepFound(ValueError):
