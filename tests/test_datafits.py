@@ -242,20 +242,29 @@ def test_poisson_chance_level_ignores_rows_of_weight_0():
 
 def test_poisson_start_of_an_output_without_events_is_half_an_event_among_its_rows():
     # Its best intercept is -inf. It starts at log(1 / (2 n)), n the rows
-    # of positive weight (a row of weight 0 is as good as absent), which
-    # the scale of the weights does not change; an output with events
-    # starts at the log of its weighted mean.
+    # the weights stand for: their sum, as integer weights are repeated
+    # rows, but at least the rows of positive weight (a row of weight 0 is
+    # as good as absent), so that weights of a small scale count each row;
+    # an output with events starts at the log of its weighted mean.
     datafit = PoissonDeviance()
     y = np.column_stack([[0.0, 2.0, 1.0, 0.0, 3.0], np.zeros(5)])
     weight = np.array([1.0, 2.0, 0.0, 1.0, 1.0])
     intercepts = datafit.intercept_only(y, weight)
     assert intercepts[0] == pytest.approx(math.log(7 / 5), rel=1e-15)
-    assert intercepts[1] == pytest.approx(math.log(1 / 8), rel=1e-15)
-    assert_allclose(datafit.intercept_only(y, 1e-3 * weight), intercepts, rtol=1e-15)
+    assert intercepts[1] == pytest.approx(math.log(1 / 10), rel=1e-15)
+    # The rows repeated as their weights say start where the weights do.
+    repeated = np.repeat(y, weight.astype(int), axis=0)
+    assert_allclose(
+        datafit.intercept_only(repeated, np.ones(len(repeated))), intercepts, rtol=1e-15
+    )
+    # Weights of a small scale: the 4 rows of positive weight.
+    small = datafit.intercept_only(y, 1e-3 * weight)
+    assert small[0] == pytest.approx(intercepts[0], rel=1e-15)
+    assert small[1] == pytest.approx(math.log(1 / 8), rel=1e-15)
     # Rows on a Dask cluster give their mean as one row, with their count.
     mean = np.average(y, axis=0, weights=weight)
     assert_allclose(
-        datafit.intercept_only(mean[None, :], np.ones(1), n_rows=4),
+        datafit.intercept_only(mean[None, :], np.ones(1), n_rows=5),
         intercepts,
         rtol=1e-15,
     )

@@ -807,3 +807,25 @@ def test_targets_past_float32s_range_are_refused_for_float32_x():
 
     assert numeric_targets(edge, "y", np.float32).max() == edge.max()
     assert numeric_targets(huge, "y", np.float64).shape == (len(y), 1)
+
+
+def test_integer_weights_are_repeated_rows_for_a_poisson_output_without_events():
+    # The all-zero output starts at half an event among the rows the
+    # weights stand for: it counted the rows of positive weight, so that
+    # weights of 2 started elsewhere than the rows repeated twice, and the
+    # shared hidden layer moved the other output's predictions by 0.3.
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 3)
+    y = np.c_[rng.poisson(np.exp(0.5 * X[:, 0])), np.zeros(30)]
+    weight = rng.randint(1, 4, 30)
+    params = dict(
+        loss="poisson", hidden_layer_sizes=(4,), solver="lbfgs", max_iter=10,
+        random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weighted = SoftplusMLPRegressor(**params).fit(X, y, sample_weight=weight)
+        repeated = SoftplusMLPRegressor(**params).fit(
+            np.repeat(X, weight, axis=0), np.repeat(y, weight, axis=0)
+        )
+    assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-9, atol=1e-12)

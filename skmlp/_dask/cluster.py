@@ -49,7 +49,7 @@ from .. import _validation
 from .._evaluation.blocks import forward_log_proba
 from .._evaluation.objective import MeanObjective, Objective
 from .._math.bounds import feature_range
-from .._math.datafits import DATAFITS
+from .._math.datafits import DATAFITS, rows_weighed
 from .._math.layout import ParameterLayout
 from .._math.penalties import L2
 from .._training.loop import TrainingData, TrainingRun
@@ -555,10 +555,10 @@ def _regression_rows(model, X, y, sample_weight, meta, first_call):
     _validation.check_positive_weight(total)
     datafit = DATAFITS[model.out_activation_]()
     mean = first / total
-    # intercept_only of one row at the mean, standing for the rows of
-    # positive weight, is that of the rows.
+    # intercept_only of one row at the mean, standing for the rows it
+    # weighs, is that of the rows.
     intercepts = datafit.intercept_only(
-        mean[None, :], np.ones(1), n_rows=int(weighted_rows)
+        mean[None, :], np.ones(1), n_rows=rows_weighed(None, total, weighted_rows)
     )
     # chance_loss from the sums: the loss of predicting every row by the
     # mean, which for the squared error is the variance, averaged over

@@ -45,8 +45,8 @@ declares these methods:
     a regressor's initial output layer: the training starts at the weighted
     mean, not at a distance of the targets' scale from it; None for a
     classifier, whose drawn intercepts are kept. ``n_rows`` is the number
-    of rows of positive weight that ``y`` stands for (rows on a Dask
-    cluster give one row, their mean), by default those of ``weight``.
+    of rows that ``y`` stands for (rows on a Dask cluster give one row,
+    their mean), by default :func:`rows_weighed` of ``weight``.
 ``loss_bound(low, high)``
     The largest loss of a row whose outputs lie between ``low`` and
     ``high`` (vectors of ``n_outputs``), whatever its target: with the
@@ -354,8 +354,8 @@ class PoissonDeviance:
         """The log of the targets' weighted mean, output by output.
 
         An output whose targets are all 0 has the best intercept ``-inf``.
-        It starts where half an event among its ``n`` rows of positive
-        weight would put it, at ``log(1 / (2 n))``: the mean of a Poisson
+        It starts where half an event among its ``n`` rows would put it
+        (:func:`rows_weighed`), at ``log(1 / (2 n))``: the mean of a Poisson
         rate after ``n`` rows with no event under Jeffreys's prior, which
         is what those rows tell of the rate. It used to start at the log of
         the smallest normal float32 (-87), a mean of 0 to rounding, from
@@ -367,7 +367,7 @@ class PoissonDeviance:
         y = np.reshape(np.asarray(y, np.float64), (len(y), -1))
         mean = np.average(y, axis=0, weights=weight)
         if n_rows is None:
-            n_rows = np.count_nonzero(weight)
+            n_rows = rows_weighed(weight)
         return np.log(np.where(mean > 0, mean, 0.5 / n_rows))
 
     def chance_loss(self, n_outputs, y, weight):
@@ -409,6 +409,23 @@ class PoissonDeviance:
         it (``MLPRegressor`` scores early stopping by it whatever its
         loss)."""
         return _r2(log_proba, y, weight)
+
+
+def rows_weighed(weight, total=None, n_positive=None):
+    """The number of rows that rows of weights ``weight`` stand for: the
+    weights' sum, as integer weights are repeated rows (scikit-learn's
+    convention, which ``check_estimator`` tests), but at least the number
+    of rows of positive weight, so that weights of a small scale (summing
+    to 1, say) still count each row they weigh. ``total`` and
+    ``n_positive`` give the two counts instead (rows on a Dask cluster).
+
+    It counted the rows of positive weight only, so that a Poisson output
+    without events started at another intercept with weights of 2 than
+    with its rows repeated twice."""
+    if total is None:
+        weight = np.asarray(weight, np.float64)
+        total, n_positive = weight.sum(), np.count_nonzero(weight)
+    return max(float(total), float(n_positive))
 
 
 def _has_nan(values):
