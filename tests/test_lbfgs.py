@@ -542,3 +542,24 @@ def test_lbfgs_trains_a_regressor_on_targets_of_scale_1e10():
         assert large.n_iter_ > 2
         assert large.score(X, y * 1e10) > 0.99
         assert small.score(X, y) > 0.99
+
+
+def test_the_first_step_of_float32_lbfgs_on_targets_of_1e7_is_seen():
+    # The loss is about 1e14, whose float32 rounding (1e7) was above the
+    # decrease of scipy's first trial 1 / ||g||: no trial passed, and the
+    # fit "converged" after one iteration at the intercept-only model (an
+    # R^2 of 0), with no warning. float64 trained from the same start.
+    from skmlp import SoftplusMLPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    y = (rng.poisson(np.exp(0.5 * X[:, 0])) + 1.0) * 1e7
+    scores = {}
+    for dtype in (np.float32, np.float64):
+        model = SoftplusMLPRegressor(
+            hidden_layer_sizes=(4,), solver="lbfgs", max_iter=30, random_state=0
+        ).fit(X.astype(dtype), y)
+        assert model.n_iter_ == 30
+        scores[dtype] = model.score(X.astype(dtype), y)
+    assert scores[np.float32] > 0.1
+    assert scores[np.float32] == pytest.approx(scores[np.float64], abs=0.05)

@@ -40,6 +40,12 @@ FTOL = 1e7 * float(np.finfo(np.float64).eps)
 ANGLE_TOL = 1e-4
 
 
+# The first steepest-descent trial predicts a decrease of at least this
+# many ulps of the loss (four times ROUNDING_ULPS, below which a change of
+# the loss is taken for rounding).
+RESOLVED_ULPS = 4 * ROUNDING_ULPS
+
+
 class GradientOverflow(ArithmeticError):
     """The gradient is too large for the dot products that L-BFGS takes of
     it (its squared norm, its slope along the direction) in the
@@ -177,7 +183,9 @@ class LBFGS:
 
     then stores ``s_k = x_{k+1} - x_k``, ``y_k = g_{k+1} - g_k`` and drops
     the oldest pair beyond ``memory``. The line search starts from ``a = 1``
-    (the quasi-Newton step) or, with no pair yet, from ``1 / ||g_k||``.
+    (the quasi-Newton step) or, with no pair yet, from ``1 / ||g_k||``
+    (at least the step that predicts a decrease of ``RESOLVED_ULPS`` ulps
+    of the loss).
     ``learning_rate`` has no role: it is ``a_k``, the last step taken
     along the direction.
 
@@ -303,7 +311,16 @@ class LBFGS:
         if self.s_pairs:
             first_trial = 1.0
         else:
-            first_trial = 1.0 / math.sqrt(dot(gradient, gradient))
+            # scipy's 1 / ||g||, but at least the step whose predicted
+            # decrease is RESOLVED_ULPS ulps of the loss: on targets of
+            # 1e7 in float32 (a loss of 1e14) the decrease of 1 / ||g|| was
+            # below the loss's rounding, no trial passed, and the fit
+            # "converged" at its start. The search goes down from a step
+            # too long; it could not go up from one too short to be seen.
+            resolved = RESOLVED_ULPS * float(np.finfo(theta.dtype).eps) * abs(loss)
+            first_trial = max(
+                1.0 / math.sqrt(dot(gradient, gradient)), resolved / -slope
+            )
         found, n_evaluations = wolfe_line_search(
             objective, theta, loss, gradient, direction, first_trial
         )
