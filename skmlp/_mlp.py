@@ -170,7 +170,8 @@ _SHARED_DOCS = {
         not used when ``fit`` is given ``X_val`` and ``y_val``.
 
     verbose : bool, default=False
-        Print ``Iteration k, loss = ...`` after every epoch.
+        Print ``Iteration k, loss = ...`` after every epoch, and with
+        ``early_stopping`` ``Validation score: ...``, as @peer@ does.
 """,
     "attributes": """    coefs_ : list of ndarray
         ``coefs_[l]`` is the weight matrix of layer ``l``, of shape

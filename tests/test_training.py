@@ -550,6 +550,26 @@ def test_verbose_prints_one_iteration_line_per_epoch(capsys):
     assert_allclose([float(m.group(2)) for m in iterations], clf.loss_curve_, atol=1e-8)
 
 
+def test_verbose_with_early_stopping_prints_the_validation_score_as_mlpclassifier(
+    capsys,
+):
+    # MLPClassifier prints "Validation score: %f" after each epoch's loss.
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = scaled_iris()
+    params = dict(early_stopping=True, validation_fraction=0.2, verbose=True)
+    clf = fit_quietly(classifier(**params, **no_stop(3)), X, y)
+    lines = capsys.readouterr().out.splitlines()
+    scores = [f"Validation score: {score:f}" for score in clf.validation_scores_]
+    assert lines[1:6:2] == scores
+    assert [line.split(",")[0] for line in lines[0:6:2]] == [
+        f"Iteration {k}" for k in (1, 2, 3)
+    ]
+    fit_quietly(MLPClassifier((4,), max_iter=2, **params), X, y)
+    peer = capsys.readouterr().out.splitlines()
+    assert re.fullmatch(r"Validation score: \d\.\d{6}", peer[1])
+
+
 def test_not_verbose_prints_nothing(capsys):
     X, y = scaled_iris()
     fit_quietly(classifier(**no_stop(3)), X, y)

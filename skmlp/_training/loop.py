@@ -439,6 +439,9 @@ class TrainingRun:
                 # keeps the model it reports.
                 if self.settings.verbose:
                     print(f"Iteration {history.n_iter}, loss = {loss:.8f}")
+                    if data.held_out is not None:
+                        # MLPClassifier's line, after the loss's.
+                        print(f"Validation score: {history.validation_scores[-1]:f}")
                 # The callbacks get the model of the epoch just kept, whole.
                 if self.callbacks.end_epoch(self.result):
                     break
