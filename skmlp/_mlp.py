@@ -102,8 +102,11 @@ _SHARED_DOCS = {
         FISTA's ``t`` back to 1 (or, with a constant ``momentum``, drops the
         momentum of one step), so the next step starts with no momentum.
         None is plain FISTA. Restarts rescue too large fixed steps and speed
-        up ill-conditioned problems; with mini-batches the tests use the
-        current mini-batch's objective. Only used by ``solver='nag'``.
+        up ill-conditioned problems. With mini-batches the gradient test
+        uses the current mini-batch's gradient, and the function test
+        compares ``L(x_k)`` on the current mini-batch with ``L(x_{k-1})`` on
+        the one before (the losses of two batches, see the user guide).
+        Only used by ``solver='nag'``.
 
     momentum : 'auto', 'fista' or float in [0, 1), default='auto'
         NAG's momentum ``beta_k`` in ``y_{k+1} = x_k + beta_k (x_k -
