@@ -1,6 +1,7 @@
 """Check the analytic gradient of the training objective by finite differences."""
 
 import copy
+from numbers import Real
 
 import numpy as np
 from sklearn.base import clone
@@ -12,7 +13,7 @@ from ._evaluation.execution import ThreadedExecutor
 from ._evaluation.objective import Objective
 from ._math.datafits import DATAFITS
 from ._mlp import SoftplusMLPClassifier, SoftplusMLPRegressor, starting_point
-from ._sklearn_compat import validate_parameters
+from ._sklearn_compat import Interval, validate_parameters, validate_params
 from ._validation import (
     fitted_hidden_layer_sizes,
     hidden_layer_sizes,
@@ -22,6 +23,18 @@ from ._validation import (
 )
 
 
+@validate_params(
+    {
+        # The estimator's own kinds are checked below, with their message.
+        "estimator": "no_validation",
+        "X": ["array-like", "sparse matrix"],
+        "y": ["array-like", "sparse matrix"],
+        "sample_weight": ["array-like", None],
+        "epsilon": [Interval(Real, 0, np.inf, closed="neither")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def check_gradients(
     estimator, X, y, sample_weight=None, *, epsilon=1e-6, random_state=None
 ):
@@ -107,8 +120,6 @@ def check_gradients(
             "SoftplusMLPRegressor or a Pipeline whose last step is one; got "
             f"{type(estimator).__name__}."
         )
-    if not epsilon > 0:
-        raise ValueError(f"epsilon must be positive, got {epsilon}.")
     fitted = hasattr(estimator, "coefs_")
     if fitted:
         check_is_fitted(estimator)

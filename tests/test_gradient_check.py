@@ -186,6 +186,18 @@ def test_classes_unknown_to_a_fitted_estimator_are_rejected(iris_subset):
         check_gradients(clf, X[y < 2], y[y < 2], epsilon=0.0)
 
 
+@pytest.mark.parametrize("epsilon", [0.0, -1e-6, np.inf, np.nan, None, "1e-6"])
+def test_an_epsilon_that_is_not_a_positive_finite_float_is_refused(
+    iris_subset, epsilon
+):
+    # inf gave NaN with 49 RuntimeWarnings, None and a string a TypeError.
+    X, y, _ = iris_subset
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,), random_state=0)
+    message = r"The 'epsilon' parameter of check_gradients must be a float in the range"
+    with pytest.raises(ValueError, match=message):
+        check_gradients(clf, X, y, epsilon=epsilon)
+
+
 def test_pipeline_is_checked_at_its_last_step_on_the_transformed_rows():
     X, y = load_iris(return_X_y=True)
     clf = SoftplusMLPClassifier(hidden_layer_sizes=(5,), alpha=0.1, random_state=0)
