@@ -111,9 +111,6 @@ def register_onnx_converter():
     from ._mlp import SoftplusMLPClassifier, SoftplusMLPRegressor
 
     def output_shapes(operator):
-        # An unfitted model: scikit-learn's NotFittedError, not an
-        # AttributeError from deep in skl2onnx.
-        check_is_fitted(operator.raw_operator)
         calculate_linear_classifier_output_shapes(operator)
         model = operator.raw_operator
         if model.out_activation_ == "logistic":
@@ -134,6 +131,8 @@ def register_onnx_converter():
         # coef_ that this estimator does not have; its checks are kept: one
         # input tensor of numbers (a DataFrame's columns as several inputs
         # made a graph whose MatMul read the first column alone).
+        # An unfitted model: scikit-learn's NotFittedError, not an
+        # AttributeError on n_outputs_ below.
         check_is_fitted(operator.raw_operator)
         check_input_and_output_numbers(
             operator, input_count_range=1, output_count_range=1
