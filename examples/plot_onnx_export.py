@@ -78,7 +78,7 @@ print(f"largest probability difference: {difference.max():.1e}")
 print("same labels:", np.array_equal(labels, pipeline.predict(X_test)))
 
 # %%
-# The differences are float32 rounding, :math:`10^{-7}` at most, far below
+# The differences are float32 rounding, a few :math:`10^{-7}`, far below
 # the :math:`10^{-5}` the tests require.
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.hist(np.log10(difference[difference > 0].ravel()), bins=20)

@@ -104,7 +104,7 @@ plt.show()
 
 # %%
 # On these counts the Poisson fit's held-out deviance is a little the lower
-# (1.099 against 1.107 when this was written), and its predictions are
+# (the two are printed above), and its predictions are
 # positive by construction, where the squared error's are positive here only
 # because the curve happens to stay above zero. Both share everything else
 # with :class:`~skmlp.SoftplusMLPClassifier`: the solvers, ``partial_fit``,

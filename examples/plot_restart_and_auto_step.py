@@ -70,17 +70,18 @@ for learning_rate in [0.01, 0.1, 1.0, "auto"]:
 ax.set_title("NAG: fixed learning rates and 'auto'")
 
 # %%
-# Without any tuning, ``'auto'`` keeps up with the good fixed rates early
-# on and ends far below them here: as the loss flattens, the curvature it
-# measures falls and its step grows far beyond any rate of the grid
-# (``learning_rate_`` above), while 0.01 is still far behind after 350
-# iterations. An iteration costs what it costs with a fixed rate: one
-# gradient, no extra loss. It is not always this good: on Iris with
-# ``alpha=0``, or on a large synthetic set, the best fixed rate of a grid
-# ends lower (by 1.5 to 6.6 times, :doc:`/solver_measurements`). It is the
-# default all the same, because a fixed rate stopped early on the flat start
-# of several real tables, where ``'auto'`` grows its step and goes on (the
-# held-out accuracies are in :doc:`/solver_measurements`). Compare the grid
+# Without any tuning, ``'auto'`` ends between the fixed rates here: below
+# 0.01 and 0.1, above the best of the grid, 1.0, whose step it comes near
+# (``learning_rate_`` above is the step it took last, set by the curvature
+# it measured along the last move). An iteration costs what it costs with a
+# fixed rate: one gradient, no extra loss. The best fixed rate of a grid
+# often ends lower, as here, and on Iris with ``alpha=0`` or a large
+# synthetic set by 1.5 to 6.6 times (:doc:`/solver_measurements`); but it
+# has to be found, and a rate too small (0.01) is still far behind after
+# 350 iterations. ``'auto'`` is the default all the same, because a fixed
+# rate stopped early on the flat start of several real tables, where
+# ``'auto'`` grows its step and goes on (the held-out accuracies are in
+# :doc:`/solver_measurements`). Compare the grid
 # search of the learning rate in
 # :ref:`sphx_glr_auto_examples_plot_grid_search.py`.
 #

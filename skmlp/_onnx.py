@@ -81,6 +81,27 @@ def register_onnx_converter():
     classifiers. In float32 onnxruntime reproduces ``predict_proba`` to
     about ``1e-6``; ``predict`` may differ only for rows where the two most
     probable classes tie to float32 precision.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime
+    >>> from skl2onnx import to_onnx
+    >>> from sklearn.datasets import load_iris
+    >>> from skmlp import SoftplusMLPClassifier, register_onnx_converter
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = X.astype(np.float32)
+    >>> clf = SoftplusMLPClassifier(
+    ...     hidden_layer_sizes=(8,), solver="lbfgs", random_state=0).fit(X, y)
+    >>> register_onnx_converter()
+    >>> onx = to_onnx(clf, X[:1], options={SoftplusMLPClassifier: {"zipmap": False}})
+    >>> session = onnxruntime.InferenceSession(
+    ...     onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    >>> label, proba = session.run(None, {session.get_inputs()[0].name: X})
+    >>> bool((label == clf.predict(X)).all())
+    True
+    >>> bool(np.abs(proba - clf.predict_proba(X)).max() < 1e-5)
+    True
     """
     try:
         from skl2onnx import update_registered_converter

@@ -95,6 +95,29 @@ class InconsistentVersionWarning(exceptions.InconsistentVersionWarning):
     --------
     sklearn.exceptions.InconsistentVersionWarning : The same warning for
         scikit-learn's version.
+
+    Examples
+    --------
+    Refuse models saved by another version, with scikit-learn's class (a
+    filter for it catches this one):
+
+    >>> import warnings
+    >>> from sklearn.exceptions import InconsistentVersionWarning as Sklearn
+    >>> from skmlp import InconsistentVersionWarning
+    >>> issubclass(InconsistentVersionWarning, Sklearn)
+    True
+    >>> warning = InconsistentVersionWarning(
+    ...     estimator_name="SoftplusMLPClassifier",
+    ...     current_version="0.2", original_version="0.1")
+    >>> (warning.original_sklearn_version, warning.current_sklearn_version)
+    ('0.1', '0.2')
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", Sklearn)
+    ...     try:
+    ...         warnings.warn(warning)
+    ...     except Sklearn as caught:
+    ...         print(type(caught).__name__)
+    InconsistentVersionWarning
     """
 
     def __init__(self, *, estimator_name, current_version, original_version):

@@ -79,6 +79,24 @@ class DivergenceError(ValueError):
 
     A subclass of ValueError, raised by ``fit`` and ``partial_fit``; the
     estimator is left exactly as it was before the call.
+
+    Examples
+    --------
+    A step far too large for unscaled features:
+
+    >>> import numpy as np
+    >>> from skmlp import DivergenceError, SoftplusMLPClassifier
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]) * 1e3, [0, 0, 1, 1]
+    >>> clf = SoftplusMLPClassifier(
+    ...     hidden_layer_sizes=(4,), solver="gd", learning_rate_init=1e4,
+    ...     random_state=0)
+    >>> try:
+    ...     clf.fit(X, y)
+    ... except DivergenceError as error:
+    ...     print(str(error)[:18])
+    Training diverged:
+    >>> hasattr(clf, "coefs_")  # it had no model, and has none
+    False
     """
 
 
