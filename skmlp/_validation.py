@@ -106,7 +106,23 @@ def validate_call(
                 vars(model).pop("_sparse_labels", None)
     else:
         y = regression_targets(model, y, first_call, X.dtype)
+        y = without_unweighed_targets(y, sample_weight)
     return X, y, sample_weight
+
+
+def without_unweighed_targets(y, sample_weight):
+    """A regressor's targets ``y`` (a float matrix) with those of rows of
+    weight 0 set to 0, a copy if there are any.
+
+    A row of weight 0 is as good as absent: its targets take part in no
+    sum. But the square of a target above 1e154 is inf, and inf times the
+    weight 0 is NaN, which made the loss NaN and the fit a DivergenceError
+    that blamed the targets' scale. Their range is checked before, as for
+    every row (a negative count is refused wherever it is)."""
+    unweighed = sample_weight == 0
+    if not unweighed.any():
+        return y
+    return np.where(unweighed[:, None], 0.0, y)
 
 
 def in_model_dtype(model, X):
@@ -570,6 +586,8 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
         )
     if total <= 0:
         raise ValueError("The sum of sample_weight_val must be positive.")
+    if not classifier:
+        y_val = without_unweighed_targets(y_val, sample_weight_val)
     return X_val, y_val, sample_weight_val
 
 

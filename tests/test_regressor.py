@@ -829,3 +829,34 @@ def test_integer_weights_are_repeated_rows_for_a_poisson_output_without_events()
             np.repeat(X, weight, axis=0), np.repeat(y, weight, axis=0)
         )
     assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-9, atol=1e-12)
+
+
+def test_a_row_of_weight_0_is_as_good_as_absent_whatever_its_target():
+    # The square of 1e200 is inf, and inf times the weight 0 was NaN: the
+    # loss was NaN and the fit a DivergenceError blaming the targets.
+    X, y = _data("squared_error", 1)
+    y = y.copy()
+    y[0] = 1e200
+    weight = np.ones(len(y))
+    weight[0] = 0.0
+    for solver in ("gd", "nag", "lbfgs"):
+        params = dict(
+            solver=solver, hidden_layer_sizes=(4,), max_iter=10, random_state=0
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            weighted = SoftplusMLPRegressor(**params).fit(X, y, sample_weight=weight)
+            dropped = SoftplusMLPRegressor(**params).fit(X[1:], y[1:])
+        assert_allclose(weighted.predict(X), dropped.predict(X), rtol=1e-9, atol=1e-12)
+    # Validation rows of weight 0 too: the R² of the others.
+    model = SoftplusMLPRegressor(early_stopping=True, max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(
+            X[1:], y[1:], X_val=X[:20], y_val=y[:20], sample_weight_val=weight[:20]
+        )
+    assert np.isfinite(model.validation_scores_).all()
+    # The kept model is the best epoch's, scored on the rows of weight 1.
+    assert model.best_validation_score_ == pytest.approx(
+        model.score(X[1:20], y[1:20]), rel=1e-12
+    )
