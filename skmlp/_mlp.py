@@ -23,6 +23,7 @@ keeps. :func:`starting_point` reads them back for the next call.
 import copy
 import functools
 import re
+import threading
 from numbers import Integral, Real
 
 import numpy as np
@@ -289,34 +290,52 @@ def _checked_on_every_call(partial_fit):
     return checked
 
 
+# The commits of the calls running in this thread, innermost last: each
+# call of fit or partial_fit collects those of its estimator, to undo them
+# if it ends in an error (_rolled_back_on_error).
+_COMMITS = threading.local()
+# What an attribute that did not exist before a commit was.
+_ABSENT = object()
+
+
 def _rolled_back_on_error(method):
-    """Leave the estimator's state as it was when ``method`` (``fit`` or
-    ``partial_fit``) raises an error.
+    """Undo the model that ``method`` (``fit`` or ``partial_fit``) wrote
+    when it raises an error after writing it.
 
     The training writes the new model only once it has succeeded, so an
     error in it leaves the estimator as it was. But scikit-learn's
     ``_fit_context`` calls the callbacks' ``teardown`` after the method has
     returned, and a ``teardown`` that raised left the new model written
-    under an error. So every attribute but the parameters (which a callback
-    may set during the fit, to take effect at the next one) is put back as
-    it was before the call, and any new one removed. A Ctrl-C is no error
-    here: it keeps the last epoch, as documented.
+    under an error. So the call's own commits are undone, attribute by
+    attribute, where the attribute still holds the value the commit wrote:
+    a ``set_params`` or ``set_callbacks`` made during the call (by a
+    callback) is kept, as a successful fit keeps it, and so is a model that
+    another thread committed meanwhile. A Ctrl-C is no error here: it keeps
+    the last epoch, as documented.
     """
 
     @functools.wraps(method)
     def rolled_back(self, *args, **kwargs):
-        saved = dict(vars(self))
+        stack = getattr(_COMMITS, "stack", None)
+        if stack is None:
+            stack = _COMMITS.stack = []
+        commits = []
+        stack.append((self, commits))
         try:
             return method(self, *args, **kwargs)
         except Exception:
-            state = vars(self)
-            params = self.get_params(deep=False)
-            for name in set(state) - set(saved) - set(params):
-                del state[name]
-            state.update(
-                (name, value) for name, value in saved.items() if name not in params
-            )
+            for written, previous in reversed(commits):
+                state = vars(self)
+                for name, value in previous.items():
+                    if state.get(name, _ABSENT) is not written.get(name, _ABSENT):
+                        continue  # changed since: not this call's to undo
+                    if value is _ABSENT:
+                        state.pop(name, None)
+                    else:
+                        state[name] = value
             raise
+        finally:
+            stack.pop()
 
     return rolled_back
 
@@ -528,14 +547,29 @@ class _SoftplusMLP:
         which only makes ``predict`` warn about the names, and a Ctrl-C
         there is caught by ``_train``, which commits again.
         """
+        state = self.__dict__
         stale = [
             name
             for name in _validation.LEARNED_ATTRIBUTES
-            if name not in fitted and name in self.__dict__
+            if name not in fitted and name in state
         ]
-        self.__dict__.update(fitted)
+        self._record_commit(fitted, stale)
+        state.update(fitted)
         for name in stale:
-            self.__dict__.pop(name, None)
+            state.pop(name, None)
+
+    def _record_commit(self, fitted, stale):
+        """Tell the innermost running call on this estimator (if any) what
+        the commit about to be made writes and what it replaces, so that
+        the call can undo it if it fails after it (_rolled_back_on_error)."""
+        for estimator, commits in reversed(getattr(_COMMITS, "stack", ())):
+            if estimator is self:
+                state = self.__dict__
+                names = [*fitted, *stale]
+                previous = {name: state.get(name, _ABSENT) for name in names}
+                written = {**fitted, **dict.fromkeys(stale, _ABSENT)}
+                commits.append((written, previous))
+                return
 
     def _prepare(
         self, X, y, sample_weight, incremental, classes, validation, callbacks, workers

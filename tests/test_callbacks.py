@@ -610,6 +610,63 @@ def test_parameters_a_callback_set_stay_when_the_call_then_fails(data):
 
 
 @requires_callbacks
+def test_callbacks_a_callback_set_stay_when_the_call_then_fails(data):
+    # set_callbacks during a fit that then raises is kept, as set_params
+    # is and as both are when the fit succeeds: the rollback undoes the
+    # model the call wrote, not what a callback changed.
+    X, y = data
+    quiet = Recorder()
+
+    class SwitchThenFail(RaiseAtTeardown):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if context.task_name == "epoch" and context.task_id == 1:
+                estimator.set_callbacks(quiet)
+
+    clf = _clf(max_iter=3).set_callbacks(SwitchThenFail())
+    with pytest.raises(RuntimeError, match="in teardown"):
+        clf.fit(X, y)
+    assert clf._skl_callbacks == [quiet]
+    assert not hasattr(clf, "coefs_")
+
+
+@requires_callbacks
+def test_a_failing_call_does_not_undo_a_model_another_thread_committed(data):
+    # Thread A's fit waits in a callback while the main thread's fit on the
+    # same estimator succeeds; A then fails. A wrote no model, and the
+    # main thread's stays (the rollback restored the state of A's start).
+    import threading
+
+    X, y = data
+    started, other_done = threading.Event(), threading.Event()
+
+    class FailInA(Recorder):
+        def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+            if threading.current_thread().name == "A":
+                started.set()
+                other_done.wait(60)
+                raise RuntimeError("A failed")
+
+    clf = _clf(max_iter=3).set_callbacks(FailInA())
+    errors = []
+
+    def fit_in_a():
+        try:
+            clf.fit(X, y)
+        except RuntimeError as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=fit_in_a, name="A")
+    thread.start()
+    assert started.wait(60)
+    clf.fit(X, y)
+    committed = clf.coefs_
+    other_done.set()
+    thread.join(60)
+    assert [str(error) for error in errors] == ["A failed"]
+    assert clf.coefs_ is committed
+
+
+@requires_callbacks
 @pytest.mark.parametrize("fitted", [False, True], ids=["first-fit", "refit"])
 def test_the_end_of_fit_hook_gets_the_new_model_before_the_estimator_takes_it(
     data, fitted
