@@ -470,6 +470,38 @@ def test_blocks_run_with_single_threaded_blas_and_the_limit_comes_back(two_threa
     assert _blas_threads() == before
 
 
+def test_the_limits_come_back_after_a_fit_beside_predictions_in_a_thread(two_threads):
+    # Training in the main thread while another thread serves predictions:
+    # the last context to close was often a prediction's, in a thread whose
+    # limit this OpenBLAS ignores, and the process stayed at one BLAS thread
+    # after every call had returned. The main thread now sets them back.
+    clf = SoftplusMLPClassifier((50,), max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, Y)
+    before = _blas_threads()
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            clf.predict_proba(X)
+
+    server = threading.Thread(target=serve)
+    server.start()
+    try:
+        for _ in range(3):
+            clf.partial_fit(X, Y)
+    finally:
+        stop.set()
+        server.join()
+    assert _blas_threads() == before
+    # A prediction in a thread afterwards changes nothing either.
+    thread = threading.Thread(target=clf.predict, args=(X,))
+    thread.start()
+    thread.join()
+    assert _blas_threads() == before
+
+
 @pytest.mark.parametrize("failing_rows", [512, 152])
 def test_an_error_in_a_block_reaches_the_caller_and_restores_blas(
     two_threads, failing_rows

@@ -361,7 +361,9 @@ def forward_log_proba(
     if own:
         executor = ThreadedExecutor(n_threads)
     try:
-        with SingleThreadedBlas():
+        # A prediction's context: it does not keep the main thread, when its
+        # call ends, from setting the limits back.
+        with SingleThreadedBlas(holds=False):
             parts = _parts(n_samples, block_size)
             for _ in executor.map(predict_part, parts, cost):
                 pass

@@ -55,12 +55,19 @@ def _blas_libraries():
     return _libraries
 
 
-def _any_open():
+def _any_open(holding=False):
+    """Whether a context is open in any thread (with ``holding``, one that
+    holds the limits at 1: not a prediction's)."""
     for reference in list(_outer.values()):
         context = reference()
-        if context is not None and context._open:
+        if context is not None and context._open and (context.holds or not holding):
             return True
     return False
+
+
+def _saved_limit():
+    """The largest limit saved, 1 if none is (set back already)."""
+    return max(_saved_limits or (), default=1)
 
 
 def _user_limits(limits):
@@ -79,8 +86,8 @@ def blas_thread_limit():
     ``OPENBLAS_NUM_THREADS``): inside :class:`SingleThreadedBlas`, the one
     in force when the first open context was entered."""
     with _lock:
-        if _any_open():
-            return max(_saved_limits, default=1)
+        if _any_open() and _saved_limits is not None:
+            return _saved_limit()
         limits = [library.num_threads for library in _blas_libraries()]
         return max(_user_limits(limits), default=1)
 
@@ -119,6 +126,9 @@ class SingleThreadedBlas:
 
     _open = False
 
+    def __init__(self, holds=True):
+        self.holds = holds
+
     def __enter__(self):
         global _saved_limits
         thread = threading.get_ident()
@@ -126,13 +136,16 @@ class SingleThreadedBlas:
         outer = None if reference is None else reference()
         if outer is not None and outer._open:
             self._nested = True
-            return max(_saved_limits, default=1)
+            return _saved_limit()
         self._nested = False
         try:
             with _lock:
                 libraries = _blas_libraries()
                 limits = [library.num_threads for library in libraries]
-                first = not _any_open()
+                # The first to open saves the limits, and so does one that
+                # opens after the main thread set them back while another
+                # thread's prediction was open.
+                first = not _any_open() or _saved_limits is None
                 self._open = True
                 _outer[thread] = weakref.ref(self)
                 if first:
@@ -140,7 +153,7 @@ class SingleThreadedBlas:
                 for library, limit in zip(libraries, limits):
                     if limit != 1:
                         library.set_num_threads(1)
-                return max(_saved_limits, default=1)
+                return _saved_limit()
         except BaseException:
             self._close()
             raise
@@ -160,7 +173,15 @@ class SingleThreadedBlas:
             reference = _outer.get(thread)
             if reference is not None and reference() in (self, None):
                 del _outer[thread]
-            if _saved_limits is None or _any_open():
+            # The main thread, whose limits every build obeys, sets them
+            # back even while another thread's prediction is open: that
+            # thread may be unable to (some OpenBLAS builds ignore a limit
+            # set by another thread), and the process then stayed at one
+            # BLAS thread after every call had returned. A prediction only
+            # runs a little slower with BLAS's threads; a fit open in
+            # another thread still keeps them at 1.
+            main = threading.current_thread() is threading.main_thread()
+            if _saved_limits is None or _any_open(holding=main):
                 return
             libraries = _blas_libraries()
             limits = [library.num_threads for library in libraries]
