@@ -102,7 +102,9 @@ class SingleThreadedBlas:
     context to open (in any thread) saves the limits, the outermost context
     of each thread sets them to 1 if they are not (some OpenBLAS builds
     ignore a limit set by another thread than the main one), and the last
-    to close sets them back. So a prediction running in another thread,
+    to close sets them back; so does the main thread's when only
+    predictions (``holds=False``) stay open in other threads, which may be
+    unable to. So a prediction running in another thread,
     which enters and leaves its own context, cannot give a fit's products
     more BLAS threads halfway through. Nested in another on the same thread
     it changes nothing and costs next to nothing, so a training loop can
