@@ -674,11 +674,19 @@ def validation_split(train, rng, validation_fraction, classes=None):
         ) from error
     check_validation_size(X_val.shape[0])
     for part, weights in (("training", weight), ("validation", weight_val)):
-        if not weights.any():
-            raise ValueError(
-                "early_stopping: the split of the data left the "
-                f"{part} rows with no weight (sample_weight is zero on "
-                f"all {len(weights)} of them). Give weight to more rows, "
-                "or change validation_fraction or random_state."
-            )
+        check_split_weight(part, weights.any(), len(weights))
     return (X, y, weight), (X_val, y_val, weight_val)
+
+
+def check_split_weight(part, weighs, n_rows):
+    """The ValueError of an early-stopping split whose ``part``
+    (``'training'`` or ``'validation'``) of ``n_rows`` rows weighs nothing
+    (``weighs`` False): in memory, and on a Dask cluster, whose held-out
+    rows of weight 0 ended in a ZeroDivisionError after the first epoch."""
+    if not weighs:
+        raise ValueError(
+            "early_stopping: the split of the data left the "
+            f"{part} rows with no weight (sample_weight is zero on "
+            f"all {n_rows} of them). Give weight to more rows, "
+            "or change validation_fraction or random_state."
+        )

@@ -233,6 +233,18 @@ def test_batch_size_with_rows_on_a_cluster_raises_saying_what_to_do(client, data
     assert_same_model(_fit(_clf(batch_size=5000), *_on_cluster(X, y)), in_memory)
 
 
+def test_held_out_rows_of_no_weight_are_refused_before_training(client, data):
+    # As in memory: the cluster's held-out loss divided by their weight,
+    # 0, and the fit ended in a ZeroDivisionError after the first epoch.
+    X, y, _ = data
+    weight = np.zeros(len(y))
+    weight[:3] = 1.0
+    clf = _clf(early_stopping=True, validation_fraction=0.1)
+    with pytest.raises(ValueError, match="left the validation rows with no weight"):
+        clf.fit(*_on_cluster(X, y, weight))
+    assert not hasattr(clf, "coefs_")
+
+
 def test_early_stopping_scores_held_out_rows_on_the_cluster(client, data):
     X, y, _ = data
     clf = _fit(

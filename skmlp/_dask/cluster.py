@@ -649,6 +649,9 @@ def _run_of_blocks(settings, client, futures, start, callbacks, rows):
     n_train, train_weights, n_held_out, held_out_weights, ranges = zip(*summaries)
     if settings.early_stopping:
         _validation.check_validation_size(sum(n_held_out))
+        _validation.check_split_weight(
+            "validation", sum(held_out_weights) > 0, sum(n_held_out)
+        )
     weight_sum = sum(train_weights)
     _validation.check_positive_weight(weight_sum)
     # Some block has training rows, since they weigh something.
