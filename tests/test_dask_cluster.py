@@ -1004,6 +1004,25 @@ def test_regressor_cluster_fit_equals_the_in_memory_fit(
     assert on_cluster.out_activation_ == in_memory.out_activation_
 
 
+def test_several_outputs_in_memory_beside_a_dask_x_fit_and_score(
+    client, regression_data
+):
+    # As MLPRegressor takes them: they were refused with the error of
+    # multilabel classification ("one label per row").
+    pd = pytest.importorskip("pandas")
+    X, real, _, _ = regression_data
+    (X_dask,) = _on_cluster(X)
+    in_memory = _fit(_reg(), X, real)
+    for y in (real, pd.DataFrame(real, columns=["a", "b"])):
+        on_cluster = _fit(_reg(), X_dask, y)
+        assert_same_model(on_cluster, in_memory)
+        assert on_cluster.score(X_dask, y) == pytest.approx(
+            in_memory.score(X, real), rel=1e-12
+        )
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        _reg().fit(X_dask, real[:-1])
+
+
 def test_regressor_cluster_statistics_are_the_datafits(client, regression_data):
     # The intercepts a fit starts from and the divergence rule's floor, from
     # the sums that the cluster computes, are the datafits' intercept_only

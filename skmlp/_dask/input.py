@@ -317,6 +317,18 @@ def dask_targets(y, row_chunks, n_rows):
 
     if hasattr(y, "to_dask_array") and getattr(y, "ndim", 1) == 2:
         y = y.to_dask_array(lengths=True)
+    in_memory = not isinstance(y, da.Array) and not hasattr(y, "dask")
+    if in_memory and np.ndim(y) == 2 and np.shape(y)[1] != 1:
+        # Several outputs in memory (an array, a DataFrame), beside a Dask
+        # X, as MLPRegressor takes them: they were sent to dask_column,
+        # whose error spoke of multilabel classification.
+        y = np.asarray(y)
+        if len(y) != n_rows:
+            raise ValueError(
+                "Found input variables with inconsistent numbers of samples: "
+                f"[{n_rows}, {len(y)}]"
+            )
+        return da.from_array(y, chunks=(row_chunks, -1))
     if not (isinstance(y, da.Array) and y.ndim == 2):
         return dask_column(y, row_chunks, "y")
     y = with_known_chunks(y)
