@@ -1128,6 +1128,19 @@ def test_the_cluster_refuses_targets_past_float32_for_float32_x_as_in_memory(
         _reg().fit(*_on_cluster(X.astype(np.float32), huge))
 
 
+def test_the_regressor_on_the_cluster_names_negative_weights_first(
+    client, regression_data
+):
+    # As in memory: weights all negative have a negative sum, whose
+    # message ("must be positive") came before scikit-learn's.
+    X, real, _, _ = regression_data
+    for weights in (-np.ones(len(X)), np.r_[-1.0, np.ones(len(X) - 1)]):
+        with pytest.raises(ValueError, match="Negative values in data passed to"):
+            _reg().fit(*_on_cluster(X, real[:, 0], weights))
+        with pytest.raises(ValueError, match="Negative values in data passed to"):
+            _reg().fit(X, real[:, 0], sample_weight=weights)
+
+
 def test_regressor_on_the_cluster_rejects_targets_written_as_strings(
     client, regression_data
 ):

@@ -537,14 +537,17 @@ def _regression_rows(model, X, y, sample_weight, meta, first_call):
         else sample_weight.astype(np.float64)
     )[:, None]
     with _lost_for_good():
-        low, high, total, weighted_rows, first, second, entropy = dask.compute(
-            targets.min(axis=0),
-            targets.max(axis=0),
-            weight.sum(),
-            (weight > 0).sum(),
-            (weight * targets).sum(axis=0),
-            (weight * targets**2).sum(axis=0),
-            (weight * da.map_blocks(xlogy, targets, targets)).sum(axis=0),
+        low, high, lightest, total, weighted_rows, first, second, entropy = (
+            dask.compute(
+                targets.min(axis=0),
+                targets.max(axis=0),
+                weight.min(),
+                weight.sum(),
+                (weight > 0).sum(),
+                (weight * targets).sum(axis=0),
+                (weight * targets**2).sum(axis=0),
+                (weight * da.map_blocks(xlogy, targets, targets)).sum(axis=0),
+            )
         )
     # check_X_y's check of y, with its messages, on its extremes: a NaN or
     # an infinity in y is one of them.
@@ -552,6 +555,10 @@ def _regression_rows(model, X, y, sample_weight, meta, first_call):
     # The range check of the loss and the outputs' checks of a later call.
     _validation.regression_targets(model, low[None, :], first_call)
     _validation.check_target_range(max(-low.min(), high.max()), "y", meta.dtype)
+    # A negative weight first, as _check_sample_weight tells it in memory:
+    # weights all negative have a negative sum too, and its message came
+    # first.
+    check_non_negative(np.atleast_1d(lightest), "`sample_weight`")
     _validation.check_positive_weight(total)
     datafit = DATAFITS[model.out_activation_]()
     mean = first / total
