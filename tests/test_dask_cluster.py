@@ -1113,6 +1113,20 @@ def test_regressor_predictions_and_score_on_dask_input_match_in_memory(
         )
 
 
+def test_the_r2_on_dask_input_takes_negative_weights_as_r2_score_does(
+    client, regression_data
+):
+    # r2_score takes them; the blocks' parts treated a negative total as
+    # none (a mean of 0), and weights all negative were refused as zero.
+    X, real, _, sample_weight = regression_data
+    reg = _fit(_reg(), X, real[:, 0])
+    for weights in (-np.ones(len(X)), sample_weight - 0.5):
+        X_dask, y_dask, w_dask = _on_cluster(X, real[:, 0], weights)
+        assert reg.score(X_dask, y_dask, w_dask) == pytest.approx(
+            reg.score(X, real[:, 0], weights), rel=1e-12
+        )
+
+
 def test_poisson_on_the_cluster_rejects_negative_targets(client, regression_data):
     X, real, _, _ = regression_data
     with pytest.raises(ValueError, match="out of the valid range of the loss"):

@@ -248,7 +248,7 @@ def r2_parts(predicted, y, sample_weight):
     weight = sample_weight[:, None]
     total = float(sample_weight.sum())
     residual = np.sum(weight * (y - predicted) ** 2, axis=0)
-    if total > 0:
+    if total != 0:  # negative weights too, as r2_score takes them
         mean = np.sum(weight * y, axis=0) / total
     else:
         mean = np.zeros(y.shape[1])
@@ -265,8 +265,10 @@ def r2(parts):
     mean = sum(part[1] * part[2] for part in parts) / total
     spread = sum(part[3] + part[1] * (part[2] - mean) ** 2 for part in parts)
     with np.errstate(divide="ignore", invalid="ignore"):
+        # A spread of either sign, as r2_score's (negative weights make it
+        # negative, and the R² is the same ratio).
         scores = np.where(
-            spread > 0, 1.0 - residual / spread, np.where(residual == 0, 1.0, 0.0)
+            spread != 0, 1.0 - residual / spread, np.where(residual == 0, 1.0, 0.0)
         )
     return float(np.mean(scores))
 

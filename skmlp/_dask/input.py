@@ -368,7 +368,10 @@ def _regression_score(estimator, X, y, sample_weight):
     )
     parts = dask.delayed(_block_r2_parts, pure=True)
     (parts,) = dask.compute([parts(*block) for block in blocks])
-    if sum(part[1] for part in parts) <= 0:
+    # Weights of sum 0 only, as r2_score refuses them: negative ones it
+    # takes (and so does the R² here), and they were refused in words
+    # that said they were zero.
+    if sum(part[1] for part in parts) == 0:
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return r2(parts)
 
