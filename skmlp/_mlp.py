@@ -306,11 +306,11 @@ def _rolled_back_on_error(method):
     error in it leaves the estimator as it was. But scikit-learn's
     ``_fit_context`` calls the callbacks' ``teardown`` after the method has
     returned, and a ``teardown`` that raised left the new model written
-    under an error. So the call's own commits are undone, attribute by
-    attribute, where the attribute still holds the value the commit wrote:
-    a ``set_params`` or ``set_callbacks`` made during the call (by a
-    callback) is kept, as a successful fit keeps it, and so is a model that
-    another thread committed meanwhile. A Ctrl-C is no error here: it keeps
+    under an error. So the call's own commits are undone: the attributes
+    each wrote are put back as they were, while its model is still the
+    estimator's. A ``set_params`` or ``set_callbacks`` made during the call
+    (by a callback) is kept, as a successful fit keeps it, and so is a
+    model that another thread committed meanwhile. A Ctrl-C is no error here: it keeps
     the last epoch, as documented.
     """
 
@@ -324,11 +324,16 @@ def _rolled_back_on_error(method):
         try:
             return method(self, *args, **kwargs)
         except Exception:
+            state = vars(self)
             for written, previous in reversed(commits):
-                state = vars(self)
+                # A commit is undone whole, or not at all: its weights, a
+                # new list at every commit, tell whether the model is still
+                # the one it wrote (another thread may have committed since;
+                # an attribute by attribute test would mix the two models
+                # where their values are the same object, a small int).
+                if state.get("coefs_", _ABSENT) is not written["coefs_"]:
+                    continue
                 for name, value in previous.items():
-                    if state.get(name, _ABSENT) is not written.get(name, _ABSENT):
-                        continue  # changed since: not this call's to undo
                     if value is _ABSENT:
                         state.pop(name, None)
                     else:

@@ -666,6 +666,49 @@ def test_a_failing_call_does_not_undo_a_model_another_thread_committed(data):
     assert clf.coefs_ is committed
 
 
+def test_a_call_failing_after_its_commit_leaves_a_later_commit_whole(data, monkeypatch):
+    # Thread A commits its model, then fails (as a teardown would) only
+    # after the main thread's fit has committed another: A's rollback must
+    # not touch the main thread's model. Undone attribute by attribute,
+    # where the value was still the one A wrote, it would take back those
+    # that are the same object in both models (n_iter_, a small int) and
+    # leave a mix of the two. (Two fits with callbacks at once cannot show
+    # it: scikit-learn keeps the callback context on the estimator.)
+    import threading
+
+    X, y = data
+    committed, other_done = threading.Event(), threading.Event()
+    commit = SoftplusMLPClassifier._commit
+
+    def commit_then_fail_in_a(self, fitted):
+        commit(self, fitted)
+        if threading.current_thread().name == "A":
+            committed.set()
+            other_done.wait(60)
+            raise RuntimeError("A failed after its commit")
+
+    monkeypatch.setattr(SoftplusMLPClassifier, "_commit", commit_then_fail_in_a)
+    clf = _clf(max_iter=3)
+    errors = []
+
+    def fit_in_a():
+        try:
+            clf.fit(X, y)
+        except RuntimeError as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=fit_in_a, name="A")
+    thread.start()
+    assert committed.wait(60)
+    clf.set_params(random_state=1).fit(X, y)
+    model = _snapshot(clf)
+    other_done.set()
+    thread.join(60)
+    assert [str(error) for error in errors] == ["A failed after its commit"]
+    assert clf.n_iter_ == 3
+    _assert_equal_values(_snapshot(clf), model, "state")
+
+
 @requires_callbacks
 @pytest.mark.parametrize("fitted", [False, True], ids=["first-fit", "refit"])
 def test_the_end_of_fit_hook_gets_the_new_model_before_the_estimator_takes_it(
