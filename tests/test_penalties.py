@@ -142,3 +142,40 @@ def test_the_objective_divides_the_penalty_by_the_weight_sum():
         assert_allclose(grad_coef, alpha * coef / weights.sum(), rtol=1e-9)
     for grad_intercept in grad_intercepts:
         assert_allclose(grad_intercept, 0.0, atol=1e-15)
+
+
+def test_alpha_zero_is_no_penalty_at_an_infinite_scale():
+    # Weights whose sum is subnormal make the objective's scale 1 / sum inf;
+    # 0 * inf was NaN, which the fit reported as a divergence.
+    layout = ParameterLayout(LAYER_SIZES)
+    value, gradient = L2(layout, 0.0).value_and_gradient(_theta(layout), np.inf)
+    assert value == 0.0
+    assert_array_equal(gradient, 0.0)
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag", "lbfgs"])
+def test_subnormal_weights_with_alpha_zero_fit_as_the_ratios_say(solver):
+    # With alpha=0 only the ratios of the weights matter (the user guide's
+    # objective): weights of 1e-310, whose sum's reciprocal overflows, give
+    # the model of unit weights, up to the rounding of w_i / sum w.
+    from skmlp import SoftplusMLPClassifier, SoftplusMLPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(40, 3)
+    targets = {SoftplusMLPClassifier: X[:, 0] > 0, SoftplusMLPRegressor: X[:, 1]}
+    for Estimator, y in targets.items():
+        model = Estimator(
+            hidden_layer_sizes=(4,),
+            solver=solver,
+            alpha=0.0,
+            max_iter=10,
+            tol=0,
+            random_state=0,
+            learning_rate_init=0.1,
+        )
+        with pytest.warns(Warning):  # ConvergenceWarning: max_iter reached
+            tiny = model.fit(X, y, sample_weight=np.full(40, 1e-310)).coefs_
+        with pytest.warns(Warning):
+            unit = model.fit(X, y).coefs_
+        for a, b in zip(tiny, unit):
+            assert_allclose(a, b, rtol=1e-10, atol=1e-12)

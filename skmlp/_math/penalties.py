@@ -40,7 +40,11 @@ class L2:
         # vector: the gradient is then one pass over theta, and the value
         # one dot product. It is made again only when the scale changes
         # (mini-batches of equal weight share it).
-        factor = self.alpha * scale
+        # A penalty of strength 0 is 0 at any scale: weights whose sum is
+        # below 1 / (the largest float), subnormal, make the scale inf, and
+        # 0 * inf was NaN, a "divergence" of a fit that alpha=0 makes
+        # depend only on the ratios of the weights.
+        factor = self.alpha * scale if self.alpha else 0.0
         if self._factors is None or self._factors[0] != (factor, theta.dtype):
             factors = np.zeros_like(theta)
             for coef in self.layout.unpack(factors)[0]:
