@@ -86,6 +86,8 @@ def validate_call(
     """
     classifier = is_classifier(model)
     sparse_targets = sp.issparse(y)
+    if not classifier:
+        refuse_string_columns(y, "y")
     X, y = validate_input(model, X, y, reset=first_call, regression=not classifier)
     if not first_call and keep_model_dtype:
         X = in_model_dtype(model, X)
@@ -319,13 +321,41 @@ def check_target_range(largest, name, dtype):
 
 def refuse_strings(dtype, name):
     """The ValueError of :func:`numeric_targets` for targets of strings (of
-    ``dtype``), on the rows in memory or on a cluster."""
-    if dtype.kind in "SU":
+    ``dtype``), on the rows in memory or on a cluster, and for dates and
+    durations.
+
+    pandas' string dtypes (that of a Series of strings since pandas 3) are
+    strings too, though NumPy sees objects. A date or a duration would be
+    read as a count of its dtype's unit: the same durations in days and in
+    nanoseconds made targets 1e14 times apart, without a word.
+    """
+    if dtype is None:
+        return
+    if dtype.kind in "SU" or type(dtype).__name__ == "StringDtype":
         raise ValueError(
             f"{name} holds strings (dtype {dtype}), which are not compatible "
             "with a regressor's numeric targets. Convert your data to numeric "
             "values explicitly instead."
         )
+    if dtype.kind in "Mm":
+        raise ValueError(
+            f"{name} holds dates or durations (dtype {dtype}), which are not "
+            "numeric targets: as numbers they would be counts of the dtype's "
+            "unit. Convert them to numbers in the unit you mean explicitly, "
+            "for example y / np.timedelta64(1, 'D') for durations in days."
+        )
+
+
+def refuse_string_columns(y, name):
+    """:func:`refuse_strings` on each column of the targets ``y`` as given,
+    before ``validate_data``: it makes an object array of pandas strings,
+    which it then reads as numbers."""
+    dtypes = getattr(y, "dtypes", None)
+    if not hasattr(dtypes, "iloc"):
+        # Not a DataFrame's Series of dtypes: one dtype, or none (a list).
+        dtypes = [getattr(y, "dtype", None)]
+    for dtype in dtypes:
+        refuse_strings(dtype, name)
 
 
 def regression_targets(model, y, first_call, dtype=None):
@@ -548,6 +578,8 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
     takes it (as :func:`encode_labels` makes ``y``).
     """
     classifier = is_classifier(model)
+    if not classifier:
+        refuse_string_columns(y_val, "y_val")
     try:
         X_val, y_val = validate_input(
             model, X_val, y_val, reset=False, regression=not classifier

@@ -315,6 +315,50 @@ def test_targets_written_as_strings_are_rejected_not_read_as_numbers(dtype, colu
         )
 
 
+@pytest.mark.parametrize("dtype", ["str", "string"])
+def test_pandas_string_targets_are_rejected_as_numpy_strings_are(dtype):
+    # validate_data makes an object array of a pandas string column (the
+    # dtype of a Series of strings since pandas 3) and then reads it as
+    # numbers: the strings are refused before, in a Series or a DataFrame,
+    # in fit, partial_fit and as y_val.
+    pd = pytest.importorskip("pandas")
+    X, y = _data("squared_error", 1, n_samples=20)
+    strings = pd.Series(y.astype(str), dtype=dtype)
+    if strings.dtype == object:
+        pytest.skip("before pandas 3, 'str' is the object dtype (taken as numbers)")
+    message = "y holds strings .* Convert your data to numeric values explicitly"
+    with pytest.raises(ValueError, match=message):
+        SoftplusMLPRegressor(max_iter=2).fit(X, strings)
+    with pytest.raises(ValueError, match=message):
+        SoftplusMLPRegressor(max_iter=2).partial_fit(X, strings)
+    frame = pd.DataFrame({"a": y, "b": strings})
+    with pytest.raises(ValueError, match=message):
+        SoftplusMLPRegressor(max_iter=2).fit(X, frame)
+    with pytest.raises(ValueError, match="y_val holds strings"):
+        SoftplusMLPRegressor(max_iter=2, early_stopping=True).fit(
+            X, y, X_val=X, y_val=strings
+        )
+
+
+@pytest.mark.parametrize(
+    "dtype", ["timedelta64[D]", "timedelta64[ns]", "datetime64[D]", "datetime64[s]"]
+)
+def test_dates_and_durations_are_rejected_not_read_in_their_unit(dtype):
+    # As numbers they are counts of the dtype's unit: the same durations in
+    # days and in nanoseconds were targets 1e14 times apart.
+    X, _ = _data("squared_error", 1, n_samples=20)
+    y = np.arange(20).astype(dtype)
+    with pytest.raises(ValueError, match="y holds dates or durations .* unit"):
+        SoftplusMLPRegressor(max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="y_val holds dates or durations"):
+        SoftplusMLPRegressor(max_iter=2, early_stopping=True).fit(
+            X, np.arange(20.0), X_val=X, y_val=y
+        )
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(ValueError, match="y holds dates or durations"):
+        SoftplusMLPRegressor(max_iter=2).fit(X, pd.Series(y))
+
+
 # ----------------------------------------------------------------------
 # Training: early stopping, partial_fit, divergence, persistence
 
