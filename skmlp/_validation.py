@@ -137,15 +137,27 @@ def in_model_dtype(model, X):
     float64 value past float32's range is refused in scikit-learn's words,
     not cast to inf.
     """
-    dtype = model.coefs_[0].dtype
+    return cast_in_range(
+        X,
+        model.coefs_[0].dtype,
+        "X",
+        "the dtype of the fitted model that this call goes on from (set by its "
+        "first call)",
+    )
+
+
+def cast_in_range(X, dtype, name, whose):
+    """``X`` (named ``name``) cast to ``dtype``, which is ``whose``; a
+    float64 value past float32's range is refused in scikit-learn's words,
+    not cast to inf with NumPy's overflow warning (which the divergence
+    rule then blamed on the training)."""
     if X.dtype == dtype:
         return X
     values = X.data if sp.issparse(X) else X
     if values.size and np.abs(values).max() > np.finfo(dtype).max:
         raise ValueError(
-            f"Input X contains infinity or a value too large for "
-            f"dtype('{dtype}'), the dtype of the fitted model that this call "
-            "goes on from (set by its first call)."
+            f"Input {name} contains infinity or a value too large for "
+            f"dtype('{np.dtype(dtype)}'), {whose}."
         )
     return X.astype(dtype)
 
@@ -597,7 +609,9 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
             f"The validation set is too small: X_val has {X_val.shape[0]} "
             "row, and early stopping scores at least 2."
         )
-    X_val = X_val.astype(dtype, copy=False)
+    X_val = cast_in_range(
+        X_val, dtype, "X_val", "the dtype of X, in which the validation rows are scored"
+    )
     if classifier:
         y_val = validation_labels(model, y_val)
     else:

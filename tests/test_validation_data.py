@@ -125,6 +125,25 @@ def test_float32_validation_rows_are_scored_in_the_training_dtype(split):
     assert clf.coefs_[0].dtype == np.float32
 
 
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix])
+def test_float64_validation_rows_past_float32s_range_are_refused(split, container):
+    # Cast to float32 they were inf (with NumPy's overflow warning), and the
+    # fit then reported a divergence of the training.
+    X, y, X_val, y_val = split
+    X_val = X_val.copy()
+    X_val[0, 0] = 1e39
+    clf = fit_quietly(classifier(**no_stop(2)), X.astype(np.float32), y)
+    before = [coef.copy() for coef in clf.coefs_]
+    clf.set_params(early_stopping=True)
+    message = (
+        r"Input X_val contains infinity or a value too large for dtype\('float32'\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X.astype(np.float32), y, X_val=container(X_val), y_val=y_val)
+    for coef, old in zip(clf.coefs_, before):
+        assert_array_equal(coef, old)
+
+
 def test_sparse_validation_rows_score_as_dense_ones(split):
     X, y, X_val, y_val = split
     dense = fit_quietly(
