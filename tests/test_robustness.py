@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 
@@ -264,6 +265,25 @@ def test_prediction_on_inputs_far_outside_the_training_range_says_so():
     with pytest.raises(ValueError, match="X is far outside the range") as error:
         clf.predict(row[np.newaxis])
     assert not isinstance(error.value, DivergenceError)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix])
+def test_non_finite_inputs_with_the_checks_off_are_named_not_called_far_out(
+    value, container
+):
+    # With assume_finite=True validate_data lets NaN through: the message
+    # said "whose largest absolute value is nan: X is far outside the range".
+    import sklearn
+
+    clf = _trained()
+    X = X_IRIS[:3].copy()
+    X[0, 0] = value
+    with sklearn.config_context(assume_finite=True):
+        for method in (clf.predict, clf.predict_proba):
+            with pytest.raises(ValueError, match="contains NaN or infinity") as error:
+                method(container(X))
+            assert "far outside" not in str(error.value)
 
 
 def test_weights_and_alpha_divided_by_one_factor_give_the_same_model():

@@ -383,6 +383,16 @@ class OutputOverflow(ValueError):
 
 
 def _raise_overflow(X):
+    values = X.data if sp.issparse(X) else X
+    if not np.isfinite(values).all():
+        # Only with scikit-learn's finiteness checks turned off: the values
+        # themselves, not their range, made the outputs NaN.
+        raise OutputOverflow(
+            "The network's outputs are not finite for some rows of X, which "
+            "contains NaN or infinity: the check of its values was skipped "
+            "(scikit-learn's assume_finite=True). Impute or drop them first "
+            "(for example with SimpleImputer)."
+        )
     largest = abs(X).max()
     raise OutputOverflow(
         "The network's outputs overflowed (are not finite) for some rows of "
