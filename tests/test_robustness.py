@@ -356,6 +356,19 @@ def test_a_divergence_the_penalty_does_not_cause_does_not_blame_it():
     assert "learning_rate_init" in str(error.value)
 
 
+def test_an_lbfgs_divergence_does_not_advise_a_learning_rate_it_does_not_use():
+    # A non-finite loss (not a gradient too large for its line search) gave
+    # the first-order solvers' advice, "a smaller learning_rate_init".
+    clf = _trained(solver="lbfgs")
+    before = _snapshot(clf)
+    X = (X_IRIS * 3e37).astype(np.float32)
+    with pytest.raises(DivergenceError) as error:
+        clf.fit(X, Y_IRIS)
+    assert "learning_rate_init" not in str(error.value)
+    assert "Scale the input features" in str(error.value)
+    assert _snapshot(clf) == before
+
+
 @pytest.mark.parametrize("solver", ["gd", "nag"])
 def test_a_curvature_beyond_the_backtracking_search_names_its_causes(solver):
     # alpha=1e300 on mini-batches of 16: the search halves the step 64 times

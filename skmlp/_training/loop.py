@@ -612,6 +612,10 @@ class TrainingRun:
         :func:`penalty_advice` says of the step just taken and, for the
         squared error, of the targets' scale."""
         objective = self.data.objective
+        if self.settings.solver == "lbfgs":
+            # Its line search chooses the step: learning_rate_init, which it
+            # does not use, is no remedy (nor is the step it took).
+            return _target_advice(objective.datafit) + _LBFGS_ADVICE
         advice = _target_advice(objective.datafit) + _ADVICE
         penalty = getattr(objective, "penalty", None)
         if penalty is None:
