@@ -424,6 +424,40 @@ def test_the_step_stays_below_the_overflow_of_the_parameters_dtype(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_first_probe_on_an_underflowed_gradient_stays_below_the_overflow(dtype):
+    # sqrt(eps) / 1e-315 is inf: the probe of a refit of a model whose loss
+    # underflowed to 0 was an inf step, its move NaN, and the refit a
+    # DivergenceError. It is capped as every later step is.
+    tiny = np.finfo(dtype).smallest_subnormal
+    point = np.array([1.0, 2.0], dtype=dtype)
+    gradient = np.array([tiny, 0.0], dtype=dtype)
+    step = AdaptiveStep().next_step(point, gradient)
+    largest = float(np.finfo(dtype).max)
+    assert largest / 2 < step <= largest
+    assert np.isfinite(dtype(step) * gradient).all()
+
+
+def test_a_warm_refit_of_a_model_of_zero_loss_keeps_it():
+    # NAG for 2000 steps on separated classes, alpha=0: the loss underflows
+    # to 0 and the gradient to about 1e-315. A warm-start fit on the same
+    # rows starts the probe again, whose step was inf.
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(
+        200, 2, centers=[[-3, 0], [3, 0]], cluster_std=0.5, random_state=0
+    )
+    params = dict(alpha=0.0, tol=0.0, n_iter_no_change=np.inf, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = SoftplusMLPClassifier((5,), max_iter=2000, **params).fit(X, y)
+        assert clf.loss_ == 0.0
+        clf.set_params(warm_start=True, max_iter=20).fit(X, y)
+    assert clf.n_iter_ == 20  # this fit alone (the docstring of warm_start)
+    assert clf.score(X, y) == 1.0
+    assert all(np.isfinite(c).all() for c in clf.coefs_)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("solver", ["gd", "nag"])
 def test_auto_trains_on_separated_classes_with_no_penalty_to_a_loss_of_zero(
     dtype, solver

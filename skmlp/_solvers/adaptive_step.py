@@ -169,8 +169,7 @@ class AdaptiveStep(StepRule):
         # keeps growing with the inverse curvature: it may not pass the
         # largest number of the parameters' dtype (3.4e38 in float32),
         # beyond which it is inf when it multiplies the gradient there.
-        largest = _LARGEST_STEP.get(point.dtype, math.inf)
-        step = largest if step >= largest else _on_grid(step)
+        step = _capped(step, point.dtype)
         self.growth = step / last
         np.copyto(self.point, point)
         np.copyto(self.gradient, gradient)
@@ -192,7 +191,11 @@ class AdaptiveStep(StepRule):
                 # A zero gradient: stay, and start when there is a direction.
                 return 0.0
             distance = math.sqrt(np.finfo(point.dtype).eps) * max(_norm(point), 1.0)
-            step = _on_grid(distance / gradient_norm)
+            # A gradient of 1e-315 (a loss that underflowed to 0, on
+            # separated classes) made the probe's step inf, and the move
+            # NaN, a divergence of a refit of a perfect model: it is capped
+            # as every step is.
+            step = _capped(distance / gradient_norm, point.dtype)
         self.point, self.gradient = point.copy(), gradient.copy()
         return step
 
@@ -304,6 +307,15 @@ _LARGEST_STEP = {
     np.dtype(dtype): 2.0 ** ((GRID * np.finfo(dtype).maxexp - 1) / GRID)
     for dtype in (np.float32, np.float64)
 }
+
+
+def _capped(step, dtype):
+    """``step`` on the grid, and at most the largest step for parameters
+    of ``dtype`` (an inf, from a division by a gradient that underflowed,
+    included)."""
+    largest = _LARGEST_STEP.get(np.dtype(dtype), math.inf)
+    return largest if step >= largest else _on_grid(step)
+
 
 # The smallest normal float32 number: a sum of squares below it may have
 # lost digits to underflow (in float32; float64's are exact down to 2e-308,
