@@ -667,7 +667,9 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
 
     The network maps the input through softplus hidden layers to a softmax
     over the classes and minimises the cross-entropy with an L2 penalty, the
-    objective of :class:`~sklearn.neural_network.MLPClassifier`. It is
+    objective of :class:`~sklearn.neural_network.MLPClassifier` (for binary
+    targets two softmax outputs where it has one logistic output: the same
+    model, whose penalty counts the weights of both outputs). It is
     trained by steepest descent (``solver='gd'``) or Nesterov's accelerated
     gradient (``solver='nag'``), on the full batch or on mini-batches, or by
     the quasi-Newton method L-BFGS (``solver='lbfgs'``) on the full batch. An
@@ -695,7 +697,9 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
     --------
     sklearn.neural_network.MLPClassifier : scikit-learn's perceptron, with
         adaptive solvers and other activations.
-    sklearn.linear_model.LogisticRegression : the model with no hidden layer.
+    sklearn.linear_model.LogisticRegression : the model with no hidden layer,
+        at ``C = 1 / alpha`` (``C = 2 / alpha`` for binary targets, whose
+        penalty counts the weights of both outputs).
 
     Notes
     -----

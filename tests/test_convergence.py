@@ -89,6 +89,26 @@ def test_no_hidden_layer_is_logistic_regression_with_c_one_over_alpha(iris):
     assert np.abs(ours.predict_proba(X) - other.predict_proba(X)).max() > 1e-3
 
 
+def test_binary_no_hidden_layer_is_logistic_regression_with_c_two_over_alpha(iris):
+    # Two softmax outputs where LogisticRegression has one weight vector w:
+    # the minimiser splits it as w1 = -w0 = w / 2, whose penalty
+    # alpha / 2 (||w0||^2 + ||w1||^2) is alpha / 4 ||w||^2, that of
+    # C = 2 / alpha (the docstring's See Also says so).
+    X, y = iris
+    y = (y == 2).astype(int)
+    alpha = 2.0
+    ours = SoftplusMLPClassifier(
+        (), alpha=alpha, learning_rate_init="auto", restart="gradient", random_state=0
+    )
+    ours.set_params(max_iter=3000, tol=0.0, n_iter_no_change=np.inf).fit(X, y)
+    reference = LogisticRegression(C=2 / alpha, tol=1e-12, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(
+        ours.predict_proba(X), reference.predict_proba(X), rtol=0, atol=1e-5
+    )
+    other = LogisticRegression(C=1 / alpha, tol=1e-12, max_iter=10_000).fit(X, y)
+    assert np.abs(ours.predict_proba(X) - other.predict_proba(X)).max() > 1e-3
+
+
 def test_gd_and_nag_stay_under_their_bounds_with_lr_one_over_L(iris):
     X, y = iris
     alpha = 1.0
