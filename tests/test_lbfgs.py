@@ -544,6 +544,32 @@ def test_lbfgs_trains_a_regressor_on_targets_of_scale_1e10():
         assert small.score(X, y) > 0.99
 
 
+def test_lbfgs_converging_at_the_chance_level_warns_with_the_advice_on_targets():
+    # With 10 hidden units the curvature of the loss of targets of 1e10
+    # along the steepest descent is so high that the first step decreased
+    # the loss by 1e-11 of itself: scipy's test stopped the fit at R^2 =
+    # 1e-11, and returned it without a word. It still stops (as scipy, and
+    # MLPRegressor, do), but says that the model learned nothing and why.
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skmlp import SoftplusMLPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 4)
+    y = X[:, 0] ** 2
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(10,), solver="lbfgs", random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="learned nothing") as record:
+        model.fit(X, y * 1e10)
+    assert model.score(X, y * 1e10) < 1e-6
+    assert "TransformedTargetRegressor" in str(record[0].message)
+    # The same fit of targets of unit scale, and constant targets (nothing
+    # to learn), converge without a warning (an error in this suite).
+    assert model.fit(X, y).score(X, y) > 0.99
+    model.fit(X, np.full(300, 3.0))
+
+
 def test_the_first_step_of_float32_lbfgs_on_targets_of_1e7_is_seen():
     # The loss is about 1e14, whose float32 rounding (1e7) was above the
     # decrease of scipy's first trial 1 / ||g||: no trial passed, and the

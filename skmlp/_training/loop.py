@@ -52,6 +52,11 @@ from .history import History
 # threshold".
 DIVERGENCE_FACTOR = 1e4
 
+# A solver that converges at a loss within this fraction of the chance
+# level (a regressor's R^2 below about 1e-6 on its training rows) is
+# reported: it has learned nothing from the inputs.
+CHANCE_RTOL = 1e-6
+
 _ADVICE = (
     "Try a smaller learning_rate_init, or scale the input features (for "
     "example with StandardScaler). The estimator was left as it was before "
@@ -499,6 +504,41 @@ class TrainingRun:
                 "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
+        elif self.settings.warn_unconverged and self._converged_at_chance():
+            solver = type(self.state.solver).__name__
+            warn_at_user_code(
+                f"{solver} converged at a loss of "
+                f"{self.state.history.loss_curve[-1]:.6g}, no lower than that "
+                f"of predicting without the inputs ({self._chance_loss:.6g}): "
+                "the model has learned nothing from them. Its steps' decrease "
+                "was small beside the loss, which its stopping test compares "
+                "it with. "
+                + _target_advice(self.data.objective.datafit)
+                + "Scale the input features (for example with StandardScaler), "
+                "or try solver='nag'.",
+                ConvergenceWarning,
+            )
+
+    def _converged_at_chance(self):
+        """Whether the solver's own convergence test stopped the run at a
+        loss no lower than the chance level (a regressor's: that of
+        predicting the targets' weighted mean, an R^2 of 0).
+
+        L-BFGS stops when a step's decrease, relative to the loss, is below
+        FTOL. On targets of 1e10 the loss is 1e20 and its curvature along
+        the steepest descent so high that the first step decreased it by
+        1e-11 of itself: the fit "converged" at its start, R^2 = 1e-11,
+        without a word (scipy's L-BFGS-B, and MLPRegressor, stop there too).
+        """
+        solver, history = self.state.solver, self.state.history
+        if (
+            not (solver.tests_convergence and solver.converged)
+            or not history.loss_curve
+        ):
+            return False
+        # Constant targets (a chance level of 0) leave nothing to learn.
+        chance = self._chance_loss
+        return 0.0 < chance and history.loss_curve[-1] >= chance * (1.0 - CHANCE_RTOL)
 
     def check_final_point(self):
         """Check the point to keep by the divergence rule.
