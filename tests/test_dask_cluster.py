@@ -1127,6 +1127,23 @@ def test_the_r2_on_dask_input_takes_negative_weights_as_r2_score_does(
         )
 
 
+def test_the_r2_of_one_row_on_dask_input_is_r2_scores_nan_and_warning(
+    client, regression_data
+):
+    # It was 0.0 (a spread of 0, and a residual that is not): r2_score says
+    # that R^2 is not defined on one row.
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    X, real, _, _ = regression_data
+    reg = _fit(_reg(), X, real[:, 0])
+    X_dask, y_dask = _on_cluster(X[:1], real[:1, 0])
+    with pytest.warns(UndefinedMetricWarning, match="less than two samples"):
+        in_memory = reg.score(X[:1], real[:1, 0])
+    with pytest.warns(UndefinedMetricWarning, match="less than two samples"):
+        assert np.isnan(reg.score(X_dask, y_dask))
+    assert np.isnan(in_memory)
+
+
 def test_poisson_on_the_cluster_rejects_negative_targets(client, regression_data):
     X, real, _, _ = regression_data
     with pytest.raises(ValueError, match="out of the valid range of the loss"):

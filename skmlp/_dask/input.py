@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 from sklearn.base import is_classifier
-from sklearn.exceptions import DataConversionWarning
+from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 from sklearn.metrics import accuracy_score
 from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
@@ -349,7 +349,9 @@ def _block_r2_parts(predicted, y, sample_weight):
     ).reshape(predicted.shape)
     if sample_weight is None:
         sample_weight = np.ones(y.shape[0])
-    return r2_parts(predicted, y, np.asarray(sample_weight, dtype=np.float64))
+    parts = r2_parts(predicted, y, np.asarray(sample_weight, dtype=np.float64))
+    # The block's rows, which a DataFrame of unknown divisions tells only here.
+    return (*parts, y.shape[0])
 
 
 def _regression_score(estimator, X, y, sample_weight):
@@ -373,6 +375,13 @@ def _regression_score(estimator, X, y, sample_weight):
     # that said they were zero.
     if sum(part[1] for part in parts) == 0:
         raise ValueError("Sample weights must contain at least one non-zero number.")
+    if sum(part[4] for part in parts) < 2:
+        # r2_score's NaN and warning: a spread about the mean of one row is 0.
+        warn_at_user_code(
+            "R^2 score is not well-defined with less than two samples.",
+            UndefinedMetricWarning,
+        )
+        return float("nan")
     return r2(parts)
 
 
