@@ -639,6 +639,13 @@ class _SoftplusMLP:
                 settings.validation_fraction,
                 getattr(model, "classes_", None),
             )
+            if first_call and intercepts is not None:
+                # The start is the training rows' alone: those of all the
+                # rows leaked the held-out targets into the model, and made
+                # it another than that of the same split given as X_val.
+                start.layout.unpack(start.theta)[1][-1][:] = datafit.intercept_only(
+                    *train[1:]
+                )
         run = build_run(settings, start, train, validation, datafit, callbacks, workers)
         return model, run
 
@@ -1008,7 +1015,7 @@ class SoftplusMLPRegressor(RegressorMixin, _SoftplusMLP, BaseEstimator):
     >>> reg.predict(X_test[:3]).shape
     (3,)
     >>> round(reg.score(X_test, y_test), 2)
-    0.28
+    0.39
     """
 
     _parameter_constraints: dict = {
