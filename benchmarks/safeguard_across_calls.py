@@ -22,6 +22,11 @@ each value, with NAG and ``learning_rate_init='auto'``:
 ``inf`` is no record at all, as before the record: a stream of new chunks
 then had no safeguard.
 
+Calls on other rows in memory have been chunks since (their ``'auto'``
+backtracks as on mini-batches; docs/solver_measurements.md, "Streams of
+chunks"): the study leaves its rows without a fingerprint, as rows on a Dask
+cluster are, whose calls still take the adaptive step and this safeguard.
+
 Run from the repository root (a minute or two)::
 
     PYTHONPATH=$PWD python benchmarks/safeguard_across_calls.py
@@ -36,6 +41,10 @@ from sklearn.preprocessing import StandardScaler
 
 from skmlp import DivergenceError, SoftplusMLPClassifier, SoftplusMLPRegressor
 from skmlp._solvers import first_order
+from skmlp._training import loop
+
+# Every call a full batch, as for rows without a fingerprint (the docstring).
+loop._rows_fingerprint = lambda objective: ""
 
 FACTORS = (math.inf, 1.1, 2.0, 4.0, 8.0)
 

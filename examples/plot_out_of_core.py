@@ -8,8 +8,8 @@ time: :class:`numpy.memmap` maps the file, and each
 :meth:`~skmlp.SoftplusMLPClassifier.partial_fit` call trains on one chunk.
 This example writes a data set to disk, trains on it chunk by chunk without
 ever loading it whole, checks that this is exactly training with mini-batches
-of the chunk size (given a numeric momentum and learning rate, as the chunks
-are mini-batches), and measures the memory that training allocates. The
+of the chunk size (given a numeric learning rate), and measures the memory
+that training allocates. The
 "Scaling out" page of the documentation does the same with a Dask array and
 dask-ml's ``Incremental``.
 """
@@ -53,13 +53,12 @@ print(f"{(folder / 'X.dat').stat().st_size / 2**20:.1f} MiB on disk")
 # -----------------------
 # The file is mapped read-only; a slice of it is read from disk when
 # ``partial_fit`` touches it. Every call is one solver step on that chunk,
-# and NAG's momentum runs on from chunk to chunk. Each call sees its chunk
-# alone, which the estimator cannot tell from a full batch: with
-# ``momentum='auto'`` it would give every step FISTA's momentum, built for
-# full-batch gradients, where ``fit`` on mini-batches gives 0.9. The chunks
-# are mini-batches, so the momentum is given: 0.9, with a fixed
-# ``learning_rate_init`` (``'auto'`` would likewise be the full batch's
-# adaptive step, where mini-batches backtrack).
+# and NAG's momentum runs on from chunk to chunk. A call on other rows than
+# the last call's is a chunk, for which ``momentum='auto'`` is the 0.9 of
+# mini-batches, and ``learning_rate_init='auto'`` backtracks as on them; the
+# first call cannot tell its rows from a whole data set, and would take the
+# full batch's adaptive step. A fixed ``learning_rate_init`` makes the loop
+# exactly ``fit`` on mini-batches (below); the momentum is written out.
 X_file = np.memmap(folder / "X.dat", dtype=np.float64, mode="r").reshape(
     n_samples, n_features
 )

@@ -91,8 +91,11 @@ _SHARED_DOCS = {
         On mini-batches, whose gradients measure no curvature, ``'auto'`` is
         backtracking (Beck and Teboulle's sufficient decrease on each
         batch), whose step never grows after the first search: a step let
-        grow on one batch's evidence ran away with the momentum. The step in
-        use is ``learning_rate_``.
+        grow on one batch's evidence ran away with the momentum. So it is on
+        the chunks of a stream, the ``partial_fit`` calls on other rows than
+        the last call's, where the adaptive step took each chunk's
+        curvature for the data's and diverged on chunks of a few rows. The
+        step in use is ``learning_rate_``.
 
     restart : {'function', 'gradient'} or None, default='gradient'
         Adaptive restart of NAG's momentum (O'Donoghue and Candes): after a
@@ -118,13 +121,14 @@ _SHARED_DOCS = {
         Nesterov's method in the form of Sutskever et al. (2013), the
         ``momentum`` of MLPClassifier with ``nesterovs_momentum=True``.
         ``'auto'`` (the default) is ``'fista'`` on the full batch and 0.9
-        (MLPClassifier's default) on mini-batches. ``partial_fit`` sees one
-        call's rows: for chunks of a larger data set (out of core), which
-        ``'auto'`` takes for full batches, give a float (with a numeric
-        ``learning_rate_init``, a loop over the chunks is then exactly
-        ``fit`` with ``batch_size`` the chunk size and ``shuffle=False``,
-        for a regressor when the first chunk's targets have the mean of all
-        of them; see :ref:`scaling_out`). Only used by ``solver='nag'``.
+        (MLPClassifier's default) on mini-batches. A ``partial_fit`` call on
+        other rows than the last call's is a chunk of a stream, on which
+        ``'auto'`` (of ``momentum`` and of ``learning_rate_init``) is that of
+        mini-batches; the first call cannot tell, and is a full batch. With
+        a numeric ``learning_rate_init`` a loop over the chunks is exactly
+        ``fit`` with ``batch_size`` the chunk size and ``shuffle=False``
+        (for a regressor when the first chunk's targets have the mean of
+        all of them; see :ref:`scaling_out`). Only used by ``solver='nag'``.
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the training data).
@@ -804,11 +808,14 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
 
         On the full batch this is exactly one solver step; the solver's state
         (NAG's previous iterate and ``t``) carries over between calls, so
-        ``N`` calls equal ``fit`` with ``max_iter=N``. A call takes its rows
-        for a full batch: calls over consecutive chunks of a larger data set
-        equal ``fit(batch_size=chunk, shuffle=False)`` when ``momentum`` and
-        ``learning_rate_init`` are not ``'auto'``, whose full-batch choices
-        (FISTA's momentum, the adaptive step) are not those of mini-batches.
+        ``N`` calls equal ``fit`` with ``max_iter=N``. A call on other rows
+        than the last call's is a chunk of a stream: ``'auto'`` settings
+        resolve as on mini-batches (a constant momentum of 0.9,
+        backtracking), and calls over consecutive chunks of a larger data
+        set equal ``fit(batch_size=chunk, shuffle=False)`` when
+        ``learning_rate_init`` is a number (the first call, which cannot
+        tell a chunk from a data set, takes the full batch's adaptive step
+        for ``'auto'``).
         A ``learning_rate_init``, ``restart`` or ``momentum`` changed since
         the last call takes effect (a smaller rate after a divergence, say);
         another ``solver`` starts afresh from the current weights. Every

@@ -82,3 +82,13 @@ def assert_same_model(a, b, rtol=1e-12, atol=1e-12):
     for x, y in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         assert x.dtype == y.dtype
         assert_allclose(x, y, rtol=rtol, atol=atol)
+
+
+def as_rows_without_fingerprints(monkeypatch):
+    """Make every ``partial_fit`` call a full batch, as the calls on rows
+    without a fingerprint (a Dask cluster's) are: the adaptive step then
+    goes on across calls on other rows, which in memory are chunks of a
+    stream (``_training.loop._is_chunk``) whose 'auto' backtracks."""
+    from skmlp._training import loop
+
+    monkeypatch.setattr(loop, "_rows_fingerprint", lambda objective: "")

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from fitting import many_classes
+from fitting import as_rows_without_fingerprints, many_classes
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -615,8 +615,11 @@ def _gradients_of_partial_fit(clf, *args, **kwargs):
 
 
 def test_a_continued_partial_fit_takes_the_last_gradient_again_on_another_objective(
-    iris,
+    iris, monkeypatch
 ):
+    # The adaptive step across calls on other rows: that of rows without
+    # fingerprints (a Dask cluster's); in memory they are chunks.
+    as_rows_without_fingerprints(monkeypatch)
     # The rows are told apart by their values, not by the array that holds
     # them: a copy is the same objective; one number, a weight or alpha
     # changed is another, whose curvature the step must measure alone (one
@@ -685,7 +688,12 @@ def test_partial_fit_with_auto_goes_on_exactly_as_fit(iris, solver, restart, _):
     assert incremental.learning_rate_ == whole.learning_rate_
 
 
-def test_partial_fit_on_other_rows_measures_the_curvature_of_those_rows(iris):
+def test_partial_fit_on_other_rows_measures_the_curvature_of_those_rows(
+    iris, monkeypatch
+):
+    # The adaptive step across calls on other rows: that of rows without
+    # fingerprints (a Dask cluster's); in memory they are chunks.
+    as_rows_without_fingerprints(monkeypatch)
     X, y = iris
     first = np.arange(len(y)) % 2 == 0
     layout, _, other = network(X[~first], y[~first])
@@ -739,7 +747,12 @@ def test_switching_learning_rate_init_between_partial_fit_calls(iris):
     assert clf.learning_rate_ == 0.3
 
 
-def test_auto_moves_between_backtracking_and_the_adaptive_step_with_the_rows(iris):
+def test_auto_moves_between_backtracking_and_the_adaptive_step_with_the_rows(
+    iris, monkeypatch
+):
+    # The adaptive step across calls on other rows: that of rows without
+    # fingerprints (a Dask cluster's); in memory they are chunks.
+    as_rows_without_fingerprints(monkeypatch)
     X, y = iris
     layout, _, objective = network(X[:40], y[:40])
     clf = auto(solver="gd", batch_size=50)
@@ -882,8 +895,11 @@ def _stream_regressor(seed, solver="nag"):
     "solver, seed", [("nag", 0), ("nag", 1), ("nag", 2), ("gd", 0)]
 )
 def test_a_call_on_other_rows_keeps_its_loss_within_four_times_the_last_points(
-    solver, seed
+    solver, seed, monkeypatch
 ):
+    # The adaptive step across calls on other rows: that of rows without
+    # fingerprints (a Dask cluster's); in memory they are chunks.
+    as_rows_without_fingerprints(monkeypatch)
     # The record of a call on other rows is the loss of y_{k-1}, where the
     # rule took its last gradient, on the new rows; a y_k above 4 times it
     # is taken again. Without a record (the factor infinite, as before),
@@ -912,6 +928,9 @@ def test_a_call_on_other_rows_keeps_its_loss_within_four_times_the_last_points(
 
 
 def test_without_the_record_the_shifted_stream_runs_away(monkeypatch):
+    # The adaptive step across calls on other rows: that of rows without
+    # fingerprints (a Dask cluster's); in memory they are chunks.
+    as_rows_without_fingerprints(monkeypatch)
     # What the test above guards against, shown on the same stream.
     from skmlp import DivergenceError
     from skmlp._solvers import first_order

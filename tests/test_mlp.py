@@ -76,14 +76,25 @@ def test_n_partial_fits_equal_fit_with_max_iter_n_shuffled_minibatches(solver):
         dict(momentum=0.5, restart=None),
         dict(momentum="fista"),
         dict(momentum=0.9, restart="function"),
+        dict(momentum="auto"),
     ],
-    ids=["gd", "nag-0.9", "nag-0.5-no-restart", "nag-fista", "nag-function-restart"],
+    ids=[
+        "gd",
+        "nag-0.9",
+        "nag-0.5-no-restart",
+        "nag-fista",
+        "nag-function-restart",
+        "nag-auto",
+    ],
 )
 def test_partial_fit_over_chunks_is_exactly_fit_on_mini_batches_of_the_chunk(params):
-    # docs/scaling_out.rst: with a numeric learning_rate_init and a momentum
-    # other than 'auto', looping partial_fit over consecutive chunks is
-    # fit(batch_size=chunk, shuffle=False), the last chunk short as the last
-    # mini-batch is, and the sample weights cut with the rows.
+    # docs/scaling_out.rst: with a numeric learning_rate_init, looping
+    # partial_fit over consecutive chunks is fit(batch_size=chunk,
+    # shuffle=False), the last chunk short as the last mini-batch is, and
+    # the sample weights cut with the rows. momentum='auto' too: a call on
+    # other rows than the last call's is a chunk, whose 'auto' is the 0.9 of
+    # mini-batches, and the first call's FISTA momentum has no step before
+    # it to carry.
     X, y = small_problem(n_samples=230)
     w = np.random.RandomState(1).uniform(0.5, 2.0, size=len(y))
     chunk, n_passes = 50, 4
@@ -108,12 +119,13 @@ def test_partial_fit_over_chunks_is_exactly_fit_on_mini_batches_of_the_chunk(par
 
 
 @pytest.mark.parametrize(
-    "params", [dict(), dict(momentum=0.9, learning_rate_init="auto")]
+    "params",
+    [dict(learning_rate_init="auto"), dict(momentum=0.9, learning_rate_init="auto")],
 )
 def test_partial_fit_over_chunks_is_not_a_mini_batch_fit_with_auto_settings(params):
-    # The documented exception: each call is a full batch of its own, so
-    # momentum='auto' is FISTA's momentum where fit's mini-batches take 0.9,
-    # and learning_rate_init='auto' the adaptive step where they backtrack.
+    # The documented exception: the first call cannot tell a chunk from a
+    # data set, and takes the adaptive step of full batches (a probe) where
+    # fit's first mini-batch backtracks; the calls after it backtrack too.
     X, y = small_problem(n_samples=200)
     chunk = 50
     chunked = classifier(**params)

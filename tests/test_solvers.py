@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from fitting import (
     LR,
+    as_rows_without_fingerprints,
     assert_same_model,
     classifier,
     fit_quietly,
@@ -656,6 +657,8 @@ def test_the_fits_are_those_of_1ff78b6(name, monkeypatch):
     monkeypatch.setattr(
         Backtracking, "monotone", property(lambda rule: False, lambda rule, _: None)
     )
+    # So did the 'auto' of mini-batches for calls on other rows (chunks).
+    as_rows_without_fingerprints(monkeypatch)
     arrays = SAVED_MODELS.trajectory(name)
     with np.load(DATA / "trajectories.npz") as saved:
         expected = [saved[f"{name}/{i}"] for i in range(len(arrays))]
@@ -714,11 +717,13 @@ def test_partial_fit_calls_go_on_with_the_safeguards_record():
     assert clf._solver.best_loss == min(fitted.loss_curve_)
 
 
-def test_the_safeguard_forgets_the_losses_of_other_rows():
+def test_the_safeguard_forgets_the_losses_of_other_rows(monkeypatch):
     # A call on other rows compares its losses with theirs only: rows
     # whose labels are shuffled have a loss far above the best of the rows
     # fitted, which is no run-away. Its record starts at the loss of the
-    # point of the last gradient on the new rows.
+    # point of the last gradient on the new rows. (Rows without
+    # fingerprints: in memory, other rows are a chunk, which backtracks.)
+    as_rows_without_fingerprints(monkeypatch)
     clf, X, y = _many_classes_fit(0, None, max_iter=100, tol=0.0)
     retakes = clf._solver.n_retakes
     shuffled = np.random.RandomState(1).permutation(y)

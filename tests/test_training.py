@@ -897,3 +897,67 @@ def test_an_interrupt_with_early_stopping_keeps_and_names_the_best_epoch(
     assert "of the 8 epochs finished, the model of the best" in message
     assert "last finished epoch" not in message
     assert_same_model(clf, reference, rtol=0, atol=0)
+
+
+# ----------------------------------------------------------------------
+# Streams of chunks: 'auto' on calls of partial_fit on other rows
+
+
+def _standard_stream():
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(600, 5, n_informative=3, n_classes=3, random_state=0)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 20])
+@pytest.mark.parametrize("solver", ["nag", "gd"])
+def test_a_stream_of_small_chunks_trains_at_the_defaults(chunk, solver):
+    # The adaptive step of full batches took each chunk for a data set: on
+    # chunks of 1 to 5 rows it grew with each chunk's curvature (12 to 94)
+    # until the loss diverged, within 21 to 128 chunks; on chunks of 20 the
+    # fits ended at accuracies of 0.31 to 0.83. MLPClassifier's sgd reaches
+    # 0.80 on chunks of one row.
+    from skmlp._solvers.step_size import Backtracking
+
+    X, y = _standard_stream()
+    clf = SoftplusMLPClassifier((8,), solver=solver, random_state=0)
+    for _ in range(2):
+        for start in range(0, len(y), chunk):
+            rows = slice(start, start + chunk)
+            clf.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+    assert clf.score(X, y) > 0.85
+    assert type(clf._solver.step_rule) is Backtracking
+    assert clf._solver.step_rule.monotone
+    if solver == "nag":
+        assert clf._solver.momentum == 0.9
+
+
+def test_calls_on_the_same_rows_are_not_a_stream_whatever_alpha():
+    # The rows' fingerprint leaves alpha out: a changed alpha on the same
+    # rows goes on with the adaptive step (which measures the new objective
+    # once), as calls on the same rows go on as fit does.
+    from skmlp._solvers.adaptive_step import AdaptiveStep
+
+    X, y = _standard_stream()
+    clf = SoftplusMLPClassifier((8,), random_state=0)
+    for alpha in (1e-4, 1e-4, 1e-2, 1e-2):
+        clf.set_params(alpha=alpha).partial_fit(X, y, classes=[0, 1, 2])
+        assert type(clf._solver.step_rule) is AdaptiveStep
+    clf.partial_fit(X[:100], y[:100])
+    assert type(clf._solver.step_rule) is not AdaptiveStep
+    # Back on the rows of the last call: the adaptive step again.
+    clf.partial_fit(X[:100], y[:100])
+    assert type(clf._solver.step_rule) is AdaptiveStep
+
+
+def test_a_regressor_streams_small_chunks_at_the_defaults():
+    from skmlp import SoftplusMLPRegressor
+
+    X, _ = _standard_stream()
+    y = X @ [1.0, -2.0, 0.5, 0.0, 1.0] + np.sin(X[:, 0])
+    reg = SoftplusMLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    for _ in range(2):
+        for start in range(0, len(y), 2):
+            reg.partial_fit(X[start : start + 2], y[start : start + 2])
+    assert reg.score(X, y) > 0.9

@@ -168,6 +168,16 @@ class Objective(MeanObjective):
         self._fingerprint = None
         self.rows.set_rows(X, y, sample_weight)
 
+    def rows_fingerprint(self):
+        """The sampled fingerprint (:meth:`fingerprint`) of the rows, their
+        targets and weights alone: equal for two objectives of other
+        ``alpha`` on the same rows. None for rows whose numbers cannot be
+        read as such."""
+        try:
+            return digest((), self.X, self.y, self.sample_weight, self.block_size, True)
+        except TypeError:
+            return None
+
     def fingerprint(self, sampled=False):
         """A digest of all that the objective's values depend on, but the
         executor: the rows (values, dtype, shape, sparse structure), the

@@ -387,15 +387,18 @@ class TrainingRun:
         full_batch = (
             settings.batch_size is None or settings.batch_size >= data.n_samples
         )
+        rows = _rows_fingerprint(data.objective) if data.rows is not None else None
         solver = make_solver(
             settings.solver,
             settings.learning_rate_init,
             settings.restart,
             settings.momentum,
             settings.tol,
-            full_batch=full_batch,
+            # 'auto' resolves as on mini-batches for a chunk of a stream.
+            full_batch=full_batch and not _is_chunk(start.solver, rows),
             continued=start.solver,
         )
+        solver.rows_fingerprint = rows
         if start.history is None:
             history = History(settings.early_stopping, settings.tol)
         else:
@@ -747,6 +750,34 @@ class TrainingRun:
             f"{what} did not improve more than tol={history.tol:f} for "
             f"{self.settings.n_iter_no_change} consecutive epochs. Stopping."
         )
+
+
+def _rows_fingerprint(objective):
+    """The sampled fingerprint of the objective's rows alone (not of
+    ``alpha`` or the network): what tells a ``partial_fit`` call whether
+    its rows are the last call's. '' for an objective without one."""
+    fingerprint = getattr(objective, "rows_fingerprint", None)
+    return (fingerprint() if fingerprint is not None else None) or ""
+
+
+def _is_chunk(continued, rows):
+    """Whether a ``partial_fit`` call that goes on from the solver
+    ``continued`` brings other rows than the last call's (sampled
+    fingerprints ``rows``): a chunk of a stream, on which
+    ``learning_rate_init='auto'`` and ``momentum='auto'`` resolve as on
+    ``fit``'s mini-batches, to backtracking whose step never grows after
+    its first search and a constant momentum of 0.9.
+
+    The full-batch rules took each chunk for a whole data set: the adaptive
+    step measured each chunk's curvature alone, which a chunk of one to a
+    few rows puts far below that of the next, and on streams of such chunks
+    it grew until the loss diverged (docs/solver_measurements.md, "Streams
+    of chunks"). The first call cannot tell, and is a full batch; a call on
+    the last call's rows goes on as ``fit`` does, to the bit. Rows on a
+    Dask cluster have no fingerprint: their calls are full batches.
+    """
+    last = getattr(continued, "rows_fingerprint", None)
+    return bool(last) and bool(rows) and last != rows
 
 
 def build_run(settings, start, train, validation, datafit, callbacks, executor):
