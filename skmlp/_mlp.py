@@ -625,7 +625,7 @@ class _SoftplusMLP:
         )
         if on_cluster:
             classes = model.classes_ if is_classifier(model) else None
-            run = _dask.build_run(settings, start, rows, classes, callbacks)
+            run = _dask.build_run(settings, start, rows, classes, callbacks, first_call)
             return model, run
         if validation is not None:
             validation = _validation.validate_validation_data(

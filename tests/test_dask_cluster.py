@@ -1094,6 +1094,54 @@ def test_regressor_early_stopping_on_the_cluster_scores_r2_of_its_held_out_rows(
     )
 
 
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_the_regressors_start_on_the_cluster_is_its_training_rows_mean(
+    client, regression_data, loss
+):
+    # With early stopping the output intercepts start from the training
+    # rows' weighted mean (its log for Poisson), as in memory: they started
+    # from all the rows', held-out ones included. So the fit is that of the
+    # training rows in memory with the held-out ones as X_val.
+    from skmlp._dask.cluster import _held_out_rows
+    from skmlp._math.layout import ParameterLayout
+
+    X, real, counts, sample_weight = regression_data
+    y = real if loss == "squared_error" else counts[:, 0]
+    params = dict(
+        early_stopping=True, validation_fraction=0.2, max_iter=5, tol=0.0, loss=loss
+    )
+    reg = _fit(_reg(**params), *_on_cluster(X, y, sample_weight))
+    rng = np.random.RandomState(0)
+    ParameterLayout((X.shape[1], 5, y.reshape(len(y), -1).shape[1])).initialize(
+        rng, np.float64
+    )
+    n_blocks = -(-len(X) // BLOCK)
+    seeds = rng.randint(np.iinfo(np.int32).max, size=n_blocks)
+    held = np.concatenate(
+        [
+            _held_out_rows(
+                np.zeros(min(BLOCK, len(X) - k * BLOCK), np.intp),
+                0.2,
+                np.random.RandomState(seed),
+            )
+            for k, seed in enumerate(seeds)
+        ]
+    )
+    in_memory = _fit(
+        _reg(**params),
+        X[~held],
+        y[~held],
+        sample_weight=sample_weight[~held],
+        X_val=X[held],
+        y_val=y[held],
+        sample_weight_val=sample_weight[held],
+    )
+    for a, b in zip(
+        reg.coefs_ + reg.intercepts_, in_memory.coefs_ + in_memory.intercepts_
+    ):
+        assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_regressor_predictions_and_score_on_dask_input_match_in_memory(
     client, regression_data
 ):

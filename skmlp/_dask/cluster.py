@@ -155,10 +155,12 @@ def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout, kind)
     Returns ``(rows, held_out, summary)``: ``rows`` are ``_TrainingRows``;
     ``held_out`` is ``(X, y, sample_weight)`` of the rows held out for early
     stopping (``holdout`` is then ``(fraction, seed)``), or None; ``summary``
-    is ``(n_train, train_weight, n_held_out, held_out_weight, ranges)``, with
-    ``ranges`` the smallest and largest value of each feature over the
-    training rows (None without any), for the bound on the loss
-    (:meth:`ClusterObjective.loss_bound`).
+    is ``(n_train, train_weight, n_held_out, held_out_weight, ranges,
+    targets_sum)``, with ``ranges`` the smallest and largest value of each
+    feature over the training rows (None without any), for the bound on the
+    loss (:meth:`ClusterObjective.loss_bound`), and ``targets_sum`` a
+    regressor's weighted sum of each output over the training rows and the
+    number of them of positive weight (None for a classifier).
     """
     # scikit-learn's checks and messages, block by block (NaN, dtype, ...).
     X = check_array(
@@ -197,13 +199,25 @@ def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout, kind)
         X, targets, sample_weight = X[~held], targets[~held], sample_weight[~held]
     rows = _TrainingRows(X, targets, sample_weight, layer_sizes, kind)
     ranges = feature_range(X) if X.shape[0] else None
-    summary = (X.shape[0], rows.weight_sum, 0, 0.0, ranges)
+    # A regressor's start is the training rows' weighted mean (with early
+    # stopping, not the held-out rows'): their weighted sum of targets and
+    # how many weigh something, from which intercept_only follows.
+    targets_sum = (
+        (
+            np.sum(sample_weight[:, None] * targets, axis=0),
+            np.count_nonzero(sample_weight),
+        )
+        if classes is None
+        else None
+    )
+    summary = (X.shape[0], rows.weight_sum, 0, 0.0, ranges, targets_sum)
     if held_out is not None:
         summary = (
             *summary[:2],
             held_out[0].shape[0],
             float(held_out[2].sum()),
             ranges,
+            targets_sum,
         )
     return rows, held_out, summary
 
@@ -590,15 +604,17 @@ def _regression_rows(model, X, y, sample_weight, meta, first_call):
     )
 
 
-def build_run(settings, start, rows, classes, callbacks):
+def build_run(settings, start, rows, classes, callbacks, first_call=True):
     """The training run of ``fit`` (or ``partial_fit``, one full-batch step)
     on rows held by a Dask cluster: the estimator's own training loop over a
     :class:`ClusterObjective`, from the same settings and start as rows in
     memory (``_training.Settings``, ``_training.Start``).
 
     ``rows`` are the validated :data:`DaskRows`, of labels ``classes``
-    (``classes_``; None for a regressor). The blocks live on the cluster as
-    long as the run holds them.
+    (``classes_``; None for a regressor). ``first_call``: whether the call
+    starts afresh (a regressor's output intercepts then start from the
+    training rows' mean). The blocks live on the cluster as long as the run
+    holds them.
     """
     import dask
 
@@ -639,7 +655,9 @@ def build_run(settings, start, rows, classes, callbacks):
     # need; the call releases them as it ends (release_run), however it ends.
     futures = client.compute([part for block in parts for part in block])
     try:
-        return _run_of_blocks(settings, client, futures, start, callbacks, rows)
+        return _run_of_blocks(
+            settings, client, futures, start, callbacks, rows, first_call
+        )
     except BaseException:
         # The blocks of a call that fails before its run starts go with it,
         # and not with the traceback that keeps this frame.
@@ -647,7 +665,7 @@ def build_run(settings, start, rows, classes, callbacks):
         raise
 
 
-def _run_of_blocks(settings, client, futures, start, callbacks, rows):
+def _run_of_blocks(settings, client, futures, start, callbacks, rows, first_call):
     """The second part of :func:`build_run`: the run over the blocks, once
     the cluster is computing them (``futures``: the ``_make_block`` results
     of each block in turn, of the validated ``rows``)."""
@@ -655,7 +673,7 @@ def _run_of_blocks(settings, client, futures, start, callbacks, rows):
     training, held_out, summaries = (futures[i::3] for i in range(3))
     with _lost_for_good():
         summaries = client.gather(summaries)
-    n_train, train_weights, n_held_out, held_out_weights, ranges = zip(*summaries)
+    n_train, train_weights, n_held_out, held_out_weights, ranges, sums = zip(*summaries)
     if settings.early_stopping:
         _validation.check_validation_size(sum(n_held_out))
         _validation.check_split_weight(
@@ -663,6 +681,18 @@ def _run_of_blocks(settings, client, futures, start, callbacks, rows):
         )
     weight_sum = sum(train_weights)
     _validation.check_positive_weight(weight_sum)
+    if settings.early_stopping and first_call and rows.intercepts is not None:
+        # The start of rows in memory: the training rows' mean alone, which
+        # validate_rows, before the split, took over all the rows.
+        mean = sum(block[0] for block in sums) / weight_sum
+        weighted_rows = sum(block[1] for block in sums)
+        start.layout.unpack(start.theta)[1][-1][:] = DATAFITS[
+            rows.kind
+        ]().intercept_only(
+            mean[None, :],
+            np.ones(1),
+            n_rows=rows_weighed(None, weight_sum, weighted_rows),
+        )
     # Some block has training rows, since they weigh something.
     ranges = [block for block in ranges if block is not None]
     features = (
