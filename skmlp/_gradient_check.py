@@ -56,9 +56,11 @@ def check_gradients(
     estimator : SoftplusMLPClassifier, SoftplusMLPRegressor or Pipeline
         The estimator whose objective is checked, or a
         :class:`~sklearn.pipeline.Pipeline` whose last step is one: its
-        other steps transform ``X`` (fitted ones as they are, unfitted ones
-        fitted on ``X`` as ``Pipeline.fit`` would, on a copy) and its last
-        step is checked on the result.
+        other steps transform ``X`` and its last step is checked on the
+        result. A fitted last step is checked on the rows as the fitted
+        pipeline transforms them (its other steps must be fitted too); an
+        unfitted one on the rows as ``Pipeline.fit`` would transform them,
+        the other steps fitted on ``X`` afresh, on a copy.
 
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Rows of the objective (for a pipeline, before its first step).
@@ -77,7 +79,8 @@ def check_gradients(
         Half the width of the central difference
         ``(L(theta + eps e_i) - L(theta - eps e_i)) / (2 eps)``, whose error is
         ``O(eps^2)`` from truncation plus ``O(machine eps / eps)`` from
-        rounding.
+        rounding. One below the spacing of a weight's floats, which
+        ``theta +- eps`` rounds back to ``theta``, is a ValueError.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights of an unfitted estimator, as its own
@@ -187,10 +190,27 @@ def check_gradients(
             point[i] = value - epsilon
             lower, below = objective.value(point), point[i]
             point[i] = value
+            if above == below:
+                raise ValueError(
+                    f"epsilon={epsilon:g} is below the spacing of the floats "
+                    f"at the weight {value:.6g} (parameter {i}): theta +- "
+                    "epsilon rounds to theta, and the difference is 0 / 0. "
+                    "Choose a larger epsilon (the default is 1e-6)."
+                )
             # Divide by the width actually represented, not by 2 * epsilon.
             numeric[i] = (upper - lower) / (above - below)
+    return _relative_error(gradient, numeric)
 
-    scale = max(np.linalg.norm(gradient), np.linalg.norm(numeric))
-    if scale == 0.0:
+
+def _relative_error(gradient, numeric):
+    """``||g - g_fd|| / max(||g||, ||g_fd||)``, 0 if both are zero, with
+    both scaled by their largest entry first: the gradients of inputs of
+    1e160 (which ``fit`` trains on) square past the largest float, and the
+    norms were inf, the error 0 for a right gradient and NaN for a wrong
+    one."""
+    largest = max(np.abs(gradient).max(initial=0.0), np.abs(numeric).max(initial=0.0))
+    if largest == 0.0:
         return 0.0
+    gradient, numeric = gradient / largest, numeric / largest
+    scale = max(np.linalg.norm(gradient), np.linalg.norm(numeric))
     return float(np.linalg.norm(gradient - numeric) / scale)

@@ -198,6 +198,34 @@ def test_an_epsilon_that_is_not_a_positive_finite_float_is_refused(
         check_gradients(clf, X, y, epsilon=epsilon)
 
 
+def test_an_epsilon_below_the_weights_float_spacing_is_an_error_not_a_nan(
+    iris_subset,
+):
+    # theta +- 1e-17 rounds to theta for weights above about 0.1: the
+    # difference was 0 / 0, and the check NaN with one RuntimeWarning.
+    X, y, _ = iris_subset
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,), random_state=0)
+    with pytest.raises(ValueError, match="epsilon=1e-17 is below the spacing"):
+        check_gradients(clf, X, y, epsilon=1e-17)
+
+
+def test_gradients_whose_squares_overflow_are_checked_as_any(iris_subset, monkeypatch):
+    # Inputs of 1e160, which fit trains on: the norms of the relative error
+    # overflowed, and a right gradient scored 0 ("both zero"), one halved NaN.
+    X, y, _ = iris_subset
+    X = StandardScaler().fit_transform(X) * 1e160
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(5,), random_state=0)
+    assert 0.0 < check_gradients(clf, X, y) < 1e-7
+    real = Objective.value_and_gradient
+
+    def halved(self, theta):
+        loss, gradient = real(self, theta)
+        return loss, 0.5 * gradient
+
+    monkeypatch.setattr(Objective, "value_and_gradient", halved)
+    assert check_gradients(clf, X, y) == pytest.approx(0.5, rel=1e-6)
+
+
 def test_pipeline_is_checked_at_its_last_step_on_the_transformed_rows():
     X, y = load_iris(return_X_y=True)
     clf = SoftplusMLPClassifier(hidden_layer_sizes=(5,), alpha=0.1, random_state=0)
