@@ -308,9 +308,11 @@ class LossCurveDisplay:
         name = self.name if name is None else name
         score_name = "score" if self.score_name is None else self.score_name
         iterations = np.arange(1, loss_curve.size + 1)
+        # A curve of one iteration is a point: a line alone draws nothing.
+        point = {"marker": "o"} if loss_curve.size == 1 else {}
 
         loss_kw = _validate_style_kwargs(
-            {"label": _legend_label(name, "training loss")}, loss_kw or {}
+            {"label": _legend_label(name, "training loss"), **point}, loss_kw or {}
         )
         (self.line_,) = ax.plot(iterations, loss_curve, **loss_kw)
         self.validation_line_ = None
@@ -320,6 +322,7 @@ class LossCurveDisplay:
                     "label": _legend_label(name, "validation loss"),
                     "color": self.line_.get_color(),
                     "linestyle": ":",
+                    **point,
                 },
                 validation_loss_kw or {},
             )
@@ -343,6 +346,7 @@ class LossCurveDisplay:
                     "label": _legend_label(name, score_name),
                     "color": self.line_.get_color(),
                     "linestyle": "--" if is_twin else "-",
+                    **point,
                 },
                 score_kw or {},
             )
@@ -577,6 +581,12 @@ def _legend_below(axes, lines, anchor=None):
 
     anchor = axes if anchor is None else anchor
     handles = [line for line in lines if not line.get_label().startswith("_")]
+    if not handles:
+        # Every line hidden from the legend ("_nolegend_"): none to draw
+        # (matplotlib's legend of no handles raised a ValueError).
+        if axes.get_legend() is not None:
+            axes.get_legend().remove()
+        return
     # Under the tick labels and the axis label, as the rc settings size them.
     xaxis = anchor.xaxis
     text_heights = [
@@ -590,7 +600,7 @@ def _legend_below(axes, lines, anchor=None):
         + sum(text_heights)
         + 4
     )
-    axes.legend(
+    place = dict(
         handles=handles,
         labels=[handle.get_label() for handle in handles],
         loc="upper center",
@@ -598,8 +608,16 @@ def _legend_below(axes, lines, anchor=None):
         bbox_transform=offset_copy(
             anchor.transAxes, fig=anchor.figure, y=-depth, units="points"
         ),
-        ncols=min(2, len(handles)),
     )
+    legend = axes.legend(**place, ncols=min(2, len(handles)))
+    if len(handles) > 1:
+        # Two columns of long labels (a classifier's "validation accuracy"
+        # beside its name) ran past the figure's sides, which constrained
+        # layout does not move: then one column.
+        figure = anchor.figure
+        width = legend.get_window_extent().width
+        if width > figure.bbox.width:
+            axes.legend(**place, ncols=1)
 
 
 def _label_log_axis(axis):

@@ -436,3 +436,46 @@ def test_each_solver_keeps_its_colour_in_the_study_figure(tmp_path, names):
     for ax in figure.axes:
         for name, line in zip(names, ax.get_lines()):
             assert to_hex(line.get_color()) == to_hex(expected[name])
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(loss_kw={"label": "_nolegend_"}), dict(name="_hidden")]
+)
+def test_lines_all_hidden_from_the_legend_draw_with_no_legend(kwargs):
+    # "_nolegend_" is matplotlib's way to leave a line out of the legend;
+    # with every line left out, legend(handles=[]) raised a ValueError.
+    display = LossCurveDisplay(loss_curve=[1.0, 0.5]).plot(**kwargs)
+    assert display.ax_.get_legend() is None
+    assert_array_equal(display.line_.get_ydata(), [1.0, 0.5])
+
+
+def test_the_legend_of_an_early_stopping_classifier_stays_within_the_figure(
+    iris_split,
+):
+    # Its three long labels in two columns ran 17 pixels past each side of
+    # the default figure, which constrained layout does not move.
+    X_train, _, y_train, _ = iris_split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = SoftplusMLPClassifier(
+            (5,), early_stopping=True, max_iter=5, random_state=0
+        ).fit(X_train, y_train)
+    display = LossCurveDisplay.from_estimator(clf)
+    figure = display.figure_
+    figure.canvas.draw()
+    legend = [a for a in figure.axes if a.get_legend() is not None][0].get_legend()
+    box = legend.get_window_extent()
+    assert len(legend.get_texts()) == 3
+    assert 0 <= box.x0 and box.x1 <= figure.bbox.width
+
+
+def test_a_curve_of_one_iteration_is_drawn_as_a_point():
+    display = LossCurveDisplay(
+        loss_curve=[0.7], validation_loss_curve=[0.8], scores=[0.5]
+    ).plot()
+    for line in (display.line_, display.validation_line_, display.score_line_):
+        assert line.get_marker() == "o"
+    # A longer curve is a line, and the user's marker wins.
+    assert LossCurveDisplay(loss_curve=[1.0, 0.5]).plot().line_.get_marker() == "None"
+    one = LossCurveDisplay(loss_curve=[0.7]).plot(loss_kw={"marker": "s"})
+    assert one.line_.get_marker() == "s"
