@@ -122,9 +122,10 @@ _SHARED_DOCS = {
         ``momentum`` of MLPClassifier with ``nesterovs_momentum=True``.
         ``'auto'`` (the default) is ``'fista'`` on the full batch and 0.9
         (MLPClassifier's default) on mini-batches. A ``partial_fit`` call on
-        other rows than the last call's is a chunk of a stream, on which
-        ``'auto'`` (of ``momentum`` and of ``learning_rate_init``) is that of
-        mini-batches; the first call cannot tell, and is a full batch. With
+        other rows than the last call's, and every call after it, is a chunk
+        of a stream, on which ``'auto'`` (of ``momentum`` and of
+        ``learning_rate_init``) is that of mini-batches; the first call
+        cannot tell, and is a full batch. With
         a numeric ``learning_rate_init`` a loop over the chunks is exactly
         ``fit`` with ``batch_size`` the chunk size and ``shuffle=False``
         (for a regressor when the first chunk's targets have the mean of
@@ -809,7 +810,8 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
         On the full batch this is exactly one solver step; the solver's state
         (NAG's previous iterate and ``t``) carries over between calls, so
         ``N`` calls equal ``fit`` with ``max_iter=N``. A call on other rows
-        than the last call's is a chunk of a stream: ``'auto'`` settings
+        than the last call's, and every call after it, is a chunk of a
+        stream: ``'auto'`` settings
         resolve as on mini-batches (a constant momentum of 0.9,
         backtracking), and calls over consecutive chunks of a larger data
         set equal ``fit(batch_size=chunk, shuffle=False)`` when

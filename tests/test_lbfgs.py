@@ -570,6 +570,28 @@ def test_lbfgs_converging_at_the_chance_level_warns_with_the_advice_on_targets()
     model.fit(X, np.full(300, 3.0))
 
 
+def test_the_chance_level_warning_judges_the_point_kept_and_names_alpha():
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skmlp import SoftplusMLPClassifier, SoftplusMLPRegressor
+
+    # Converged after one iteration: the curve's last loss is that of the
+    # start, the model's is 3e-16. It warned that nothing was learned.
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 1) * 1e4
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,), solver="lbfgs", random_state=0)
+    assert clf.fit(X, (X[:, 0] > 0).astype(int)).score(X, X[:, 0] > 0) == 1.0
+    # A penalty so strong that the mean is the optimum: the warning says so.
+    X = rng.randn(200, 2)
+    y = 3 * X[:, 0] + rng.randn(200)
+    reg = SoftplusMLPRegressor(
+        hidden_layer_sizes=(4,), solver="lbfgs", alpha=1e4, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="alpha is so strong") as record:
+        reg.fit(X, y)
+    assert "lower alpha" in str(record[0].message)
+
+
 def test_the_first_step_of_float32_lbfgs_on_targets_of_1e7_is_seen():
     # The loss is about 1e14, whose float32 rounding (1e7) was above the
     # decrease of scipy's first trial 1 / ||g||: no trial passed, and the

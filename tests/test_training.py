@@ -946,9 +946,45 @@ def test_calls_on_the_same_rows_are_not_a_stream_whatever_alpha():
         assert type(clf._solver.step_rule) is AdaptiveStep
     clf.partial_fit(X[:100], y[:100])
     assert type(clf._solver.step_rule) is not AdaptiveStep
-    # Back on the rows of the last call: the adaptive step again.
+    # Once a stream, a stream: a chunk passed again is still a chunk (back
+    # to the adaptive step, each next chunk's first search grew the step
+    # again, which ratcheted up until the loss diverged).
     clf.partial_fit(X[:100], y[:100])
+    assert type(clf._solver.step_rule) is not AdaptiveStep
+    # fit starts afresh, and its rows are a full batch.
+    clf.set_params(max_iter=5)
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    clf.partial_fit(X, y)
     assert type(clf._solver.step_rule) is AdaptiveStep
+
+
+@pytest.mark.parametrize("calls", [2, 3])
+@pytest.mark.parametrize("chunk", [1, 5])
+def test_a_stream_that_passes_each_chunk_more_than_once_trains(chunk, calls):
+    X, y = _standard_stream()
+    clf = SoftplusMLPClassifier((8,), random_state=0)
+    for start in range(0, len(y), chunk):
+        rows = slice(start, start + chunk)
+        for _ in range(calls):
+            clf.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+    assert clf.score(X, y) > 0.8
+
+
+def test_a_solver_switched_to_mid_stream_goes_on_from_the_stream():
+    # L-BFGS takes a full batch, which a chunk is: switching to it on a new
+    # chunk was refused for mini-batches (though batch_size is None). And a
+    # switch away from it keeps knowing the stream.
+    from skmlp._solvers.step_size import Backtracking
+
+    X, y = _standard_stream()
+    clf = SoftplusMLPClassifier((8,), random_state=0)
+    clf.partial_fit(X[:100], y[:100], classes=[0, 1, 2])
+    clf.partial_fit(X[100:200], y[100:200])
+    clf.set_params(solver="lbfgs").partial_fit(X[200:300], y[200:300])
+    clf.set_params(solver="nag").partial_fit(X[300:400], y[300:400])
+    assert type(clf._solver.step_rule) is Backtracking
+    assert clf._solver.momentum == 0.9
 
 
 def test_a_regressor_streams_small_chunks_at_the_defaults():

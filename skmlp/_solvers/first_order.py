@@ -628,7 +628,14 @@ def resolve_momentum(momentum, full_batch):
 
 
 def make_solver(
-    solver, learning_rate, restart, momentum, tol, full_batch, continued=None
+    solver,
+    learning_rate,
+    restart,
+    momentum,
+    tol,
+    full_batch,
+    continued=None,
+    chunk=False,
 ):
     """The solver an estimator's parameters ask for.
 
@@ -655,17 +662,21 @@ def make_solver(
         class, a snapshot of it goes on with the parameters above (a smaller
         rate after a divergence, say), keeping its state; its rows may have
         changed since (see the module's docstring).
+    chunk : bool, default=False
+        Whether the call is a chunk of a stream (``_training.loop``): its
+        full batch is one of many, and ``'auto'`` resolves as on
+        mini-batches.
 
     Returns
     -------
     solver : GradientDescent, NesterovAcceleratedGradient or LBFGS
     """
     if learning_rate == "auto":
-        learning_rate = "adaptive" if full_batch else "monotone"
+        learning_rate = "adaptive" if full_batch and not chunk else "monotone"
     if solver == "gd":
         new = GradientDescent(learning_rate)
     elif solver == "nag":
-        momentum = resolve_momentum(momentum, full_batch)
+        momentum = resolve_momentum(momentum, full_batch and not chunk)
         new = NesterovAcceleratedGradient(learning_rate, restart, momentum)
     elif full_batch:
         new = LBFGS(tol=tol)

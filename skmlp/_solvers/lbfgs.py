@@ -268,6 +268,11 @@ class LBFGS:
         clone.last_step = self.last_step
         clone.n_evaluations = self.n_evaluations
         clone.converged = self.converged
+        # What the training loop tells the next partial_fit call by (its
+        # rows, and whether it streams chunks), for a solver switched to.
+        for name in ("rows_fingerprint", "streaming"):
+            if name in vars(self):
+                setattr(clone, name, getattr(self, name))
         return clone
 
     def _loss_and_gradient(self, theta, objective):

@@ -388,17 +388,20 @@ class TrainingRun:
             settings.batch_size is None or settings.batch_size >= data.n_samples
         )
         rows = _rows_fingerprint(data.objective) if data.rows is not None else None
+        chunk = _is_chunk(start.solver, rows)
         solver = make_solver(
             settings.solver,
             settings.learning_rate_init,
             settings.restart,
             settings.momentum,
             settings.tol,
-            # 'auto' resolves as on mini-batches for a chunk of a stream.
-            full_batch=full_batch and not _is_chunk(start.solver, rows),
+            full_batch=full_batch,
             continued=start.solver,
+            # 'auto' resolves as on mini-batches for a chunk of a stream.
+            chunk=chunk,
         )
         solver.rows_fingerprint = rows
+        solver.streaming = chunk
         if start.history is None:
             history = History(settings.early_stopping, settings.tol)
         else:
@@ -507,41 +510,68 @@ class TrainingRun:
                 "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
-        elif self.settings.warn_unconverged and self._converged_at_chance():
+        elif self.settings.warn_unconverged:
+            loss = self._converged_at_chance()
+            if loss is None:
+                return
             solver = type(self.state.solver).__name__
+            penalty = (
+                "or alpha is so strong that predicting the mean is the "
+                "objective's minimum, "
+                if self.settings.alpha
+                else ""
+            )
             warn_at_user_code(
-                f"{solver} converged at a loss of "
-                f"{self.state.history.loss_curve[-1]:.6g}, no lower than that "
-                f"of predicting without the inputs ({self._chance_loss:.6g}): "
-                "the model has learned nothing from them. Its steps' decrease "
-                "was small beside the loss, which its stopping test compares "
-                "it with. "
+                f"{solver} converged at a loss of {loss:.6g}, no lower than "
+                f"that of predicting the targets' mean ({self._chance_loss:.6g}): "
+                "the model has learned nothing from the inputs. Either its "
+                "steps' decrease was small beside the loss, which its stopping "
+                f"test compares it with, {penalty}or the inputs do not predict "
+                "the targets. "
                 + _target_advice(self.data.objective.datafit)
                 + "Scale the input features (for example with StandardScaler), "
-                "or try solver='nag'.",
+                + ("lower alpha, " if self.settings.alpha else "")
+                + "or try solver='nag'.",
                 ConvergenceWarning,
             )
 
     def _converged_at_chance(self):
-        """Whether the solver's own convergence test stopped the run at a
-        loss no lower than the chance level (a regressor's: that of
-        predicting the targets' weighted mean, an R^2 of 0).
+        """The loss at the point kept, if the solver's own convergence test
+        stopped a regressor's run at a loss no lower than that of predicting
+        the targets' weighted mean (an R^2 of 0 on its training rows); else
+        None.
 
         L-BFGS stops when a step's decrease, relative to the loss, is below
         FTOL. On targets of 1e10 the loss is 1e20 and its curvature along
         the steepest descent so high that the first step decreased it by
         1e-11 of itself: the fit "converged" at its start, R^2 = 1e-11,
         without a word (scipy's L-BFGS-B, and MLPRegressor, stop there too).
+        The last loss of the curve is that of the start of the last
+        iteration: only when it is at the chance level is the point kept
+        evaluated, whose loss decides. A classifier's chance level, a
+        uniform prediction, is not its best without the inputs (the
+        classes' frequencies are): it is not tested.
         """
         solver, history = self.state.solver, self.state.history
         if (
             not (solver.tests_convergence and solver.converged)
             or not history.loss_curve
         ):
-            return False
+            return None
+        datafit = self.data.objective.datafit
         # Constant targets (a chance level of 0) leave nothing to learn.
         chance = self._chance_loss
-        return 0.0 < chance and history.loss_curve[-1] >= chance * (1.0 - CHANCE_RTOL)
+        if datafit.out_activation not in ("identity", "exp") or not 0.0 < chance:
+            return None
+        if history.loss_curve[-1] < chance * (1.0 - CHANCE_RTOL):
+            return None
+        point = self.kept_point()
+        if point is None:
+            return None
+        if self.batches:
+            self.data.objective.set_rows(*self.data.rows)
+        loss = float(self.data.objective.value(point))
+        return loss if loss >= chance * (1.0 - CHANCE_RTOL) else None
 
     def check_final_point(self):
         """Check the point to keep by the divergence rule.
@@ -763,19 +793,27 @@ def _rows_fingerprint(objective):
 def _is_chunk(continued, rows):
     """Whether a ``partial_fit`` call that goes on from the solver
     ``continued`` brings other rows than the last call's (sampled
-    fingerprints ``rows``): a chunk of a stream, on which
-    ``learning_rate_init='auto'`` and ``momentum='auto'`` resolve as on
-    ``fit``'s mini-batches, to backtracking whose step never grows after
-    its first search and a constant momentum of 0.9.
+    fingerprints ``rows``), or goes on from a call that was a chunk: a
+    chunk of a stream, on which ``learning_rate_init='auto'`` and
+    ``momentum='auto'`` resolve as on ``fit``'s mini-batches, to
+    backtracking whose step never grows after its first search and a
+    constant momentum of 0.9.
 
     The full-batch rules took each chunk for a whole data set: the adaptive
     step measured each chunk's curvature alone, which a chunk of one to a
     few rows puts far below that of the next, and on streams of such chunks
     it grew until the loss diverged (docs/solver_measurements.md, "Streams
-    of chunks"). The first call cannot tell, and is a full batch; a call on
-    the last call's rows goes on as ``fit`` does, to the bit. Rows on a
-    Dask cluster have no fingerprint: their calls are full batches.
+    of chunks"). The first call cannot tell, and is a full batch; calls on
+    the rows of the one before, with no chunk before them, go on as ``fit``
+    does, to the bit. Rows on a Dask cluster have no fingerprint: their
+    calls are full batches.
     """
+    if getattr(continued, "streaming", False):
+        # Once a stream, a stream: a chunk passed again (two calls on one
+        # chunk) is still one of many. Taken for a full batch, it went back
+        # to the adaptive step, and each next chunk to a first search that
+        # grows, which ratcheted the step up until the loss diverged.
+        return True
     last = getattr(continued, "rows_fingerprint", None)
     return bool(last) and bool(rows) and last != rows
 
