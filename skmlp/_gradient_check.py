@@ -105,7 +105,11 @@ def check_gradients(
     """
     if isinstance(estimator, Pipeline):
         transformers, learner = estimator[:-1], estimator[-1]
-        if hasattr(learner, "coefs_"):
+        if not transformers.steps:
+            # A pipeline of the estimator alone: nothing to transform (an
+            # empty Pipeline has no transform).
+            pass
+        elif hasattr(learner, "coefs_"):
             X = transformers.transform(X)
         else:
             X = clone(transformers).fit_transform(X, y)

@@ -226,6 +226,20 @@ def test_gradients_whose_squares_overflow_are_checked_as_any(iris_subset, monkey
     assert check_gradients(clf, X, y) == pytest.approx(0.5, rel=1e-6)
 
 
+def test_a_pipeline_of_the_estimator_alone_is_checked_as_the_estimator(iris_subset):
+    # estimator[:-1] is then an empty Pipeline, which has no transform: an
+    # AttributeError, fitted or not.
+    from sklearn.pipeline import Pipeline
+
+    X, y, _ = iris_subset
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,), random_state=0)
+    alone = Pipeline([("mlp", clf)])
+    assert check_gradients(alone, X, y) == check_gradients(clf, X, y)
+    with pytest.warns(ConvergenceWarning):
+        alone.set_params(mlp__max_iter=2).fit(X, y)
+    assert check_gradients(alone, X, y) == check_gradients(alone[-1], X, y)
+
+
 def test_pipeline_is_checked_at_its_last_step_on_the_transformed_rows():
     X, y = load_iris(return_X_y=True)
     clf = SoftplusMLPClassifier(hidden_layer_sizes=(5,), alpha=0.1, random_state=0)
