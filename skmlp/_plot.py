@@ -612,12 +612,30 @@ def _legend_below(axes, lines, anchor=None):
     legend = axes.legend(**place, ncols=min(2, len(handles)))
     if len(handles) > 1:
         # Two columns of long labels (a classifier's "validation accuracy"
-        # beside its name) ran past the figure's sides, which constrained
-        # layout does not move: then one column.
-        figure = anchor.figure
-        width = legend.get_window_extent().width
-        if width > figure.bbox.width:
-            axes.legend(**place, ncols=1)
+        # beside its name) ran past the figure's sides, or into the next
+        # cell of a grid of subplots, which constrained layout does not
+        # move: then one column.
+        cell = _cell_width(anchor)
+        if legend.get_window_extent().width > cell:
+            legend = axes.legend(**place, ncols=1)
+            if legend.get_window_extent().width > cell:
+                # Still wider (a narrow cell): the name on a line of its own.
+                place["labels"] = [
+                    label.replace(": ", ":\n", 1) for label in place["labels"]
+                ]
+                axes.legend(**place, ncols=1)
+
+
+def _cell_width(axes):
+    """The width in pixels of the figure's share that ``axes`` stands in:
+    its columns of the grid of subplots, or the whole figure."""
+    width = axes.figure.bbox.width
+    get_spec = getattr(axes, "get_subplotspec", None)
+    spec = get_spec() if get_spec is not None else None
+    if spec is None:
+        return width
+    columns = spec.colspan
+    return width * (columns.stop - columns.start) / spec.get_gridspec().ncols
 
 
 def _label_log_axis(axis):

@@ -479,3 +479,23 @@ def test_a_curve_of_one_iteration_is_drawn_as_a_point():
     assert LossCurveDisplay(loss_curve=[1.0, 0.5]).plot().line_.get_marker() == "None"
     one = LossCurveDisplay(loss_curve=[0.7]).plot(loss_kw={"marker": "s"})
     assert one.line_.get_marker() == "s"
+
+
+def test_legends_in_a_grid_of_subplots_stay_within_their_cells(iris_split):
+    # One column, then the name on its own line: two columns of three long
+    # labels spanned 674 pixels in cells of 300, over their neighbours.
+    X_train, _, y_train, _ = iris_split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = SoftplusMLPClassifier(
+            (3,), max_iter=3, early_stopping=True, random_state=0
+        ).fit(X_train, y_train)
+    figure, axes = plt.subplots(1, 3, figsize=(9, 3), layout="constrained")
+    for ax in axes:
+        LossCurveDisplay.from_estimator(clf, ax=ax)
+    figure.canvas.draw()
+    boxes = [a.get_legend().get_window_extent() for a in figure.axes if a.get_legend()]
+    assert len(boxes) == 3
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 <= right.x0
+    assert boxes[0].x0 >= 0 and boxes[-1].x1 <= figure.bbox.width
