@@ -660,8 +660,12 @@ def validation_labels(model, y_val):
     """A classifier's ``y_val`` as the datafit takes it (as
     :func:`encode_labels` makes ``y``), checked against the training
     labels."""
-    check_classification_targets(y_val)
-    multilabel = is_multilabel(y_val)
+    try:
+        check_classification_targets(y_val)
+        multilabel = is_multilabel(y_val)
+    except ValueError as error:
+        # scikit-learn's words name the targets y, which are valid here.
+        raise ValueError(f"y_val is invalid (y below is y_val): {error}") from None
     if multilabel != (model.out_activation_ == "logistic"):
         given, expected = (
             ("an indicator matrix of multilabel targets", "one label per row")

@@ -204,6 +204,14 @@ def test_multilabel_validation_loss_is_the_binary_cross_entropy():
         (dict(X_val="X", y_val="y_new"), r"y_val has classes not in y: \[7\]"),
         (dict(X_val="X", y_val="Y"), "y_val is an indicator matrix"),
         (
+            dict(X_val="X", y_val="y_continuous"),
+            r"y_val is invalid \(y below is y_val\): Unknown label type: continuous",
+        ),
+        (
+            dict(X_val="X", y_val="Y_twos"),
+            r"y_val is invalid \(y below is y_val\): Multioutput target data",
+        ),
+        (
             dict(X_val="X", y_val="y", sample_weight_val="w_negative"),
             "sample_weight_val is invalid: Negative values in data",
         ),
@@ -242,6 +250,8 @@ def test_bad_validation_data_raises_and_leaves_the_model_as_it_was(
         "y_short": y_val[:-1],
         "y_new": np.where(np.arange(n) == 0, 7, y_val),
         "Y": np.eye(3, dtype=int)[y_val],
+        "Y_twos": 2 * np.eye(3, dtype=int)[y_val],
+        "y_continuous": np.linspace(0.1, 0.9, n),
         "w": np.ones(n),
         "w_negative": np.where(np.arange(n) == 0, -1.0, 1.0),
         "w_zero": np.zeros(n),
