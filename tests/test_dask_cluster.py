@@ -1142,6 +1142,80 @@ def test_the_regressors_start_on_the_cluster_is_its_training_rows_mean(
         assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_the_chance_level_on_the_cluster_is_its_training_rows(client, seed):
+    # Constant inputs: nothing to learn, and L-BFGS converges at the
+    # training rows' chance level, which it warns of. With early stopping
+    # the level came from all the rows, held-out ones included, so the
+    # warning was missed on 4 of 6 seeds (or said 0.533 was no lower than
+    # 0.522). In memory, with the held-out rows as X_val, it warns.
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skmlp._dask.cluster import _held_out_rows
+    from skmlp._math.layout import ParameterLayout
+
+    X, y = np.ones((200, 2)), np.random.RandomState(0).randn(200)
+    params = dict(
+        hidden_layer_sizes=(4,), solver="lbfgs", early_stopping=True, random_state=seed
+    )
+    with pytest.warns(ConvergenceWarning, match="learned nothing"):
+        SoftplusMLPRegressor(**params).fit(*_on_cluster(X, y))
+    generator = np.random.RandomState(seed)
+    ParameterLayout((2, 4, 1)).initialize(generator, np.float64)
+    seeds = generator.randint(np.iinfo(np.int32).max, size=-(-len(X) // BLOCK))
+    held = np.concatenate(
+        [
+            _held_out_rows(
+                np.zeros(min(BLOCK, len(X) - k * BLOCK), np.intp),
+                0.1,
+                np.random.RandomState(block_seed),
+            )
+            for k, block_seed in enumerate(seeds)
+        ]
+    )
+    with pytest.warns(ConvergenceWarning, match="learned nothing"):
+        SoftplusMLPRegressor(**params).fit(
+            X[~held], y[~held], X_val=X[held], y_val=y[held]
+        )
+
+
+def test_nothing_is_evaluated_on_the_cluster_once_its_run_has_ended(
+    client, monkeypatch
+):
+    # The chance-level check evaluated the kept point at warn time, after
+    # the call had released its blocks: a ClusterError ("lost
+    # dependencies") in 5 to 8 of 30 fits. It is judged as the run ends.
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skmlp._dask.cluster import ClusterObjective
+    from skmlp._training import loop
+
+    ended = []
+    calls_after = []
+    run = loop.TrainingRun.run
+
+    def recorded_run(self):
+        run(self)
+        ended.append(True)
+
+    value = ClusterObjective.value
+
+    def recorded_value(self, theta):
+        if ended:
+            calls_after.append(True)
+        return value(self, theta)
+
+    monkeypatch.setattr(loop.TrainingRun, "run", recorded_run)
+    monkeypatch.setattr(ClusterObjective, "value", recorded_value)
+    X, y = np.ones((200, 2)), np.random.RandomState(0).randn(200)
+    reg = SoftplusMLPRegressor(
+        hidden_layer_sizes=(4,), solver="lbfgs", early_stopping=True, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="learned nothing"):
+        reg.fit(*_on_cluster(X, y))
+    assert ended and not calls_after
+
+
 def test_regressor_predictions_and_score_on_dask_input_match_in_memory(
     client, regression_data
 ):

@@ -159,8 +159,9 @@ def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout, kind)
     targets_sum)``, with ``ranges`` the smallest and largest value of each
     feature over the training rows (None without any), for the bound on the
     loss (:meth:`ClusterObjective.loss_bound`), and ``targets_sum`` a
-    regressor's weighted sum of each output over the training rows and the
-    number of them of positive weight (None for a classifier).
+    regressor's number of training rows of positive weight and the weighted
+    sums over them of each output, of its square and of ``y log y`` (what
+    :func:`_start_from_sums` takes; None for a classifier).
     """
     # scikit-learn's checks and messages, block by block (NaN, dtype, ...).
     X = check_array(
@@ -202,14 +203,15 @@ def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout, kind)
     # A regressor's start is the training rows' weighted mean (with early
     # stopping, not the held-out rows'): their weighted sum of targets and
     # how many weigh something, from which intercept_only follows.
-    targets_sum = (
-        (
-            np.sum(sample_weight[:, None] * targets, axis=0),
+    targets_sum = None
+    if classes is None:
+        weighed = sample_weight[:, None].astype(np.float64)
+        targets_sum = (
             np.count_nonzero(sample_weight),
+            np.sum(weighed * targets, axis=0),
+            np.sum(weighed * targets**2, axis=0),
+            np.sum(weighed * xlogy(targets, targets), axis=0),
         )
-        if classes is None
-        else None
-    )
     summary = (X.shape[0], rows.weight_sum, 0, 0.0, ranges, targets_sum)
     if held_out is not None:
         summary = (
@@ -533,6 +535,32 @@ def validate_rows(model, X, y, sample_weight, incremental, first_call):
     )
 
 
+def _start_from_sums(kind, total, weighted_rows, first, second, entropy):
+    """A regressor's ``(intercept_only, chance_loss)`` of rows of weight
+    sum ``total`` (``weighted_rows`` of them of positive weight) from the
+    weighted sums of their targets, of their squares and of ``y log y``
+    (``first``, ``second``, ``entropy``, one entry per output); ``kind``
+    is the output layer's.
+
+    intercept_only of one row at the mean, standing for the rows it
+    weighs, is that of the rows. chance_loss is the loss of predicting
+    every row by the mean: for the squared error the variance, averaged
+    over outputs and halved, for the Poisson deviance ``sum_k E[y log y] -
+    m_k log m_k`` (the datafits' formulas, averaged over the rows).
+    """
+    datafit = DATAFITS[kind]()
+    mean = first / total
+    intercepts = datafit.intercept_only(
+        mean[None, :], np.ones(1), n_rows=rows_weighed(None, total, weighted_rows)
+    )
+    if kind == "identity":
+        variance = np.maximum(second / total - mean**2, 0.0)
+        chance_loss = float(np.sum(variance)) / (2 * len(mean))
+    else:
+        chance_loss = float(np.sum(entropy / total - xlogy(mean, mean)))
+    return intercepts, chance_loss
+
+
 def _regression_rows(model, X, y, sample_weight, meta, first_call):
     """:func:`validate_rows` of a regressor, whose targets ``y`` are cut
     into the blocks of ``X`` (``input.dask_targets``). One pass over them
@@ -576,22 +604,9 @@ def _regression_rows(model, X, y, sample_weight, meta, first_call):
     # first.
     check_non_negative(np.atleast_1d(lightest), "`sample_weight`")
     _validation.check_positive_weight(total)
-    datafit = DATAFITS[model.out_activation_]()
-    mean = first / total
-    # intercept_only of one row at the mean, standing for the rows it
-    # weighs, is that of the rows.
-    intercepts = datafit.intercept_only(
-        mean[None, :], np.ones(1), n_rows=rows_weighed(None, total, weighted_rows)
+    intercepts, chance_loss = _start_from_sums(
+        model.out_activation_, total, weighted_rows, first, second, entropy
     )
-    # chance_loss from the sums: the loss of predicting every row by the
-    # mean, which for the squared error is the variance, averaged over
-    # outputs and halved, and for the Poisson deviance sum_k E[y log y] -
-    # m_k log m_k (the datafits' formulas, averaged over the rows).
-    if model.out_activation_ == "identity":
-        variance = np.maximum(second / total - mean**2, 0.0)
-        chance_loss = float(np.sum(variance)) / (2 * len(mean))
-    else:
-        chance_loss = float(np.sum(entropy / total - xlogy(mean, mean)))
     return DaskRows(
         X,
         y,
@@ -681,18 +696,19 @@ def _run_of_blocks(settings, client, futures, start, callbacks, rows, first_call
         )
     weight_sum = sum(train_weights)
     _validation.check_positive_weight(weight_sum)
-    if settings.early_stopping and first_call and rows.intercepts is not None:
-        # The start of rows in memory: the training rows' mean alone, which
-        # validate_rows, before the split, took over all the rows.
-        mean = sum(block[0] for block in sums) / weight_sum
-        weighted_rows = sum(block[1] for block in sums)
-        start.layout.unpack(start.theta)[1][-1][:] = DATAFITS[
-            rows.kind
-        ]().intercept_only(
-            mean[None, :],
-            np.ones(1),
-            n_rows=rows_weighed(None, weight_sum, weighted_rows),
+    chance_loss = rows.chance_loss
+    if settings.early_stopping and rows.intercepts is not None:
+        # As for rows in memory, the training rows' alone, which
+        # validate_rows, before the split, took over all the rows: the
+        # start of a call that starts afresh, and the chance level (the
+        # divergence rule's floor, and the L-BFGS warning's).
+        intercepts, chance_loss = _start_from_sums(
+            rows.kind,
+            weight_sum,
+            *(sum(block[i] for block in sums) for i in range(4)),
         )
+        if first_call:
+            start.layout.unpack(start.theta)[1][-1][:] = intercepts
     # Some block has training rows, since they weigh something.
     ranges = [block for block in ranges if block is not None]
     features = (
@@ -719,6 +735,6 @@ def _run_of_blocks(settings, client, futures, start, callbacks, rows, first_call
             rows.kind,
         )
     data = TrainingData(
-        objective, sum(n_train), None, evaluation, chance_loss=rows.chance_loss
+        objective, sum(n_train), None, evaluation, chance_loss=chance_loss
     )
     return TrainingRun(settings, start, data, callbacks)

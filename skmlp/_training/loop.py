@@ -18,10 +18,11 @@ is a :class:`Result` of the kept checkpoint, in plain values too: only the
 estimator names its fitted attributes.
 
 The solver calls the objective; the loop itself uses only ``step``,
-``snapshot``, ``reset_momentum``, ``learning_rate``, ``converged`` and
-``tests_convergence`` of the solver, and of the objective ``set_rows``
-(mini-batches), ``value`` (the point that ends a call), ``weight_sum``,
-``datafit`` (its ``chance_loss``) and, where the objective has them,
+``snapshot``, ``reset_momentum``, ``learning_rate``, ``converged``,
+``tests_convergence`` and, where it has it, ``known_loss`` of the solver,
+and of the objective ``set_rows`` (mini-batches), ``value`` (the point
+that ends a call), ``weight_sum``, ``datafit`` (its ``chance_loss``) and,
+where the objective has them,
 ``loss_bound`` (the bound that spares that evaluation) and ``penalty``
 (its ``alpha``, for the advice of a divergence).
 """
@@ -421,6 +422,7 @@ class TrainingRun:
         self._shuffling = self.batches is not None and settings.shuffle
         self.reached_max_epochs = False
         self.interrupted = False
+        self.learned_nothing = None
         self.final_point_checked = False
         self._threshold = None
         self.kept = self._checkpoint()
@@ -482,6 +484,10 @@ class TrainingRun:
             else:
                 self.reached_max_epochs = True
             self.check_final_point()
+            # Judged here, while rows on a Dask cluster are still there.
+            self.learned_nothing = (
+                self._converged_at_chance() if self.settings.warn_unconverged else None
+            )
 
     def keep_after_interrupt(self):
         """After a Ctrl-C in :meth:`run`, once an epoch has finished: keep
@@ -511,7 +517,7 @@ class TrainingRun:
                 ConvergenceWarning,
             )
         elif self.settings.warn_unconverged:
-            loss = self._converged_at_chance()
+            loss = self.learned_nothing
             if loss is None:
                 return
             solver = type(self.state.solver).__name__
@@ -568,9 +574,16 @@ class TrainingRun:
         point = self.kept_point()
         if point is None:
             return None
-        if self.batches:
-            self.data.objective.set_rows(*self.data.rows)
-        loss = float(self.data.objective.value(point))
+        # The solver's loss there if it has it (without early stopping, the
+        # last step's), else an evaluation: at the end of the run, before
+        # rows on a Dask cluster are released (after, it raised a
+        # ClusterError at random).
+        known = getattr(solver, "known_loss", None)
+        loss = known(point) if known is not None else None
+        if loss is None:
+            if self.batches:
+                self.data.objective.set_rows(*self.data.rows)
+            loss = float(self.data.objective.value(point))
         return loss if loss >= chance * (1.0 - CHANCE_RTOL) else None
 
     def check_final_point(self):
