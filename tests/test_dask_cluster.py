@@ -965,6 +965,29 @@ def regression_data():
     return X, real, counts, sample_weight
 
 
+def _cluster_held_out(n_rows, layer_sizes, fraction, random_state):
+    """The rows a regressor's fit on the cluster holds out for early
+    stopping, drawn again as the workers draw them: after the initial
+    weights, one seed per block from the fit's generator, and a random
+    ``fraction`` of each block from it."""
+    from skmlp._dask.cluster import _held_out_rows
+    from skmlp._math.layout import ParameterLayout
+
+    rng = np.random.RandomState(random_state)
+    ParameterLayout(layer_sizes).initialize(rng, np.float64)
+    seeds = rng.randint(np.iinfo(np.int32).max, size=-(-n_rows // BLOCK))
+    return np.concatenate(
+        [
+            _held_out_rows(
+                np.zeros(min(BLOCK, n_rows - k * BLOCK), np.intp),
+                fraction,
+                np.random.RandomState(seed),
+            )
+            for k, seed in enumerate(seeds)
+        ]
+    )
+
+
 def _reg(**params):
     params = {"hidden_layer_sizes": (5,), "max_iter": 25, "random_state": 0, **params}
     return SoftplusMLPRegressor(**params)
@@ -1057,9 +1080,6 @@ def test_regressor_early_stopping_on_the_cluster_scores_r2_of_its_held_out_rows(
 ):
     from sklearn.metrics import r2_score
 
-    from skmlp._dask.cluster import _held_out_rows
-    from skmlp._math.layout import ParameterLayout
-
     X, real, _, sample_weight = regression_data
     reg = _fit(
         _reg(early_stopping=True, validation_fraction=0.2, max_iter=20, tol=0.0),
@@ -1067,20 +1087,7 @@ def test_regressor_early_stopping_on_the_cluster_scores_r2_of_its_held_out_rows(
     )
     # The held-out rows, drawn again as the workers drew them: a random
     # fifth of each block.
-    rng = np.random.RandomState(0)
-    ParameterLayout((X.shape[1], 5, 2)).initialize(rng, np.float64)
-    n_blocks = -(-len(X) // BLOCK)
-    seeds = rng.randint(np.iinfo(np.int32).max, size=n_blocks)
-    held = np.concatenate(
-        [
-            _held_out_rows(
-                np.zeros(min(BLOCK, len(X) - k * BLOCK), np.intp),
-                0.2,
-                np.random.RandomState(seed),
-            )
-            for k, seed in enumerate(seeds)
-        ]
-    )
+    held = _cluster_held_out(len(X), (X.shape[1], 5, 2), 0.2, 0)
     assert reg.t_ / reg.n_iter_ == len(X) - held.sum()
     X_held, y_held, w_held = X[held], real[held], sample_weight[held]
     assert reg.best_validation_score_ == max(reg.validation_scores_)
@@ -1102,8 +1109,6 @@ def test_the_regressors_start_on_the_cluster_is_its_training_rows_mean(
     # rows' weighted mean (its log for Poisson), as in memory: they started
     # from all the rows', held-out ones included. So the fit is that of the
     # training rows in memory with the held-out ones as X_val.
-    from skmlp._dask.cluster import _held_out_rows
-    from skmlp._math.layout import ParameterLayout
 
     X, real, counts, sample_weight = regression_data
     y = real if loss == "squared_error" else counts[:, 0]
@@ -1111,21 +1116,8 @@ def test_the_regressors_start_on_the_cluster_is_its_training_rows_mean(
         early_stopping=True, validation_fraction=0.2, max_iter=5, tol=0.0, loss=loss
     )
     reg = _fit(_reg(**params), *_on_cluster(X, y, sample_weight))
-    rng = np.random.RandomState(0)
-    ParameterLayout((X.shape[1], 5, y.reshape(len(y), -1).shape[1])).initialize(
-        rng, np.float64
-    )
-    n_blocks = -(-len(X) // BLOCK)
-    seeds = rng.randint(np.iinfo(np.int32).max, size=n_blocks)
-    held = np.concatenate(
-        [
-            _held_out_rows(
-                np.zeros(min(BLOCK, len(X) - k * BLOCK), np.intp),
-                0.2,
-                np.random.RandomState(seed),
-            )
-            for k, seed in enumerate(seeds)
-        ]
+    held = _cluster_held_out(
+        len(X), (X.shape[1], 5, y.reshape(len(y), -1).shape[1]), 0.2, 0
     )
     in_memory = _fit(
         _reg(**params),
@@ -1151,28 +1143,13 @@ def test_the_chance_level_on_the_cluster_is_its_training_rows(client, seed):
     # 0.522). In memory, with the held-out rows as X_val, it warns.
     from sklearn.exceptions import ConvergenceWarning
 
-    from skmlp._dask.cluster import _held_out_rows
-    from skmlp._math.layout import ParameterLayout
-
     X, y = np.ones((200, 2)), np.random.RandomState(0).randn(200)
     params = dict(
         hidden_layer_sizes=(4,), solver="lbfgs", early_stopping=True, random_state=seed
     )
     with pytest.warns(ConvergenceWarning, match="learned nothing"):
         SoftplusMLPRegressor(**params).fit(*_on_cluster(X, y))
-    generator = np.random.RandomState(seed)
-    ParameterLayout((2, 4, 1)).initialize(generator, np.float64)
-    seeds = generator.randint(np.iinfo(np.int32).max, size=-(-len(X) // BLOCK))
-    held = np.concatenate(
-        [
-            _held_out_rows(
-                np.zeros(min(BLOCK, len(X) - k * BLOCK), np.intp),
-                0.1,
-                np.random.RandomState(block_seed),
-            )
-            for k, block_seed in enumerate(seeds)
-        ]
-    )
+    held = _cluster_held_out(len(X), (2, 4, 1), 0.1, seed)
     with pytest.warns(ConvergenceWarning, match="learned nothing"):
         SoftplusMLPRegressor(**params).fit(
             X[~held], y[~held], X_val=X[held], y_val=y[held]
