@@ -83,8 +83,8 @@ _SHARED_DOCS = {
         the last two gradients, ``s_k = min(sqrt(1 + s_{k-1} / s_{k-2})
         s_{k-1}, 1 / (c L_k))`` with ``L_k`` the curvature between them
         (``c = 1`` for NAG with ``restart='gradient'``, else 2): no
-        evaluation beyond each step's gradient (``partial_fit`` on other
-        rows than the last call's takes one more per call). A step whose
+        evaluation beyond each step's gradient (a ``partial_fit`` call
+        whose objective changed, its ``alpha`` say, takes one more). A step whose
         loss is more than 1.1 times the best before it is taken again,
         shorter (one more gradient per trial; with NAG and GD alike, the
         user guide's "NAG's safeguard"). @auto_default@

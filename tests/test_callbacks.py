@@ -629,6 +629,24 @@ def test_callbacks_a_callback_set_stay_when_the_call_then_fails(data):
     assert not hasattr(clf, "coefs_")
 
 
+def _fit_in_thread_a(clf, X, y):
+    """``clf.fit(X, y)`` started in a thread named "A"; the thread, and the
+    list that gets the RuntimeError it raises, if any."""
+    import threading
+
+    errors = []
+
+    def fit_in_a():
+        try:
+            clf.fit(X, y)
+        except RuntimeError as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=fit_in_a, name="A")
+    thread.start()
+    return thread, errors
+
+
 @requires_callbacks
 def test_a_failing_call_does_not_undo_a_model_another_thread_committed(data):
     # Thread A's fit waits in a callback while the main thread's fit on the
@@ -647,16 +665,7 @@ def test_a_failing_call_does_not_undo_a_model_another_thread_committed(data):
                 raise RuntimeError("A failed")
 
     clf = _clf(max_iter=3).set_callbacks(FailInA())
-    errors = []
-
-    def fit_in_a():
-        try:
-            clf.fit(X, y)
-        except RuntimeError as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=fit_in_a, name="A")
-    thread.start()
+    thread, errors = _fit_in_thread_a(clf, X, y)
     assert started.wait(60)
     clf.fit(X, y)
     committed = clf.coefs_
@@ -689,16 +698,7 @@ def test_a_call_failing_after_its_commit_leaves_a_later_commit_whole(data, monke
 
     monkeypatch.setattr(SoftplusMLPClassifier, "_commit", commit_then_fail_in_a)
     clf = _clf(max_iter=3)
-    errors = []
-
-    def fit_in_a():
-        try:
-            clf.fit(X, y)
-        except RuntimeError as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=fit_in_a, name="A")
-    thread.start()
+    thread, errors = _fit_in_thread_a(clf, X, y)
     assert committed.wait(60)
     clf.set_params(random_state=1).fit(X, y)
     model = _snapshot(clf)

@@ -70,9 +70,18 @@ def objective_value(X, y, alpha, coef, intercept):
     return log_loss(y, proba, labels=np.unique(y)) + penalty
 
 
-def test_no_hidden_layer_is_logistic_regression_with_c_one_over_alpha(iris):
+@pytest.mark.parametrize("binary", [False, True], ids=["multiclass", "binary"])
+def test_no_hidden_layer_is_logistic_regression_with_c_over_alpha(iris, binary):
+    # C = 1 / alpha for the three classes. For two, the two softmax outputs
+    # stand for LogisticRegression's one weight vector w: the minimiser
+    # splits it as w1 = -w0 = w / 2, whose penalty alpha / 2 (||w0||^2 +
+    # ||w1||^2) is alpha / 4 ||w||^2, that of C = 2 / alpha (the docstring's
+    # See Also says so).
     X, y = iris
+    if binary:
+        y = (y == 2).astype(int)
     alpha = 2.0
+    c, other_c = (2.0, 1.0) if binary else (1.0, 2.0)
     ours = SoftplusMLPClassifier(
         (), alpha=alpha, learning_rate_init="auto", restart="gradient", random_state=0
     )
@@ -80,33 +89,13 @@ def test_no_hidden_layer_is_logistic_regression_with_c_one_over_alpha(iris):
     # epochs without a new best can come before the optimum (from some
     # starting points it stopped 6e-9 above it, 5e-5 off in probability).
     ours.set_params(max_iter=3000, tol=0.0, n_iter_no_change=np.inf).fit(X, y)
-    reference = LogisticRegression(C=1 / alpha, tol=1e-12, max_iter=10_000).fit(X, y)
+    reference = LogisticRegression(C=c / alpha, tol=1e-12, max_iter=10_000).fit(X, y)
     np.testing.assert_allclose(
         ours.predict_proba(X), reference.predict_proba(X), rtol=0, atol=1e-5
     )
-    # The two objectives have the same minimiser only with C = 1 / alpha.
-    other = LogisticRegression(C=2 / alpha, tol=1e-12, max_iter=10_000).fit(X, y)
-    assert np.abs(ours.predict_proba(X) - other.predict_proba(X)).max() > 1e-3
-
-
-def test_binary_no_hidden_layer_is_logistic_regression_with_c_two_over_alpha(iris):
-    # Two softmax outputs where LogisticRegression has one weight vector w:
-    # the minimiser splits it as w1 = -w0 = w / 2, whose penalty
-    # alpha / 2 (||w0||^2 + ||w1||^2) is alpha / 4 ||w||^2, that of
-    # C = 2 / alpha (the docstring's See Also says so).
-    X, y = iris
-    y = (y == 2).astype(int)
-    alpha = 2.0
-    ours = SoftplusMLPClassifier(
-        (), alpha=alpha, learning_rate_init="auto", restart="gradient", random_state=0
-    )
-    ours.set_params(max_iter=3000, tol=0.0, n_iter_no_change=np.inf).fit(X, y)
-    reference = LogisticRegression(C=2 / alpha, tol=1e-12, max_iter=10_000).fit(X, y)
-    np.testing.assert_allclose(
-        ours.predict_proba(X), reference.predict_proba(X), rtol=0, atol=1e-5
-    )
-    other = LogisticRegression(C=1 / alpha, tol=1e-12, max_iter=10_000).fit(X, y)
-    assert np.abs(ours.predict_proba(X) - other.predict_proba(X)).max() > 1e-3
+    # The two objectives have the same minimiser only at that C.
+    other = LogisticRegression(C=other_c / alpha, tol=1e-12, max_iter=10_000)
+    assert np.abs(ours.predict_proba(X) - other.fit(X, y).predict_proba(X)).max() > 1e-3
 
 
 def test_gd_and_nag_stay_under_their_bounds_with_lr_one_over_L(iris):
