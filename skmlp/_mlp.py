@@ -137,7 +137,10 @@ _SHARED_DOCS = {
     tol : float, default=1e-4
         Training stops when the loss (or the validation score, with
         ``early_stopping``) has not improved by at least ``tol`` for
-        ``n_iter_no_change`` consecutive epochs. ``'lbfgs'`` stops instead
+        ``n_iter_no_change`` consecutive epochs; on the full batch, a loss
+        that NAG's momentum carried more than ``tol`` above its best
+        restarts the momentum instead (a rise is not a convergence; see the
+        user guide). ``'lbfgs'`` stops instead
         by the tests of scipy's L-BFGS-B, as @peer@'s does: when the
         largest entry of the gradient at the new iterate is at most ``tol``,
         or when a step decreases the loss by a relative

@@ -943,3 +943,66 @@ def test_a_row_of_weight_0_is_as_good_as_absent_whatever_its_target():
     assert model.best_validation_score_ == pytest.approx(
         model.score(X[1:20], y[1:20]), rel=1e-12
     )
+
+
+def _ill_conditioned_ridge_problem():
+    # Feature scales of 0.3 to 10: curvatures that differ by 1e3.
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 4) * [1, 3, 0.3, 10]
+    y = X @ [1.0, 0.5, 2.0, 0.1] + 0.2 * rng.randn(300)
+    return X, y
+
+
+def test_nag_at_a_tight_tol_reaches_ridge_through_the_ripples_of_its_loss():
+    # FISTA's momentum carried the loss uphill for a score of epochs before
+    # the gradient restart saw it; the no-improvement rule stopped there and
+    # kept a model 5% of the loss above the optimum (coefficients 0.16 off
+    # Ridge's), worse at tol=1e-10 than at tol=1e-4. A loss carried above
+    # its best now restarts the momentum instead of stopping the run.
+    X, y = _ill_conditioned_ridge_problem()
+    ridge = Ridge(alpha=1e-4).fit(X, y)
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(), tol=1e-10, max_iter=5000, random_state=0
+    ).fit(X, y)
+    assert model.n_iter_ < 5000
+    assert_allclose(model.coefs_[0].ravel(), ridge.coef_, atol=1e-3)
+    assert model.intercepts_[0][0] == pytest.approx(ridge.intercept_, abs=1e-3)
+    # It stopped where the loss no longer moves, not on a rise.
+    assert model.loss_curve_[-1] <= min(model.loss_curve_) + 1e-10
+
+
+def test_the_momentum_restart_of_the_stopping_rule_is_that_of_partial_fit_too():
+    # The restart is part of the epoch, so N partial_fit calls still equal
+    # fit(max_iter=N) to the bit past it.
+    X, y = _ill_conditioned_ridge_problem()
+    params = dict(hidden_layer_sizes=(), tol=1e-10, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        fitted = SoftplusMLPRegressor(max_iter=250, **params).fit(X, y)
+    assert fitted._solver.n_restarts == 1
+    calls = SoftplusMLPRegressor(**params)
+    for _ in range(250):
+        calls.partial_fit(X, y)
+    assert_array_equal(calls.coefs_[0], fitted.coefs_[0])
+    assert calls.loss_curve_ == fitted.loss_curve_
+
+
+@pytest.mark.parametrize("solver", ["gd", "nag"])
+def test_a_rule_stopping_at_the_chance_level_warns_of_targets_below_tol(solver):
+    # Targets of 1e-6: the loss of their mean is 3e-12, the starting
+    # weights' outputs put the first loss near 0.2, and the rule (tol=1e-4,
+    # in the loss's units) stopped at 1e-4, an R^2 of -5e7, silently.
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    y = X @ [1.0, 2.0, -1.0] + 0.1 * rng.randn(200)
+    model = SoftplusMLPRegressor(solver=solver, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="learned nothing") as record:
+        model.fit(X, y * 1e-6)
+    message = str(record[0].message)
+    assert "below tol" in message and "lower tol" in message
+    assert "solver='nag'" not in message
+    assert model.n_iter_ < model.max_iter
+    assert model.score(X, y * 1e-6) < 0
+    # At unit scale the rule stops a sound fit, without a warning (an
+    # error in this suite), and so it does on noise it cannot learn from.
+    assert model.fit(X, y).score(X, y) > 0.99
+    model.fit(X, rng.randn(200))

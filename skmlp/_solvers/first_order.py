@@ -174,6 +174,13 @@ class _Solver:
     converged = False
     # The adaptive step's c.
     curvature_factor = CURVATURE_FACTOR
+    # Steepest descent has none; NAG's property says whether its next
+    # look-ahead point carries any.
+    carries_momentum = False
+
+    def restart_momentum(self):
+        """Drop the momentum, as an adaptive restart does (steepest descent
+        has none to drop)."""
 
     def snapshot(self):
         """An independent copy of the solver.
@@ -603,6 +610,27 @@ class NesterovAcceleratedGradient(_Solver):
         lookahead *= beta
         lookahead += theta
         return lookahead
+
+    @property
+    def carries_momentum(self):
+        """Whether the next look-ahead point ``y_{k+1}`` differs from the
+        iterate ``x_k``: not before the second step, nor after a restart,
+        nor with a momentum of 0."""
+        if self.previous is None or self.restarted:
+            return False
+        if self.momentum == "fista":
+            return self.t > 1.0
+        return self.momentum > 0.0
+
+    def restart_momentum(self):
+        """Restart as the adaptive restart does after a step:
+        ``y_{k+1} = x_k``, and FISTA's ``t`` starts afresh (``t_k = 1``).
+        The training loop calls it when the no-improvement rule finds the
+        loss carried above its best on the full batch (its
+        ``_stopping_message``)."""
+        self.t = 1.0
+        self.restarted = True
+        self.n_restarts += 1
 
     def reset_momentum(self):
         """Start the momentum afresh from the current iterate; keep the step
