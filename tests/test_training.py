@@ -997,3 +997,28 @@ def test_a_regressor_streams_small_chunks_at_the_defaults():
         for start in range(0, len(y), 2):
             reg.partial_fit(X[start : start + 2], y[start : start + 2])
     assert reg.score(X, y) > 0.9
+
+
+def test_a_loop_over_chunks_is_fit_on_mini_batches_at_the_default_tol():
+    # The no-improvement rule's momentum restart (a loss carried above its
+    # best on the full batch) compared the losses of different chunks, and
+    # restarted NAG's momentum where fit on mini-batches does not: the
+    # loop and fit(batch_size=20, shuffle=False) differed by 0.1.
+    X, y = make_classification(
+        n_samples=600, n_features=5, n_informative=3, n_classes=3, random_state=0
+    )
+    params = dict(hidden_layer_sizes=(7,), random_state=0, learning_rate_init=0.05)
+    for restart in (None, "gradient"):
+        fitted = SoftplusMLPClassifier(
+            max_iter=2, batch_size=20, shuffle=False, restart=restart, **params
+        )
+        with pytest.warns(ConvergenceWarning):
+            fitted.fit(X, y)
+        looped = SoftplusMLPClassifier(restart=restart, **params)
+        for _ in range(2):
+            for start in range(0, 600, 20):
+                rows = slice(start, start + 20)
+                looped.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+        assert looped._solver.n_restarts == fitted._solver.n_restarts
+        for a, b in zip(looped.coefs_, fitted.coefs_):
+            assert_array_equal(a, b)
