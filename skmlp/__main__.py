@@ -347,6 +347,33 @@ def network_parameters(n_features, hidden, n_classes):
     return (n_features + 1) * hidden + (hidden + 1) * n_classes
 
 
+class _Output:
+    """The standard output of a run, whose failure (a reader gone, as with
+    ``| head -1``, or a full disk) stops nothing: the models and the figure
+    are still written, and the run ends with an error that names the
+    standard output. Each line is flushed, so that the failure is seen
+    where it happens, not at the interpreter's exit (where it was blamed on
+    the output folder, or stopped the run before any file was written)."""
+
+    def __init__(self):
+        self.error = None
+
+    def say(self, text):
+        if self.error is not None:
+            return
+        try:
+            print(text)
+            sys.stdout.flush()
+        except OSError as error:
+            self.error = error
+            # Nothing more goes there, not even the interpreter's last flush.
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (AttributeError, OSError, ValueError):
+                pass
+
+
 def _write_atomically(path, write):
     """``write(temporary)`` then rename it to ``path``: an interrupt never
     leaves a half-written file under the final name."""
@@ -358,15 +385,16 @@ def _write_atomically(path, write):
         temporary.unlink(missing_ok=True)
 
 
-def write_results(rows, args, written):
-    """Write each model and the figure; append each path to ``written``."""
+def write_results(rows, args, written, say=print):
+    """Write each model and the figure; append each path to ``written``
+    and ``say`` it."""
     for row in rows:
         path = args.out / f"skmlp-{row['solver']}.joblib"
         _write_atomically(
             path, lambda file, model=row["model"]: joblib.dump(model, file)
         )
         written.append(path)
-        print(f"Wrote {path}")
+        say(f"Wrote {path}")
     iterations = max(row["iterations"] for row in rows)
     path = args.out / "skmlp-study.png"
     _write_atomically(
@@ -377,14 +405,20 @@ def write_results(rows, args, written):
                 for row in rows
             },
             file,
+            # L-BFGS takes no learning rate: not named when it ran alone.
             title=(
-                f"Iris, 4 -> {args.hidden} -> 3, learning rate "
-                f"{args.learning_rate}, {iterations} iterations"
+                f"Iris, 4 -> {args.hidden} -> 3, "
+                + (
+                    f"learning rate {args.learning_rate}, "
+                    if set(args.solvers) != {"lbfgs"}
+                    else ""
+                )
+                + f"{iterations} iterations"
             ),
         ),
     )
     written.append(path)
-    print(f"Wrote {path}")
+    say(f"Wrote {path}")
 
 
 def main(argv=None):
@@ -452,14 +486,15 @@ def _run(args, data, earlier, written):
     if not rows:
         print("Nothing written.", file=sys.stderr)
         return INTERRUPTED
-    print(format_table(rows))
+    output = _Output()
+    output.say(format_table(rows))
     if not interrupted:
-        print(
+        output.say(
             f"Every solver ran all {args.max_iter} iterations (--max-iter): "
             "fit's stopping rules (tol) are not applied."
         )
     try:
-        write_results(rows, args, written)
+        write_results(rows, args, written, output.say)
     except OSError as error:
         # Checked before training, the folder can still fail (a full disk,
         # a folder made since): say so, and what was written.
@@ -472,10 +507,18 @@ def _run(args, data, earlier, written):
         return 1
     left = sorted(earlier - set(written))
     if left:
-        print(
+        output.say(
             "Left from an earlier run (not written by this one): "
             + ", ".join(map(str, left))
         )
+    if output.error is not None:
+        print(
+            f"{PROG}: error: cannot write to the standard output: "
+            f"{output.error.strerror or output.error}; written: "
+            f"{', '.join(map(str, written))}",
+            file=sys.stderr,
+        )
+        return 1
     return INTERRUPTED if interrupted else 0
 
 

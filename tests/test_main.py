@@ -295,6 +295,52 @@ def test_a_write_that_fails_after_training_is_one_line_naming_what_was_written(
     assert sorted(tmp_path.iterdir()) == written
 
 
+@pytest.mark.parametrize(
+    "error",
+    [BrokenPipeError(32, "Broken pipe"), OSError(28, "No space left on device")],
+)
+def test_a_standard_output_that_fails_stops_no_file_and_is_named(
+    tmp_path, capsys, monkeypatch, error
+):
+    # A reader gone (| head -1) or a full /dev/full, with unbuffered output:
+    # the table's print raised before any file was written, or a "Wrote"
+    # line's was blamed on the output folder.
+    class FailingOutput:
+        def write(self, text):
+            raise error
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", FailingOutput())
+    assert main(["--max-iter", "2", "--out", str(tmp_path)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    written = [
+        tmp_path / name
+        for name in ("skmlp-gd.joblib", "skmlp-nag.joblib", "skmlp-study.png")
+    ]
+    assert line == (
+        "python -m skmlp: error: cannot write to the standard output: "
+        f"{error.strerror}; written: {', '.join(map(str, written))}"
+    )
+    assert sorted(tmp_path.iterdir()) == written
+
+
+def test_the_figure_of_lbfgs_alone_names_no_learning_rate(tmp_path, monkeypatch):
+    titles = []
+
+    def plot(curves, file, title):
+        titles.append(title)
+        Path(file).write_bytes(b"")
+
+    monkeypatch.setattr(cli, "plot_study", plot)
+    for solvers in (["lbfgs"], ["gd", "lbfgs"]):
+        args = ["--solvers", *solvers, "--max-iter", "2", "--out", str(tmp_path)]
+        assert main(args) == 0
+    assert "learning rate" not in titles[0]
+    assert "learning rate 0.01," in titles[1]
+
+
 def test_files_of_an_earlier_run_that_are_not_replaced_are_named(tmp_path, capsys):
     stale = tmp_path / "skmlp-nag.joblib"
     stale.write_text("an earlier run")
