@@ -1006,3 +1006,47 @@ def test_a_rule_stopping_at_the_chance_level_warns_of_targets_below_tol(solver):
     # error in this suite), and so it does on noise it cannot learn from.
     assert model.fit(X, y).score(X, y) > 0.99
     model.fit(X, rng.randn(200))
+
+
+@pytest.mark.parametrize("solver", ["gd", "lbfgs"])
+def test_the_chance_level_warning_of_early_stopping_names_the_epoch_kept(solver):
+    # Early stopping keeps the best epoch by the validation score: the
+    # warning said that the loss had improved by less than tol (it was
+    # falling by 0.15 an epoch there), or that L-BFGS converged at the kept
+    # epoch's loss (it converged elsewhere).
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(200, 3), rng.randn(200)
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(4,),
+        solver=solver,
+        alpha=100.0,
+        early_stopping=True,
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning, match="learned nothing") as record:
+        model.fit(X[:180], y[:180], X_val=X[180:], y_val=y[180:])
+    (message,) = [str(w.message) for w in record]
+    kept = 1 + int(np.argmax(model.validation_scores_))
+    assert message.startswith(f"Early stopping kept iteration {kept}, the best")
+    assert "tol=" not in message and "converged" not in message
+    assert "lower alpha" in message
+
+
+def test_early_stopping_judges_the_epoch_kept_not_the_last_against_the_mean():
+    # Validation targets that the inputs do not predict: the best epoch by
+    # their score is the first, at the training rows' mean level (R^2
+    # -0.007), while the last epoch's training loss is far below it. The
+    # test looked at the last loss, and said nothing.
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.randn(200)
+    X_val, y_val = rng.randn(40, 3), rng.randn(40)
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(8,), early_stopping=True, random_state=7
+    )
+    with pytest.warns(ConvergenceWarning, match="kept iteration 1, the best"):
+        model.fit(X, y, X_val=X_val, y_val=y_val)
+    assert model.score(X, y) < 0
+    # On validation rows that the inputs do predict, no warning (an error
+    # in this suite).
+    model.fit(X[:160], y[:160], X_val=X[160:], y_val=y[160:])

@@ -529,6 +529,9 @@ class TrainingRun:
                 if self.settings.alpha
                 else ""
             )
+            if self.data.held_out is not None:
+                self._warn_kept_at_chance(loss, penalty)
+                return
             if self.stopped_by_rule:
                 tol = self.settings.tol
                 what = "stopped"
@@ -567,6 +570,33 @@ class TrainingRun:
                 ConvergenceWarning,
             )
 
+    def _warn_kept_at_chance(self, loss, penalty):
+        """The warning of :meth:`_converged_at_chance` with early stopping:
+        the epoch kept is the best by the validation score, not the one
+        where the rule or the solver's test stopped, and its training loss
+        may have been falling fast (the messages of the loss rule's ``tol``
+        and of L-BFGS's convergence named the wrong cause and point)."""
+        history = self.state.history
+        best = history.best_validation_score
+        epoch = 1 + next(
+            (i for i, score in enumerate(history.validation_scores) if score == best),
+            len(history.validation_scores) - 1,
+        )
+        n_iter = history.n_iter - len(history.validation_scores) + epoch
+        warn_at_user_code(
+            f"Early stopping kept iteration {n_iter}, the best by the "
+            f"validation score, at a training loss of {loss:.6g}, no lower "
+            "than that of predicting the targets' mean "
+            f"({self._chance_loss:.6g}): the model has learned nothing from "
+            "the inputs. Either training had not yet left the mean's level "
+            "when the validation score stopped improving, "
+            f"{penalty}or the inputs do not predict the targets. Scale the "
+            "input features (for example with StandardScaler), "
+            + ("lower alpha, " if self.settings.alpha else "")
+            + "or raise n_iter_no_change.",
+            ConvergenceWarning,
+        )
+
     def _converged_at_chance(self):
         """The loss at the point kept, if the solver's own convergence test
         or the no-improvement rule stopped a regressor's run at a loss no
@@ -599,7 +629,10 @@ class TrainingRun:
         chance = self._chance_loss
         if datafit.out_activation not in ("identity", "exp") or not 0.0 < chance:
             return None
-        if history.loss_curve[-1] < chance * (1.0 - CHANCE_RTOL):
+        # The last loss tells of the point kept only without early
+        # stopping, which keeps the best epoch by the validation score.
+        early_stopping = self.data.held_out is not None
+        if not early_stopping and history.loss_curve[-1] < chance * (1.0 - CHANCE_RTOL):
             return None
         point = self.kept_point()
         if point is None:
