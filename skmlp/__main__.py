@@ -359,7 +359,9 @@ class _Output:
         self.error = None
 
     def say(self, text):
-        if self.error is not None:
+        # None when the process was started with its standard output
+        # closed (>&-): print writes nothing then, and raises nothing.
+        if self.error is not None or sys.stdout is None:
             return
         try:
             print(text)
@@ -518,7 +520,7 @@ def _run(args, data, earlier, written):
             f"{', '.join(map(str, written))}",
             file=sys.stderr,
         )
-        return 1
+        return INTERRUPTED if interrupted else 1
     return INTERRUPTED if interrupted else 0
 
 

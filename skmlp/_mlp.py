@@ -105,7 +105,9 @@ _SHARED_DOCS = {
         ``grad L(y_k) . (x_k - x_{k-1}) > 0``, at no cost. A restart sets
         FISTA's ``t`` back to 1 (or, with a constant ``momentum``, drops the
         momentum of one step), so the next step starts with no momentum.
-        None is plain FISTA. Restarts rescue too large fixed steps and speed
+        None is plain FISTA (but for the stopping rule's restart on the full
+        batch, when the loss rose more than ``tol`` above its best: see
+        ``tol``). Restarts rescue too large fixed steps and speed
         up ill-conditioned problems. With mini-batches the gradient test
         uses the current mini-batch's gradient, and the function test
         compares ``L(x_k)`` on the current mini-batch with ``L(x_{k-1})`` on

@@ -760,3 +760,30 @@ def test_set_params_from_a_callback_stays_and_takes_effect_at_the_next_fit(data)
     clf = _clf(max_iter=4).set_callbacks(Tuner()).fit(X, y)
     assert (clf.alpha, clf.max_iter, clf.learning_rate_init) == (0.5, 2, 0.05)
     _assert_same_fitted_model(clf, _fit_for(4, X, y))
+
+
+@requires_callbacks
+def test_the_model_of_an_epoch_that_restarts_the_momentum_holds_the_restart():
+    # The stopping rule's momentum restart came after the callbacks had the
+    # epoch's model: a callback's model (or a fit a callback stopped there)
+    # went on 3e-3 away from fit(max_iter=k + 1).
+    from skmlp import SoftplusMLPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 4) * [1, 3, 0.3, 10]
+    y = X @ [1.0, 0.5, 2.0, 0.1] + 0.2 * rng.randn(300)
+    params = dict(hidden_layer_sizes=(), tol=1e-10, random_state=0)
+    recorder = Recorder()
+    SoftplusMLPRegressor(max_iter=5000, **params).set_callbacks(recorder).fit(X, y)
+
+    def fit_for(n_epochs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return SoftplusMLPRegressor(max_iter=n_epochs, **params).fit(X, y)
+
+    # The epoch of the restart, by fits stopped at each epoch (near 153).
+    restarted = next(k for k in range(100, 300) if fit_for(k)._solver.n_restarts)
+    model = copy.deepcopy(recorder.epoch_models[restarted - 1])
+    assert model._solver.n_restarts == 1
+    model.partial_fit(X, y)
+    assert_array_equal(model.coefs_[0], fit_for(restarted + 1).coefs_[0])

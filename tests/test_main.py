@@ -326,6 +326,14 @@ def test_a_standard_output_that_fails_stops_no_file_and_is_named(
     assert sorted(tmp_path.iterdir()) == written
 
 
+def test_a_closed_standard_output_is_no_error(tmp_path, monkeypatch):
+    # Started with >&-, sys.stdout is None: print writes nothing, and the
+    # flush of each line raised an AttributeError before any file.
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(["--max-iter", "2", "--out", str(tmp_path)]) == 0
+    assert len(list(tmp_path.iterdir())) == 3
+
+
 def test_the_figure_of_lbfgs_alone_names_no_learning_rate(tmp_path, monkeypatch):
     titles = []
 

@@ -1050,3 +1050,17 @@ def test_early_stopping_judges_the_epoch_kept_not_the_last_against_the_mean():
     # On validation rows that the inputs do predict, no warning (an error
     # in this suite).
     model.fit(X[:160], y[:160], X_val=X[160:], y_val=y[160:])
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 0.0), (np.float32, 1e-12)])
+def test_rounding_at_the_optimum_is_no_rise_that_restarts_the_momentum(dtype, tol):
+    # At tol=0 a converged fit's losses differ by ulps (8.7e-19 above the
+    # best): taken for a rise, they restarted the momentum every
+    # n_iter_no_change epochs up to max_iter, which warned of no convergence.
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.randn(200)
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(), tol=tol, max_iter=3000, random_state=0
+    ).fit(X.astype(dtype), y.astype(dtype))
+    assert model.n_iter_ < 100

@@ -466,6 +466,9 @@ class TrainingRun:
                 history.add_epoch(loss, data.n_samples)
                 if data.held_out is not None:
                     history.add_validation(*self._held_out(theta), theta)
+                # Part of the epoch, before it is kept: the callbacks and
+                # a fit stopped here see the restart.
+                self._restart_if_carried_uphill()
                 # The one assignment that keeps the epoch.
                 self.kept = self._checkpoint()
                 # Printed once the epoch is kept: an interrupt after the line
@@ -836,6 +839,24 @@ class TrainingRun:
             epoch_loss += loss * objective.weight_sum / total_weight
         return epoch_loss
 
+    def _restart_if_carried_uphill(self):
+        """Restart NAG's momentum when the no-improvement rule would stop a
+        run that the momentum carried uphill (:meth:`_carried_uphill`):
+        not a convergence, the momentum's ripple. Restarted, the run gets
+        ``n_iter_no_change`` epochs again."""
+        history = self.state.history
+        if not history.should_stop(self.settings.n_iter_no_change):
+            return
+        if not self._carried_uphill():
+            return
+        self.state.solver.restart_momentum()
+        history.no_improvement_count = 0
+        if self.settings.verbose:
+            print(
+                f"Training loss rose more than tol={history.tol:f} above "
+                "its best: momentum restarted."
+            )
+
     def _carried_uphill(self):
         """Whether, on the full batch without early stopping, NAG's momentum
         has carried the loss more than ``tol`` above its best when the
@@ -854,13 +875,20 @@ class TrainingRun:
         MLPClassifier's, unchanged, and so it is on a stream of chunks.
         """
         history, solver = self.state.history, self.state.solver
+        # A rise is more than tol and more than the loss's rounding: at
+        # tol=0 a converged fit's losses differ by a few ulps (8.7e-19 on
+        # a loss of 0.005), which restarted it every n_iter_no_change
+        # epochs up to max_iter. sqrt(eps) of the loss (1.5e-8 of it in
+        # float64, 3.5e-4 in float32) is far below a ripple's (0.7%).
+        rounding = math.sqrt(np.finfo(self.state.theta.dtype).eps)
+        rise = max(history.tol, rounding * abs(history.best_loss))
         return (
             self.batches is None
             and not history.early_stopping
             # Nor on a stream of chunks, whose losses are other rows'.
             and not solver.streaming
             and getattr(solver, "carries_momentum", False)
-            and history.loss_curve[-1] > history.best_loss + history.tol
+            and history.loss_curve[-1] > history.best_loss + rise
         )
 
     def _stopping_message(self):
@@ -877,19 +905,6 @@ class TrainingRun:
         if solver.tests_convergence and not history.early_stopping:
             return None
         if not history.should_stop(self.settings.n_iter_no_change):
-            return None
-        if self._carried_uphill():
-            # Not a convergence: the momentum's ripple. Restarted, the
-            # run gets n_iter_no_change epochs again; the kept epoch is
-            # taken again so that it holds the restart and the count.
-            solver.restart_momentum()
-            history.no_improvement_count = 0
-            self.kept = self._checkpoint()
-            if self.settings.verbose:
-                print(
-                    f"Training loss rose more than tol={history.tol:f} above "
-                    "its best: momentum restarted."
-                )
             return None
         self.stopped_by_rule = True
         what = "Validation score" if history.early_stopping else "Training loss"
