@@ -1064,3 +1064,17 @@ def test_rounding_at_the_optimum_is_no_rise_that_restarts_the_momentum(dtype, to
         hidden_layer_sizes=(), tol=tol, max_iter=3000, random_state=0
     ).fit(X.astype(dtype), y.astype(dtype))
     assert model.n_iter_ < 100
+
+
+def test_verbose_says_where_the_stopping_rule_restarted_the_momentum(capsys):
+    X, y = _ill_conditioned_ridge_problem()
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        SoftplusMLPRegressor(
+            hidden_layer_sizes=(), tol=1e-10, max_iter=200, random_state=0, verbose=True
+        ).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    restart = (
+        "Training loss rose above its best by more than tol=1e-10: momentum restarted."
+    )
+    (at,) = [i for i, line in enumerate(lines) if line == restart]
+    assert lines[at - 1].startswith("Iteration 153, loss = ")

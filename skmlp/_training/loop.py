@@ -468,7 +468,7 @@ class TrainingRun:
                     history.add_validation(*self._held_out(theta), theta)
                 # Part of the epoch, before it is kept: the callbacks and
                 # a fit stopped here see the restart.
-                self._restart_if_carried_uphill()
+                restarted = self._restart_if_carried_uphill()
                 # The one assignment that keeps the epoch.
                 self.kept = self._checkpoint()
                 # Printed once the epoch is kept: an interrupt after the line
@@ -478,6 +478,11 @@ class TrainingRun:
                     if data.held_out is not None:
                         # MLPClassifier's line, after the loss's.
                         print(f"Validation score: {history.validation_scores[-1]:f}")
+                    if restarted:
+                        print(
+                            "Training loss rose above its best by more than "
+                            f"tol={history.tol:g}: momentum restarted."
+                        )
                 # The callbacks get the model of the epoch just kept, whole.
                 if self.callbacks.end_epoch(self.result):
                     break
@@ -843,19 +848,15 @@ class TrainingRun:
         """Restart NAG's momentum when the no-improvement rule would stop a
         run that the momentum carried uphill (:meth:`_carried_uphill`):
         not a convergence, the momentum's ripple. Restarted, the run gets
-        ``n_iter_no_change`` epochs again."""
+        ``n_iter_no_change`` epochs again. Returns whether it restarted."""
         history = self.state.history
         if not history.should_stop(self.settings.n_iter_no_change):
-            return
+            return False
         if not self._carried_uphill():
-            return
+            return False
         self.state.solver.restart_momentum()
         history.no_improvement_count = 0
-        if self.settings.verbose:
-            print(
-                f"Training loss rose more than tol={history.tol:f} above "
-                "its best: momentum restarted."
-            )
+        return True
 
     def _carried_uphill(self):
         """Whether, on the full batch without early stopping, NAG's momentum
