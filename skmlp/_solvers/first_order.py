@@ -626,8 +626,8 @@ class NesterovAcceleratedGradient(_Solver):
         """Restart as the adaptive restart does after a step:
         ``y_{k+1} = x_k``, and FISTA's ``t`` starts afresh (``t_k = 1``).
         The training loop calls it when the no-improvement rule finds the
-        loss carried above its best on the full batch (its
-        ``_stopping_message``)."""
+        loss carried above its best on the full batch
+        (``TrainingRun._restart_if_carried_uphill``)."""
         self.t = 1.0
         self.restarted = True
         self.n_restarts += 1

@@ -19,7 +19,8 @@ estimator names its fitted attributes.
 
 The solver calls the objective; the loop itself uses only ``step``,
 ``snapshot``, ``reset_momentum``, ``learning_rate``, ``converged``,
-``tests_convergence`` and, where it has it, ``known_loss`` of the solver,
+``tests_convergence``, ``streaming`` and, where it has them,
+``known_loss``, ``carries_momentum`` and ``restart_momentum`` of the solver,
 and of the objective ``set_rows`` (mini-batches), ``value`` (the point
 that ends a call), ``weight_sum``, ``datafit`` (its ``chance_loss``) and,
 where the objective has them,
