@@ -592,6 +592,50 @@ def test_the_chance_level_warning_judges_the_point_kept_and_names_alpha():
     assert "lower alpha" in str(record[0].message)
 
 
+def test_the_chance_level_warning_names_the_test_of_lbfgs_that_stopped_it():
+    from skmlp import SoftplusMLPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 4)
+    y = (X[:, 0] + np.sin(X[:, 1]) + 0.1 * rng.randn(300)) * 1e-3
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(10,), solver="lbfgs", random_state=0
+    )
+    # Targets of 1e-3: the gradient test, in the loss's units, stopped the
+    # fit at a training R^2 of -12. The warning said that the decrease was
+    # small beside the loss (it was 1%), spoke of "targets of a large
+    # scale", and advised solver='nag' (which stops by tol too).
+    with pytest.warns(ConvergenceWarning, match="learned nothing") as record:
+        model.fit(X, y)
+    (message,) = [str(w.message) for w in record]
+    assert model.score(X, y) < 0
+    assert "gradient's largest entry fell to tol=0.0001" in message
+    assert "below tol: scale them, or lower tol" in message
+    assert "large scale" not in message and "solver='nag'" not in message
+    # At tol=0 the decrease test stops the same fit at R^2 0.21. The loss of
+    # the datafit is below the mean's there, though the penalty puts the
+    # objective above it: no warning (an error in this suite).
+    model.set_params(tol=0.0).fit(X, y)
+    assert model.score(X, y) > 0.1
+    assert model.loss_ > np.var(y) / 2
+    # Inputs that predict nothing: the decrease test stops at the mean,
+    # absolute below a loss of 1 (2.2e-9 is 0.0032 of the mean's loss).
+    zeros = np.zeros_like(X)
+    with pytest.warns(ConvergenceWarning, match="learned nothing") as record:
+        model.fit(zeros, y)
+    (message,) = [str(w.message) for w in record]
+    assert "a step decreased the loss by less than 2.22e-09" in message
+    assert "absolute amount, here 0.0032 of the loss" in message
+    assert message.endswith("or scale the targets.")
+    # At unit scale the same stop is no matter of the targets' scale.
+    with pytest.warns(ConvergenceWarning, match="learned nothing") as record:
+        model.fit(zeros, y * 1e3)
+    (message,) = [str(w.message) for w in record]
+    assert "a step decreased the loss" in message
+    assert "scale them" not in message and "large scale" not in message
+    assert message.endswith("or try solver='nag'.")
+
+
 def test_the_first_step_of_float32_lbfgs_on_targets_of_1e7_is_seen():
     # The loss is about 1e14, whose float32 rounding (1e7) was above the
     # decrease of scipy's first trial 1 / ||g||: no trial passed, and the

@@ -1014,8 +1014,11 @@ def test_the_chance_level_warning_of_early_stopping_names_the_epoch_kept(solver)
     # warning said that the loss had improved by less than tol (it was
     # falling by 0.15 an epoch there), or that L-BFGS converged at the kept
     # epoch's loss (it converged elsewhere).
+    # Inputs of zeros predict nothing (on noise the penalised fits learned
+    # a training R^2 of 0.002, no longer taken for nothing since the
+    # warning leaves the penalty out of the loss it judges).
     rng = np.random.RandomState(0)
-    X, y = rng.randn(200, 3), rng.randn(200)
+    X, y = np.zeros((200, 3)), rng.randn(200)
     model = SoftplusMLPRegressor(
         hidden_layer_sizes=(4,),
         solver=solver,
@@ -1027,9 +1030,23 @@ def test_the_chance_level_warning_of_early_stopping_names_the_epoch_kept(solver)
         model.fit(X[:180], y[:180], X_val=X[180:], y_val=y[180:])
     (message,) = [str(w.message) for w in record]
     kept = 1 + int(np.argmax(model.validation_scores_))
+    assert kept < model.n_iter_
     assert message.startswith(f"Early stopping kept iteration {kept}, the best")
-    assert "tol=" not in message and "converged" not in message
-    assert "lower alpha" in message
+    assert "(the penalty left out)" in message and "lower alpha" in message
+    if solver == "gd":
+        assert "tol=" not in message and "converged" not in message
+        assert message.endswith("or raise n_iter_no_change.")
+    else:
+        # L-BFGS's own test ended the run, not the validation score: it is
+        # named, and n_iter_no_change, which changed nothing, is not.
+        assert f"LBFGS stopped at iteration {model.n_iter_} by its own test" in message
+        assert "n_iter_no_change" not in message
+        n_iter = model.n_iter_
+        with pytest.warns(ConvergenceWarning, match="its own test"):
+            model.set_params(n_iter_no_change=100).fit(
+                X[:180], y[:180], X_val=X[180:], y_val=y[180:]
+            )
+        assert model.n_iter_ == n_iter
 
 
 def test_early_stopping_judges_the_epoch_kept_not_the_last_against_the_mean():

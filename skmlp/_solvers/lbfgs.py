@@ -226,6 +226,13 @@ class LBFGS:
         Evaluations of the loss and gradient so far.
     converged : bool
         Whether the last step met the convergence test above.
+    stopped_by : {'gradient', 'decrease', 'no decrease'} or None
+        Which test set ``converged``: the gradient's largest entry, the
+        relative decrease, or a step along steepest descent that could not
+        decrease the loss (None while not converged). The training loop's
+        warnings name it: on targets of 1e-3 the gradient test (in the
+        loss's units) stopped a fit that had learned nothing, and the
+        warning blamed the decrease.
 
     References
     ----------
@@ -250,6 +257,7 @@ class LBFGS:
         self.last_step = 1.0
         self.n_evaluations = 0
         self.converged = False
+        self.stopped_by = None
         self._memo = None
 
     @property
@@ -268,6 +276,7 @@ class LBFGS:
         clone.last_step = self.last_step
         clone.n_evaluations = self.n_evaluations
         clone.converged = self.converged
+        clone.stopped_by = self.stopped_by
         # What the training loop tells the next partial_fit call by (its
         # rows, and whether it streams chunks), for a solver switched to.
         for name in ("rows_fingerprint", "streaming"):
@@ -297,6 +306,7 @@ class LBFGS:
         loss, gradient = self._loss_and_gradient(theta, objective)
         self._memo = (theta.copy(), loss, gradient)
         self.converged = False
+        self.stopped_by = None
         if diverged(loss, gradient):
             if math.isfinite(loss):
                 # Nothing to step along; the loss alone would pass the
@@ -360,6 +370,7 @@ class LBFGS:
         decrease = (loss - new_loss) / max(abs(loss), abs(new_loss), 1.0)
         if np.abs(new_gradient).max() <= self.tol:
             self.converged = True
+            self.stopped_by = "gradient"
         elif decrease <= FTOL:
             cosine = -slope / math.sqrt(
                 dot(gradient, gradient) * dot(direction, direction)
@@ -371,6 +382,7 @@ class LBFGS:
                 self._forget_pairs()
             else:
                 self.converged = True
+                self.stopped_by = "decrease"
         return loss
 
     def _no_decrease(self):
@@ -380,6 +392,7 @@ class LBFGS:
             self._forget_pairs()
         else:
             self.converged = True
+            self.stopped_by = "no decrease"
 
     def _forget_pairs(self):
         self.s_pairs = []

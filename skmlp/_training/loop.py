@@ -40,7 +40,7 @@ from sklearn.utils import gen_batches
 from .._evaluation.blocks import OutputOverflow, forward_log_proba
 from .._evaluation.objective import Objective
 from .._solvers.first_order import make_solver
-from .._solvers.lbfgs import GradientOverflow
+from .._solvers.lbfgs import FTOL, GradientOverflow
 from .._solvers.step_size import NoStepFound
 from .._warnings import warn_at_user_code
 from .history import History
@@ -506,8 +506,10 @@ class TrainingRun:
         self.interrupted = True
         self.check_final_point()
 
-    def warn_at_end(self):
-        """Warn the user of an interrupted or unconverged run."""
+    def warn_at_end(self, warn=warn_at_user_code):
+        """Warn the user of an interrupted or unconverged run, by ``warn``
+        (called as :func:`~skmlp._warnings.warn_at_user_code`; the estimator
+        passes one that holds the warning until its call has succeeded)."""
         if self.interrupted:
             n_iter = self.kept.history.n_iter
             if self.data.held_out is None:
@@ -518,11 +520,11 @@ class TrainingRun:
                     f"of the {n_iter} epochs finished, the model of the best by "
                     "the validation score is kept, as early stopping keeps it."
                 )
-            warn_at_user_code(f"Training interrupted by user; {kept}", UserWarning)
+            warn(f"Training interrupted by user; {kept}", UserWarning)
         elif self.reached_max_epochs and self.settings.warn_unconverged:
             # MLPClassifier's words; "stochastic" only for mini-batches.
             stochastic = "Stochastic Optimizer: " if self.batches else ""
-            warn_at_user_code(
+            warn(
                 f"{stochastic}Maximum iterations ({self.settings.max_epochs}) "
                 "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
@@ -539,52 +541,104 @@ class TrainingRun:
                 else ""
             )
             if self.data.held_out is not None:
-                self._warn_kept_at_chance(loss, penalty)
+                self._warn_kept_at_chance(loss, penalty, warn)
                 return
+            tol = self.settings.tol
+            small_targets = self._small_targets_clause()
             if self.stopped_by_rule:
-                tol = self.settings.tol
                 what = "stopped"
                 cause = (
                     f"its loss improved by less than tol={tol:g} for "
                     f"n_iter_no_change={self.settings.n_iter_no_change} "
-                    "epochs, an amount in the loss's units"
-                    + (
-                        " (the targets' scale makes the loss of their mean "
-                        f"{self._chance_loss:.3g}, below tol: scale them, "
-                        "or lower tol)"
-                        if self._chance_loss < tol
-                        else ""
-                    )
-                    + ", "
+                    "epochs, an amount in the loss's units" + small_targets + ", "
                 )
+                last = "or lower tol."
             else:
                 what = "converged"
-                cause = (
-                    "its steps' decrease was small beside the loss, which its "
-                    "stopping test compares it with, "
-                )
-            warn_at_user_code(
-                f"{solver} {what} at a loss of {loss:.6g}, no lower than "
+                cause, last = self._convergence_cause(small_targets)
+            warn(
+                f"{solver} {what} at a loss of {loss:.6g}{self._penalty_left_out()}, "
+                "no lower than "
                 f"that of predicting the targets' mean ({self._chance_loss:.6g}): "
                 f"the model has learned nothing from the inputs. Either {cause}"
                 f"{penalty}or the inputs do not predict the targets. "
+                # Large targets' advice where they are large: of a loss above
+                # 1, where L-BFGS's decrease test is relative (targets of
+                # unit scale were told of "targets of a large scale").
                 + (
-                    ""
-                    if self.stopped_by_rule
-                    else _target_advice(self.data.objective.datafit)
+                    _target_advice(self.data.objective.datafit)
+                    if not self.stopped_by_rule and self._chance_loss > 1
+                    else ""
                 )
                 + "Scale the input features (for example with StandardScaler), "
                 + ("lower alpha, " if self.settings.alpha else "")
-                + ("or lower tol." if self.stopped_by_rule else "or try solver='nag'."),
+                + last,
                 ConvergenceWarning,
             )
 
-    def _warn_kept_at_chance(self, loss, penalty):
+    def _penalty_left_out(self):
+        """Said of the loss that the warnings of a fit at the chance level
+        give, when there is a penalty to leave out of it."""
+        return " (the penalty left out)" if self.settings.alpha else ""
+
+    def _small_targets_clause(self):
+        """A clause on the targets' scale, when it makes the loss of their
+        mean small beside the amount that the stopping test, in the loss's
+        units, counts as no progress: below ``tol`` for the no-improvement
+        rule and for L-BFGS's gradient test (a gradient is of the
+        residuals' scale); for L-BFGS's decrease test, which divides by the
+        larger of the loss and 1 and so is an absolute ``FTOL`` below a
+        loss of 1, when ``FTOL`` is more than a millionth of it (this
+        warning's own margin, ``CHANCE_RTOL``). Empty otherwise."""
+        chance, tol = self._chance_loss, self.settings.tol
+        stopped_by = getattr(self.state.solver, "stopped_by", None)
+        if self.stopped_by_rule or stopped_by == "gradient":
+            if chance < tol:
+                return (
+                    " (the targets' scale makes the loss of their mean "
+                    f"{chance:.3g}, below tol: scale them, or lower tol)"
+                )
+        elif stopped_by == "decrease" and chance * CHANCE_RTOL < FTOL:
+            return (
+                " (below a loss of 1 that is an absolute amount, here "
+                f"{FTOL / chance:.2g} of the loss of the targets' mean, "
+                f"{chance:.3g}: scale them)"
+            )
+        return ""
+
+    def _convergence_cause(self, small_targets):
+        """What the solver's own test (L-BFGS's) said when it stopped, and
+        the last advice: lowering ``tol`` where its test is ``tol``'s, and
+        'nag', which stops by the loss's improvement instead, where the
+        targets' scale would not stop it too."""
+        tol = self.settings.tol
+        stopped_by = getattr(self.state.solver, "stopped_by", None)
+        if stopped_by == "gradient":
+            cause = (
+                f"its gradient's largest entry fell to tol={tol:g} or below, "
+                "an amount in the loss's units" + small_targets + ", "
+            )
+            return cause, "or lower tol."
+        if stopped_by == "decrease":
+            cause = (
+                f"a step decreased the loss by less than {FTOL:.3g} times the "
+                "larger of the loss and 1" + small_targets + ", "
+            )
+        else:
+            cause = "no step along the steepest descent decreased the loss, "
+        return cause, (
+            "or scale the targets." if small_targets else "or try solver='nag'."
+        )
+
+    def _warn_kept_at_chance(self, loss, penalty, warn):
         """The warning of :meth:`_converged_at_chance` with early stopping:
         the epoch kept is the best by the validation score, not the one
         where the rule or the solver's test stopped, and its training loss
         may have been falling fast (the messages of the loss rule's ``tol``
-        and of L-BFGS's convergence named the wrong cause and point)."""
+        and of L-BFGS's convergence named the wrong cause and point). When
+        L-BFGS's own test ended the run, not the validation score, that
+        test is named, and raising ``n_iter_no_change`` (which would not
+        have changed the run) is not advised."""
         history = self.state.history
         best = history.best_validation_score
         epoch = 1 + next(
@@ -592,25 +646,39 @@ class TrainingRun:
             len(history.validation_scores) - 1,
         )
         n_iter = history.n_iter - len(history.validation_scores) + epoch
-        warn_at_user_code(
+        solver = self.state.solver
+        if solver.tests_convergence and solver.converged:
+            cause, last = self._convergence_cause(self._small_targets_clause())
+            cause = (
+                f"{type(solver).__name__} stopped at iteration {history.n_iter} "
+                f"by its own test: {cause}"
+            )
+        else:
+            cause = (
+                "training had not yet left the mean's level when the "
+                "validation score stopped improving, "
+            )
+            last = "or raise n_iter_no_change."
+        warn(
             f"Early stopping kept iteration {n_iter}, the best by the "
-            f"validation score, at a training loss of {loss:.6g}, no lower "
-            "than that of predicting the targets' mean "
+            f"validation score, at a training loss of {loss:.6g}"
+            f"{self._penalty_left_out()}, no lower than that of predicting "
+            "the targets' mean "
             f"({self._chance_loss:.6g}): the model has learned nothing from "
-            "the inputs. Either training had not yet left the mean's level "
-            "when the validation score stopped improving, "
+            f"the inputs. Either {cause}"
             f"{penalty}or the inputs do not predict the targets. Scale the "
             "input features (for example with StandardScaler), "
             + ("lower alpha, " if self.settings.alpha else "")
-            + "or raise n_iter_no_change.",
+            + last,
             ConvergenceWarning,
         )
 
     def _converged_at_chance(self):
-        """The loss at the point kept, if the solver's own convergence test
-        or the no-improvement rule stopped a regressor's run at a loss no
-        lower than that of predicting the targets' weighted mean (an R^2 of
-        0 on its training rows); else None.
+        """The datafit's loss at the point kept (the penalty left out), if
+        the solver's own convergence test or the no-improvement rule stopped
+        a regressor's run at a loss no lower than that of predicting the
+        targets' weighted mean (an R^2 of 0 on its training rows); else
+        None.
 
         The rule's ``tol`` is in the loss's units. On targets of 1e-6 the
         loss of the mean is 1e-12 and the starting weights' outputs (of the
@@ -656,6 +724,15 @@ class TrainingRun:
             if self.batches:
                 self.data.objective.set_rows(*self.data.rows)
             loss = float(self.data.objective.value(point))
+        # The datafit's part alone: the penalty is no part of the mean's
+        # loss. On targets of 1e-3 at the default alpha it was larger than
+        # the datafit, and a fit of training R^2 0.21 was told that it had
+        # learned nothing.
+        objective = self.data.objective
+        penalty, _ = objective.penalty.value_and_gradient(
+            point, 1 / objective.weight_sum
+        )
+        loss -= float(penalty)
         return loss if loss >= chance * (1.0 - CHANCE_RTOL) else None
 
     def check_final_point(self):
