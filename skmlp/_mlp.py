@@ -47,6 +47,7 @@ from ._sklearn_compat import (
 )
 from ._training.history import State
 from ._training.loop import DivergenceError, Settings, Start, build_run
+from ._warnings import warn_at_user_code
 
 __all__ = ["DivergenceError", "SoftplusMLPClassifier", "SoftplusMLPRegressor"]
 
@@ -300,12 +301,36 @@ def _checked_on_every_call(partial_fit):
     return checked
 
 
-# The commits of the calls running in this thread, innermost last: each
-# call of fit or partial_fit collects those of its estimator, to undo them
-# if it ends in an error (_rolled_back_on_error).
+# The calls of fit or partial_fit running in this thread, innermost last
+# (_RunningCall): each collects the commits of its estimator, to undo them
+# if it ends in an error, and the warnings of its training's end, to give
+# them only if it does not (_rolled_back_on_error).
 _COMMITS = threading.local()
 # What an attribute that did not exist before a commit was.
 _ABSENT = object()
+
+
+class _RunningCall:
+    """A running call of ``fit`` or ``partial_fit`` on ``estimator``: the
+    ``commits`` it made, ``(written, previous)`` pairs, and the end-of-
+    training ``warnings`` it holds back, ``(message, category)`` pairs."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+        self.commits = []
+        self.warnings = []
+
+    def give_warnings(self):
+        for message, category in self.warnings:
+            warn_at_user_code(message, category)
+
+
+def _running_call(estimator):
+    """The innermost running call on ``estimator`` in this thread, or None."""
+    for call in reversed(getattr(_COMMITS, "stack", ())):
+        if call.estimator is estimator:
+            return call
+    return None
 
 
 def _rolled_back_on_error(method):
@@ -322,6 +347,10 @@ def _rolled_back_on_error(method):
     (by a callback) is kept, as a successful fit keeps it, and so is a
     model that another thread committed meanwhile. A Ctrl-C is no error here: it keeps
     the last epoch, as documented.
+
+    The warnings of the training's end (no convergence, a model that learned
+    nothing) are given once the call has returned, its ``teardown`` too: a
+    call that then raised warned of a model that it did not keep.
     """
 
     @functools.wraps(method)
@@ -329,13 +358,23 @@ def _rolled_back_on_error(method):
         stack = getattr(_COMMITS, "stack", None)
         if stack is None:
             stack = _COMMITS.stack = []
-        commits = []
-        stack.append((self, commits))
+        call = _RunningCall(self)
+        stack.append(call)
         try:
-            return method(self, *args, **kwargs)
+            try:
+                result = method(self, *args, **kwargs)
+            except BaseException as error:
+                if not isinstance(error, Exception):
+                    # A Ctrl-C keeps the finished epochs, and their warnings.
+                    call.give_warnings()
+                raise
+            # Within the try: a warning turned into an error (a filter)
+            # undoes the model, as it did when given during the training.
+            call.give_warnings()
+            return result
         except Exception:
             state = vars(self)
-            for written, previous in reversed(commits):
+            for written, previous in reversed(call.commits):
                 # A commit is undone whole, or not at all: its weights, a
                 # new list at every commit, tell whether the model is still
                 # the one it wrote (another thread may have committed since;
@@ -544,8 +583,17 @@ class _SoftplusMLP:
             # whole.
             self._commit(fitted)
             run.interrupted = True
-        run.warn_at_end()
+        run.warn_at_end(self._warn_at_end_of_call)
         return self
+
+    def _warn_at_end_of_call(self, message, category):
+        """Hold a warning of the training's end until the call has
+        succeeded (:func:`_rolled_back_on_error`); give it now outside one."""
+        call = _running_call(self)
+        if call is None:
+            warn_at_user_code(message, category)
+        else:
+            call.warnings.append((message, category))
 
     def _commit(self, fitted):
         """Write the fitted model at once: ``fitted``, every attribute a fit
@@ -577,14 +625,13 @@ class _SoftplusMLP:
         """Tell the innermost running call on this estimator (if any) what
         the commit about to be made writes and what it replaces, so that
         the call can undo it if it fails after it (_rolled_back_on_error)."""
-        for estimator, commits in reversed(getattr(_COMMITS, "stack", ())):
-            if estimator is self:
-                state = self.__dict__
-                names = [*fitted, *stale]
-                previous = {name: state.get(name, _ABSENT) for name in names}
-                written = {**fitted, **dict.fromkeys(stale, _ABSENT)}
-                commits.append((written, previous))
-                return
+        call = _running_call(self)
+        if call is not None:
+            state = self.__dict__
+            names = [*fitted, *stale]
+            previous = {name: state.get(name, _ABSENT) for name in names}
+            written = {**fitted, **dict.fromkeys(stale, _ABSENT)}
+            call.commits.append((written, previous))
 
     def _prepare(
         self, X, y, sample_weight, incremental, classes, validation, callbacks, workers
@@ -846,6 +893,11 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
 
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the rows; None weighs every row 1.
+            ``classes`` comes before it, as in
+            :class:`~sklearn.linear_model.SGDClassifier` (and
+            :class:`~sklearn.neural_network.MLPClassifier` before
+            scikit-learn 1.7, which put ``sample_weight`` first): pass both
+            by keyword in code written for either.
 
         Returns
         -------

@@ -592,6 +592,36 @@ def test_a_callback_raising_in_teardown_leaves_the_estimator_as_it_was(
 
 
 @requires_callbacks
+def test_a_call_failing_in_teardown_gives_no_warning_of_the_model_undone(data):
+    # The warnings of the training's end were given before the teardown
+    # raised: "Maximum iterations reached", of a model that the call then
+    # undid. They are given once the call has succeeded.
+    X, y = data
+    clf = _clf(max_iter=5)
+    clf.set_callbacks(RaiseAtTeardown())
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError, match="in teardown"):
+            clf.fit(X, y)
+    assert not record
+    assert not hasattr(clf, "coefs_")
+    # Without the failing callback the same call warns, at the user's line.
+    clf.set_callbacks()
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations") as record:
+        clf.fit(X, y)
+    assert record[0].filename == __file__
+    # A warning made an error by a filter still undoes the model, as when it
+    # was given during the training.
+    clf.set_params(max_iter=3)
+    before = _snapshot(clf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning):
+            clf.fit(X, y)
+    _assert_equal_values(_snapshot(clf), before, "state")
+
+
+@requires_callbacks
 def test_parameters_a_callback_set_stay_when_the_call_then_fails(data):
     # Only the fitted state is put back: a parameter set by a callback
     # during the fit stays, as it does when the fit succeeds.
