@@ -1008,6 +1008,30 @@ def test_a_rule_stopping_at_the_chance_level_warns_of_targets_below_tol(solver):
     model.fit(X, rng.randn(200))
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_the_chance_level_warning_names_a_fixed_step_too_small(early_stopping):
+    # A step of 1e-6 left the fit at the mean's level (the adaptive step
+    # reaches a training R^2 of 0.96): the warning named every cause but the
+    # step set by hand.
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 4)
+    y = X[:, 0] + np.sin(X[:, 1]) + 0.1 * rng.randn(300)
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(10,),
+        solver="gd",
+        learning_rate_init=1e-6,
+        early_stopping=early_stopping,
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning, match="learned nothing") as record:
+        model.fit(X, y)
+    (message,) = [str(w.message) for w in record]
+    assert "learning_rate_init=1e-06 is too small to move the weights" in message
+    assert "raise learning_rate_init (or take 'auto')" in message
+    # With the adaptive step, no warning (an error in this suite).
+    assert model.set_params(learning_rate_init="auto").fit(X, y).score(X, y) > 0.9
+
+
 @pytest.mark.parametrize("solver", ["gd", "lbfgs"])
 def test_the_chance_level_warning_of_early_stopping_names_the_epoch_kept(solver):
     # Early stopping keeps the best epoch by the validation score: the

@@ -550,9 +550,12 @@ class TrainingRun:
                 cause = (
                     f"its loss improved by less than tol={tol:g} for "
                     f"n_iter_no_change={self.settings.n_iter_no_change} "
-                    "epochs, an amount in the loss's units" + small_targets + ", "
+                    "epochs, an amount in the loss's units"
+                    + small_targets
+                    + ", "
+                    + self._small_step_clause()
                 )
-                last = "or lower tol."
+                last = self._small_step_advice() + "or lower tol."
             else:
                 what = "converged"
                 cause, last = self._convergence_cause(small_targets)
@@ -575,6 +578,23 @@ class TrainingRun:
                 + last,
                 ConvergenceWarning,
             )
+
+    def _small_step_clause(self):
+        """A cause that a fixed ``learning_rate_init`` adds: a step of 1e-6
+        left a regressor at the mean's level, and the warning named every
+        cause but the one set by hand (the adaptive step reached an R^2 of
+        0.96 there)."""
+        if isinstance(self.settings.learning_rate_init, str):
+            return ""
+        return (
+            f"or learning_rate_init={self.settings.learning_rate_init:g} "
+            "is too small to move the weights, "
+        )
+
+    def _small_step_advice(self):
+        if isinstance(self.settings.learning_rate_init, str):
+            return ""
+        return "raise learning_rate_init (or take 'auto'), "
 
     def _penalty_left_out(self):
         """Said of the loss that the warnings of a fit at the chance level
@@ -656,9 +676,9 @@ class TrainingRun:
         else:
             cause = (
                 "training had not yet left the mean's level when the "
-                "validation score stopped improving, "
+                "validation score stopped improving, " + self._small_step_clause()
             )
-            last = "or raise n_iter_no_change."
+            last = self._small_step_advice() + "or raise n_iter_no_change."
         warn(
             f"Early stopping kept iteration {n_iter}, the best by the "
             f"validation score, at a training loss of {loss:.6g}"
