@@ -971,6 +971,42 @@ def test_nag_at_a_tight_tol_reaches_ridge_through_the_ripples_of_its_loss():
     assert model.loss_curve_[-1] <= min(model.loss_curve_) + 1e-10
 
 
+def test_a_rise_is_no_convergence_though_the_gradient_restart_just_fired():
+    # At n_iter_no_change=1 the gradient restart dropped the momentum in the
+    # epoch where the rule fired on a rise; with no momentum left to
+    # restart, the rule stopped there, 7% above its best loss and 96 times
+    # the optimum's loss above it.
+    rng = np.random.RandomState(9)
+    X = rng.randn(200, 10) * np.logspace(0, 1.5, 10)
+    y = X @ rng.randn(10) + 0.1 * rng.randn(200)
+    ridge = Ridge(alpha=1e-4).fit(X, y)
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(),
+        tol=1e-10,
+        n_iter_no_change=1,
+        max_iter=3000,
+        random_state=9,
+    ).fit(X, y)
+    assert model.n_iter_ < 3000
+    assert model.loss_curve_[-1] <= min(model.loss_curve_) + 1e-10
+    assert_allclose(model.coefs_[0].ravel(), ridge.coef_, atol=1e-3)
+
+
+def test_exact_fits_at_tol_0_stop_at_the_rounding_of_a_loss_near_0():
+    # Noiseless targets fitted exactly: the loss jitters at 1e-31, its own
+    # size, far above sqrt(eps) of it; at tol=0 that counted as a rise, and
+    # the run restarted every 27 epochs up to max_iter, then warned (an
+    # error in this suite).
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 3)
+    y = X @ [1.0, -2.0, 0.5] + 3.0
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(), alpha=0.0, tol=0.0, max_iter=3000, random_state=0
+    ).fit(X, y)
+    assert model.n_iter_ < 100
+    assert model.loss_ < 1e-25
+
+
 def test_the_momentum_restart_of_the_stopping_rule_is_that_of_partial_fit_too():
     # The restart is part of the epoch, so N partial_fit calls still equal
     # fit(max_iter=N) to the bit past it.

@@ -174,8 +174,9 @@ class _Solver:
     converged = False
     # The adaptive step's c.
     curvature_factor = CURVATURE_FACTOR
-    # Steepest descent has none; NAG's property says whether its next
-    # look-ahead point carries any.
+    # Steepest descent has none; NAG's properties say whether it has any
+    # (a momentum above 0) and whether its next look-ahead point carries it.
+    has_momentum = False
     carries_momentum = False
 
     def restart_momentum(self):
@@ -610,6 +611,12 @@ class NesterovAcceleratedGradient(_Solver):
         lookahead *= beta
         lookahead += theta
         return lookahead
+
+    @property
+    def has_momentum(self):
+        """Whether the steps take momentum at all: FISTA's, or a constant
+        above 0 (a momentum of 0 makes NAG steepest descent)."""
+        return self.momentum == "fista" or self.momentum > 0.0
 
     @property
     def carries_momentum(self):

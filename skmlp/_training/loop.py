@@ -20,7 +20,8 @@ estimator names its fitted attributes.
 The solver calls the objective; the loop itself uses only ``step``,
 ``snapshot``, ``reset_momentum``, ``learning_rate``, ``converged``,
 ``tests_convergence``, ``streaming`` and, where it has them,
-``known_loss``, ``carries_momentum`` and ``restart_momentum`` of the solver,
+``known_loss``, ``has_momentum``, ``carries_momentum`` and ``restart_momentum``
+of the solver,
 and of the objective ``set_rows`` (mini-batches), ``value`` (the point
 that ends a call), ``weight_sum``, ``datafit`` (its ``chance_loss``) and,
 where the objective has them,
@@ -952,7 +953,13 @@ class TrainingRun:
             return False
         if not self._carried_uphill():
             return False
-        self.state.solver.restart_momentum()
+        solver = self.state.solver
+        # The gradient restart may have dropped the momentum in this very
+        # epoch, at the top of the rise it carried the loss up: the run
+        # goes on all the same (it stopped there 96 times the optimum's
+        # loss above it, on a ridge problem at n_iter_no_change=1).
+        if solver.carries_momentum:
+            solver.restart_momentum()
         history.no_improvement_count = 0
         return True
 
@@ -978,15 +985,26 @@ class TrainingRun:
         # tol=0 a converged fit's losses differ by a few ulps (8.7e-19 on
         # a loss of 0.005), which restarted it every n_iter_no_change
         # epochs up to max_iter. sqrt(eps) of the loss (1.5e-8 of it in
-        # float64, 3.5e-4 in float32) is far below a ripple's (0.7%).
-        rounding = math.sqrt(np.finfo(self.state.theta.dtype).eps)
-        rise = max(history.tol, rounding * abs(history.best_loss))
+        # float64, 3.5e-4 in float32) is far below a ripple's (0.7%). Near
+        # a loss of 0 the rounding is absolute: noiseless targets fitted
+        # exactly jitter at 1e-31, their own size, which restarted every 27
+        # epochs up to max_iter at tol=0. A rise below eps times the loss of
+        # chance (that of the mean, or log K) is rounding too.
+        eps = float(np.finfo(self.state.theta.dtype).eps)
+        rise = max(
+            history.tol,
+            math.sqrt(eps) * abs(history.best_loss),
+            eps * self._chance_loss,
+        )
         return (
             self.batches is None
             and not history.early_stopping
             # Nor on a stream of chunks, whose losses are other rows'.
             and not solver.streaming
-            and getattr(solver, "carries_momentum", False)
+            # A momentum that carried the loss up: NAG's, which the gradient
+            # restart may have dropped since (carries_momentum is then
+            # False).
+            and getattr(solver, "has_momentum", False)
             and history.loss_curve[-1] > history.best_loss + rise
         )
 
