@@ -334,10 +334,13 @@ def test_tiny_sample_weights_that_make_the_penalty_diverge_say_so(solver):
     assert _snapshot(clf) == before
 
 
-def test_weights_whose_sum_overflows_the_penalty_curvature_say_so():
+@pytest.mark.parametrize("learning_rate_init", [0.01, "auto"])
+def test_weights_whose_sum_overflows_the_penalty_curvature_say_so(learning_rate_init):
     # 150 weights of 1e-320 sum to a subnormal 1.5e-318: alpha / sum
-    # overflows, and "no step above 0" would name nothing to act on.
-    clf = _trained(solver="nag")
+    # overflows, and "no step above 0" would name nothing to act on. The
+    # adaptive step's probe is 0 there, and 0 * inf (NaN) dropped the
+    # advice: the message advised a smaller learning_rate_init alone.
+    clf = _trained(solver="nag", learning_rate_init=learning_rate_init)
     before = _snapshot(clf)
     with pytest.raises(DivergenceError) as error:
         clf.fit(X_IRIS, Y_IRIS, sample_weight=np.full(150, 1e-320))

@@ -269,15 +269,11 @@ def penalty_advice(alpha, weight_sum, step):
         return ""
     with np.errstate(over="ignore"):
         curvature = alpha / weight_sum
-    if not step * curvature > 2:
-        return ""
-    remedy = (
-        "A smaller step, a smaller alpha or sample weights of a larger scale "
-        "avoid it (the objective depends on sample_weight / alpha only). "
-    )
     if math.isinf(curvature):
         # Weights of a subnormal sum: 2 / curvature would read "no step
-        # above 0", which names no number the user can act on.
+        # above 0", which names no number the user can act on. Any step is
+        # too long, 0 too: the adaptive step's probe came out as 0 there,
+        # and 0 * inf is NaN, which dropped this advice.
         return (
             f"The penalty's curvature, alpha / sum(sample_weight) = "
             f"{alpha:.3g} / {weight_sum:.3g}, overflows: the weights sum to "
@@ -286,6 +282,12 @@ def penalty_advice(alpha, weight_sum, step):
             "large factor, or lower alpha, to weaken the penalty (scaling "
             "both alike leaves the objective, and this curvature, as it is). "
         )
+    if not step * curvature > 2:
+        return ""
+    remedy = (
+        "A smaller step, a smaller alpha or sample weights of a larger scale "
+        "avoid it (the objective depends on sample_weight / alpha only). "
+    )
     return (
         f"The penalty alone allows no step above {2 / curvature:.3g} (this "
         f"one was {step:.3g}): its curvature is alpha / sum(sample_weight) = "
