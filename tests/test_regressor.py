@@ -1066,6 +1066,16 @@ def test_the_chance_level_warning_names_a_fixed_step_too_small(early_stopping):
     assert "raise learning_rate_init (or take 'auto')" in message
     # With the adaptive step, no warning (an error in this suite).
     assert model.set_params(learning_rate_init="auto").fit(X, y).score(X, y) > 0.9
+    # L-BFGS does not use the step: it is not named, set or not (here the
+    # validation score, not its own test, ends the run).
+    noise = rng.randn(300)
+    model.set_params(
+        solver="lbfgs", alpha=100.0, early_stopping=True, n_iter_no_change=1, tol=0.0
+    )
+    with pytest.warns(ConvergenceWarning, match="learned nothing") as record:
+        model.set_params(learning_rate_init=1e-6).fit(X, noise)
+    assert "learning_rate_init" not in str(record[0].message)
+    assert "validation score stopped improving" in str(record[0].message)
 
 
 @pytest.mark.parametrize("solver", ["gd", "lbfgs"])

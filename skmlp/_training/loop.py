@@ -587,7 +587,7 @@ class TrainingRun:
         left a regressor at the mean's level, and the warning named every
         cause but the one set by hand (the adaptive step reached an R^2 of
         0.96 there)."""
-        if isinstance(self.settings.learning_rate_init, str):
+        if self._step_set_by_hand() is None:
             return ""
         return (
             f"or learning_rate_init={self.settings.learning_rate_init:g} "
@@ -595,9 +595,17 @@ class TrainingRun:
         )
 
     def _small_step_advice(self):
-        if isinstance(self.settings.learning_rate_init, str):
+        if self._step_set_by_hand() is None:
             return ""
         return "raise learning_rate_init (or take 'auto'), "
+
+    def _step_set_by_hand(self):
+        """The fixed ``learning_rate_init`` of GD or NAG, or None: 'auto',
+        or L-BFGS, whose line search does not use it."""
+        rate = self.settings.learning_rate_init
+        if isinstance(rate, str) or self.settings.solver == "lbfgs":
+            return None
+        return rate
 
     def _penalty_left_out(self):
         """Said of the loss that the warnings of a fit at the chance level
