@@ -207,7 +207,8 @@ _SHARED_DOCS = {
 
     learning_rate_ : float
         The step size in use: ``learning_rate_init``, or with ``'auto'`` the
-        step of the last step taken.
+        step of the last step taken; for ``'lbfgs'``, the last step of its
+        line search along the quasi-Newton direction.
 
     t_ : int
         Number of training rows seen by the solver, over all epochs.

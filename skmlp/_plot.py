@@ -74,7 +74,7 @@ def score_curve(estimator, X_train, y_train, X_test, y_test, *, max_iter, scorin
     X_test : {array-like, sparse matrix} of shape (n_test_samples, n_features)
         Held-out data.
 
-    y_test : array-like of shape (n_test_samples,)
+    y_test : array-like of shape (n_test_samples,) or (n_test_samples, n_outputs)
         Held-out labels.
 
     max_iter : int

@@ -276,7 +276,8 @@ class LBFGS:
         clone.last_step = self.last_step
         clone.n_evaluations = self.n_evaluations
         clone.converged = self.converged
-        clone.stopped_by = self.stopped_by
+        # (A model saved before this attribute has none: not stopped.)
+        clone.stopped_by = getattr(self, "stopped_by", None)
         # What the training loop tells the next partial_fit call by (its
         # rows, and whether it streams chunks), for a solver switched to.
         for name in ("rows_fingerprint", "streaming"):
