@@ -565,9 +565,12 @@ def test_lbfgs_converging_at_the_chance_level_warns_with_the_advice_on_targets()
     assert model.score(X, y * 1e10) < 1e-6
     assert "TransformedTargetRegressor" in str(record[0].message)
     # The same fit of targets of unit scale, and constant targets (nothing
-    # to learn), converge without a warning (an error in this suite).
-    assert model.fit(X, y).score(X, y) > 0.99
-    model.fit(X, np.full(300, 3.0))
+    # to learn), converge without a warning (this module ignores
+    # ConvergenceWarning, so it is made an error here).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        assert model.fit(X, y).score(X, y) > 0.99
+        model.fit(X, np.full(300, 3.0))
 
 
 def test_the_chance_level_warning_judges_the_point_kept_and_names_alpha():
@@ -580,7 +583,11 @@ def test_the_chance_level_warning_judges_the_point_kept_and_names_alpha():
     rng = np.random.RandomState(0)
     X = rng.randn(200, 1) * 1e4
     clf = SoftplusMLPClassifier(hidden_layer_sizes=(3,), solver="lbfgs", random_state=0)
-    assert clf.fit(X, (X[:, 0] > 0).astype(int)).score(X, X[:, 0] > 0) == 1.0
+    with warnings.catch_warnings():
+        # An error here: this module ignores ConvergenceWarning.
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf.fit(X, (X[:, 0] > 0).astype(int))
+    assert clf.score(X, X[:, 0] > 0) == 1.0
     # A penalty so strong that the mean is the optimum: the warning says so.
     X = rng.randn(200, 2)
     y = 3 * X[:, 0] + rng.randn(200)
@@ -612,11 +619,21 @@ def test_the_chance_level_warning_names_the_test_of_lbfgs_that_stopped_it():
     assert "gradient's largest entry fell to tol=0.0001" in message
     assert "below tol: scale them, or lower tol" in message
     assert "large scale" not in message and "solver='nag'" not in message
-    # At tol=0 the decrease test stops the same fit at R^2 0.21. The loss of
-    # the datafit is below the mean's there, though the penalty puts the
-    # objective above it: no warning (an error in this suite).
-    model.set_params(tol=0.0).fit(X, y)
+    # At tol=0 the decrease test stops the same fit later. Where it stops
+    # depends on the rounding of NumPy's and BLAS's versions at this scale
+    # (a training R^2 of 0.21 with NumPy 2.4, -0.67 with NumPy 1.23). The
+    # penalty puts the objective above the mean's loss either way; the
+    # warning is given exactly when the datafit's loss, without the penalty,
+    # is no lower than the mean's. (This module ignores ConvergenceWarning:
+    # the record is what is asserted.)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.set_params(tol=0.0).fit(X, y)
     assert model.loss_ > np.var(y) / 2
+    datafit_loss = np.mean((model.predict(X) - y) ** 2) / 2
+    warned = any("learned nothing" in str(w.message) for w in record)
+    assert warned == (datafit_loss >= np.var(y) / 2)
+    assert model.n_iter_ > 10
     # Inputs that predict nothing: the decrease test stops at the mean,
     # absolute below a loss of 1 (2.2e-9 is 0.0032 of the mean's loss).
     zeros = np.zeros_like(X)
