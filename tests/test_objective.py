@@ -104,6 +104,17 @@ def test_loss_equals_per_sample_weighted_cross_entropy_plus_l2_reference(hidden)
     assert objective.value(theta) == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.parametrize("hidden", [(), (3,), (4, 3)])
+def test_datafit_value_is_the_weighted_mean_loss_without_the_penalty(hidden):
+    layout, objective, theta = _problem(hidden, alpha=0.7)
+    coefs, intercepts = layout.unpack(theta)
+    expected = _reference_loss(
+        coefs, intercepts, objective.X, objective.y, objective.sample_weight, 0.0
+    )
+    assert objective.datafit_value(theta) == pytest.approx(expected, rel=1e-12)
+    assert objective.value(theta) > objective.datafit_value(theta) + 1e-3
+
+
 def test_intercepts_are_not_penalised():
     layout, penalised, theta = _problem((3,), alpha=5.0)
     unpenalised = _same_rows(penalised, alpha=0.0)

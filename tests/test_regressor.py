@@ -1078,6 +1078,38 @@ def test_the_chance_level_warning_names_a_fixed_step_too_small(early_stopping):
     assert "validation score stopped improving" in str(record[0].message)
 
 
+@pytest.mark.parametrize("solver", ["nag", "lbfgs"])
+def test_the_chance_level_warning_sees_a_datafit_below_the_penaltys_rounding(solver):
+    # Poisson rates of 1e-24 (1e-100 for NAG): the datafit's loss, about
+    # 1e-24, was taken as the objective minus the penalty, about 5e-7 at the
+    # default alpha, whose rounding is 1e-22. The difference was 0 or that
+    # rounding: L-BFGS stopped at R^2 -0.51 and NAG at R^2 0 without a word
+    # (with alpha=0 the same fits warned).
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    rates = rng.poisson(20 * np.exp(0.8 * X[:, 0])) / 20
+    scale = 1e-24 if solver == "lbfgs" else 1e-100
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(8,),
+        solver=solver,
+        loss="poisson",
+        max_iter=100,
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning, match="learned nothing") as record:
+        model.fit(X, rates * scale)
+    assert model.score(X, rates * scale) <= 0.0
+    # The loss it names is the datafit's at the point kept, not a rounding
+    # of the penalty.
+    (message,) = [str(w.message) for w in record]
+    named = float(message.split("at a loss of ")[1].split(" ")[0])
+    raw = model.predict(X) / scale
+    # Poisson's half deviance without its constant: mean(mu - y log mu),
+    # with y and mu in units of the scale.
+    expected = np.mean(raw - rates * np.log(raw * scale)) * scale
+    assert named == pytest.approx(expected, rel=1e-4)
+
+
 @pytest.mark.parametrize("solver", ["gd", "lbfgs"])
 def test_the_chance_level_warning_of_early_stopping_names_the_epoch_kept(solver):
     # Early stopping keeps the best epoch by the validation score: the

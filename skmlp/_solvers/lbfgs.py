@@ -285,16 +285,6 @@ class LBFGS:
                 setattr(clone, name, getattr(self, name))
         return clone
 
-    def known_loss(self, theta):
-        """The loss at ``theta`` if the last step computed it there (the
-        memo), else None: what the training loop asks of the point a run
-        keeps, without an evaluation (on a Dask cluster the rows may be
-        gone by then)."""
-        memo = self._memo
-        if memo is not None and np.array_equal(memo[0], theta):
-            return float(memo[1])
-        return None
-
     def _loss_and_gradient(self, theta, objective):
         memo = self._memo
         if memo is not None and np.array_equal(memo[0], theta):
