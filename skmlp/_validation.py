@@ -632,6 +632,14 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
         )
     if total <= 0:
         raise ValueError("The sum of sample_weight_val must be positive.")
+    if np.count_nonzero(sample_weight_val) < 2:
+        # One row to score, as an X_val of one row (above): R^2 was 0 at
+        # every epoch, and the fit kept its first.
+        raise ValueError(
+            "The validation set is too small: sample_weight_val gives weight "
+            f"to 1 of the {X_val.shape[0]} rows of X_val, and early stopping "
+            "scores at least 2."
+        )
     if not classifier:
         y_val = without_unweighed_targets(y_val, sample_weight_val)
     return X_val, y_val, sample_weight_val
@@ -724,19 +732,33 @@ def validation_split(train, rng, validation_fraction, classes=None):
         ) from error
     check_validation_size(X_val.shape[0])
     for part, weights in (("training", weight), ("validation", weight_val)):
-        check_split_weight(part, weights.any(), len(weights))
+        check_split_weight(part, np.count_nonzero(weights), len(weights))
     return (X, y, weight), (X_val, y_val, weight_val)
 
 
-def check_split_weight(part, weighs, n_rows):
+def check_split_weight(part, n_weighed, n_rows):
     """The ValueError of an early-stopping split whose ``part``
     (``'training'`` or ``'validation'``) of ``n_rows`` rows weighs nothing
-    (``weighs`` False): in memory, and on a Dask cluster, whose held-out
-    rows of weight 0 ended in a ZeroDivisionError after the first epoch."""
-    if not weighs:
+    (``n_weighed``, the number of rows of positive weight, is 0), or whose
+    validation rows weigh on one row only: in memory, and on a Dask cluster,
+    whose held-out rows of weight 0 ended in a ZeroDivisionError after the
+    first epoch.
+
+    One weighed validation row is one row to score, which
+    :func:`validation_data` refuses of ``X_val`` (R^2 was 0 at every epoch,
+    and the fit kept its first).
+    """
+    if not n_weighed:
         raise ValueError(
             "early_stopping: the split of the data left the "
             f"{part} rows with no weight (sample_weight is zero on "
             f"all {n_rows} of them). Give weight to more rows, "
             "or change validation_fraction or random_state."
+        )
+    if part == "validation" and n_weighed < 2:
+        raise ValueError(
+            "The validation set is too small: the split of the data left "
+            f"weight on 1 of its {n_rows} rows (sample_weight is zero on the "
+            "others), and early stopping scores at least 2. Give weight to "
+            "more rows, or change validation_fraction or random_state."
         )

@@ -243,6 +243,15 @@ def test_held_out_rows_of_no_weight_are_refused_before_training(client, data):
     with pytest.raises(ValueError, match="left the validation rows with no weight"):
         clf.fit(*_on_cluster(X, y, weight))
     assert not hasattr(clf, "coefs_")
+    # Weight on one held-out row (of 5 weighed rows): one row to score, as
+    # in memory (a regressor's R^2 was 0 at every epoch). With 10 the
+    # held-out rows weigh on more than one.
+    weight[:5] = 1.0
+    with pytest.raises(ValueError, match="The validation set is too small: the split"):
+        clf.fit(*_on_cluster(X, y, weight))
+    assert not hasattr(clf, "coefs_")
+    weight[:10] = 1.0
+    _fit(clf, *_on_cluster(X, y, weight))
 
 
 def test_early_stopping_scores_held_out_rows_on_the_cluster(client, data):

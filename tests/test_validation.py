@@ -593,3 +593,18 @@ def test_validation_split_leaving_a_part_without_weight(part):
     weights[(other - 1).astype(int)] = 1.0
     with pytest.raises(ValueError, match=f"left the {part} rows with no weight"):
         validation_split((X, y, weights), np.random.RandomState(0), 0.5)
+
+
+def test_validation_split_leaving_weight_on_one_validation_row():
+    # One weighed row to score: a regressor's R^2 was 0 at every epoch (the
+    # weighted mean is that row's target), and early stopping kept the
+    # first epoch. Two weighed rows are enough.
+    X, y, rows = _train(n=20)
+    _, (_, _, val_rows) = validation_split((X, y, rows), np.random.RandomState(0), 0.5)
+    held = (val_rows - 1).astype(int)
+    weights = np.ones(20)
+    weights[held[1:]] = 0.0
+    with pytest.raises(ValueError, match="left weight on 1 of its 10 rows"):
+        validation_split((X, y, weights), np.random.RandomState(0), 0.5)
+    weights[held[1]] = 1.0
+    validation_split((X, y, weights), np.random.RandomState(0), 0.5)

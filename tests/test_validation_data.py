@@ -233,6 +233,13 @@ def test_multilabel_validation_loss_is_the_binary_cross_entropy():
             dict(X_val="X1", y_val="y1"),
             "The validation set is too small: X_val has 1 row",
         ),
+        (
+            # One row to score, as X1: a regressor's R^2 was 0 at every
+            # epoch, and its fit kept the first.
+            dict(X_val="X", y_val="y", sample_weight_val="w_one"),
+            "The validation set is too small: sample_weight_val gives weight "
+            "to 1 of the",
+        ),
     ],
 )
 def test_bad_validation_data_raises_and_leaves_the_model_as_it_was(
@@ -255,6 +262,7 @@ def test_bad_validation_data_raises_and_leaves_the_model_as_it_was(
         "w": np.ones(n),
         "w_negative": np.where(np.arange(n) == 0, -1.0, 1.0),
         "w_zero": np.zeros(n),
+        "w_one": np.where(np.arange(n) == 0, 2.0, 0.0),
         "w_short": np.ones(n - 1),
     }
     early_stopping = kwargs.pop("early_stopping", True)

@@ -155,8 +155,9 @@ def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout, kind)
     Returns ``(rows, held_out, summary)``: ``rows`` are ``_TrainingRows``;
     ``held_out`` is ``(X, y, sample_weight)`` of the rows held out for early
     stopping (``holdout`` is then ``(fraction, seed)``), or None; ``summary``
-    is ``(n_train, train_weight, n_held_out, held_out_weight, ranges,
-    targets_sum)``, with ``ranges`` the smallest and largest value of each
+    is ``(n_train, train_weight, n_held_out, held_out_weight, n_held_weighed,
+    ranges, targets_sum)`` (``n_held_weighed``: the held-out rows of
+    positive weight), with ``ranges`` the smallest and largest value of each
     feature over the training rows (None without any), for the bound on the
     loss (:meth:`ClusterObjective.loss_bound`), and ``targets_sum`` a
     regressor's number of training rows of positive weight and the weighted
@@ -212,12 +213,13 @@ def _make_block(X, y, sample_weight, classes, layer_sizes, dtype, holdout, kind)
             np.sum(weighed * targets**2, axis=0),
             np.sum(weighed * xlogy(targets, targets), axis=0),
         )
-    summary = (X.shape[0], rows.weight_sum, 0, 0.0, ranges, targets_sum)
+    summary = (X.shape[0], rows.weight_sum, 0, 0.0, 0, ranges, targets_sum)
     if held_out is not None:
         summary = (
             *summary[:2],
             held_out[0].shape[0],
             float(held_out[2].sum()),
+            np.count_nonzero(held_out[2]),
             ranges,
             targets_sum,
         )
@@ -688,11 +690,19 @@ def _run_of_blocks(settings, client, futures, start, callbacks, rows, first_call
     training, held_out, summaries = (futures[i::3] for i in range(3))
     with _lost_for_good():
         summaries = client.gather(summaries)
-    n_train, train_weights, n_held_out, held_out_weights, ranges, sums = zip(*summaries)
+    (
+        n_train,
+        train_weights,
+        n_held_out,
+        held_out_weights,
+        n_held_weighed,
+        ranges,
+        sums,
+    ) = zip(*summaries)
     if settings.early_stopping:
         _validation.check_validation_size(sum(n_held_out))
         _validation.check_split_weight(
-            "validation", sum(held_out_weights) > 0, sum(n_held_out)
+            "validation", sum(n_held_weighed), sum(n_held_out)
         )
     weight_sum = sum(train_weights)
     _validation.check_positive_weight(weight_sum)
