@@ -93,6 +93,7 @@ def validate_call(
         X = in_model_dtype(model, X)
     if classifier:
         check_classification_targets(y)
+    check_weights_castable(sample_weight, weight_dtype or X.dtype, "sample_weight")
     sample_weight = _check_sample_weight(
         sample_weight, X, dtype=weight_dtype or X.dtype, ensure_non_negative=True
     )
@@ -110,6 +111,43 @@ def validate_call(
         y = regression_targets(model, y, first_call, X.dtype)
         y = without_unweighed_targets(y, sample_weight)
     return X, y, sample_weight
+
+
+def check_weights_castable(sample_weight, dtype, name):
+    """Refuse weights that the cast to ``dtype`` (``X``'s, in which the
+    rows are weighed) would make infinite, or all zero.
+
+    ``_check_sample_weight`` casts first and checks after: float64 weights
+    of 1e39 with float32 ``X`` were said to contain infinity, and weights of
+    1e-46, all positive, to contain no non-zero number. Scalars, and NaN
+    or infinite entries, are left to its own checks and words.
+    """
+    if sample_weight is None or np.isscalar(sample_weight):
+        return
+    weights = np.asarray(sample_weight)
+    dtype = np.dtype(dtype)
+    if weights.dtype.kind != "f" or weights.dtype.itemsize <= dtype.itemsize:
+        return
+    finite = np.abs(weights[np.isfinite(weights)])
+    largest = finite.max() if finite.size else 0.0
+    if largest > np.finfo(dtype).max:
+        problem = "a value too large for"
+    elif largest > 0 and not np.any(finite.astype(dtype)):
+        problem = "only values that round to 0 in"
+    else:
+        return
+    # The validation rows' weights only score: their ratios are all that
+    # matters. The training rows' sum divides the penalty.
+    alpha = (
+        ""
+        if name.endswith("_val")
+        else " (and alpha by the same: the penalty is divided by their sum)"
+    )
+    raise ValueError(
+        f"{name} contains {problem} dtype('{dtype}'), the dtype of X, in which "
+        f"the rows are weighed. Cast X to float64, or divide the weights by "
+        f"the largest{alpha}."
+    )
 
 
 def without_unweighed_targets(y, sample_weight):
@@ -616,6 +654,7 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
         y_val = validation_labels(model, y_val)
     else:
         y_val = validation_targets(model, y_val, dtype)
+    check_weights_castable(sample_weight_val, dtype, "sample_weight_val")
     try:
         sample_weight_val = _check_sample_weight(
             sample_weight_val, X_val, dtype=dtype, ensure_non_negative=True

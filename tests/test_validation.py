@@ -608,3 +608,45 @@ def test_validation_split_leaving_weight_on_one_validation_row():
         validation_split((X, y, weights), np.random.RandomState(0), 0.5)
     weights[held[1]] = 1.0
     validation_split((X, y, weights), np.random.RandomState(0), 0.5)
+
+
+@pytest.mark.parametrize("scale", [1e39, 1e-46])
+def test_float64_weights_out_of_float32s_range_are_refused_naming_xs_dtype(scale):
+    # The weights are cast to X's dtype. scikit-learn's check after the
+    # cast said that weights of 1e39 contained infinity and that weights
+    # of 1e-46, all positive, had no non-zero number.
+    from skmlp import SoftplusMLPRegressor
+
+    X, y = scaled_iris()
+    X32 = X.astype(np.float32)
+    weights = np.full(len(y), scale)
+    for model, target in (
+        (classifier(max_iter=3), y),
+        (SoftplusMLPRegressor(max_iter=3), X[:, 0]),
+    ):
+        with pytest.raises(
+            ValueError,
+            match=r"sample_weight contains .*dtype\('float32'\), the dtype of X",
+        ) as error:
+            model.fit(X32, target, sample_weight=weights)
+        assert "divide the weights by the largest (and alpha" in str(error.value)
+        assert not hasattr(model, "coefs_")
+        # The same weights divided by the largest fit; so do these with
+        # float64 X (with alpha scaled alike for the small ones: the penalty
+        # is divided by their sum), and a weight of 1e-46 beside weights of
+        # 1 in float32 (it rounds to 0, a row left out, as its weight says).
+        fit_quietly(model, X32, target, sample_weight=weights / scale)
+        alpha = model.alpha
+        fit_quietly(
+            model.set_params(alpha=alpha * min(scale, 1.0)),
+            X,
+            target,
+            sample_weight=weights,
+        )
+        model.set_params(alpha=alpha)
+        fit_quietly(model, X32, target, sample_weight=np.r_[1e-46, np.ones(len(y) - 1)])
+    X_val, y_val = X32[:20], y[:20]
+    clf = classifier(max_iter=3, early_stopping=True)
+    with pytest.raises(ValueError, match="sample_weight_val contains") as error:
+        clf.fit(X32, y, X_val=X_val, y_val=y_val, sample_weight_val=np.full(20, scale))
+    assert str(error.value).endswith("divide the weights by the largest.")
