@@ -121,8 +121,15 @@ class SoftmaxCrossEntropy:
 
     def chance_loss(self, n_outputs, y, weight):
         """The loss of a row predicted as uniform over its ``n_outputs``
-        classes, ``log(n_outputs)``: the divergence rule's floor."""
-        return math.log(n_outputs)
+        classes, ``log(n_outputs)``: the divergence rule's floor.
+
+        With one class the loss is 0 whatever the weights, and only the
+        penalty trains: the floor is then two classes' ``log 2``. At 0, a
+        warm start's penalty of 1e-55 (weights already shrunk to nothing)
+        rising to 4e-22 in the first trial of the automatic step was called
+        a divergence.
+        """
+        return math.log(max(n_outputs, 2))
 
     def loss_bound(self, low, high):
         """``-log p_y = logsumexp(z) - z_y``: the sum at every output's
