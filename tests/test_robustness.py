@@ -398,3 +398,37 @@ def test_the_no_step_error_of_a_search_that_reached_zero_is_an_error_not_a_crash
     error = no_step_found(step)
     assert isinstance(error, ValueError)
     assert "curvature is above inf" in str(error)
+
+
+# One class: the loss is 0 whatever the weights, and only the penalty trains
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_warm_start_on_one_class_is_no_divergence(seed):
+    # The first fit shrinks the weights to nothing (a penalty of 1e-55):
+    # the divergence rule's floor was that penalty, since one class's chance
+    # level is log 1 = 0, and the warm start's first trial of the automatic
+    # step, at 4e-22, was called a divergence. The floor is now log 2.
+    X = np.random.RandomState(seed).randn(60, 3)
+    y = np.array(["only"] * 60)
+    clf = SoftplusMLPClassifier((5,), warm_start=True, max_iter=30, random_state=seed)
+    clf.fit(X, y)
+    clf.fit(X, y)
+    assert clf.loss_ < 1e-40
+    assert np.array_equal(clf.predict(X), y)
+    # A step that makes the penalty itself grow is still a divergence.
+    with pytest.raises(DivergenceError, match=r"times 0\.693"):
+        SoftplusMLPClassifier((5,), learning_rate_init=1e6, random_state=seed).fit(X, y)
+
+
+def test_lbfgs_on_a_stream_of_one_class_leaves_out_pairs_that_underflow():
+    # Over a stream's calls the penalty shrinks the weights into subnormal
+    # numbers: a curvature pair's y.y became 0, and the 13th call ended in
+    # a ZeroDivisionError inside the two-loop recursion.
+    X = np.random.RandomState(0).randn(60, 3)
+    y = np.array(["only"] * 60)
+    clf = SoftplusMLPClassifier((5,), solver="lbfgs", random_state=0)
+    for _ in range(40):
+        clf.partial_fit(X, y, classes=["only"])
+    assert clf.loss_ < 1e-300
+    assert np.array_equal(clf.predict(X), y)

@@ -347,11 +347,15 @@ class LBFGS:
         self.last_step, new_loss, new_gradient = found
         s = self.last_step * direction
         y = new_gradient - gradient
-        sy = dot(s, y)
+        sy, yy = dot(s, y), dot(y, y)
         # A pair whose s.y or y.y overflows would make rho or gamma 0 or
-        # NaN in the two-loop recursion: it is left out, as one of negative
-        # curvature is.
-        if 0.0 < sy < math.inf and math.isfinite(dot(y, y)):
+        # NaN in the two-loop recursion, and one whose s.y or y.y underflows
+        # below the smallest normal number would make them inf, or divide
+        # by 0: it is left out, as one of negative curvature is. (A lone
+        # class's loss is the penalty alone: its weights shrink into
+        # subnormal numbers over a stream's calls, and y.y became 0.)
+        tiny = float(np.finfo(theta.dtype).tiny)
+        if tiny < sy < math.inf and tiny < yy < math.inf:
             self.s_pairs.append(s)
             self.y_pairs.append(y)
             if len(self.s_pairs) > self.memory:
