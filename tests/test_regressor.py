@@ -1197,3 +1197,33 @@ def test_verbose_says_where_the_stopping_rule_restarted_the_momentum(capsys):
     )
     (at,) = [i for i, line in enumerate(lines) if line == restart]
     assert lines[at - 1].startswith("Iteration 153, loss = ")
+
+
+@pytest.mark.parametrize("alpha", [1e-4, 0.0])
+def test_an_lbfgs_gradient_overflow_of_large_counts_advises_to_divide_them(alpha):
+    # Poisson means of 1e20 on standardised float32 inputs: the gradient's
+    # square overflows float32. The message told to scale the inputs, or
+    # to lower alpha (even at 0), and said nothing of the counts.
+    from sklearn.compose import TransformedTargetRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(60, 3).astype(np.float32)
+    y = np.exp(X @ [0.5, 0.3, -0.2]) * 1e20
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(5,),
+        loss="poisson",
+        solver="lbfgs",
+        alpha=alpha,
+        max_iter=30,
+        random_state=0,
+    )
+    with pytest.raises(DivergenceError, match="Counts of a large scale") as error:
+        model.fit(X, y)
+    assert ("lower alpha" in str(error.value)) == (alpha > 0)
+    # What it advises fits.
+    scaled = TransformedTargetRegressor(
+        model, func=lambda y: y / 1e20, inverse_func=lambda y: y * 1e20
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert scaled.fit(X, y).score(X, y) > 0.9

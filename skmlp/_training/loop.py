@@ -79,6 +79,17 @@ _LBFGS_ADVICE = (
 )
 
 
+def _lbfgs_advice(alpha):
+    """L-BFGS's advice, without the penalty's part when ``alpha`` is 0
+    (which it told to lower)."""
+    if alpha:
+        return _LBFGS_ADVICE
+    return (
+        "Scale the input features (for example with StandardScaler). The "
+        "estimator was left as it was before this call."
+    )
+
+
 class DivergenceError(ValueError):
     """Training produced a non-finite loss or parameter, or a loss more
     than ten thousand times its start (or the chance level
@@ -247,15 +258,25 @@ def check_loss(loss, start_loss, chance_loss, advice=_ADVICE):
 
 
 def _target_advice(datafit):
-    """What a divergence of the squared error says of the targets: their
-    scale is the loss's (its gradient grows with the residuals), which
-    scaling the inputs does not change."""
-    if datafit.out_activation != "identity":
-        return ""
-    return (
-        "Targets of a large scale make large residuals and gradients: "
-        "scale them too (TransformedTargetRegressor with a StandardScaler). "
-    )
+    """What a divergence of a regressor says of the targets: their scale is
+    the loss's, which scaling the inputs does not change. The squared
+    error's gradient grows with the residuals; the Poisson loss's with the
+    counts, whose constant factor the log link takes as a shift of the
+    output's intercept (Poisson targets of 1e20 on standardised inputs,
+    whose L-BFGS gradient overflowed float32, were told to scale the
+    inputs, or lower alpha, which was 0)."""
+    if datafit.out_activation == "identity":
+        return (
+            "Targets of a large scale make large residuals and gradients: "
+            "scale them too (TransformedTargetRegressor with a StandardScaler). "
+        )
+    if datafit.out_activation == "exp":
+        return (
+            "Counts of a large scale make large gradients: divide them by a "
+            "constant, and multiply the predictions by it "
+            "(TransformedTargetRegressor with func and inverse_func). "
+        )
+    return ""
 
 
 def penalty_advice(alpha, weight_sum, step):
@@ -876,7 +897,9 @@ class TrainingRun:
         if self.settings.solver == "lbfgs":
             # Its line search chooses the step: learning_rate_init, which it
             # does not use, is no remedy (nor is the step it took).
-            return _target_advice(objective.datafit) + _LBFGS_ADVICE
+            return _target_advice(objective.datafit) + _lbfgs_advice(
+                self.settings.alpha
+            )
         advice = _target_advice(objective.datafit) + _ADVICE
         penalty = getattr(objective, "penalty", None)
         if penalty is None:
@@ -912,7 +935,9 @@ class TrainingRun:
         try:
             loss = self.state.solver.step(self.state.theta, self.data.objective)
         except GradientOverflow as error:
-            advice = _target_advice(self.data.objective.datafit) + _LBFGS_ADVICE
+            advice = _target_advice(self.data.objective.datafit) + _lbfgs_advice(
+                self.settings.alpha
+            )
             raise DivergenceError(f"Training diverged: {error} {advice}") from None
         except NoStepFound as error:
             # A curvature beyond every step tried: with the squared error,
