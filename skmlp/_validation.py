@@ -381,7 +381,19 @@ def refuse_strings(dtype, name):
     """
     if dtype is None:
         return
-    if dtype.kind in "SU" or type(dtype).__name__ == "StringDtype":
+    categories = getattr(dtype, "categories", None)
+    if categories is not None:
+        # A pandas Categorical is the common form of labels: its categories
+        # decide (numbers written as strings, "1.5" and "2.5", were fitted
+        # as quantities, where the same strings as a Series were refused).
+        if getattr(categories, "inferred_type", None) == "string":
+            strings = True
+        else:
+            refuse_strings(categories.dtype, name)
+            return
+    else:
+        strings = dtype.kind in "SU" or type(dtype).__name__ == "StringDtype"
+    if strings:
         raise ValueError(
             f"{name} holds strings (dtype {dtype}), which are not compatible "
             "with a regressor's numeric targets. Convert your data to numeric "

@@ -340,6 +340,34 @@ def test_pandas_string_targets_are_rejected_as_numpy_strings_are(dtype):
         )
 
 
+def test_a_categorical_of_strings_is_rejected_one_of_numbers_is_taken():
+    # The common pandas form of labels: "1.5" and "2.5" as categories were
+    # fitted as quantities, where the same strings in a Series were refused.
+    pd = pytest.importorskip("pandas")
+    X, y = _data("squared_error", 1, n_samples=20)
+    labels = np.where(y > np.median(y), "2.5", "1.5")
+    message = "y holds strings \\(dtype category\\)"
+    for target in (
+        pd.Series(pd.Categorical(labels)),
+        pd.DataFrame({"a": y, "b": pd.Categorical(labels)}),
+    ):
+        with pytest.raises(ValueError, match=message):
+            SoftplusMLPRegressor(max_iter=2).fit(X, target)
+    with pytest.raises(ValueError, match="y_val holds strings"):
+        SoftplusMLPRegressor(max_iter=2, early_stopping=True).fit(
+            X, y, X_val=X, y_val=pd.Series(pd.Categorical(labels))
+        )
+    # Categories that are numbers are numbers, as MLPRegressor takes them.
+    numbers = pd.Series(pd.Categorical(labels.astype(float)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SoftplusMLPRegressor(max_iter=2, random_state=0).fit(X, numbers)
+        same = SoftplusMLPRegressor(max_iter=2, random_state=0).fit(
+            X, labels.astype(float)
+        )
+    assert_array_equal(model.predict(X), same.predict(X))
+
+
 @pytest.mark.parametrize(
     "dtype", ["timedelta64[D]", "timedelta64[ns]", "datetime64[D]", "datetime64[s]"]
 )
