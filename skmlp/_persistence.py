@@ -55,8 +55,18 @@ _VERSION_KEY = "_skmlp_version"
 # The version assumed for a state saved before skmlp recorded its version.
 _UNKNOWN_VERSION = "unknown"
 
-# What scikit-learn's callback API keeps on an estimator while it is fitted.
-_FIT_UNDER_WAY = ("_callback_fit_ctx", "_skl_callbacks_to_teardown")
+# What scikit-learn's callback API keeps on an estimator while it is fitted,
+# which a checkpoint copied during the fit holds too. A meta-estimator's
+# context (``_parent_callback_ctx``, which a Pipeline sets on its last step)
+# holds the meta-estimator's whole task tree: skops's dump of such a
+# checkpoint recursed without end, its pickle grew with every epoch, and a
+# later call filed its tasks under the finished Pipeline's (with a progress
+# bar there, whose setup it then skipped, partial_fit failed).
+_FIT_UNDER_WAY = (
+    "_callback_fit_ctx",
+    "_skl_callbacks_to_teardown",
+    "_parent_callback_ctx",
+)
 
 
 class InconsistentVersionWarning(exceptions.InconsistentVersionWarning):

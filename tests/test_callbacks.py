@@ -275,6 +275,42 @@ def test_callbacks_of_a_pipeline_reach_the_epochs(data):
 
 
 @requires_callbacks
+def test_a_checkpoint_saved_inside_a_pipeline_holds_nothing_of_the_pipelines_fit(
+    data, tmp_path
+):
+    # The checkpoint of an epoch, copied while the pipeline fitted its last
+    # step, held scikit-learn's _parent_callback_ctx: the pipeline's task
+    # tree. skops's dump of it recursed without end, and partial_fit of the
+    # loaded checkpoint filed its tasks under the finished pipeline's (with
+    # a progress bar set on the pipeline, it failed).
+    skops_io = pytest.importorskip("skops.io")
+    X, y = data
+    checkpointer = Checkpointer(tmp_path)
+    pipeline = make_pipeline(StandardScaler(), _clf(max_iter=3))
+    pipeline[-1].set_callbacks(checkpointer)
+    pipeline.set_callbacks(AutoPropagatedRecorder())
+    pipeline.fit(X, y)
+    checkpoint = joblib.load(checkpointer.path(2))
+    assert not hasattr(checkpoint, "_parent_callback_ctx")
+    contexts = []
+
+    class Contexts(Recorder):
+        def setup(self, estimator, context):
+            contexts.append(context)
+
+    checkpoint.set_callbacks(Contexts())
+    checkpoint.partial_fit(pipeline[0].transform(X), y)
+    # The call's own task tree, not a branch of the pipeline's.
+    (context,) = contexts
+    assert context.parent is None and context.estimator_name == "SoftplusMLPClassifier"
+    checkpoint.set_callbacks()
+    loaded = skops_io.loads(
+        skops_io.dumps(checkpoint), trusted=["skmlp._mlp.SoftplusMLPClassifier"]
+    )
+    assert_array_equal(loaded.predict_proba(X), checkpoint.predict_proba(X))
+
+
+@requires_callbacks
 def test_a_scoring_monitor_scores_a_pipelines_epochs_only_set_on_the_classifier(data):
     # What the scaling-out page says: ScoringMonitor scores the estimator it
     # is set on, so on the pipeline it logs nothing; set on the classifier it
