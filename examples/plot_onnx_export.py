@@ -19,8 +19,9 @@ clone of the repository.
 # %%
 # Train a pipeline
 # ----------------
-# ONNX runtimes compute in float32, so the data is converted once here and
-# the same float32 rows go to both implementations.
+# The graph computes in the input's dtype; float32 is what ONNX runtimes
+# are most often fed (and what skl2onnx's ZipMap takes), so the data is
+# converted once here and the same float32 rows go to both implementations.
 import tempfile
 import warnings
 from pathlib import Path

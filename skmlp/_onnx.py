@@ -79,7 +79,8 @@ def register_onnx_converter():
     other input type. skl2onnx's ZipMap accepts float32 probabilities only,
     so a float64 graph needs ``zipmap=False``, as for scikit-learn's
     classifiers. In float32 onnxruntime reproduces ``predict_proba`` to
-    about ``1e-6``; ``predict`` may differ only for rows where the two most
+    a few ``1e-6`` at most (the user guide's export page gives the
+    figures); ``predict`` may differ only for rows where the two most
     probable classes tie to float32 precision.
 
     Examples

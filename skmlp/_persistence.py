@@ -97,9 +97,11 @@ class InconsistentVersionWarning(exceptions.InconsistentVersionWarning):
 
     current_sklearn_version, original_sklearn_version : str
         The same two skmlp versions, under the names of scikit-learn's
-        warning, for a handler written for it. The scikit-learn version a
-        model was saved with is checked by scikit-learn itself, which warns
-        with its own class.
+        warning, for a handler written for it. scikit-learn records and
+        checks its own version only in the state of its own estimators
+        (the scaler of a Pipeline, say), and warns of them with its own
+        class; a skmlp model's state is of skmlp's making, and skmlp's
+        version is the one checked for it.
 
     See Also
     --------
