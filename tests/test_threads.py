@@ -735,3 +735,90 @@ def test_predictions_in_another_thread_do_not_change_the_bits_of_a_fit(limit):
         check=True,
     )
     assert [float(line) for line in result.stdout.split()] == [0.0] * 4
+
+
+class _PartsDatafit(SoftmaxCrossEntropy):
+    """The softmax cross-entropy, noting the thread of each block and the
+    BLAS limits that thread sees."""
+
+    def __init__(self):
+        self.seen = []
+
+    def loss(self, z, *args, **kwargs):
+        self.seen.append((threading.get_ident(), tuple(_blas_threads())))
+        return super().loss(z, *args, **kwargs)
+
+
+def _evaluate_in_a_thread(layout, theta):
+    """Evaluate the objective in another thread, as a fit of a threaded
+    search does; returns that thread and what its blocks saw."""
+    found = {}
+
+    def evaluate():
+        datafit = _PartsDatafit()
+        objective = Objective(
+            layout,
+            X,
+            Y,
+            np.ones(len(Y)),
+            0.1,
+            datafit=datafit,
+            executor=ThreadedExecutor(min_work=0),
+        )
+        found["loss"] = objective.value_and_gradient(theta)[0]
+        found["caller"], found["seen"] = threading.get_ident(), datafit.seen
+
+    thread = threading.Thread(target=evaluate)
+    thread.start()
+    thread.join()
+    return found
+
+
+def test_parts_run_on_workers_only_while_blas_is_held_at_one(two_threads):
+    # After a fit in the main thread, the limit of 1 that a fit in another
+    # thread set did not take with this machine's OpenBLAS (it reported 2
+    # threads there): the parts ran on two workers, each with BLAS's two
+    # threads, and fits of a threaded search took 4 to 8 times as long as
+    # the same fits one after the other. Where the limit does not hold, the
+    # parts run on the calling thread, and BLAS's threads do the work.
+    layout = ParameterLayout((X.shape[1], *HIDDEN, 3))
+    theta = layout.initialize(np.random.RandomState(0), np.float64)
+    before = _evaluate_in_a_thread(layout, theta)
+    _fit(X)
+    after = _evaluate_in_a_thread(layout, theta)
+    for found in (before, after):
+        for thread, blas in found["seen"]:
+            assert thread == found["caller"] or set(blas) == {1}
+    assert before["loss"] == after["loss"]
+
+
+def test_a_limit_that_does_not_take_runs_the_parts_on_the_calling_thread(
+    monkeypatch,
+):
+    # A BLAS that ignores the limit, whatever the thread: the parts of a
+    # threaded call run on the calling thread, and the limit is set back.
+    class Ignoring:
+        num_threads = 2
+
+        def set_num_threads(self, n_threads):
+            pass
+
+    monkeypatch.setattr(skmlp._evaluation.execution, "_libraries", [Ignoring()])
+
+    def thread(_):
+        return threading.get_ident()
+
+    executor = ThreadedExecutor(min_work=0)
+    with SingleThreadedBlas() as n_threads:
+        assert n_threads == 2
+        assert set(executor.map(thread, range(4))) == {threading.get_ident()}
+
+    # One that obeys: the same call runs on the workers.
+    class Obeying(Ignoring):
+        def set_num_threads(self, n_threads):
+            self.num_threads = n_threads
+
+    monkeypatch.setattr(skmlp._evaluation.execution, "_libraries", [Obeying()])
+    with SingleThreadedBlas():
+        assert threading.get_ident() not in set(executor.map(thread, range(4)))
+    executor.close()

@@ -81,6 +81,17 @@ def _user_limits(limits):
     ]
 
 
+def blas_held_at_one():
+    """Whether BLAS runs on one thread for the calling thread: False only
+    inside a :class:`SingleThreadedBlas` whose limit did not take (set from
+    a thread that the OpenBLAS build does not obey). Its evaluations then
+    run their parts on that thread alone, and BLAS's threads do the work in
+    parallel, as for MLPClassifier."""
+    reference = _outer.get(threading.get_ident())
+    context = None if reference is None else reference()
+    return context is None or not context._open or context.held
+
+
 def blas_thread_limit():
     """The BLAS thread limit that the user set (``threadpoolctl``,
     ``OPENBLAS_NUM_THREADS``): inside :class:`SingleThreadedBlas`, the one
@@ -127,6 +138,7 @@ class SingleThreadedBlas:
     """
 
     _open = False
+    held = True
 
     def __init__(self, holds=True):
         self.holds = holds
@@ -152,9 +164,17 @@ class SingleThreadedBlas:
                 _outer[thread] = weakref.ref(self)
                 if first:
                     _saved_limits = _user_limits(limits)
+                # Whether the limit of 1 holds on this thread: some
+                # OpenBLAS builds ignore a limit set by another thread than
+                # the main one (after the main thread has set one), and the
+                # parts of an evaluation would then run on as many workers,
+                # each with BLAS's threads (two fits from threads took 4 to
+                # 8 times as long as one after the other on 2 cores).
+                self.held = True
                 for library, limit in zip(libraries, limits):
                     if limit != 1:
                         library.set_num_threads(1)
+                        self.held = self.held and library.num_threads == 1
                 return _saved_limit()
         except BaseException:
             self._close()
@@ -241,7 +261,7 @@ class ThreadedExecutor:
             return map(function, parts)
         limit = self.n_threads or blas_thread_limit()
         n_threads = min(limit, len(parts))
-        if n_threads < 2:
+        if n_threads < 2 or not blas_held_at_one():
             return map(function, parts)
         return _in_order(function, parts, self._threads(limit), n_threads)
 
