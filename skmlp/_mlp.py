@@ -704,6 +704,8 @@ class _SoftplusMLP:
                 start.layout.unpack(start.theta)[1][-1][:] = datafit.intercept_only(
                     *train[1:]
                 )
+        if validation is not None and not is_classifier(model):
+            _validation.check_validation_targets_vary(train, validation)
         run = build_run(settings, start, train, validation, datafit, callbacks, workers)
         return model, run
 

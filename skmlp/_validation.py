@@ -787,6 +787,35 @@ def validation_split(train, rng, validation_fraction, classes=None):
     return (X, y, weight), (X_val, y_val, weight_val)
 
 
+def check_validation_targets_vary(train, validation):
+    """Refuse a regressor's validation rows whose targets are constant in an
+    output where the training rows' vary: ``train`` and ``validation`` are
+    ``(X, y, sample_weight)``, ``y`` a matrix of one column per output.
+
+    R^2 is not defined on constant targets, as on one row: ``r2_score``
+    gives 0 at every epoch, or rounding noise of 1e31 where their mean does
+    not round exactly, and early stopping kept its first epoch (a training
+    R^2 of -0.95), or an epoch chosen by the noise. An output constant in
+    both parts has nothing to learn, and is let be.
+    """
+
+    def constant(y, weight):
+        rows = y[weight > 0]
+        return np.all(rows == rows[:1], axis=0)
+
+    outputs = np.flatnonzero(constant(*validation[1:]) & ~constant(*train[1:]))
+    if outputs.size:
+        which = "" if train[1].shape[1] == 1 else f" in output(s) {outputs.tolist()}"
+        raise ValueError(
+            f"The validation targets are constant{which} (on their rows of "
+            "positive weight), where the training targets vary: R^2 is not "
+            "defined on them (it is 0, or rounding noise, at every epoch), and "
+            "early stopping would keep an epoch that nothing chose. Give "
+            "validation rows whose targets vary (X_val, y_val), change "
+            "validation_fraction or random_state, or set early_stopping=False."
+        )
+
+
 def check_split_weight(part, n_weighed, n_rows):
     """The ValueError of an early-stopping split whose ``part``
     (``'training'`` or ``'validation'``) of ``n_rows`` rows weighs nothing

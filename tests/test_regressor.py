@@ -7,6 +7,7 @@ its targets' validation, and scikit-learn's own MLPRegressor tests of
 has a counterpart (the reference of each is in its comment).
 """
 
+import re
 import warnings
 
 import joblib
@@ -1255,3 +1256,39 @@ def test_an_lbfgs_gradient_overflow_of_large_counts_advises_to_divide_them(alpha
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         assert scaled.fit(X, y).score(X, y) > 0.9
+
+
+def test_validation_targets_constant_where_the_training_targets_vary_are_refused():
+    # R^2 is not defined on constant targets: every epoch scored 0 (or
+    # rounding noise of 1e31 on a second output), and early stopping kept
+    # the first epoch, at a training R^2 of -0.95, with a warning that
+    # blamed the training.
+    X, y = make_regression(300, 3, noise=1, random_state=0)
+    y = y / 100
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(8,), early_stopping=True, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y, X_val=X[:20], y_val=y[:20])
+    before = joblib.hash(model)
+    message = "The validation targets are constant (on their rows of positive weight)"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.fit(X, y, X_val=X[:20], y_val=np.full(20, 0.5))
+    assert joblib.hash(model) == before
+    Y = np.c_[y, -y]
+    Y_val = Y[:20].copy()
+    Y_val[:, 1] = 0.3
+    with pytest.raises(ValueError, match=re.escape("constant in output(s) [1]")):
+        model.fit(X, Y, X_val=X[:20], y_val=Y_val)
+    # Constant on the rows that weigh: the others do not count.
+    weight_val = np.r_[1.0, 1.0, np.zeros(18)]
+    same = np.r_[0.5, 0.5, y[2:20]]
+    with pytest.raises(ValueError, match="The validation targets are constant"):
+        model.fit(X, y, X_val=X[:20], y_val=same, sample_weight_val=weight_val)
+    # An output constant in both parts has nothing to learn: it fits.
+    Y[:, 1] = 0.3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, Y, X_val=X[:20], y_val=Y[:20])
+    assert model.n_iter_ > 1
