@@ -81,3 +81,32 @@ def test_a_warning_instance_keeps_its_class():
     [warning] = caught
     assert warning.category is Custom
     assert warning.filename == __file__
+
+
+def test_in_a_thread_a_library_started_the_warning_names_the_librarys_call():
+    # joblib's workers (threads here, processes with loky) run the fits of
+    # cross_validate(n_jobs=2): no user frame is on their stack, and the
+    # warning named the start of the thread or process in the standard
+    # library (multiprocessing/process.py with loky).
+    import numpy as np
+    import sklearn.model_selection._validation as model_selection
+    from joblib import parallel_backend
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import cross_validate
+
+    from skmlp import SoftplusMLPClassifier
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(60, 3), np.arange(60) % 2
+    model = SoftplusMLPClassifier(hidden_layer_sizes=(3,), max_iter=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        with parallel_backend("threading", n_jobs=2):
+            cross_validate(model, X, y, cv=2, n_jobs=2)
+    files = {w.filename for w in caught if issubclass(w.category, ConvergenceWarning)}
+    assert files == {model_selection.__file__}
+    # In the calling thread, the user's line, as before.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        cross_validate(model, X, y, cv=2)
+    assert {w.filename for w in caught} == {__file__}
