@@ -124,15 +124,22 @@ def score_curve(estimator, X_train, y_train, X_test, y_test, *, max_iter, scorin
     estimator = clone(estimator)
     if isinstance(estimator, Pipeline):
         # A Pipeline has no partial_fit: its transformers are fitted on the
-        # whole training set, as Pipeline.fit would, and only the last step
-        # learns epoch by epoch. Slicing shares the steps, so this fits them
-        # inside the clone.
-        learner = estimator[-1]
+        # whole training set, and transform it, as Pipeline.fit does (by
+        # fit_transform: a TargetEncoder cross-fits its training rows, and
+        # fit(...).transform(...) trained the last step on other values),
+        # and only the last step learns epoch by epoch. Slicing shares the
+        # steps, so this fits them inside the clone. A pipeline of the
+        # estimator alone has nothing to transform (an empty Pipeline has
+        # no fit).
+        transformers, learner = estimator[:-1], estimator[-1]
         if not hasattr(learner, "partial_fit"):
             raise ValueError(
                 f"The last step of the pipeline, {learner!r}, has no partial_fit."
             )
-        X_epoch = estimator[:-1].fit(X_train, y_train).transform(X_train)
+        if transformers.steps:
+            X_epoch = transformers.fit_transform(X_train, y_train)
+        else:
+            X_epoch = X_train
     else:
         X_epoch = X_train
         learner = estimator

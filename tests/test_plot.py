@@ -97,6 +97,43 @@ def test_score_curve_trains_the_model_fit_gives(iris_split, solver):
     assert not hasattr(model[-1], "coefs_")
 
 
+def test_score_curve_fits_the_transformers_as_pipeline_fit_does(iris_split):
+    # Pipeline.fit transforms the training rows by fit_transform, which a
+    # TargetEncoder computes by cross-fitting: score_curve's
+    # fit(...).transform(...) trained the last step on other values (with a
+    # TargetEncoder, weights 0.02 apart after 20 epochs). A pipeline of the
+    # estimator alone failed: "The pipeline is empty".
+    from sklearn.base import BaseEstimator, TransformerMixin
+
+    class CrossFitted(TransformerMixin, BaseEstimator):
+        """Centres new rows; its training rows by another shift, as a
+        cross-fitting transformer gives them other values."""
+
+        def fit(self, X, y=None):
+            self.mean_ = np.mean(X, axis=0)
+            return self
+
+        def transform(self, X):
+            return X - self.mean_
+
+        def fit_transform(self, X, y=None):
+            return self.fit(X).transform(X) + 0.5
+
+    X_train, X_test, y_train, y_test = iris_split
+    for make in (
+        lambda: make_pipeline(CrossFitted(), study_classifier("gd", 20)),
+        lambda: make_pipeline(study_classifier("gd", 20)),
+    ):
+        trained, scores = score_curve(
+            make(), X_train, y_train, X_test, y_test, max_iter=20
+        )
+        fitted = fit_quietly(make(), X_train, y_train)
+        assert trained[-1].n_iter_ == 20
+        for got, expected in zip(trained[-1].coefs_, fitted[-1].coefs_):
+            assert_allclose(got, expected, rtol=1e-12, atol=1e-15)
+        assert scores[-1] == fitted.score(X_test, y_test)
+
+
 def test_score_curve_scores_after_each_epoch(iris_split):
     X_train, X_test, y_train, y_test = iris_split
     scaler = StandardScaler().fit(X_train)
