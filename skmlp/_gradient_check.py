@@ -128,13 +128,16 @@ def check_gradients(
             f"{type(estimator).__name__}."
         )
     fitted = hasattr(estimator, "coefs_")
+    # The parameters, fitted or not, as partial_fit validates them: a fitted
+    # estimator's alpha of -1 or NaN was taken as it was (and "x" failed in
+    # a TypeError deep in the penalty).
+    validate_parameters(estimator)
     if fitted:
         check_is_fitted(estimator)
         # The network the estimator holds, whatever hidden_layer_sizes says
         # now; its weights start the check as they would a warm start.
         hidden = fitted_hidden_layer_sizes(estimator)
     else:
-        validate_parameters(estimator)
         hidden = hidden_layer_sizes(estimator.hidden_layer_sizes)
     # Validation writes to a view (as in fit), never to the estimator; the
     # data of a fitted estimator are validated as those of a partial_fit

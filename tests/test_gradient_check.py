@@ -1,5 +1,7 @@
 """check_gradients: right gradients pass, wrong ones fail, nothing is modified."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -91,6 +93,24 @@ def test_an_unfitted_estimators_parameters_are_validated_first(iris_subset):
     X, y, _ = iris_subset
     with pytest.raises(ValueError, match="'solver' parameter"):
         check_gradients(SoftplusMLPClassifier(solver="sgd"), X, y)
+
+
+@pytest.mark.parametrize("alpha", [-1.0, float("nan"), "x", None])
+def test_a_fitted_estimators_parameters_are_validated_as_partial_fit_does(
+    iris_subset, alpha
+):
+    # They were not: alpha=-1 and NaN were checked as given (NaN gave NaN),
+    # and "x" failed in a TypeError deep in the penalty.
+    X, y, _ = iris_subset
+    clf = SoftplusMLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    clf.set_params(alpha=alpha)
+    with pytest.raises(ValueError, match="'alpha' parameter"):
+        clf.partial_fit(X, y)
+    with pytest.raises(ValueError, match="'alpha' parameter"):
+        check_gradients(clf, X, y)
 
 
 def test_unfitted_estimator_is_checked_at_fits_initial_weights(
