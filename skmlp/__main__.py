@@ -302,6 +302,12 @@ def check_output_folder(folder, paths=()):
 
     Raises ``OSError`` otherwise, before any training.
     """
+    if folder.exists() and not folder.is_dir():
+        # mkdir's own words, "File exists", did not say that a file is in
+        # the way of the folder.
+        raise NotADirectoryError(
+            errno.ENOTDIR, "it is a file, not a folder: choose another --out"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".skmlp-check-"):
         pass

@@ -214,6 +214,21 @@ def test_unwritable_output_folder_is_rejected_before_training(tmp_path, capsys):
     )
 
 
+def test_an_output_folder_that_is_a_file_is_said_to_be_one(tmp_path, capsys):
+    # mkdir's words, "File exists", did not say what was in the way.
+    path = tmp_path / "a-file"
+    path.write_text("")
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--out", str(path)])
+    assert excinfo.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1] == (
+        f"python -m skmlp: error: argument --out: cannot write into {path}: "
+        "it is a file, not a folder: choose another --out"
+    )
+
+
 @pytest.mark.parametrize(
     "name", ["skmlp-nag.joblib", "skmlp-study.png", ".skmlp-gd.partial.joblib"]
 )
