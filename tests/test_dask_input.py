@@ -231,6 +231,16 @@ def test_validated_checks_the_columns_before_any_block(fitted, data):
     assert meta.dtype == rows.dtype == np.float32
 
 
+def test_a_1d_array_is_refused_in_check_arrays_words_with_its_shape(fitted, data):
+    # Validated on its empty columns, the message showed "array=[]", as if
+    # no row had been given.
+    X, _, _ = data
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array") as error:
+        validated(fitted, da.from_array(X[:, 0], chunks=BLOCK))
+    assert "a Dask array of shape (100,)" in str(error.value)
+    assert "array=[]" not in str(error.value)
+
+
 def test_validated_on_reset_learns_the_feature_names(data):
     X, _, _ = data
     frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcde")), npartitions=2)
