@@ -432,3 +432,21 @@ def test_lbfgs_on_a_stream_of_one_class_leaves_out_pairs_that_underflow():
         clf.partial_fit(X, y, classes=["only"])
     assert clf.loss_ < 1e-300
     assert np.array_equal(clf.predict(X), y)
+
+
+def test_a_divergence_is_named_and_pickled_as_skmlp_divergence_error():
+    # A search's workers reported skmlp._training.loop.DivergenceError, the
+    # module it is defined in, not the name it is imported by.
+    import traceback
+
+    import skmlp
+
+    try:
+        SoftplusMLPClassifier((4,), learning_rate_init=1e6, random_state=0).fit(
+            X_IRIS * 1e3, Y_IRIS
+        )
+    except DivergenceError as error:
+        caught = error
+    text = "".join(traceback.format_exception_only(type(caught), caught))
+    assert text.startswith("skmlp.DivergenceError: Training diverged")
+    assert type(pickle.loads(pickle.dumps(caught))) is skmlp.DivergenceError

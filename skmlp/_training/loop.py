@@ -93,7 +93,8 @@ def _lbfgs_advice(alpha):
 class DivergenceError(ValueError):
     """Training produced a non-finite loss or parameter, or a loss more
     than ten thousand times its start (or the chance level
-    ``log(n_classes)``, ``n_labels log 2`` for multilabel targets, the loss
+    ``log(n_classes)``, ``log 2`` for one class, ``n_labels log 2`` for
+    multilabel targets, the loss
     of predicting the targets' weighted mean for a regressor, if that is
     larger).
 
@@ -118,6 +119,11 @@ class DivergenceError(ValueError):
     >>> hasattr(clf, "coefs_")  # it had no model, and has none
     False
     """
+
+    # Named as it is imported, skmlp.DivergenceError, in tracebacks (a
+    # search's workers reported skmlp._training.loop.DivergenceError) and
+    # in pickles, which find it there.
+    __module__ = "skmlp"
 
 
 @dataclass(frozen=True)
