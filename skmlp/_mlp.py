@@ -178,7 +178,8 @@ _SHARED_DOCS = {
         when its score (@score@) stops improving, and keep the weights of
         the best epoch. ``fit``'s ``X_val`` and ``y_val``, when given, are the
         validation rows instead, and all the training data is trained on.
-        Not available in ``partial_fit``.
+        At least two validation rows must have a positive weight@vary@,
+        or ``fit`` raises a ValueError. Not available in ``partial_fit``.
 
     validation_fraction : float, default=0.1
         Fraction of the training data held out with ``early_stopping``;
@@ -715,6 +716,7 @@ class _SoftplusMLP:
     peer="MLPClassifier",
     linear_model="multinomial logistic regression",
     split=" (stratified but for multilabel targets)",
+    vary="",
     score=(
         "``score``, the accuracy: for multilabel\n"
         "        targets the subset accuracy, a row counting if all its labels\n"
@@ -995,6 +997,11 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
         "        regression with a log link (``'poisson'``)"
     ),
     split="",
+    vary=(
+        ", and their targets must vary in each output\n"
+        "        whose training targets do (R² is not defined on constant\n"
+        "        targets)"
+    ),
     score="``score``, the R², whatever the ``loss``",
     validation_loss=(
         "loss (half the squared error averaged over the outputs, or half "
