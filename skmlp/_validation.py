@@ -693,6 +693,7 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
         )
     if not classifier:
         y_val = without_unweighed_targets(y_val, sample_weight_val)
+        check_r2_in_range(y_val, sample_weight_val)
     return X_val, y_val, sample_weight_val
 
 
@@ -785,6 +786,28 @@ def validation_split(train, rng, validation_fraction, classes=None):
     for part, weights in (("training", weight), ("validation", weight_val)):
         check_split_weight(part, np.count_nonzero(weights), len(weights))
     return (X, y, weight), (X_val, y_val, weight_val)
+
+
+def check_r2_in_range(y_val, sample_weight_val):
+    """Refuse validation targets whose squared deviations from their mean
+    overflow float64: R^2, which early stopping scores by, is NaN there.
+
+    Targets of 1e160 among targets of unit scale were found only after the
+    run, as "no epoch with a finite validation score", which blamed the
+    predictions (they were finite) and X_val's scale.
+    """
+    weights = np.ldexp(sample_weight_val, -np.frexp(np.max(sample_weight_val))[1])
+    weights = weights.astype(np.float64)[:, None]
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = np.sum(weights * y_val, axis=0) / np.sum(weights)
+        spread = np.sum(weights * (y_val - mean) ** 2, axis=0)
+    if not np.all(np.isfinite(spread)):
+        raise ValueError(
+            "y_val is out of range for early stopping's score: the squares of "
+            "its deviations from their mean overflow float64 (its largest "
+            f"target is {np.max(np.abs(y_val)):.3g}), and R^2 is NaN. Scale "
+            "the targets (TransformedTargetRegressor with a StandardScaler)."
+        )
 
 
 def check_validation_targets_vary(train, validation):

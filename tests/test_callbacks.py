@@ -311,6 +311,29 @@ def test_a_checkpoint_saved_inside_a_pipeline_holds_nothing_of_the_pipelines_fit
 
 
 @requires_callbacks
+def test_an_epochs_model_exists_before_any_epoch_scored_a_finite_score():
+    # X_val on a scale of 1e200 makes predictions whose squared residuals
+    # overflow: R^2 is -inf at every epoch, and early stopping has no best
+    # epoch yet. Building the epoch's model for the callbacks was an
+    # AttributeError; the fit now ends with early stopping's own error.
+    from skmlp import SoftplusMLPRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 3)
+    y = X[:, 0]
+    recorder = Recorder()
+    model = SoftplusMLPRegressor(
+        hidden_layer_sizes=(5,), early_stopping=True, max_iter=20, random_state=0
+    ).set_callbacks(recorder)
+    with pytest.raises(ValueError, match="no epoch with a finite validation score"):
+        model.fit(X[40:], y[40:], X_val=X[:40] * 1e200, y_val=y[:40])
+    assert recorder.epoch_models
+    for epoch_model in recorder.epoch_models:
+        assert np.all(np.isfinite(epoch_model.predict(X)))
+    assert not hasattr(model, "coefs_")
+
+
+@requires_callbacks
 def test_a_scoring_monitor_scores_a_pipelines_epochs_only_set_on_the_classifier(data):
     # What the scaling-out page says: ScoringMonitor scores the estimator it
     # is set on, so on the pipeline it logs nothing; set on the classifier it

@@ -363,3 +363,57 @@ def test_fit_signature_is_histgradientboostings():
     ]
     for name in ("X_val", "y_val", "sample_weight_val"):
         assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def _regression_split():
+    from sklearn.datasets import make_regression
+
+    X, y = make_regression(200, 4, noise=1.0, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    return X[40:], y[40:] / 100, X[:40], y[:40] / 100
+
+
+def test_validation_weights_of_any_scale_keep_the_same_epoch_and_scores():
+    # Uniform weights of 1e306 (their sum is finite) overflowed the weighted
+    # sums of squares of R^2: NaN, then a false 1.0, and early stopping kept
+    # an epoch of R^2 0.33 where the best was 0.997. The held-out weights
+    # are divided by a power of 2, exactly: weights a power of 2 apart give
+    # the same bits, others the same scores to rounding, and the same epoch.
+    from skmlp import SoftplusMLPRegressor
+
+    X, y, X_val, y_val = _regression_split()
+    params = dict(hidden_layer_sizes=(5,), early_stopping=True, random_state=0)
+    plain = fit_quietly(SoftplusMLPRegressor(**params), X, y, X_val=X_val, y_val=y_val)
+    for scale in (2.0**1000, 2.0**-1000, 1e306, 3.0, 1e-300):
+        weighted = fit_quietly(
+            SoftplusMLPRegressor(**params),
+            X,
+            y,
+            X_val=X_val,
+            y_val=y_val,
+            sample_weight_val=np.full(len(y_val), scale),
+        )
+        if np.frexp(scale)[0] == 0.5:
+            assert weighted.validation_scores_ == plain.validation_scores_
+            assert weighted.validation_loss_curve_ == plain.validation_loss_curve_
+        assert_allclose(weighted.validation_scores_, plain.validation_scores_, 1e-12)
+        assert_allclose(
+            weighted.validation_loss_curve_, plain.validation_loss_curve_, 1e-12
+        )
+        assert weighted.n_iter_ == plain.n_iter_
+        for a, b in zip(weighted.coefs_, plain.coefs_):
+            assert_array_equal(a, b)
+
+
+def test_validation_targets_whose_squares_overflow_are_refused_before_training():
+    # R^2 was NaN at every epoch, and after the run the message blamed the
+    # predictions (finite) and the scale of X_val.
+    from skmlp import SoftplusMLPRegressor
+
+    X, y, X_val, y_val = _regression_split()
+    y_val = y_val.copy()
+    y_val[0] = 1e160
+    model = SoftplusMLPRegressor(hidden_layer_sizes=(5,), early_stopping=True)
+    with pytest.raises(ValueError, match="y_val is out of range for early stopping"):
+        model.fit(X, y, X_val=X_val, y_val=y_val)
+    assert not hasattr(model, "coefs_")

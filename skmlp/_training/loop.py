@@ -338,6 +338,13 @@ def held_out_evaluation(layout, X, y, sample_weight, executor, datafit):
     ``executor`` runs the parts of the predictions (the training objective's:
     its threads).
     """
+    # The weights divided by a power of 2, so that the largest is in
+    # [1/2, 1): the score and the mean loss do not change, to the bit (each
+    # product and sum is scaled exactly), but uniform weights of 1e306 no
+    # longer overflow the weighted sums of squares of R^2, which was NaN,
+    # then a false 1.0, and early stopping kept an epoch of R^2 0.33 where
+    # the best was 0.997.
+    sample_weight = np.ldexp(sample_weight, -np.frexp(np.max(sample_weight))[1])
     weight_sum = float(np.sum(sample_weight))
 
     def evaluate(theta):
@@ -860,8 +867,15 @@ class TrainingRun:
         rng = copy.deepcopy(self.state.rng)
         if kept.rng_state is not None:
             rng.set_state(kept.rng_state)
+        point = self.kept_point()
+        if point is None:
+            # Early stopping before any epoch scored a finite validation
+            # score: no best epoch yet, and the epoch's own weights are the
+            # model so far (a callback's model of the epoch was an
+            # AttributeError). A run that ends so raises (check_final_point).
+            point = kept.theta
         return Result(
-            self.kept_point().copy(),
+            point.copy(),
             self.layout,
             solver,
             rng,
