@@ -381,6 +381,11 @@ def refuse_strings(dtype, name):
     """
     if dtype is None:
         return
+    if _unknown_categories(dtype):
+        # Dask's placeholder for categories not yet computed (a Series made
+        # categorical by astype("category")): a string, it had numbers
+        # refused as strings. refuse_string_columns computes them.
+        return
     categories = getattr(dtype, "categories", None)
     if categories is not None:
         # A pandas Categorical is the common form of labels: its categories
@@ -415,9 +420,23 @@ def refuse_string_columns(y, name):
     dtypes = getattr(y, "dtypes", None)
     if not hasattr(dtypes, "iloc"):
         # Not a DataFrame's Series of dtypes: one dtype, or none (a list).
-        dtypes = [getattr(y, "dtype", None)]
-    for dtype in dtypes:
+        columns = [(getattr(y, "dtype", None), y)]
+    else:
+        columns = [(dtype, y[column]) for column, dtype in dtypes.items()]
+    for dtype, column in columns:
+        if _unknown_categories(dtype) and hasattr(column, "cat"):
+            # A Dask categorical whose categories are not computed yet: its
+            # categories decide, so they are computed (a pass over the
+            # column; the rows are computed anyway).
+            dtype = column.cat.as_known().dtype
         refuse_strings(dtype, name)
+
+
+def _unknown_categories(dtype):
+    """Whether ``dtype`` is a Dask categorical's whose categories are not
+    known yet (its placeholder category)."""
+    categories = getattr(dtype, "categories", None)
+    return categories is not None and list(categories[:2]) == ["__UNKNOWN_CATEGORIES__"]
 
 
 def regression_targets(model, y, first_call, dtype=None):

@@ -1286,3 +1286,17 @@ def test_regressor_on_the_cluster_rejects_targets_written_as_strings(
     X, real, _, _ = regression_data
     with pytest.raises(ValueError, match="y holds strings"):
         _reg().fit(*_on_cluster(X, real[:, 0].astype("U")))
+    # pandas strings and Categoricals of strings, as in memory: the targets
+    # were made an object array before the check, and fitted as numbers.
+    # Categories that are numbers, known or not yet computed, are numbers.
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    labels = np.where(real[:, 0] > np.median(real[:, 0]), "2.5", "1.5")
+    frame = dd.from_pandas(pd.DataFrame(X), npartitions=3)
+    for y in (pd.Series(labels, dtype="string"), pd.Series(pd.Categorical(labels))):
+        with pytest.raises(ValueError, match="y holds strings"):
+            _reg().fit(frame, dd.from_pandas(y, npartitions=3))
+    numbers = dd.from_pandas(pd.Series(labels.astype(float)), npartitions=3)
+    with pytest.raises(ValueError, match="y holds strings"):
+        _reg().fit(frame, numbers.astype(str).astype("category"))
+    _fit(_reg(max_iter=2), frame, numbers.astype("category"))

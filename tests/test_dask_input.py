@@ -451,3 +451,22 @@ def test_a_multilabel_model_predicts_dask_input_as_it_predicts_in_memory():
     assert_allclose(
         clf.predict_proba(X_dask).compute(), clf.predict_proba(X), rtol=1e-13
     )
+
+
+def test_a_dask_categorical_of_numbers_is_numbers_and_of_strings_is_refused():
+    # astype("category") leaves Dask's categories unknown: a placeholder,
+    # a string, which had numbers refused as strings (a regression of the
+    # check of string categories). The categories are computed to decide.
+    from skmlp import SoftplusMLPRegressor
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    numbers = dd.from_pandas(pd.Series([1.5, 2.5] * 20), npartitions=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SoftplusMLPRegressor(max_iter=2, random_state=0)
+        model.fit(X, numbers.astype("category"))
+        same = SoftplusMLPRegressor(max_iter=2, random_state=0)
+        same.fit(X, np.array([1.5, 2.5] * 20))
+    assert_array_equal(model.predict(X), same.predict(X))
+    with pytest.raises(ValueError, match="y holds strings"):
+        SoftplusMLPRegressor(max_iter=2).fit(X, numbers.astype(str).astype("category"))

@@ -513,6 +513,10 @@ def validate_rows(model, X, y, sample_weight, incremental, first_call):
     if is_classifier(model):
         y = dask_column(y, row_chunks, "y", warn=True)
     else:
+        # Strings as in memory, on the targets as given: dask_targets makes
+        # an object array of a Series of strings (or of a Categorical's),
+        # which was then read as numbers.
+        _validation.refuse_string_columns(y, "y")
         y = dask_targets(y, row_chunks, X.shape[0])
     if sample_weight is not None:
         sample_weight = dask_column(
