@@ -93,7 +93,13 @@ def validate_call(
         X = in_model_dtype(model, X)
     if classifier:
         check_classification_targets(y)
-    check_weights_castable(sample_weight, weight_dtype or X.dtype, "sample_weight")
+    check_weights_castable(
+        sample_weight,
+        weight_dtype or X.dtype,
+        "sample_weight",
+        X,
+        "model" if not first_call and keep_model_dtype else "X",
+    )
     sample_weight = _check_sample_weight(
         sample_weight, X, dtype=weight_dtype or X.dtype, ensure_non_negative=True
     )
@@ -113,14 +119,19 @@ def validate_call(
     return X, y, sample_weight
 
 
-def check_weights_castable(sample_weight, dtype, name):
-    """Refuse weights that the cast to ``dtype`` (``X``'s, in which the
-    rows are weighed) would make infinite, or all zero.
+def check_weights_castable(sample_weight, dtype, name, X, whose="X", prefix=""):
+    """Refuse weights that the cast to ``dtype`` (that of ``whose``: ``"X"``,
+    or ``"model"`` for a call that goes on from fitted weights, in which
+    the rows are weighed) would make infinite, or all zero.
 
     ``_check_sample_weight`` casts first and checks after: float64 weights
     of 1e39 with float32 ``X`` were said to contain infinity, and weights of
-    1e-46, all positive, to contain no non-zero number. Scalars, and NaN
-    or infinite entries, are left to its own checks and words.
+    1e-46, all positive, to contain no non-zero number. Scalars, weights of
+    another shape than ``(n_rows,)``, negative ones, and NaN or infinite
+    entries are left to its own checks and words, made first in float64
+    (after the cast, negative weights of -1e39 were said to contain
+    infinity, and 30 weights for 40 rows to be too large), their messages
+    after ``prefix``.
     """
     if sample_weight is None or np.isscalar(sample_weight):
         return
@@ -128,7 +139,11 @@ def check_weights_castable(sample_weight, dtype, name):
     dtype = np.dtype(dtype)
     if weights.dtype.kind != "f" or weights.dtype.itemsize <= dtype.itemsize:
         return
-    finite = np.abs(weights[np.isfinite(weights)])
+    try:
+        _check_sample_weight(weights, X, dtype=np.float64, ensure_non_negative=True)
+    except ValueError as error:
+        raise ValueError(f"{prefix}{error}") from None
+    finite = weights[np.isfinite(weights)]
     largest = finite.max() if finite.size else 0.0
     if largest > np.finfo(dtype).max:
         problem = "a value too large for"
@@ -136,6 +151,15 @@ def check_weights_castable(sample_weight, dtype, name):
         problem = "only values that round to 0 in"
     else:
         return
+    if whose == "model":
+        where = (
+            "the dtype of the fitted model that this call goes on from (set "
+            "by its first call)"
+        )
+    else:
+        where = "the dtype of X"
+    # Casting X helps only where X's float32 is what decides.
+    cast = "Cast X to float64, or d" if whose == "X" and dtype == np.float32 else "D"
     # The validation rows' weights only score: their ratios are all that
     # matters. The training rows' sum divides the penalty.
     alpha = (
@@ -144,9 +168,8 @@ def check_weights_castable(sample_weight, dtype, name):
         else " (and alpha by the same: the penalty is divided by their sum)"
     )
     raise ValueError(
-        f"{name} contains {problem} dtype('{dtype}'), the dtype of X, in which "
-        f"the rows are weighed. Cast X to float64, or divide the weights by "
-        f"the largest{alpha}."
+        f"{name} contains {problem} dtype('{dtype}'), {where}, in which the "
+        f"rows are weighed. {cast}ivide the weights by the largest{alpha}."
     )
 
 
@@ -685,7 +708,13 @@ def validate_validation_data(model, X_val, y_val, sample_weight_val, dtype):
         y_val = validation_labels(model, y_val)
     else:
         y_val = validation_targets(model, y_val, dtype)
-    check_weights_castable(sample_weight_val, dtype, "sample_weight_val")
+    check_weights_castable(
+        sample_weight_val,
+        dtype,
+        "sample_weight_val",
+        X_val,
+        prefix="sample_weight_val is invalid: ",
+    )
     try:
         sample_weight_val = _check_sample_weight(
             sample_weight_val, X_val, dtype=dtype, ensure_non_negative=True

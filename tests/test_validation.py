@@ -650,3 +650,30 @@ def test_float64_weights_out_of_float32s_range_are_refused_naming_xs_dtype(scale
     with pytest.raises(ValueError, match="sample_weight_val contains") as error:
         clf.fit(X32, y, X_val=X_val, y_val=y_val, sample_weight_val=np.full(20, scale))
     assert str(error.value).endswith("divide the weights by the largest.")
+
+
+def test_weights_out_of_range_name_the_dtype_that_decides_after_sklearns_checks():
+    # The check of the cast came before scikit-learn's own checks, and its
+    # advice named X's dtype where the fitted model's decides.
+    from skmlp import SoftplusMLPRegressor
+
+    X, y = scaled_iris()
+    X32 = X.astype(np.float32)
+    n = len(y)
+    # scikit-learn's words for the sign and the shape, in float32 as in
+    # float64 (after the cast, -1e39 "contained infinity").
+    for X_in in (X32, X):
+        with pytest.raises(ValueError, match="Negative values in data passed to"):
+            classifier(max_iter=3).fit(X_in, y, sample_weight=np.full(n, -1e39))
+        with pytest.raises(ValueError, match=r"sample_weight.shape == \(30,\)"):
+            classifier(max_iter=3).fit(X_in, y, sample_weight=np.full(30, 1e39))
+    with pytest.raises(ValueError, match="sample_weight_val is invalid: Negative"):
+        classifier(max_iter=3, early_stopping=True).fit(
+            X32, y, X_val=X32[:20], y_val=y[:20], sample_weight_val=np.full(20, -1e39)
+        )
+    # A float32 model goes on in float32 whatever X is: casting X is no
+    # remedy there.
+    model = fit_quietly(SoftplusMLPRegressor(max_iter=3), X32, X[:, 0])
+    with pytest.raises(ValueError, match="the dtype of the fitted model") as error:
+        model.partial_fit(X, X[:, 0], sample_weight=np.full(n, 1e39))
+    assert "Cast X" not in str(error.value)
