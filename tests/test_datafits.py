@@ -291,6 +291,37 @@ def test_regression_held_out_score_is_the_weighted_r2(datafit):
     assert datafit.held_out_score(y, y, weight) == 1.0
 
 
+@pytest.mark.parametrize("datafit", REGRESSION)
+def test_a_constant_output_scores_as_r2_score_defines_it_not_its_rounding(datafit):
+    # Twenty 0.3s: their weighted mean does not round to 0.3, and
+    # r2_score's sum of squares of the constant output was 1e-33, not 0:
+    # an R^2 of -1e31 that decided which epoch early stopping kept. The
+    # output scores 0 (1 if predicted exactly), as r2_score gives it for a
+    # sum of exactly 0.
+    from sklearn.metrics import r2_score
+
+    rng = np.random.RandomState(2)
+    y = np.c_[rng.uniform(1.0, 2.0, 20), np.full(20, 0.3)]
+    predictions = y + rng.uniform(0.01, 0.1, size=y.shape)
+    # (With other weights the mean may round to 0.3, and r2_score is right.)
+    weight = np.ones(20)
+    assert r2_score(y, predictions, sample_weight=weight) < -1e20
+    first = r2_score(y[:, 0], predictions[:, 0], sample_weight=weight)
+    score = datafit.held_out_score(predictions, y, weight)
+    assert score == pytest.approx((first + 0.0) / 2, rel=1e-14)
+    exact = np.c_[predictions[:, 0], y[:, 1]]
+    assert datafit.held_out_score(exact, y, weight) == pytest.approx(
+        (first + 1.0) / 2, rel=1e-14
+    )
+    # Only the rows that weigh count: a row of weight 0 that differs
+    # leaves the output constant.
+    y[0, 1], weight[0] = 5.0, 0.0
+    assert datafit.held_out_score(predictions, y, weight) == pytest.approx(
+        (r2_score(y[:, 0], predictions[:, 0], sample_weight=weight) + 0.0) / 2,
+        rel=1e-14,
+    )
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("n_outputs", [1, 3])

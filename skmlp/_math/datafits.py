@@ -459,9 +459,23 @@ def _output_major(y, n_outputs, dtype):
 
 
 def _r2(predicted, y, weight):
-    return float(
-        r2_score(np.reshape(y, predicted.shape), predicted, sample_weight=weight)
-    )
+    """``r2_score`` of the outputs, averaged, but for outputs whose targets
+    are constant on the rows that weigh: their R^2 is that of a constant
+    output as ``r2_score`` defines it (1 if predicted exactly, else 0).
+
+    ``r2_score`` tells a constant output only by a sum of squares that is
+    exactly 0; where the targets' weighted mean does not round to them
+    exactly (twenty 0.3s), the sum is a rounding of 1e-33, and the output's
+    R^2 was noise of -1e31 that decided which epoch early stopping kept.
+    """
+    y = np.reshape(y, predicted.shape)
+    scores = r2_score(y, predicted, sample_weight=weight, multioutput="raw_values")
+    rows = slice(None) if weight is None else weight > 0
+    weighed, exact = y[rows], (predicted == y)[rows]
+    constant = np.all(weighed == weighed[:1], axis=0)
+    if np.any(constant):
+        scores = np.where(constant, np.where(exact.all(axis=0), 1.0, 0.0), scores)
+    return float(np.mean(scores))
 
 
 # The datafit of each output layer, by ``out_activation_``.
