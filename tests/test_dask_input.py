@@ -239,6 +239,8 @@ def test_a_1d_array_is_refused_in_check_arrays_words_with_its_shape(fitted, data
         validated(fitted, da.from_array(X[:, 0], chunks=BLOCK))
     assert "a Dask array of shape (100,)" in str(error.value)
     assert "array=[]" not in str(error.value)
+    with pytest.raises(ValueError, match="Expected 2D array, got scalar array"):
+        validated(fitted, da.from_array(np.array(1.0)))
 
 
 def test_validated_on_reset_learns_the_feature_names(data):

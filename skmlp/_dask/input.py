@@ -176,11 +176,12 @@ def validated(estimator, X, reset=False):
     before any block is computed.
     """
     shape = getattr(X, "shape", None)
-    if not hasattr(X, "to_dask_array") and shape is not None and len(shape) == 1:
+    if not hasattr(X, "to_dask_array") and shape is not None and len(shape) < 2:
         # check_array's words, of the array given: validated on the empty
         # columns, they showed "array=[]", as if no row had been given.
+        got = "1D array" if len(shape) == 1 else "scalar array"
         raise ValueError(
-            "Expected 2D array, got 1D array instead:\n"
+            f"Expected 2D array, got {got} instead:\n"
             f"a Dask array of shape {shape} (its values are not computed here).\n"
             "Reshape your data either using array.reshape(-1, 1) if your data "
             "has a single feature or array.reshape(1, -1) if it contains a "
