@@ -302,12 +302,27 @@ def check_output_folder(folder, paths=()):
 
     Raises ``OSError`` otherwise, before any training.
     """
+    # mkdir's own words, "File exists" or "Not a directory", did not say
+    # what is in the way of the folder: a file, a link that leads nowhere,
+    # or a file where a folder above it would be.
+    if folder.is_symlink() and not folder.exists():
+        raise FileExistsError(
+            errno.EEXIST,
+            f"it is a link to {os.readlink(folder)}, which does not exist: "
+            "choose another --out",
+        )
     if folder.exists() and not folder.is_dir():
-        # mkdir's own words, "File exists", did not say that a file is in
-        # the way of the folder.
         raise NotADirectoryError(
             errno.ENOTDIR, "it is a file, not a folder: choose another --out"
         )
+    for parent in folder.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise NotADirectoryError(
+                    errno.ENOTDIR,
+                    f"{parent} is a file, not a folder: choose another --out",
+                )
+            break
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".skmlp-check-"):
         pass

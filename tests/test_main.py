@@ -214,10 +214,20 @@ def test_unwritable_output_folder_is_rejected_before_training(tmp_path, capsys):
     )
 
 
-def test_an_output_folder_that_is_a_file_is_said_to_be_one(tmp_path, capsys):
-    # mkdir's words, "File exists", did not say what was in the way.
-    path = tmp_path / "a-file"
-    path.write_text("")
+@pytest.mark.parametrize("case", ["file", "broken link", "under a file"])
+def test_what_is_in_the_way_of_the_output_folder_is_named(tmp_path, capsys, case):
+    # mkdir's words, "File exists" and "Not a directory", did not say what
+    # was in the way.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    if case == "file":
+        path, reason = blocker, "it is a file, not a folder"
+    elif case == "broken link":
+        path = tmp_path / "link"
+        path.symlink_to(tmp_path / "nowhere")
+        reason = f"it is a link to {tmp_path / 'nowhere'}, which does not exist"
+    else:
+        path, reason = blocker / "out", f"{blocker} is a file, not a folder"
     with pytest.raises(SystemExit) as excinfo:
         main(["--out", str(path)])
     assert excinfo.value.code == 2
@@ -225,7 +235,7 @@ def test_an_output_folder_that_is_a_file_is_said_to_be_one(tmp_path, capsys):
     assert out == ""
     assert err.splitlines()[-1] == (
         f"python -m skmlp: error: argument --out: cannot write into {path}: "
-        "it is a file, not a folder: choose another --out"
+        f"{reason}: choose another --out"
     )
 
 
