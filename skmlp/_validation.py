@@ -414,7 +414,7 @@ def refuse_strings(dtype, name):
         # A pandas Categorical is the common form of labels: its categories
         # decide (numbers written as strings, "1.5" and "2.5", were fitted
         # as quantities, where the same strings as a Series were refused).
-        if getattr(categories, "inferred_type", None) == "string":
+        if getattr(categories, "inferred_type", None) in ("string", "bytes"):
             strings = True
         else:
             refuse_strings(categories.dtype, name)

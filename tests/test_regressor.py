@@ -358,6 +358,11 @@ def test_a_categorical_of_strings_is_rejected_one_of_numbers_is_taken():
         SoftplusMLPRegressor(max_iter=2, early_stopping=True).fit(
             X, y, X_val=X, y_val=pd.Series(pd.Categorical(labels))
         )
+    # Bytes too, as a NumPy array of bytes is refused.
+    with pytest.raises(ValueError, match=message):
+        SoftplusMLPRegressor(max_iter=2).fit(
+            X, pd.Series(pd.Categorical(labels.astype("S")))
+        )
     # Categories that are numbers are numbers, as MLPRegressor takes them.
     numbers = pd.Series(pd.Categorical(labels.astype(float)))
     with warnings.catch_warnings():
