@@ -125,8 +125,9 @@ _SHARED_DOCS = {
         ``momentum`` of MLPClassifier with ``nesterovs_momentum=True``.
         ``'auto'`` (the default) is ``'fista'`` on the full batch and 0.9
         (MLPClassifier's default) on mini-batches. A ``partial_fit`` call on
-        other rows than the last call's, and every call after it, is a chunk
-        of a stream, on which ``'auto'`` (of ``momentum`` and of
+        other rows than the last call's (the same values in another
+        container, dense or sparse, count as other rows), and every call
+        after it, is a chunk of a stream, on which ``'auto'`` (of ``momentum`` and of
         ``learning_rate_init``) is that of mini-batches; the first call
         cannot tell, and is a full batch. With
         a numeric ``learning_rate_init`` a loop over the chunks is exactly
