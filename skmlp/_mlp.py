@@ -792,8 +792,9 @@ class SoftplusMLPClassifier(ClassifierMixin, _SoftplusMLP, BaseEstimator):
 
     A step whose loss or parameters are not finite, or whose loss exceeds
     1e4 times the larger of the chance level (``log(n_classes)``, ``log 2``
-    for one class, or ``n_labels log 2`` for multilabel targets) and the first loss of the
-    training run (at a step or at the point that ends the call), raises a
+    for one class, or ``n_labels log 2`` for multilabel targets) and the
+    first loss of the training run (at a step or at the point that ends the
+    call), raises a
     :class:`DivergenceError` (a ValueError) and leaves the estimator as it
     was before the call. A Ctrl-C keeps the model of the last finished epoch.
     The fitted attributes are written together at the end of a call, so that

@@ -1297,3 +1297,39 @@ def test_validation_targets_constant_where_the_training_targets_vary_are_refused
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, Y, X_val=X[:20], y_val=Y[:20])
     assert model.n_iter_ > 1
+
+
+@pytest.mark.parametrize("solver", ["nag", "lbfgs"])
+def test_the_chance_level_warning_judges_each_of_several_outputs(solver):
+    # The total averages the outputs' losses. An output of scale 1e4 that
+    # the inputs cannot predict (a factor of the design that X does not
+    # hold) hid one predicted exactly: R^2 0 and 1, told that it had
+    # learned nothing.
+    import itertools
+
+    factors = np.tile(np.array(list(itertools.product([-1.0, 1.0], repeat=4))), (20, 1))
+    X = factors[:, :3]
+    Y = np.c_[1e4 * factors[:, 3], factors[:, 0] + factors[:, 1] - factors[:, 2]]
+    model = SoftplusMLPRegressor(hidden_layer_sizes=(), solver=solver, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(X, Y)
+    assert_allclose(
+        r2_score(Y, model.predict(X), multioutput="raw_values"), [0, 1], atol=1e-6
+    )
+    # A Poisson output of zeros counts 0 in the chance level, which no
+    # finite intercept reaches: it hid NAG's gain on the other output.
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 3)
+    counts = np.c_[rng.poisson(np.exp(0.05 * X[:, 0])), np.zeros(300)]
+    poisson = SoftplusMLPRegressor(
+        hidden_layer_sizes=(), solver=solver, loss="poisson", random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        poisson.fit(X, counts)
+    # Where no output learns, the warning is given, as for one output.
+    with pytest.warns(ConvergenceWarning, match="learned nothing"):
+        SoftplusMLPRegressor(hidden_layer_sizes=(), solver=solver, random_state=0).fit(
+            np.zeros_like(X), np.c_[rng.randn(300), rng.randn(300)]
+        )

@@ -793,7 +793,47 @@ class TrainingRun:
         if self.batches:
             self.data.objective.set_rows(*self.data.rows)
         loss = float(self.data.objective.datafit_value(point))
-        return loss if loss >= chance * (1.0 - CHANCE_RTOL) else None
+        if loss < chance * (1.0 - CHANCE_RTOL) or self._an_output_learned(point):
+            return None
+        return loss
+
+    def _an_output_learned(self, point):
+        """Whether one of several outputs, whose targets are not constant,
+        is fitted below its own chance level, at ``point``, on the rows in
+        memory (rows on a Dask cluster are judged by the total alone).
+
+        The total averages the outputs' losses: an output of a large scale
+        that the inputs cannot predict hid one predicted exactly (R^2 0 and
+        1, told that it had learned nothing); and a Poisson output of zeros
+        counts 0 in the chance level, which no finite intercept reaches
+        (its start, log(1 / 2n), costs 1 / 2n a row), so that it hid a
+        smaller gain on the others. Outputs of constant targets have
+        nothing to learn and are left out.
+        """
+        X = getattr(self.data.objective, "X", None)
+        _, y, weight = self.data.rows
+        if X is None or y.ndim != 2 or y.shape[1] < 2:
+            return False
+        datafit = self.data.objective.datafit
+        coefs, intercepts = self.layout.unpack(point)
+        try:
+            outputs = forward_log_proba(
+                coefs,
+                intercepts,
+                X,
+                datafit=datafit,
+                executor=self.data.objective.executor,
+            )
+        except OutputOverflow:
+            return False
+        weight_sum = float(np.sum(weight))
+        for k in range(y.shape[1]):
+            chance = datafit.chance_loss(1, y[:, [k]], weight)
+            if chance > 0:
+                loss = datafit.held_out_loss(outputs[:, [k]], y[:, [k]], weight)
+                if loss / weight_sum < chance * (1.0 - CHANCE_RTOL):
+                    return True
+        return False
 
     def check_final_point(self):
         """Check the point to keep by the divergence rule.
