@@ -383,6 +383,10 @@ def test_a_curvature_beyond_the_backtracking_search_names_its_causes(solver):
         clf.fit(X_IRIS, Y_IRIS)
     assert "curvature is above" in str(error.value)
     assert "lower alpha" in str(error.value)
+    # It is undone as a divergence is, and says so as a divergence does.
+    assert str(error.value).endswith(
+        "The estimator was left as it was before this call."
+    )
     clf.set_params(alpha=1e-4, learning_rate_init=0.01, batch_size=None)
     assert _snapshot(clf) == before
 

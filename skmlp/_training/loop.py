@@ -1001,11 +1001,12 @@ class TrainingRun:
             raise DivergenceError(f"Training diverged: {error} {advice}") from None
         except NoStepFound as error:
             # A curvature beyond every step tried: with the squared error,
-            # targets of a huge scale give it as unscaled inputs do.
+            # targets of a huge scale give it as unscaled inputs do. Its
+            # model is undone, as a divergence's: it says so too.
             advice = _target_advice(self.data.objective.datafit)
-            if not advice:
-                raise
-            raise NoStepFound(f"{error} {advice.rstrip()}") from None
+            raise NoStepFound(
+                f"{error} {advice}The estimator was left as it was before this call."
+            ) from None
         self._check(loss)
         return loss
 
