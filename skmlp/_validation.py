@@ -826,7 +826,15 @@ def validation_split(train, rng, validation_fraction, classes=None):
         )
     except ValueError as error:
         if stratify is None:
-            raise
+            # train_test_split's words name its own test_size and
+            # train_size: say whose they are.
+            raise ValueError(
+                f"early_stopping cannot hold out validation_fraction="
+                f"{validation_fraction} of {len(y)} row{'s' * (len(y) != 1)} "
+                f"(train_test_split: {error}) Give more rows, change "
+                "validation_fraction, pass the validation data to fit (X_val, "
+                "y_val), or set early_stopping=False."
+            ) from error
         raise ValueError(
             _stratification_message(y, classes, validation_fraction)
         ) from error

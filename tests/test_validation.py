@@ -677,3 +677,26 @@ def test_weights_out_of_range_name_the_dtype_that_decides_after_sklearns_checks(
     with pytest.raises(ValueError, match="the dtype of the fitted model") as error:
         model.partial_fit(X, X[:, 0], sample_weight=np.full(n, 1e39))
     assert "Cast X" not in str(error.value)
+
+
+def test_an_impossible_split_of_unstratified_targets_names_validation_fraction():
+    # A regressor's targets, and multilabel ones, are not stratified: the
+    # split's error was train_test_split's own, of test_size and
+    # train_size, which are not the estimator's parameters.
+    from sklearn.datasets import make_multilabel_classification
+
+    from skmlp import SoftplusMLPRegressor
+
+    X, Y = make_multilabel_classification(40, 4, n_classes=3, random_state=0)
+    for model, y in (
+        (SoftplusMLPRegressor(early_stopping=True, validation_fraction=0.999), X[:, 0]),
+        (classifier(early_stopping=True, validation_fraction=0.999), Y),
+    ):
+        with pytest.raises(ValueError) as error:
+            model.fit(X, y)
+        message = str(error.value)
+        assert message.startswith(
+            "early_stopping cannot hold out validation_fraction=0.999 of 40 rows"
+        )
+        assert message.endswith("or set early_stopping=False.")
+        assert not hasattr(model, "coefs_")
