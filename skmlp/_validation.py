@@ -12,11 +12,19 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_classifier
+from sklearn.exceptions import DataConversionWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._sklearn_compat import _check_partial_fit_first_call, _check_sample_weight
+from ._warnings import warn_at_user_code
+
+# column_or_1d's DataConversionWarning, in its words.
+COLUMN_VECTOR_MESSAGE = (
+    "A column-vector y was passed when a 1d array was expected. Please change "
+    "the shape of y to (n_samples, ), for example using ravel()."
+)
 
 
 def view(estimator):
@@ -277,8 +285,11 @@ def validate_input(model, X, y="no_validation", reset=False, regression=False):
         y = y.toarray()
     if y.ndim == 2 and y.shape[1] == 1:
         # A column is one label (or one target) per row, with
-        # MLPClassifier's (and MLPRegressor's) DataConversionWarning.
-        y = column_or_1d(y, warn=True)
+        # MLPClassifier's (and MLPRegressor's) DataConversionWarning, in its
+        # words, at the user's line as skmlp's other warnings (column_or_1d's
+        # own stacklevel named this file).
+        warn_at_user_code(COLUMN_VECTOR_MESSAGE, DataConversionWarning)
+        y = column_or_1d(y)
     return X, y
 
 

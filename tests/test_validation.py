@@ -257,6 +257,20 @@ def test_a_column_vector_y_warns_as_mlpclassifier():
     with pytest.warns(DataConversionWarning, match="column-vector y"):
         _, yv, _, _ = _call(SoftplusMLPClassifier(), np.eye(4), [[0], [1], [1], [0]])
     assert yv.shape == (4,)
+    # In MLPClassifier's words, at the user's line, as skmlp's other
+    # warnings (column_or_1d's own stacklevel named skmlp's file), once.
+    from sklearn.neural_network import MLPClassifier
+
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        SoftplusMLPClassifier(max_iter=1).fit(np.eye(4), [[0], [1], [1], [0]])
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        MLPClassifier(max_iter=1).fit(np.eye(4), [[0], [1], [1], [0]])
+    (conversion,) = [w for w in ours if w.category is DataConversionWarning]
+    assert conversion.filename == __file__
+    (expected,) = [w for w in theirs if w.category is DataConversionWarning]
+    assert str(conversion.message) == str(expected.message)
 
 
 def test_a_2d_y_of_other_values_than_0_and_1():

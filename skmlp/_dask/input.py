@@ -131,12 +131,7 @@ def dask_column(values, row_chunks, name, dtype=None, warn=False):
     if column_vector or (name == "y" and values.ndim == 2 and values.shape[1] == 1):
         # In memory, column_or_1d(y, warn=True) in fit.
         if warn:
-            warn_at_user_code(
-                "A column-vector y was passed when a 1d array was expected. "
-                "Please change the shape of y to (n_samples, ), for example "
-                "using ravel().",
-                DataConversionWarning,
-            )
+            warn_at_user_code(_validation.COLUMN_VECTOR_MESSAGE, DataConversionWarning)
         values = values if values.ndim == 1 else values[:, 0]
     if values.ndim != 1:
         if name == "y" and values.ndim == 2:
