@@ -52,6 +52,15 @@ def test_pack_rejects_layers_of_the_wrong_shape():
         layout.pack(
             [np.zeros((4, 6)), np.zeros((6, 3))], [np.zeros(6), np.zeros(3)], float
         )
+    # The intercepts are named where they are what is wrong (the layer's
+    # right matrix was).
+    with pytest.raises(
+        ValueError,
+        match=r"Intercepts of shape \(2,\) do not fit the layer of shape \(4, 7\)",
+    ):
+        layout.pack(
+            [np.zeros((4, 7)), np.zeros((7, 3))], [np.zeros(2), np.zeros(3)], float
+        )
 
 
 def test_unpack_gives_views_that_write_through_to_theta():

@@ -72,10 +72,16 @@ class ParameterLayout:
             )
         theta = np.empty(self.n_params, dtype=dtype)
         for (c, b, shape), coef, intercept in zip(self._slices, coefs, intercepts):
-            if coef.shape != shape or intercept.shape != shape[1:]:
+            if coef.shape != shape:
                 raise ValueError(
                     f"Layer of shape {coef.shape} does not fit the network "
                     f"{self.layer_sizes}."
+                )
+            if intercept.shape != shape[1:]:
+                # (The layer's matrix was named for a wrong intercept.)
+                raise ValueError(
+                    f"Intercepts of shape {intercept.shape} do not fit the layer "
+                    f"of shape {shape} of the network {self.layer_sizes}."
                 )
             theta[c] = coef.ravel()
             theta[b] = intercept
