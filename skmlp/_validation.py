@@ -339,17 +339,19 @@ def encode_labels(model, y, incremental, first_call):
         check_partial_fit_classes(model.classes_, labels, multilabel)
     else:
         check_same_kind(model.out_activation_, kind)
-        if multilabel and len(labels) != len(model.classes_):
-            # scikit-learn's words (label_binarize).
-            raise ValueError(
-                f"classes {model.classes_} mismatch with the labels {labels} "
-                "found in the data"
-            )
+        # A warm start's words first, as MLPClassifier's: a multilabel refit
+        # on fewer labels was told label_binarize's, which spoke of neither.
         if not incremental and model.warm_start and set(labels) != set(model.classes_):
             raise ValueError(
                 "warm_start can only be used where `y` has the same classes "
                 f"as in the previous call to fit. Previously got "
                 f"{model.classes_}, `y` has {labels}"
+            )
+        if multilabel and len(labels) != len(model.classes_):
+            # scikit-learn's words (label_binarize).
+            raise ValueError(
+                f"classes {model.classes_} mismatch with the labels {labels} "
+                "found in the data"
             )
     if first_call:
         model.out_activation_ = kind

@@ -287,6 +287,14 @@ def test_mixing_one_label_per_row_and_multilabel_targets_is_rejected(data):
         multilabel.partial_fit(X, y[:, 0])
     with pytest.raises(ValueError, match="mismatch with the labels"):
         multilabel.partial_fit(X, y[:, :3])
+    # A warm start on fewer labels says so in MLPClassifier's words (it
+    # was told label_binarize's).
+    warm = SoftplusMLPClassifier(max_iter=2, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warm.fit(X, y)
+    with pytest.raises(ValueError, match="warm_start can only be used where `y`"):
+        warm.fit(X, y[:, :3])
     multiclass = SoftplusMLPClassifier(max_iter=2).partial_fit(
         X, y[:, 0] + 2 * y[:, 1], classes=range(4)
     )
