@@ -312,9 +312,13 @@ def penalty_advice(alpha, weight_sum, step):
         )
     if not step * curvature > 2:
         return ""
+    # A smaller alpha lifts the penalty's bound only: the data's own
+    # curvature may still want a smaller step (a step of 1e9 on unscaled
+    # features diverged at alpha=1e-12 too), and the usual advice follows.
     remedy = (
-        "A smaller step, a smaller alpha or sample weights of a larger scale "
-        "avoid it (the objective depends on sample_weight / alpha only). "
+        "A smaller alpha or sample weights of a larger scale raise that bound "
+        "(the objective depends on sample_weight / alpha only); a smaller step "
+        "passes it. "
     )
     return (
         f"The penalty alone allows no step above {2 / curvature:.3g} (this "
