@@ -96,22 +96,14 @@ def test_value_equals_loss_of_value_and_gradient(hidden):
 
 @pytest.mark.parametrize("hidden", [(), (3,), (4, 3)])
 def test_loss_equals_per_sample_weighted_cross_entropy_plus_l2_reference(hidden):
+    # value is the datafit plus the penalty; datafit_value the datafit
+    # alone (what the chance-level warning judges).
     layout, objective, theta = _problem(hidden, alpha=0.7)
     coefs, intercepts = layout.unpack(theta)
-    expected = _reference_loss(
-        coefs, intercepts, objective.X, objective.y, objective.sample_weight, 0.7
-    )
-    assert objective.value(theta) == pytest.approx(expected, rel=1e-12)
-
-
-@pytest.mark.parametrize("hidden", [(), (3,), (4, 3)])
-def test_datafit_value_is_the_weighted_mean_loss_without_the_penalty(hidden):
-    layout, objective, theta = _problem(hidden, alpha=0.7)
-    coefs, intercepts = layout.unpack(theta)
-    expected = _reference_loss(
-        coefs, intercepts, objective.X, objective.y, objective.sample_weight, 0.0
-    )
-    assert objective.datafit_value(theta) == pytest.approx(expected, rel=1e-12)
+    rows = (objective.X, objective.y, objective.sample_weight)
+    for value, alpha in ((objective.value, 0.7), (objective.datafit_value, 0.0)):
+        expected = _reference_loss(coefs, intercepts, *rows, alpha)
+        assert value(theta) == pytest.approx(expected, rel=1e-12)
     assert objective.value(theta) > objective.datafit_value(theta) + 1e-3
 
 
