@@ -815,8 +815,10 @@ class TrainingRun:
         nothing to learn and are left out.
         """
         X = getattr(self.data.objective, "X", None)
+        if X is None or self.data.rows is None:
+            return False
         _, y, weight = self.data.rows
-        if X is None or y.ndim != 2 or y.shape[1] < 2:
+        if y.ndim != 2 or y.shape[1] < 2:
             return False
         datafit = self.data.objective.datafit
         coefs, intercepts = self.layout.unpack(point)
