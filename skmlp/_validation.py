@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ._math.datafits import constant_outputs, scaled_weights
 from ._sklearn_compat import _check_partial_fit_first_call, _check_sample_weight
 from ._warnings import warn_at_user_code
 
@@ -865,8 +866,7 @@ def check_r2_in_range(y_val, sample_weight_val):
     run, as "no epoch with a finite validation score", which blamed the
     predictions (they were finite) and X_val's scale.
     """
-    weights = np.ldexp(sample_weight_val, -np.frexp(np.max(sample_weight_val))[1])
-    weights = weights.astype(np.float64)[:, None]
+    weights = scaled_weights(sample_weight_val).astype(np.float64)[:, None]
     with np.errstate(over="ignore", invalid="ignore"):
         mean = np.sum(weights * y_val, axis=0) / np.sum(weights)
         spread = np.sum(weights * (y_val - mean) ** 2, axis=0)
@@ -890,12 +890,9 @@ def check_validation_targets_vary(train, validation):
     R^2 of -0.95), or an epoch chosen by the noise. An output constant in
     both parts has nothing to learn, and is let be.
     """
-
-    def constant(y, weight):
-        rows = y[weight > 0]
-        return np.all(rows == rows[:1], axis=0)
-
-    outputs = np.flatnonzero(constant(*validation[1:]) & ~constant(*train[1:]))
+    outputs = np.flatnonzero(
+        constant_outputs(*validation[1:]) & ~constant_outputs(*train[1:])
+    )
     if outputs.size:
         which = "" if train[1].shape[1] == 1 else f" in output(s) {outputs.tolist()}"
         raise ValueError(

@@ -787,6 +787,7 @@ def test_parts_run_on_workers_only_while_blas_is_held_at_one(two_threads):
     _fit(X)
     after = _evaluate_in_a_thread(layout, theta)
     for found in (before, after):
+        assert len(found["seen"]) > 1  # the blocks of several parts
         for thread, blas in found["seen"]:
             assert thread == found["caller"] or set(blas) == {1}
     assert before["loss"] == after["loss"]

@@ -470,12 +470,30 @@ def _r2(predicted, y, weight):
     """
     y = np.reshape(y, predicted.shape)
     scores = r2_score(y, predicted, sample_weight=weight, multioutput="raw_values")
-    rows = slice(None) if weight is None else weight > 0
-    weighed, exact = y[rows], (predicted == y)[rows]
-    constant = np.all(weighed == weighed[:1], axis=0)
+    constant = constant_outputs(y, weight)
     if np.any(constant):
-        scores = np.where(constant, np.where(exact.all(axis=0), 1.0, 0.0), scores)
+        rows = slice(None) if weight is None else weight > 0
+        exact = (predicted == y)[rows].all(axis=0)
+        scores = np.where(constant, np.where(exact, 1.0, 0.0), scores)
     return float(np.mean(scores))
+
+
+def constant_outputs(y, weight):
+    """Which outputs (columns of ``y``) are constant on the rows of positive
+    ``weight`` (all rows if None): those R^2 does not score by their
+    spread (:func:`_r2`), and that early stopping refuses to be scored by
+    where the training targets vary."""
+    rows = y if weight is None else y[weight > 0]
+    return np.all(rows == rows[:1], axis=0)
+
+
+def scaled_weights(weight):
+    """``weight`` divided by the power of 2 that puts its largest in
+    [1/2, 1): exactly, so that a weighted mean or a score computed from
+    them has the same bits as from ``weight``, but their weighted sums of
+    squares do not overflow where ``weight`` is huge (uniform weights of
+    1e306 made R^2 NaN)."""
+    return np.ldexp(weight, -np.frexp(np.max(weight))[1])
 
 
 # The datafit of each output layer, by ``out_activation_``.

@@ -41,6 +41,7 @@ from sklearn.utils import gen_batches
 
 from .._evaluation.blocks import OutputOverflow, forward_log_proba
 from .._evaluation.objective import Objective
+from .._math.datafits import scaled_weights
 from .._solvers.first_order import make_solver
 from .._solvers.lbfgs import FTOL, GradientOverflow
 from .._solvers.step_size import NoStepFound
@@ -342,13 +343,11 @@ def held_out_evaluation(layout, X, y, sample_weight, executor, datafit):
     ``executor`` runs the parts of the predictions (the training objective's:
     its threads).
     """
-    # The weights divided by a power of 2, so that the largest is in
-    # [1/2, 1): the score and the mean loss do not change, to the bit (each
-    # product and sum is scaled exactly), but uniform weights of 1e306 no
-    # longer overflow the weighted sums of squares of R^2, which was NaN,
-    # then a false 1.0, and early stopping kept an epoch of R^2 0.33 where
-    # the best was 0.997.
-    sample_weight = np.ldexp(sample_weight, -np.frexp(np.max(sample_weight))[1])
+    # The score and the mean loss do not change, to the bit, but uniform
+    # weights of 1e306 no longer overflow the weighted sums of squares of
+    # R^2, which was NaN, then a false 1.0, and early stopping kept an
+    # epoch of R^2 0.33 where the best was 0.997.
+    sample_weight = scaled_weights(sample_weight)
     weight_sum = float(np.sum(sample_weight))
 
     def evaluate(theta):
@@ -814,10 +813,9 @@ class TrainingRun:
         smaller gain on the others. Outputs of constant targets have
         nothing to learn and are left out.
         """
-        X = getattr(self.data.objective, "X", None)
-        if X is None or self.data.rows is None:
+        if self.data.rows is None:  # on a Dask cluster
             return False
-        _, y, weight = self.data.rows
+        X, y, weight = self.data.rows
         if y.ndim != 2 or y.shape[1] < 2:
             return False
         datafit = self.data.objective.datafit
