@@ -566,9 +566,13 @@ def test_lbfgs_converging_at_the_chance_level_warns_with_the_advice_on_targets()
     assert "TransformedTargetRegressor" in str(record[0].message)
     # The same fit of targets of unit scale, and constant targets (nothing
     # to learn), converge without a warning (this module ignores
-    # ConvergenceWarning, so it is made an error here).
+    # ConvergenceWarning, so it is made an error here). The unit-scale fit
+    # takes 150 to 210 iterations as the versions and the machine round it
+    # (208 here on 2026-12-08 with SciPy 1.17.1, under 200 the day before):
+    # it is given room, since what is tested is that it converges at all.
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
+        model.set_params(max_iter=500)
         assert model.fit(X, y).score(X, y) > 0.99
         model.fit(X, np.full(300, 3.0))
 
