@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from fitting import as_rows_without_fingerprints, many_classes
+from sklearn.base import clone
 from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -67,19 +68,21 @@ class Fixed:
         return self.step
 
 
-def gradient_descent(objective, x, n_steps, rule, safeguard=None):
+def gradient_descent(objective, x, n_steps, rule, safeguard=None, look_ahead=True):
     """``x <- x - s_k grad f(x)`` with ``s_k`` from ``rule``; the iterates.
 
     With ``safeguard`` (a list, which counts the retakes), the safeguard
     of GD's adaptive step as the user guide states it: an ``x_k`` whose
     loss is more than 1.1 times the best before it is stepped to again
     from ``x_{k-1}`` at half the last step, halved again until it is
-    within (NAG's, without momentum).
+    within (NAG's, without momentum); and, with ``look_ahead``, the model
+    is the last iterate as the safeguard of the next step leaves it.
     """
     x = x.copy()
     iterates = []
     best = last_x = last_gradient = None
-    for _ in range(n_steps):
+    look_ahead = look_ahead and safeguard is not None
+    for k in range(n_steps + look_ahead):
         loss, gradient = objective.value_and_gradient(x)
         if safeguard is not None and best is not None and not loss <= 1.1 * best:
             step, trials = rule.learning_rate, 0
@@ -91,6 +94,9 @@ def gradient_descent(objective, x, n_steps, rule, safeguard=None):
             rule.learning_rate = rule.previous_learning_rate = step
             rule.growth = 0.0
             safeguard.append(trials)
+        if k == n_steps:
+            iterates[-1] = x.copy()
+            break
         best = loss if best is None else min(best, loss)
         last_x, last_gradient = x.copy(), gradient.copy()
         x -= rule.next_step(x, gradient) * gradient
@@ -98,7 +104,7 @@ def gradient_descent(objective, x, n_steps, rule, safeguard=None):
     return iterates
 
 
-def fista(objective, x, n_steps, rule, restart=None, safeguard=None):
+def fista(objective, x, n_steps, rule, restart=None, safeguard=None, look_ahead=True):
     """FISTA, gradient at the look-ahead ``y_k``, ``t_k`` by Scheinberg,
     Goldfarb and Bai's rule with the last two steps known (the step of
     ``x_k`` comes with ``grad f(y_k)``, after ``y_k`` was built); the iterates.
@@ -107,12 +113,15 @@ def fista(objective, x, n_steps, rule, restart=None, safeguard=None):
     as the user guide states it: a ``y_k`` whose loss is more than 1.1
     times the best before it is taken again from ``y_{k-1}`` at half the
     last step, halved again until it is within, with the momentum of the
-    rejected ``y_k`` for two trials and none after.
+    rejected ``y_k`` for two trials and none after; and, with
+    ``look_ahead``, the model is the last iterate as the safeguard of the
+    next step leaves it.
     """
     previous, t, steps = None, 0.0, [None, None]
     best = last_y = last_gradient = None
     iterates = []
-    for _ in range(n_steps):
+    look_ahead = look_ahead and safeguard is not None
+    for k in range(n_steps + look_ahead):
         if previous is None:
             t_next, beta = 1.0, 0.0
         else:
@@ -139,6 +148,9 @@ def fista(objective, x, n_steps, rule, restart=None, safeguard=None):
             rule.growth = 0.0
             t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
             safeguard.append(trial)
+        if k == n_steps:
+            iterates[-1] = x
+            break
         best = loss if best is None else min(best, loss)
         last_y, last_gradient = y.copy(), gradient.copy()
         steps = [steps[1], rule.next_step(y, gradient)]
@@ -586,6 +598,60 @@ def test_the_safeguard_is_the_reference_step_for_step(seed, restart, c):
     assert min(retakes) == 1 and max(retakes) > 2
 
 
+@pytest.mark.parametrize(
+    "case, solver, restart, c, n_steps",
+    [("iris", "gd", None, 2.0, 19), ("many_classes", "nag", "gradient", 1.0, 49)],
+)
+def test_a_fit_ends_on_the_iterate_the_next_steps_safeguard_leaves(
+    iris, case, solver, restart, c, n_steps
+):
+    # The steps' safeguard looks at the points of their gradients, so the
+    # iterate that ends a fit was looked at by no step: here it is more than
+    # 1.1 times the best loss, and the next step would take the last one
+    # again. The fit ends on the iterate that the next step's safeguard
+    # leaves, to the bit the reference's; before, it ended on the one that
+    # ran away. The next call goes on from there as fit(max_iter=N + 1).
+    params = dict(solver=solver, restart=restart)
+    if case == "iris":
+        X, y = iris
+        layout, theta, objective = network(X, y)
+        estimator = auto(**params)
+    else:
+        X, y = many_classes(3)
+        _, codes = np.unique(y, return_inverse=True)
+        layout = ParameterLayout((X.shape[1], 100, codes.max() + 1))
+        theta = layout.initialize(check_random_state(0), np.float64)
+        objective = Objective(layout, X, codes, np.ones(len(y)), ALPHA)
+        params.update(learning_rate_init="auto", random_state=0, tol=0.0)
+        estimator = SoftplusMLPClassifier(**params)
+    clf = fitted(clone(estimator).set_params(max_iter=n_steps), X, y)
+    reference = fista if solver == "nag" else gradient_descent
+    args = (restart,) if solver == "nag" else ()
+    runs = {}
+    for look_ahead in (False, True):
+        retakes, rule = [], AdaptiveStep(c)
+        iterates = reference(
+            objective,
+            theta,
+            n_steps,
+            rule,
+            *args,
+            safeguard=retakes,
+            look_ahead=look_ahead,
+        )
+        runs[look_ahead] = iterates[-1], retakes, rule
+    kept, retakes, rule = runs[True]
+    np.testing.assert_array_equal(point(layout, clf), kept)
+    assert clf.learning_rate_ == rule.learning_rate
+    assert clf._solver.n_retakes == len(retakes) == len(runs[False][1]) + 1
+    best = min(clf.loss_curve_)
+    assert objective.value(runs[False][0]) > 1.1 * best > objective.value(kept)
+    clf.partial_fit(X, y)
+    longer = fitted(clone(estimator).set_params(max_iter=n_steps + 1), X, y)
+    np.testing.assert_array_equal(point(layout, clf), point(layout, longer))
+    assert clf.loss_curve_ == longer.loss_curve_
+
+
 @pytest.mark.parametrize("solver, restart, _", FULL_BATCH_CASES)
 def test_auto_on_the_full_batch_costs_one_gradient_per_step_and_no_loss(
     iris, solver, restart, _
@@ -595,9 +661,10 @@ def test_auto_on_the_full_batch_costs_one_gradient_per_step_and_no_loss(
     clf = auto(solver=solver, restart=restart, max_iter=10)
     with count_calls(counts, skmlp._evaluation.objective.__file__):
         fitted(clf, X, y)
-    # Not even a loss for the check of the final point, which a bound on
-    # the loss settles on Iris.
-    assert counts == {"value": 0, "value_and_gradient": 10}
+    # One gradient more, the next step's, taken at the end for its
+    # safeguard; not even a loss for the check of the final point, which a
+    # bound on the loss settles on Iris.
+    assert counts == {"value": 0, "value_and_gradient": 11}
     # A call on the rows of the last one goes on as fit does, at one
     # gradient per step: the last gradient is still its objective's.
     for _ in range(3):
@@ -623,31 +690,33 @@ def test_a_continued_partial_fit_takes_the_last_gradient_again_on_another_object
     # The rows are told apart by their values, not by the array that holds
     # them: a copy is the same objective; one number, a weight or alpha
     # changed is another, whose curvature the step must measure alone (one
-    # gradient more, once per call). A call on other rows than the last
-    # reads a sample of its rows only, so that a loop over chunks does not
-    # read each twice; the call after it, on the same rows, reads them all,
-    # and so measures once more (two gradients): from the next on, one.
+    # gradient more, once per call), and on which the evaluation that the
+    # last call took for its next step is not that step's (one gradient
+    # more again). A call on other rows than the last reads a sample of its
+    # rows only, so that a loop over chunks does not read each twice; the
+    # call after it, on the same rows, reads them all, and so measures once
+    # more (three gradients): from the next on, one.
     X, y = iris
     clf = fitted(auto(max_iter=5), X, y)
     assert _gradients_of_partial_fit(clf, X.copy(), y.copy()) == 1
-    assert _gradients_of_partial_fit(clf, X[:100], y[:100]) == 2
-    assert _gradients_of_partial_fit(clf, X[:100], y[:100]) == 2
+    assert _gradients_of_partial_fit(clf, X[:100], y[:100]) == 3
+    assert _gradients_of_partial_fit(clf, X[:100], y[:100]) == 3
     assert _gradients_of_partial_fit(clf, X[:100], y[:100]) == 1
     # One number of a row outside the sample, one ulp away.
     nudged = X[:100].copy()
     nudged[7, 2] = np.nextafter(nudged[7, 2], np.inf)
-    assert _gradients_of_partial_fit(clf, nudged, y[:100]) == 2
+    assert _gradients_of_partial_fit(clf, nudged, y[:100]) == 3
     assert _gradients_of_partial_fit(clf, nudged, y[:100]) == 1
     weights = np.ones(100)
     assert _gradients_of_partial_fit(clf, nudged, y[:100], sample_weight=weights) == 1
     weights[3] = 2.0
-    assert _gradients_of_partial_fit(clf, nudged, y[:100], sample_weight=weights) == 2
+    assert _gradients_of_partial_fit(clf, nudged, y[:100], sample_weight=weights) == 3
     assert _gradients_of_partial_fit(clf, nudged, y[:100], sample_weight=weights) == 1
     clf.set_params(alpha=0.01)
-    assert _gradients_of_partial_fit(clf, nudged, y[:100], sample_weight=weights) == 2
+    assert _gradients_of_partial_fit(clf, nudged, y[:100], sample_weight=weights) == 3
     csr = sp.csr_matrix(nudged)
-    assert _gradients_of_partial_fit(clf, csr, y[:100], sample_weight=weights) == 2
-    assert _gradients_of_partial_fit(clf, csr, y[:100], sample_weight=weights) == 2
+    assert _gradients_of_partial_fit(clf, csr, y[:100], sample_weight=weights) == 3
+    assert _gradients_of_partial_fit(clf, csr, y[:100], sample_weight=weights) == 3
     assert _gradients_of_partial_fit(clf, csr, y[:100], sample_weight=weights) == 1
 
 
@@ -931,10 +1000,20 @@ def test_without_the_record_the_shifted_stream_runs_away(monkeypatch):
     # The adaptive step across calls on other rows: that of rows without
     # fingerprints (a Dask cluster's); in memory they are chunks.
     as_rows_without_fingerprints(monkeypatch)
-    # What the test above guards against, shown on the same stream.
+    # What the test above guards against, shown on the same stream, with
+    # the safeguard of each call's end left out: the look-ahead at the end
+    # of a call (_Solver.look_ahead) takes back on the call's rows what
+    # would run away on the next's, and this stream then keeps the same
+    # losses without the record; the record guards the first step on the
+    # new rows, as the stream shows without the look-ahead.
     from skmlp import DivergenceError
     from skmlp._solvers import first_order
 
+    monkeypatch.setattr(first_order._Solver, "guards_last_step", False)
+    model = _stream_regressor(0)
+    for X, y in _shifted_poisson_stream(0):
+        model.partial_fit(X, y)
+    assert max(model.loss_curve_) < 10.0
     monkeypatch.setattr(first_order, "NEW_OBJECTIVE_RUNAWAY_FACTOR", math.inf)
     model = _stream_regressor(0)
     with pytest.raises(DivergenceError):

@@ -179,9 +179,63 @@ class _Solver:
     has_momentum = False
     carries_momentum = False
 
+    # The next step's evaluation, computed by look_ahead at the end of a
+    # call (None otherwise; for a solver saved before it existed too).
+    pending = None
+
     def restart_momentum(self):
         """Drop the momentum, as an adaptive restart does (steepest descent
         has none to drop)."""
+
+    @property
+    def guards_last_step(self):
+        """Whether :meth:`look_ahead` applies: the adaptive step's safeguard,
+        with a record and the point of a last gradient to take a step again
+        from."""
+        rule = self.step_rule
+        return (
+            type(rule) is AdaptiveStep
+            and rule.point is not None
+            and self.best_loss is not None
+        )
+
+    def look_ahead(self, theta, objective):
+        """The first part of the next step, at the end of a call: its
+        evaluation and the safeguard on it, which may take the last step
+        again (``theta`` is then set in place to the retaken iterate).
+
+        A step's safeguard looks at the point where the step takes its
+        gradient, so the iterate ``x_k`` that ends a call is looked at only
+        by the next step (through NAG's ``y_{k+1}``, GD's ``x_k`` itself).
+        Without this, a call ended on whatever its last step gave: on the
+        Poisson deviance, whose curvature grows as its exponential, the
+        step after the probe overshot to a loss 1e5 to 1e7 times the first, and
+        ``fit(max_iter=2)`` raised a :class:`DivergenceError` on a fit that
+        the third step takes back; and about one step in 50 of default fits
+        leaves an iterate more than 1.1 times the best loss, which the next
+        step takes back (docs/solver_measurements.md, "The iterate that
+        ends a call"). Done here, the model of a call is
+        the one the next step would go on from, and the evaluation is kept
+        (``pending``) for that step: a ``partial_fit`` call on the same rows
+        takes it instead of computing it again, so that ``N`` calls are
+        still ``fit(max_iter=N)`` to the bit, at one gradient per call.
+        """
+        self.pending = None
+        evaluation = self._guarded_evaluation(theta, objective)
+        self.pending = (theta.copy(), *evaluation)
+
+    def _take_pending(self, theta):
+        """The evaluation :meth:`look_ahead` kept, if it was made at
+        ``theta`` (the weights may have been set since), as new arrays (the
+        step writes into them; a snapshot shares the kept ones); None
+        otherwise. It is taken once."""
+        pending, self.pending = self.pending, None
+        if pending is None or not np.array_equal(pending[0], theta):
+            return None
+        return tuple(
+            value.copy() if isinstance(value, np.ndarray) else value
+            for value in pending[1:]
+        )
 
     def snapshot(self):
         """An independent copy of the solver.
@@ -239,6 +293,10 @@ class GradientDescent(_Solver):
         of the adaptive step (as NAG's, without momentum).
     n_retakes : int
         Number of steps the safeguard took again so far.
+    pending : tuple or None
+        The next step's evaluation, taken by :meth:`look_ahead` at the end
+        of a call: ``(x_k, L(x_k), grad L(x_k))``, used by that step if its
+        iterate and objective are the same.
     """
 
     # The safeguard's state, for a solver saved before it existed.
@@ -249,6 +307,7 @@ class GradientDescent(_Solver):
         self.step_rule = make_step_rule(learning_rate, self.curvature_factor)
         self.best_loss = None
         self.n_retakes = 0
+        self.pending = None
 
     def step(self, theta, objective):
         """One step from ``theta`` (in place); returns ``L(theta)`` before it."""
@@ -276,9 +335,31 @@ class GradientDescent(_Solver):
         rule would take for a diverged fit.
         """
         rule = self.step_rule
+        pending = self._take_pending(theta)
+        if pending is None:
+            loss, gradient = self._guarded_evaluation(theta, objective)
+        elif rule.remeasure(objective):
+            # The evaluation of the end of the last call, on its rows.
+            loss, gradient = pending
+        else:
+            loss, gradient = self._guarded_evaluation(theta, objective, False)
+        if self.best_loss is None or loss < self.best_loss:
+            self.best_loss = loss
+        gradient *= rule.next_step(theta, gradient)
+        np.subtract(theta, gradient, out=theta)
+        return loss
+
+    def _guarded_evaluation(self, theta, objective, same_objective=None):
+        """``(L(theta), grad L(theta))`` after the safeguard, which may step
+        to ``theta`` again (in place). ``same_objective``: whether the rule's
+        :meth:`~AdaptiveStep.remeasure` found the last objective's (None:
+        ask it)."""
+        rule = self.step_rule
         loss, gradient = objective.value_and_gradient(theta)
+        if same_objective is None:
+            same_objective = rule.remeasure(objective)
         factor = RUNAWAY_FACTOR
-        if not rule.remeasure(objective):
+        if not same_objective:
             # The losses seen so far are another objective's: the record
             # starts at the last point's loss on this one (see NAG's).
             self.best_loss = rule.remeasured_loss
@@ -294,16 +375,14 @@ class GradientDescent(_Solver):
             )
             theta[...] = retaken
             self.n_retakes += 1
-        if self.best_loss is None or loss < self.best_loss:
-            self.best_loss = loss
-        gradient *= rule.next_step(theta, gradient)
-        np.subtract(theta, gradient, out=theta)
-        return loss
+        return loss, gradient
 
     def reset_momentum(self):
         """Steepest descent has no momentum; the safeguard's record starts
-        afresh, as NAG's does (the iterate kept may not be the last one)."""
+        afresh, as NAG's does (the iterate kept may not be the last one),
+        and the look-ahead's evaluation is dropped."""
         self.best_loss = None
+        self.pending = None
 
 
 class NesterovAcceleratedGradient(_Solver):
@@ -382,7 +461,9 @@ class NesterovAcceleratedGradient(_Solver):
     growth is set to none), and with the momentum dropped FISTA's ``t``
     starts afresh, as after a restart. Keeping the momentum for a trial or
     two matters: dropping it at once slows the accelerated run down
-    (docs/solver_measurements.md, "NAG's safeguard").
+    (docs/solver_measurements.md, "NAG's safeguard"). The iterate that ends
+    a call, which no step's safeguard looked at, is looked at by the next
+    step's, taken at the end of the call (:meth:`look_ahead`).
 
     Parameters
     ----------
@@ -423,6 +504,10 @@ class NesterovAcceleratedGradient(_Solver):
         ``partial_fit`` calls, the loss at ``y_{k-1}`` on the new one).
     n_retakes : int
         Number of steps the safeguard took again so far.
+    pending : tuple or None
+        The next step's evaluation, taken by :meth:`look_ahead` at the end
+        of a call: ``(x_k, y_{k+1}, L(y_{k+1}), grad L(y_{k+1}), steps)``,
+        used by that step if its iterate and objective are the same.
 
     References
     ----------
@@ -455,6 +540,7 @@ class NesterovAcceleratedGradient(_Solver):
         self.n_restarts = 0
         self.best_loss = None
         self.n_retakes = 0
+        self.pending = None
 
     @property
     def curvature_factor(self):
@@ -524,11 +610,36 @@ class NesterovAcceleratedGradient(_Solver):
         """What ``AdaptiveStep.descend`` does, with the safeguard (the
         class's docstring): ``(x_k, L(y_k), s_k grad L(y_k), steps)``."""
         rule = self.step_rule
+        pending = self._take_pending(theta)
+        if pending is None:
+            point, loss, gradient, steps = self._guarded_evaluation(theta, objective)
+        elif rule.remeasure(objective):
+            # The evaluation of the end of the last call, on its rows.
+            point, loss, gradient, steps = pending
+        else:
+            point, loss, gradient, steps = self._guarded_evaluation(
+                theta, objective, False
+            )
+        if self.best_loss is None or loss < self.best_loss:
+            self.best_loss = loss
+        gradient *= rule.next_step(point, gradient)
+        np.subtract(point, gradient, out=point)
+        return point, loss, gradient, steps
+
+    def _guarded_evaluation(self, theta, objective, same_objective=None):
+        """``(y_k, L(y_k), grad L(y_k), steps)`` after the safeguard, which
+        may take the last step again (``theta``, ``x_{k-1}``, in place).
+        ``same_objective``: whether the rule's
+        :meth:`~AdaptiveStep.remeasure` found the last objective's (None:
+        ask it)."""
+        rule = self.step_rule
         steps = rule.steps_ahead()
         point = self._lookahead(theta, self._next_t(*steps))
         loss, gradient = objective.value_and_gradient(point)
+        if same_objective is None:
+            same_objective = rule.remeasure(objective)
         factor = RUNAWAY_FACTOR
-        if not rule.remeasure(objective):
+        if not same_objective:
             # The losses seen so far are another objective's. When the rule
             # took its gradient again at y_{k-1} on this one, that point's
             # loss starts the record: a step taken on the last call's rows
@@ -545,10 +656,6 @@ class NesterovAcceleratedGradient(_Solver):
         if best is not None and rule.point is not None and runaway(loss, best, factor):
             point, loss, gradient = self._retake(theta, objective, steps, factor)
             steps = rule.steps_ahead()
-        if best is None or loss < best:
-            self.best_loss = loss
-        gradient *= rule.next_step(point, gradient)
-        np.subtract(point, gradient, out=point)
         return point, loss, gradient, steps
 
     def _retake(self, theta, objective, steps, factor=RUNAWAY_FACTOR):
@@ -650,8 +757,10 @@ class NesterovAcceleratedGradient(_Solver):
         # The losses seen were those of the points that led here, not of
         # the iterate kept (the best epoch's, with early stopping): the
         # safeguard starts its record afresh, as it would step back from
-        # the last gradient's point, not from this one.
+        # the last gradient's point, not from this one; the look-ahead's
+        # evaluation was of the momentum dropped.
         self.best_loss = None
+        self.pending = None
 
 
 def resolve_momentum(momentum, full_batch):
@@ -725,6 +834,9 @@ def make_solver(
         return new
     solver = continued.snapshot()
     if isinstance(solver, NesterovAcceleratedGradient):
+        if (solver.restart, solver.momentum) != (restart, momentum):
+            # The look-ahead point was built with the last momentum.
+            solver.pending = None
         # First: the adaptive step's c follows the restart.
         solver.restart = restart
         solver.momentum = momentum

@@ -844,9 +844,14 @@ class TrainingRun:
 
         The loss of a step is that of the point where its gradient was
         taken, so without this the point that ends a call would never be
-        looked at. A bound on its loss below half the threshold proves that
-        it passes; only otherwise is its loss computed, by a forward pass
-        over the rows, which costs about half an evaluation of the gradient.
+        looked at. With the adaptive step's safeguard (and no early
+        stopping, whose kept point the validation score chose) the solver's
+        ``look_ahead`` first takes the next step's evaluation, whose
+        safeguard may take the last step again, and keeps it for that step.
+        Then a bound on the point's loss below half the threshold proves
+        that it passes, and only if none does is its loss computed, by a
+        forward pass over the rows, which costs about half an evaluation of
+        the gradient.
         """
         if self.final_point_checked:
             return
@@ -864,7 +869,14 @@ class TrainingRun:
                 "overflow. If fit was given X_val, are its features on the "
                 "scale of X's (in a Pipeline, transform_input=['X_val'])?"
             )
+        solver = self.kept.solver
         with np.errstate(over="ignore", invalid="ignore"):
+            if self.data.held_out is None and getattr(
+                solver, "guards_last_step", False
+            ):
+                # The next step's evaluation and safeguard, which looks at
+                # the last iterate and may take the last step again.
+                solver.look_ahead(point, objective)
             if not self._passes_by_its_bound(point):
                 self._check(objective.value(point))
         self.final_point_checked = True
