@@ -1019,3 +1019,37 @@ def test_without_the_record_the_shifted_stream_runs_away(monkeypatch):
     with pytest.raises(DivergenceError):
         for X, y in _shifted_poisson_stream(0):
             model.partial_fit(X, y)
+
+
+def test_a_ctrl_c_in_the_final_check_takes_the_look_ahead_once(iris, monkeypatch):
+    # NAG without restart on Iris: at 15 steps the next step's safeguard
+    # takes the last step again at the end of the fit. A Ctrl-C in the
+    # forward pass of the final check keeps the last epoch and checks it
+    # again; taken twice, the look-ahead built its point from the retaken
+    # state, and the next call went on from another evaluation than
+    # fit(max_iter=16)'s.
+    from skmlp._evaluation.objective import MeanObjective
+    from skmlp._training.loop import TrainingRun
+
+    X, y = iris
+    whole = fitted(auto(solver="nag", restart=None, max_iter=15), X, y)
+    assert whole._solver.n_retakes > 0
+    longer = fitted(auto(solver="nag", restart=None, max_iter=16), X, y)
+    monkeypatch.setattr(TrainingRun, "_passes_by_its_bound", lambda self, t: False)
+    value, armed = MeanObjective.value, [True]
+
+    def interrupted_once(self, theta):
+        if armed.pop() if armed else False:
+            raise KeyboardInterrupt
+        return value(self, theta)
+
+    monkeypatch.setattr(MeanObjective, "value", interrupted_once)
+    clf = auto(solver="nag", restart=None, max_iter=15)
+    with pytest.warns(UserWarning, match="Training interrupted"):
+        clf.fit(X, y)
+    assert not armed
+    np.testing.assert_array_equal(clf.coefs_[0], whole.coefs_[0])
+    clf.partial_fit(X, y)
+    for a, b in zip(clf.coefs_ + clf.intercepts_, longer.coefs_ + longer.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert clf.loss_curve_ == longer.loss_curve_

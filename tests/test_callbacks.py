@@ -876,3 +876,32 @@ def test_the_model_of_an_epoch_that_restarts_the_momentum_holds_the_restart():
     assert model._solver.n_restarts == 1
     model.partial_fit(X, y)
     assert_array_equal(model.coefs_[0], fit_for(restarted + 1).coefs_[0])
+
+
+@requires_callbacks
+def test_an_epochs_model_went_through_the_next_steps_safeguard():
+    # Iris with GD and the adaptive step: the 19th step leaves an iterate
+    # that the next step's safeguard takes again. The model a callback gets
+    # after epoch 19 is fit(max_iter=19)'s, which went through it (it was
+    # the iterate before), and the fit goes on with the steps of one
+    # without a callback.
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    params = dict(solver="gd", learning_rate_init="auto", tol=0.0)
+    recorder = Recorder()
+    watched = _clf(max_iter=25, **params).set_callbacks(recorder).fit(X, y)
+    at_19 = _fit_for(19, X, y, **params)
+    assert at_19._solver.n_retakes == 1
+    _assert_same_model(recorder.epoch_models[18], at_19)
+    unwatched = _fit_for(25, X, y, **params)
+    _assert_same_model(watched, unwatched)
+    assert watched._solver.n_retakes == unwatched._solver.n_retakes
+
+
+def _assert_same_model(a, b):
+    for x, z in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert_array_equal(x, z)
+    assert a.loss_curve_ == b.loss_curve_
+    assert a.learning_rate_ == b.learning_rate_

@@ -844,6 +844,10 @@ def make_solver(
         solver.tol = tol
     solver.set_learning_rate(learning_rate)
     if isinstance(solver, _Solver):
+        if type(solver.step_rule) is not AdaptiveStep:
+            # Only the adaptive step's safeguard looks ahead (a stream's
+            # rule backtracks): nothing would take the evaluation.
+            solver.pending = None
         solver.step_rule.objective_may_have_changed()
     return solver
 

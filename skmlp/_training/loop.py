@@ -468,6 +468,9 @@ class TrainingRun:
         # Whether the no-improvement rule ended the run.
         self.stopped_by_rule = False
         self.final_point_checked = False
+        # The checkpoint whose iterate went through the next step's
+        # safeguard (_look_ahead), once.
+        self._looked_ahead = None
         self._threshold = None
         self.kept = self._checkpoint()
         # Rows held on a Dask cluster are not here: a regressor's chance
@@ -869,17 +872,48 @@ class TrainingRun:
                 "overflow. If fit was given X_val, are its features on the "
                 "scale of X's (in a Pipeline, transform_input=['X_val'])?"
             )
-        solver = self.kept.solver
+        self._look_ahead()
         with np.errstate(over="ignore", invalid="ignore"):
-            if self.data.held_out is None and getattr(
-                solver, "guards_last_step", False
-            ):
-                # The next step's evaluation and safeguard, which looks at
-                # the last iterate and may take the last step again.
-                solver.look_ahead(point, objective)
             if not self._passes_by_its_bound(point):
                 self._check(objective.value(point))
         self.final_point_checked = True
+
+    def _look_ahead(self):
+        """With the adaptive step's safeguard on the full batch (and no
+        early stopping, whose kept point the validation score chose), the
+        kept epoch's solver takes the next step's evaluation and safeguard
+        (``look_ahead``), which may take the last step again: the model of
+        the epoch is then the one ``fit`` with ``max_iter`` set to it gives.
+
+        Once per kept epoch (a Ctrl-C during the final check must not take
+        it twice: the second would build its look-ahead point from the
+        retaken state). It is the next step's first part, so the run goes
+        on from the state it leaves, and that step takes its evaluation:
+        asked for by a callback after every epoch, it costs nothing, and
+        the steps are those of a run without callbacks.
+        """
+        kept = self.kept
+        if self._looked_ahead is kept:
+            return
+        solver = kept.solver
+        if (
+            self.data.held_out is None
+            and not self.batches
+            and getattr(solver, "guards_last_step", False)
+        ):
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    solver.look_ahead(kept.theta, self.data.objective)
+            except NoStepFound as error:
+                # As in a step (_step).
+                advice = _target_advice(self.data.objective.datafit)
+                raise NoStepFound(
+                    f"{error} {advice}The estimator was left as it was before "
+                    "this call."
+                ) from None
+            self.state.theta[...] = kept.theta
+            self.state.solver = solver.snapshot()
+        self._looked_ahead = kept
 
     def _passes_by_its_bound(self, theta):
         """Whether the objective's ``loss_bound`` (an upper bound on the
@@ -909,10 +943,13 @@ class TrainingRun:
         ``partial_fit``) stopped there, whole.
 
         Builds new objects, the generator included (a copy set to the kept
-        epoch's state), and changes nothing of the run: calling it twice
-        gives two equal, independent results, and it can be called after
-        any epoch, for the callbacks, while the run goes on.
+        epoch's state), and changes nothing of the run's steps: calling it
+        twice gives two equal, independent results, and it can be called
+        after any epoch, for the callbacks, while the run goes on. (It
+        takes the next step's evaluation first, :meth:`_look_ahead`, which
+        that step then takes instead of computing it.)
         """
+        self._look_ahead()
         kept = self.kept
         solver = kept.solver.snapshot()
         if self.data.held_out is not None:
